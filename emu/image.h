@@ -1,0 +1,72 @@
+// The loaded image: what the loader produced from ELF relocatable objects placed at guest
+// addresses. Pure data: the machine maps it, objdump prints it, the patcher reads its patch
+// sites and the unwinder its CFI. Nothing here refers to LLVM or Unicorn.
+#pragma once
+
+#include "emu/guest_addr.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace klpemu {
+
+// Which kind of object this is, as the kernel would see it.
+enum class ObjectKind { Kernel, Module, Livepatch };
+
+enum class SectionKind { Text, ROData, Data, Bss, Plt, Other };
+
+struct PlacedSection {
+    std::string name; // ELF section name, e.g. ".text" or ".init.text".
+    SectionKind kind = SectionKind::Other;
+    GuestRange range;           // Where it lives in the guest.
+    uint64_t alignment = 1;     // sh_addralign.
+    bool executable = false;    // SHF_EXECINSTR.
+    bool writable = false;      // SHF_WRITE.
+    std::vector<uint8_t> bytes; // Relocated contents; empty for NOBITS (zero-filled by the mapper).
+};
+
+enum class SymbolKind { Function, Object, Section, NoType };
+
+struct Symbol {
+    std::string name;
+    GuestAddr addr;
+    uint64_t size = 0;
+    SymbolKind kind = SymbolKind::NoType;
+    bool global = false; // STB_GLOBAL or STB_WEAK: visible to objects loaded later (an export).
+    std::string object;  // Name of the object that defines it.
+};
+
+// One ftrace call site recorded in __patchable_function_entries (reference §1).
+//   =2:    func: [bti c] nop(first_nop) ; nop(rec_ip)
+//   =4,2:  A: nop nop (64-bit ops literal) ; func: [bti c] nop(first_nop) ; nop(rec_ip)
+struct PatchSite {
+    std::string function;     // The function the site belongs to.
+    GuestAddr function_addr;  // Its symbol address.
+    GuestAddr entry;          // The address __patchable_function_entries records.
+    GuestAddr first_nop;      // The NOP that becomes `mov x9, x30` (ftrace_init_nop).
+    GuestAddr rec_ip;         // The NOP that becomes `bl <trampoline>` (ftrace rec->ip).
+    std::optional<GuestAddr> ops_literal; // The 8-byte CALL_OPS literal (=4,2 layouts only).
+    bool bti = false;         // A `bti c` precedes the NOPs.
+};
+
+// A CFI section (.eh_frame or .debug_frame) with relocations applied, for the cfi unwinder.
+struct CfiSection {
+    std::string name;           // ".eh_frame" or ".debug_frame".
+    GuestAddr addr;             // Address its bytes are relocated for (eh_frame: where it is
+                                // mapped; debug_frame: a virtual address outside guest RAM).
+    std::vector<uint8_t> bytes; // Relocated contents.
+};
+
+struct LoadedObject {
+    std::string name;
+    ObjectKind kind = ObjectKind::Kernel;
+    std::vector<PlacedSection> sections;
+    std::vector<Symbol> symbols;
+    std::vector<PatchSite> patch_sites;
+    std::vector<CfiSection> cfi;
+    GuestRange extent; // From the lowest to the highest placed byte, page aligned.
+};
+
+} // namespace klpemu

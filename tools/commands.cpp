@@ -1,0 +1,13 @@
+// The subcommand table of the klpemu tool.
+#include "tools/commands.h"
+
+#include <CLI/CLI.hpp>
+
+namespace klpemu::tools {
+
+void register_commands(CLI::App& app, int& exit_status) {
+    (void)app;
+    (void)exit_status;
+}
+
+} // namespace klpemu::tools
