@@ -1,13 +1,14 @@
 // The subcommand table of the klpemu tool.
 #include "tools/commands.h"
 
+#include "tools/objdump_command.h"
+
 #include <CLI/CLI.hpp>
 
 namespace klpemu::tools {
 
 void register_commands(CLI::App& app, int& exit_status) {
-    (void)app;
-    (void)exit_status;
+    register_objdump_command(app, exit_status);
 }
 
 } // namespace klpemu::tools
