@@ -216,7 +216,7 @@ class Machine {
 
     // Driver.
     int pick_cpu(uint64_t& slice_end);
-    Result<bool> run_slice(Cpu& cpu, uint64_t slice_end, RunResult& out);
+    Result<bool> run_slice(Cpu& cpu, RunResult& out);
     void update_horizon(Cpu& cpu);
     bool irq_due(const Cpu& cpu) const;
     void enter_irq(Cpu& cpu);
