@@ -57,7 +57,7 @@ void Machine::on_code(Cpu& cpu, uint64_t pc) noexcept {
     ++cpu.instructions;
     Task& t = *cpu.current;
     ++t.instructions;
-    const uint32_t cost = m_costs->cycles(pc);
+    const uint64_t cost = cpu.pipeline.account(m_costs->cost(pc));
     cpu.cycles += cost;
     t.cycles += cost;
     if (pc == m_eret_pc) [[unlikely]] {
