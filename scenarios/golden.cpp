@@ -83,10 +83,10 @@ std::vector<Edit> lcs_edits(const std::vector<std::string_view>& a,
     while (i < n || j < m) {
         if (i < n && j < m && a[i] == b[j]) {
             edits.push_back({Op::Keep, i++, j++});
-        } else if (j < m && (i == n || at(i, j + 1) >= at(i + 1, j))) {
-            edits.push_back({Op::Add, i, j++});
+        } else if (i < n && (j == m || at(i + 1, j) >= at(i, j + 1))) {
+            edits.push_back({Op::Del, i++, j}); // Deletions first, as diff -u prints them.
         } else {
-            edits.push_back({Op::Del, i++, j});
+            edits.push_back({Op::Add, i, j++});
         }
     }
     return edits;
