@@ -1,6 +1,6 @@
 // The scenario runner (see runner.h). The timeline is played strictly in file order: a step's
-// trigger runs the machine until it fires, then the action runs; events the machine reports
-// in between are written under the `% step` line they belong to.
+// trigger runs the machine until it fires, then the action runs; everything the machine reports
+// meanwhile is written under that step's `% step` line.
 #include "scenarios/runner.h"
 
 #include "scenarios/chrome_trace.h"
@@ -224,10 +224,12 @@ Result<void> Play::play() {
     drain();
     for (size_t i = 0; i < m_s.steps.size(); ++i) {
         const auto& step = m_s.steps[i];
+        // The step line comes first: running the machine until the trigger fires is part of
+        // what the step caused.
+        transcript.action(step_line(step));
         auto fired = fire_trigger(step);
         KLP_TRY(fired);
         if (*fired) {
-            transcript.action(step_line(step));
             auto go_on = perform(step);
             KLP_TRY(go_on);
             fired = *go_on;
