@@ -93,6 +93,8 @@ struct ElfObject {
 
     // Parses `obj` as an ELF64 LE AArch64 ET_REL object; errors read "NAME: error: ...".
     static Result<ElfObject> parse(const ObjectBytes& obj);
+    // Same, but names the object `display_name` in the result and in errors.
+    static Result<ElfObject> parse(const ObjectBytes& obj, std::string_view display_name);
 
     // The section with this name, or nullptr.
     const ElfSection* find_section(std::string_view section_name) const;
