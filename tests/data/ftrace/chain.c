@@ -56,3 +56,12 @@ __attribute__((noinline)) long chain_loop(long x, long n) {
     }
     return s;
 }
+
+/* Calls leaf() `n` times: the per-call overhead benchmark. */
+__attribute__((noinline)) long leaf_loop(long n) {
+    long s = 0;
+    for (long i = 0; i < n; i++) {
+        s += leaf(i, 1);
+    }
+    return s;
+}
