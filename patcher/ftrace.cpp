@@ -433,6 +433,44 @@ Result<void> Ftrace::disable(std::string_view filter_text) {
     return {};
 }
 
+Result<void> Ftrace::apply_action(bool enable_sites, std::string_view filter,
+                                  std::string_view tracer) {
+    if (!enable_sites) {
+        return disable(filter);
+    }
+    auto kind = parse_tracer_kind(tracer.empty() ? "function" : tracer);
+    if (!kind.ok()) {
+        return kind.error();
+    }
+    return enable(filter, *kind);
+}
+
+void Ftrace::add_trace(std::string line) {
+    m_trace.push_back(std::move(line));
+    m_trace_instructions.push_back(m_machine.instructions());
+}
+
+std::vector<Ftrace::Event> Ftrace::take_events() {
+    std::vector<Event> out;
+    const auto& log = m_poke.log();
+    size_t p = m_log_taken;
+    size_t t = m_trace_taken;
+    while (p < log.size() || t < m_trace.size()) {
+        const bool patch_first = t == m_trace.size() ||
+                                 (p < log.size() && log[p].instruction <= m_trace_instructions[t]);
+        if (patch_first) {
+            out.push_back(Event{Event::Kind::Patch, log[p].line, log[p].instruction});
+            ++p;
+        } else {
+            out.push_back(Event{Event::Kind::Trace, m_trace[t], m_trace_instructions[t]});
+            ++t;
+        }
+    }
+    m_log_taken = p;
+    m_trace_taken = t;
+    return out;
+}
+
 std::vector<std::string> Ftrace::patch_log() const {
     std::vector<std::string> out;
     for (const PokeRecord& r : m_poke.log()) {
@@ -523,8 +561,8 @@ void Ftrace::on_ops_call(emu::HostCallContext& ctx) {
 
 void Ftrace::function_tracer(FtraceCall& call) {
     const emu::Task& task = call.host.task();
-    m_trace.push_back(fmt::format("{}-{} [{:03}] {} <-{}", task.name, task.id, call.host.cpu(),
-                                  call.function, m_machine.symbolize(call.parent_ip).base));
+    add_trace(fmt::format("{}-{} [{:03}] {} <-{}", task.name, task.id, call.host.cpu(),
+                          call.function, m_machine.symbolize(call.parent_ip).base));
 }
 
 void Ftrace::graph_tracer(FtraceCall& call) {
@@ -534,8 +572,8 @@ void Ftrace::graph_tracer(FtraceCall& call) {
     stack.push_back(GraphFrame{std::string(call.function), call.regs.lr(), call.regs.fp(),
                                m_machine.cpu_cycles(call.host.cpu())});
     call.regs.set_lr(m_return_to_handler);
-    m_trace.push_back(fmt::format("{:>2}) {:>12} | {:{}}{}() {{", call.host.cpu(), "", "",
-                                  2 * depth, call.function));
+    add_trace(fmt::format("{:>2}) {:>12} | {:{}}{}() {{", call.host.cpu(), "", "",
+                          2 * depth, call.function));
 }
 
 void Ftrace::on_graph_return(emu::HostCallContext& ctx) {
@@ -559,8 +597,8 @@ void Ftrace::on_graph_return(emu::HostCallContext& ctx) {
     }
     ctx.set_result(frame.ret.value);
     const uint64_t cycles = m_machine.cpu_cycles(ctx.cpu()) - frame.start_cycles;
-    m_trace.push_back(fmt::format("{:>2}) {:>6} cycles | {:{}}}} /* {} */", ctx.cpu(), cycles, "",
-                                  2 * stack.size(), frame.function));
+    add_trace(fmt::format("{:>2}) {:>6} cycles | {:{}}}} /* {} */", ctx.cpu(), cycles, "",
+                          2 * stack.size(), frame.function));
 }
 
 // ---- per-step checks ---------------------------------------------------------------------------
