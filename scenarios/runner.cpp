@@ -1,6 +1,6 @@
 // The scenario runner (see runner.h). The timeline is played strictly in file order: a step's
-// trigger runs the machine until it fires, then the action runs; events the machine reports
-// in between are written under the `% step` line they belong to.
+// trigger runs the machine until it fires, then the action runs; everything the machine reports
+// meanwhile is written under that step's `% step` line.
 #include "scenarios/runner.h"
 
 #include "scenarios/chrome_trace.h"
@@ -180,17 +180,25 @@ Result<bool> Play::perform(const Step& step) {
         }
         auto args = resolve_args(call->args, step.loc, "call");
         KLP_TRY(args);
-        auto result = m_backend.call(call->function, *args);
-        KLP_TRY(result);
+        auto outcome = m_backend.call(call->function, *args);
+        KLP_TRY(outcome);
         drain();
         std::string shown;
         for (const auto& a : call->args) {
             shown += shown.empty() ? "" : ", ";
             shown += arg_str(a);
         }
-        transcript.event(fmt::format("{}({}) = {}", call->function, shown,
-                                     format_guest_value(*result)));
-        record.calls.push_back(CallRecord{call->function, std::move(*args), *result});
+        const bool returned = outcome->stop == RunStop::Done;
+        if (returned) {
+            transcript.event(fmt::format("{}({}) = {}", call->function, shown,
+                                         format_guest_value(outcome->value)));
+        } else {
+            transcript.event(fmt::format("{}({}) did not return", call->function, shown));
+        }
+        record.calls.push_back(CallRecord{call->function, std::move(*args), outcome->value, returned});
+        if (outcome->stop == RunStop::BudgetExhausted) {
+            m_budget_gone = true;
+        }
         return !m_budget_gone;
     }
     if (const auto* ftrace = std::get_if<FtraceAction>(&step.action)) {
@@ -223,10 +231,12 @@ Result<void> Play::play() {
     drain();
     for (size_t i = 0; i < m_s.steps.size(); ++i) {
         const auto& step = m_s.steps[i];
+        // The step line comes first: running the machine until the trigger fires is part of
+        // what the step caused.
+        transcript.action(step_line(step));
         auto fired = fire_trigger(step);
         KLP_TRY(fired);
         if (*fired) {
-            transcript.action(step_line(step));
             auto go_on = perform(step);
             KLP_TRY(go_on);
             fired = *go_on;
@@ -285,6 +295,7 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
     }
     Play play(scenario, **backend, trace);
     auto played = play.play();
+    (*backend)->finish();
     play.record.instructions = (*backend)->instructions();
     play.record.cycles = (*backend)->cycles();
     r.instructions = play.record.instructions;
