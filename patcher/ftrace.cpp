@@ -195,17 +195,19 @@ Result<void> Ftrace::add_object(const LoadedObject& object) {
         }
         m_poke.watch_mov_slot(ps.first_nop);
         m_poke.watch(ps.rec_ip);
+        CallSite site{ps, CallSiteState::Off, {}, std::nullopt};
+        // ftrace_init_nop: with CALL_OPS the literal is set to ftrace_nop_ops first.
+        if (m_layout.call_ops) {
+            const Symbol owner{ps.function, ps.function_addr, 0, SymbolKind::Function, false, {}};
+            KLP_TRY(m_poke.write_literal(*ps.ops_literal, kLiteralNops, m_nop_ops.value, &owner));
+            site.literal = m_nop_ops.value;
+        }
         PokeContext init = poke_context();
         init.text_not_live = true;
         auto r = m_poke.apply(init_nop_patch(ps), init);
         flush_poke_findings();
         if (!r.ok()) {
             return make_error("ftrace: ftrace_init_nop: {}", r.error().message);
-        }
-        CallSite site{ps, CallSiteState::Off, {}, std::nullopt};
-        if (m_layout.call_ops) {
-            KLP_TRY(m_poke.write_literal(*ps.ops_literal, kLiteralNops, m_nop_ops.value));
-            site.literal = m_nop_ops.value;
         }
         const size_t index = m_sites.size();
         m_site_by_ip.emplace(ps.rec_ip, index);
@@ -243,6 +245,14 @@ Result<GuestAddr> Ftrace::callable_addr(CallSite& site) {
                       m_trampoline - site.site.rec_ip, site.site.function);
 }
 
+Result<void> Ftrace::write_site_literal(CallSite& site, uint64_t value) {
+    const Symbol owner{site.site.function, site.site.function_addr, 0, SymbolKind::Function,
+                       false, {}};
+    KLP_TRY(m_poke.write_literal(*site.site.ops_literal, *site.literal, value, &owner));
+    site.literal = value;
+    return {};
+}
+
 Result<void> Ftrace::update_site(CallSite& site) {
     if (site.state == CallSiteState::Broken || site.state == CallSiteState::Compiled) {
         return {};
@@ -254,8 +264,7 @@ Result<void> Ftrace::update_site(CallSite& site) {
         }
         // ftrace_make_nop: the literal goes back to nop_ops first, then the BL to NOP.
         if (m_layout.call_ops) {
-            KLP_TRY(m_poke.write_literal(*site.site.ops_literal, *site.literal, m_nop_ops.value));
-            site.literal = m_nop_ops.value;
+            KLP_TRY(write_site_literal(site, m_nop_ops.value));
         }
         auto patch = make_nop_patch(site.site, site.target);
         if (!patch.ok()) {
@@ -270,8 +279,7 @@ Result<void> Ftrace::update_site(CallSite& site) {
     if (site.state == CallSiteState::On) {
         // ftrace_modify_call with the same target: only the literal changes.
         if (m_layout.call_ops && site.literal != want_literal) {
-            KLP_TRY(m_poke.write_literal(*site.site.ops_literal, *site.literal, want_literal));
-            site.literal = want_literal;
+            KLP_TRY(write_site_literal(site, want_literal));
         }
         return {};
     }
@@ -289,8 +297,7 @@ Result<void> Ftrace::update_site(CallSite& site) {
     }
     // ftrace_make_call: the literal first, then NOP -> BL.
     if (m_layout.call_ops) {
-        KLP_TRY(m_poke.write_literal(*site.site.ops_literal, *site.literal, want_literal));
-        site.literal = want_literal;
+        KLP_TRY(write_site_literal(site, want_literal));
     }
     auto patch = make_call_patch(site.site, *target);
     if (!patch.ok()) {

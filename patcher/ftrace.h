@@ -206,6 +206,7 @@ class Ftrace final : public emu::ExecutionObserver {
     Ftrace(emu::Machine& machine, const FtraceOptions& options);
     Result<void> install();
     Result<void> update_site(CallSite& site);
+    Result<void> write_site_literal(CallSite& site, uint64_t value);
     Result<void> update_tracer_call();
     Result<GuestAddr> callable_addr(CallSite& site);
     std::vector<OpsId> ops_for(const CallSite& site) const;
