@@ -12,7 +12,6 @@
 #include "patcher/ftrace.h"
 #include "scenarios/call_trace.h"
 #include "scenarios/machine_events.h"
-#include "scenarios/toml_reader.h"
 
 #include <fmt/format.h>
 
@@ -129,6 +128,7 @@ class MachineBackend : public Backend {
 
   private:
     Result<ObjectBytes> object_bytes(const ObjectSpec& object) const;
+    int idle_cpu() const;
 
     const Scenario& m_s;
     std::unique_ptr<emu::Machine> m_machine;
@@ -145,8 +145,7 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
         return assemble(object.text, m_s.file.string());
     }
     CompileOptions options;
-    options.compiler = object.compiler == scenario::Compiler::Gcc ? klpemu::Compiler::Gcc
-                                                                  : klpemu::Compiler::Clang;
+    options.compiler = object.compiler;
     if (m_s.machine.ftrace == "call-ops") {
         // CONFIG_DYNAMIC_FTRACE_WITH_CALL_OPS builds: an 8-byte ops literal before each function.
         options.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
@@ -318,7 +317,7 @@ Result<CallOutcome> MachineBackend::call(std::string_view function, std::span<co
     for (size_t i = 0; i < args.size() && i < spec.args.size(); ++i) {
         spec.args[i] = args[i];
     }
-    spec.cpu = 0;
+    spec.cpu = idle_cpu();
     auto id = m_machine->create_task(spec);
     if (!id) {
         return id.error();
@@ -345,6 +344,24 @@ Result<CallOutcome> MachineBackend::call(std::string_view function, std::span<co
     }
     m_events.stop_when_finished(std::nullopt);
     return outcome;
+}
+
+// The lowest CPU with no live task of its own (so a `call` is not starved by a looping task
+// that never schedules), else CPU 0.
+int MachineBackend::idle_cpu() const {
+    std::vector<bool> busy(size_t(m_machine->cpu_count()), false);
+    for (int id = 0; id < m_machine->task_count(); ++id) {
+        const auto& t = m_machine->task(id);
+        if (t.kind != emu::TaskKind::Idle && !t.finished()) {
+            busy[size_t(t.cpu)] = true;
+        }
+    }
+    for (size_t cpu = 0; cpu < busy.size(); ++cpu) {
+        if (!busy[cpu]) {
+            return int(cpu);
+        }
+    }
+    return 0;
 }
 
 uint64_t MachineBackend::cycles() const {

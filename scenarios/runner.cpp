@@ -8,7 +8,6 @@
 #include "scenarios/guest_value.h"
 #include "scenarios/known_names.h"
 #include "scenarios/scenario_parser.h"
-#include "scenarios/toml_reader.h"
 #include "scenarios/transcript.h"
 
 #include <fmt/format.h>
@@ -98,9 +97,16 @@ void Play::drain() {
             transcript.event(e.text);
             record.log.push_back(std::move(e.text));
             break;
+        case BackendEvent::Kind::Patch:
+            if (m_trace) {
+                const int tid = !e.task.empty() ? m_trace->task_track(e.task)
+                                                : m_trace->cpu_track(std::max(e.cpu, 0));
+                m_trace->instant(tid, e.text, "patch", e.instruction);
+            }
+            transcript.event(e.text);
+            break;
         case BackendEvent::Kind::Task:
-        case BackendEvent::Kind::Irq:
-        case BackendEvent::Kind::Patch: transcript.event(e.text); break;
+        case BackendEvent::Kind::Irq: transcript.event(e.text); break;
         }
     }
 }
