@@ -613,7 +613,16 @@ void Ftrace::on_graph_return(emu::HostCallContext& ctx) {
 void Ftrace::on_instruction(const emu::InsnEvent& ev) {
     m_poke.on_instruction(ev.cpu, ev.pc, ev.word, ev.instruction);
     flush_poke_findings();
-    if (m_options.check_abi) {
+    const bool probe = ev.pc == m_trampoline || ev.pc == m_trampoline_ret ||
+                       ev.pc == m_return_to_handler || ev.pc == m_return_to_handler_ret;
+    if (probe && m_options.check_abi) {
+        // A hook delivered twice for one instruction (a stop and restart at this PC) must not
+        // push or pop twice.
+        auto& last = m_last_probe[ev.task];
+        if (last.first == ev.pc && last.second == ev.instruction) {
+            return;
+        }
+        last = {ev.pc, ev.instruction};
         if (ev.pc == m_trampoline) {
             m_frames[ev.task].push_back(TrampolineFrame{m_machine.cpu_state(ev.cpu), {}, {}});
         } else if (ev.pc == m_trampoline_ret) {

@@ -255,7 +255,8 @@ class Ftrace final : public emu::ExecutionObserver {
     std::unordered_map<int, std::vector<GraphFrame>> m_graph;     // Per task.
     std::unordered_map<int, std::vector<TrampolineFrame>> m_frames; // Per task.
     std::unordered_map<int, std::vector<emu::CpuState>> m_graph_entries; // Per task.
-    std::set<GuestAddr> m_reported; // (kind-local) one finding per PC for per-step checks.
+    std::unordered_map<int, std::pair<GuestAddr, uint64_t>> m_last_probe; // Per task.
+    std::set<GuestAddr> m_reported; // store-below-sp: one finding per PC.
     std::set<GuestAddr> m_brk_reported;
 };
 
