@@ -169,7 +169,9 @@ Result<void> Ftrace::install() {
     return {};
 }
 
-PokeContext Ftrace::poke_context() const { return PokeContext{m_options.writer_cpu, false}; }
+PokeContext Ftrace::poke_context() const {
+    return PokeContext{m_options.writer_cpu, false};
+}
 
 Result<void> Ftrace::poke(const TextPatch& patch) {
     auto r = m_poke.apply(patch, poke_context());
@@ -246,8 +248,8 @@ Result<GuestAddr> Ftrace::callable_addr(CallSite& site) {
 }
 
 Result<void> Ftrace::write_site_literal(CallSite& site, uint64_t value) {
-    const Symbol owner{site.site.function, site.site.function_addr, 0, SymbolKind::Function,
-                       false, {}};
+    const Symbol owner{
+        site.site.function, site.site.function_addr, 0, SymbolKind::Function, false, {}};
     KLP_TRY(m_poke.write_literal(*site.site.ops_literal, *site.literal, value, &owner));
     site.literal = value;
     return {};
@@ -274,8 +276,8 @@ Result<void> Ftrace::update_site(CallSite& site) {
         site.state = CallSiteState::Off;
         return {};
     }
-    const uint64_t want_literal = ops.size() == 1 ? m_ops.at(ops[0]).record.value
-                                                  : m_list_ops.value;
+    const uint64_t want_literal =
+        ops.size() == 1 ? m_ops.at(ops[0]).record.value : m_list_ops.value;
     if (site.state == CallSiteState::On) {
         // ftrace_modify_call with the same target: only the literal changes.
         if (m_layout.call_ops && site.literal != want_literal) {
@@ -422,8 +424,8 @@ Result<void> Ftrace::disable(std::string_view filter_text) {
     std::vector<OpsId> emptied;
     for (auto& [tracer, id] : m_builtin) {
         OpsEntry& entry = m_ops.at(id);
-        removed += std::erase_if(entry.functions,
-                                 [&](const std::string& f) { return filter.matches(f); });
+        removed +=
+            std::erase_if(entry.functions, [&](const std::string& f) { return filter.matches(f); });
         if (entry.functions.empty()) {
             emptied.push_back(id);
         }
@@ -502,8 +504,8 @@ std::string Ftrace::task_name(int task) const {
     return m_machine.task(task).name;
 }
 
-void Ftrace::add_finding(std::string kind, Severity severity, GuestAddr pc,
-                         std::optional<int> cpu, int task, std::string message) {
+void Ftrace::add_finding(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
+                         int task, std::string message) {
     Finding f;
     f.kind = std::move(kind);
     f.severity = severity;
@@ -579,8 +581,8 @@ void Ftrace::graph_tracer(FtraceCall& call) {
     stack.push_back(GraphFrame{std::string(call.function), call.regs.lr(), call.regs.fp(),
                                m_machine.cpu_cycles(call.host.cpu())});
     call.regs.set_lr(m_return_to_handler);
-    add_trace(fmt::format("{:>2}) {:>12} | {:{}}{}() {{", call.host.cpu(), "", "",
-                          2 * depth, call.function));
+    add_trace(fmt::format("{:>2}) {:>12} | {:{}}{}() {{", call.host.cpu(), "", "", 2 * depth,
+                          call.function));
 }
 
 void Ftrace::on_graph_return(emu::HostCallContext& ctx) {
@@ -684,14 +686,14 @@ void Ftrace::check_graph_exit(const emu::InsnEvent& ev) {
     std::vector<std::string> diffs;
     for (int r = 0; r <= 7; ++r) {
         if (now.x[size_t(r)] != in.x[size_t(r)]) {
-            diffs.push_back(fmt::format("x{} {:#x} (expected {:#x})", r, now.x[size_t(r)],
-                                        in.x[size_t(r)]));
+            diffs.push_back(
+                fmt::format("x{} {:#x} (expected {:#x})", r, now.x[size_t(r)], in.x[size_t(r)]));
         }
     }
     for (int r = 19; r <= 29; ++r) {
         if (now.x[size_t(r)] != in.x[size_t(r)]) {
-            diffs.push_back(fmt::format("x{} {:#x} (expected {:#x})", r, now.x[size_t(r)],
-                                        in.x[size_t(r)]));
+            diffs.push_back(
+                fmt::format("x{} {:#x} (expected {:#x})", r, now.x[size_t(r)], in.x[size_t(r)]));
         }
     }
     if (now.sp != in.sp) {

@@ -148,8 +148,8 @@ TEST_CASE("ftrace events: patch and trace lines in clock order for the transcrip
     auto events = ftrace.take_events();
     std::vector<std::string> lines;
     for (const auto& e : events) {
-        lines.push_back(fmt::format("{} {}", e.kind == Ftrace::Event::Kind::Patch ? "P" : "T",
-                                    e.text));
+        lines.push_back(
+            fmt::format("{} {}", e.kind == Ftrace::Event::Kind::Patch ? "P" : "T", e.text));
     }
     const std::vector<std::string> expected{
         "P patch ftrace_call: bl ftrace_stub -> bl ftrace_ops_list_func",

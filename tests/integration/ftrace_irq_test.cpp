@@ -10,9 +10,8 @@ using namespace klpemu;
 using namespace klpemu::patcher;
 
 TEST_CASE("ftrace irq: an interrupt at every instruction of a traced call changes nothing") {
-    for (TrampolineVariant variant :
-         {TrampolineVariant::RegsV4, TrampolineVariant::Regs, TrampolineVariant::Args,
-          TrampolineVariant::CallOps}) {
+    for (TrampolineVariant variant : {TrampolineVariant::RegsV4, TrampolineVariant::Regs,
+                                      TrampolineVariant::Args, TrampolineVariant::CallOps}) {
         CAPTURE(trampoline_layout(variant).name);
         auto rig = test::make_ftrace_rig(variant, Compiler::Clang);
         emu::Machine& m = *rig.machine;
