@@ -661,7 +661,7 @@ void Ftrace::check_trampoline_exit(const emu::InsnEvent& ev) {
     for (int r = 0; r <= 8; ++r) {
         expect(fmt::format("x{}", r), now.x[size_t(r)], in.x[size_t(r)]);
     }
-    for (int r = 19; r <= 29; ++r) {
+    for (int r = 18; r <= 29; ++r) {
         expect(fmt::format("x{}", r), now.x[size_t(r)], in.x[size_t(r)]);
     }
     expect("sp", now.sp, in.sp);
@@ -690,7 +690,7 @@ void Ftrace::check_graph_exit(const emu::InsnEvent& ev) {
                 fmt::format("x{} {:#x} (expected {:#x})", r, now.x[size_t(r)], in.x[size_t(r)]));
         }
     }
-    for (int r = 19; r <= 29; ++r) {
+    for (int r = 18; r <= 29; ++r) {
         if (now.x[size_t(r)] != in.x[size_t(r)]) {
             diffs.push_back(
                 fmt::format("x{} {:#x} (expected {:#x})", r, now.x[size_t(r)], in.x[size_t(r)]));

@@ -8,8 +8,9 @@
 // `func <-parent` lines, the function-graph tracer hijacks the return address with
 // return_to_handler (host call 0x101) and logs nested entry/exit lines with durations in cycles.
 //
-// Checks (docs/findings.md): abi-clobber, store-below-sp, brk-at-callsite, bl-out-of-range,
-// fgraph-mismatch, plus TextPoke's cmodx-unsafe, mov-slot-rewritten, stale-fetch.
+// Checks (docs/findings.md): abi-clobber (x0-x8, x18-x29, SP, return address), store-below-sp,
+// brk-at-callsite, bl-out-of-range, fgraph-mismatch, plus TextPoke's cmodx-unsafe,
+// mov-slot-rewritten, stale-fetch.
 #pragma once
 
 #include "emu/cpu_state.h"
