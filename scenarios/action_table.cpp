@@ -110,6 +110,36 @@ Result<Action> parse_log(std::string_view args) {
     return Action{LogAction{std::string(text)}};
 }
 
+Result<Action> parse_ftrace(std::string_view args) {
+    auto words = split_words(args);
+    if (words.empty() || (words[0] != "enable" && words[0] != "disable")) {
+        return make_error("expected 'ftrace enable FILTER [tracer=function|graph]' or "
+                          "'ftrace disable FILTER'");
+    }
+    FtraceAction action;
+    action.enable = words[0] == "enable";
+    for (size_t i = 1; i < words.size(); ++i) {
+        const std::string_view w = words[i];
+        if (w.starts_with("tracer=")) {
+            if (!action.enable) {
+                return make_error("'ftrace disable' takes no tracer");
+            }
+            action.tracer = std::string(w.substr(7));
+            if (action.tracer != "function" && action.tracer != "graph") {
+                return make_error("unknown tracer '{}' (expected function or graph)",
+                                  action.tracer);
+            }
+            continue;
+        }
+        action.filter += action.filter.empty() ? "" : " ";
+        action.filter += w;
+    }
+    if (action.filter.empty()) {
+        return make_error("'ftrace {}' needs a FILTER (function names or globs)", words[0]);
+    }
+    return Action{std::move(action)};
+}
+
 constexpr std::array k_actions{
     ActionInfo{"run", "run N", "run the machine for N more instructions", parse_run},
     ActionInfo{"until", "until [TASK reaches] SYMBOL",
@@ -118,6 +148,8 @@ constexpr std::array k_actions{
     ActionInfo{"call", "call FUNC [ARG...]",
                "run FUNC(ARG...) on a fresh kthread until it returns and log its result", parse_call},
     ActionInfo{"log", "log TEXT", "write TEXT to the log", parse_log},
+    ActionInfo{"ftrace", "ftrace enable|disable FILTER [tracer=function|graph]",
+               "turn ftrace call sites on (function or graph tracer) or off", parse_ftrace},
 };
 
 std::string action_names() {

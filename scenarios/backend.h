@@ -81,6 +81,11 @@ class Backend {
     // kthread goes to the lowest CPU without a live task, else CPU 0.
     virtual Result<CallOutcome> call(std::string_view function, std::span<const uint64_t> args) = 0;
 
+    // Scenario action `ftrace enable|disable FILTER` (patcher::Ftrace::apply_action).
+    virtual Result<void> ftrace(const FtraceAction& /*action*/) {
+        return make_error("ftrace is not available in this backend");
+    }
+
     // Events since the previous call, in order.
     virtual std::vector<BackendEvent> take_events() = 0;
     virtual uint64_t instructions() const = 0;

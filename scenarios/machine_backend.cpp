@@ -9,10 +9,13 @@
 #include "emu/c_compiler.h"
 #include "emu/loader.h"
 #include "emu/machine.h"
+#include "patcher/ftrace.h"
 #include "scenarios/call_trace.h"
 #include "scenarios/machine_events.h"
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace klpemu::scenario {
 
@@ -76,11 +79,25 @@ std::string repeat_wrapper(std::string_view name, uint64_t entry, uint64_t sched
                        name, quads, count, entry, schedule);
 }
 
+// A scenario gets ftrace (trampolines loaded, call sites initialised at object load) when it
+// asks for it or uses an ftrace action.
+bool uses_ftrace(const Scenario& s) {
+    for (const auto& f : s.requires_features) {
+        if (f == "ftrace" || f == "graph-tracer") {
+            return true;
+        }
+    }
+    return std::any_of(s.steps.begin(), s.steps.end(), [](const Step& step) {
+        return std::holds_alternative<FtraceAction>(step.action);
+    });
+}
+
 class MachineBackend : public Backend {
   public:
     MachineBackend(const Scenario& scenario, std::unique_ptr<emu::Machine> machine,
-                   ChromeTraceProcess* trace)
-        : m_s(scenario), m_machine(std::move(machine)), m_events(*m_machine) {
+                   std::unique_ptr<patcher::Ftrace> ftrace, ChromeTraceProcess* trace)
+        : m_s(scenario), m_machine(std::move(machine)), m_ftrace(std::move(ftrace)),
+          m_events(*m_machine) {
         m_machine->add_observer(&m_events);
         if (trace) {
             m_trace = std::make_unique<CallTrace>(*m_machine, *trace);
@@ -101,7 +118,13 @@ class MachineBackend : public Backend {
     Result<RunStop> run_until(const ReachPoint& reach) override;
     Result<void> inject_irq(int cpu) override;
     Result<CallOutcome> call(std::string_view function, std::span<const uint64_t> args) override;
-    std::vector<BackendEvent> take_events() override { return m_events.take(); }
+    std::vector<BackendEvent> take_events() override;
+    Result<void> ftrace(const FtraceAction& action) override {
+        if (!m_ftrace) {
+            return make_error("ftrace is not set up for this scenario");
+        }
+        return m_ftrace->apply_action(action.enable, action.filter, action.tracer);
+    }
     uint64_t instructions() const override { return m_machine->instructions(); }
     uint64_t cycles() const override;
     void finish() override {
@@ -116,6 +139,7 @@ class MachineBackend : public Backend {
 
     const Scenario& m_s;
     std::unique_ptr<emu::Machine> m_machine;
+    std::unique_ptr<patcher::Ftrace> m_ftrace; // Destroyed before the machine it observes.
     MachineEvents m_events;
     std::unique_ptr<CallTrace> m_trace;
     std::vector<std::string> m_objects;
@@ -129,6 +153,10 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
     }
     CompileOptions options;
     options.compiler = object.compiler;
+    if (m_s.machine.ftrace == "call-ops") {
+        // CONFIG_DYNAMIC_FTRACE_WITH_CALL_OPS builds: an 8-byte ops literal before each function.
+        options.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
+    }
     return load_source_file(object.path, options);
 }
 
@@ -169,7 +197,32 @@ Result<void> MachineBackend::load_object(const ObjectSpec& object) {
         return fail(mapped.error());
     }
     m_objects.push_back(object.name);
+    if (m_ftrace) {
+        if (auto r = m_ftrace->add_object(*loaded); !r) {
+            return fail(r.error());
+        }
+    }
     return {};
+}
+
+std::vector<BackendEvent> MachineBackend::take_events() {
+    auto events = m_events.take();
+    if (!m_ftrace) {
+        return events;
+    }
+    // Text writes and tracer lines, merged into the machine's events by the clock.
+    for (auto& e : m_ftrace->take_events()) {
+        BackendEvent b;
+        b.kind = e.kind == patcher::Ftrace::Event::Kind::Patch ? BackendEvent::Kind::Patch
+                                                               : BackendEvent::Kind::Log;
+        b.text = std::move(e.text);
+        b.instruction = e.instruction;
+        events.push_back(std::move(b));
+    }
+    std::stable_sort(events.begin(), events.end(), [](const BackendEvent& a, const BackendEvent& b) {
+        return a.instruction < b.instruction;
+    });
+    return events;
 }
 
 Result<void> MachineBackend::start_task(const TaskSpec& task, std::span<const uint64_t> args) {
@@ -339,13 +392,29 @@ BackendFactory machine_backend_factory() {
             scenario.machine.seed == 0 ? emu::ScheduleKind::RoundRobin : emu::ScheduleKind::Random;
         config.scheduling.quantum = scenario.machine.quantum;
         config.instruction_budget = scenario.machine.budget;
+        const bool with_ftrace = uses_ftrace(scenario);
+        config.observe_memory_writes = with_ftrace; // store-below-sp
         auto machine = emu::Machine::create(config);
         if (!machine) {
             return make_error("{}: error: cannot create the machine: {}", scenario.file.string(),
                               machine.error().message);
         }
-        return std::unique_ptr<Backend>(
-            std::make_unique<MachineBackend>(scenario, std::move(*machine), trace));
+        std::unique_ptr<patcher::Ftrace> ftrace;
+        if (with_ftrace) {
+            auto variant = patcher::parse_trampoline_variant(scenario.machine.ftrace);
+            if (!variant) {
+                return make_error("{}: error: {}", scenario.file.string(), variant.error().message);
+            }
+            patcher::FtraceOptions options;
+            options.variant = *variant;
+            auto created = patcher::Ftrace::create(**machine, options);
+            if (!created) {
+                return make_error("{}: error: {}", scenario.file.string(), created.error().message);
+            }
+            ftrace = std::move(*created);
+        }
+        return std::unique_ptr<Backend>(std::make_unique<MachineBackend>(
+            scenario, std::move(*machine), std::move(ftrace), trace));
     };
 }
 

@@ -208,6 +208,13 @@ Result<bool> Play::perform(const Step& step) {
         }
         return !m_budget_gone;
     }
+    if (const auto* ftrace = std::get_if<FtraceAction>(&step.action)) {
+        if (auto r = m_backend.ftrace(*ftrace); !r.ok()) {
+            return located_error(step.loc, r.error().message);
+        }
+        drain();
+        return true;
+    }
     const auto& log = std::get<LogAction>(step.action);
     transcript.event(log.text);
     record.log.push_back(log.text);

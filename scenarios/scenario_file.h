@@ -107,7 +107,14 @@ struct CallAction {
 struct LogAction {
     std::string text;
 };
-using Action = std::variant<RunAction, UntilAction, IrqAction, CallAction, LogAction>;
+// `ftrace enable FILTER [tracer=function|graph]` / `ftrace disable FILTER` (patcher/ftrace.h).
+struct FtraceAction {
+    bool enable = true;
+    std::string filter;              // Function names or globs, space separated.
+    std::string tracer = "function"; // "function" or "graph" (enable only).
+};
+using Action =
+    std::variant<RunAction, UntilAction, IrqAction, CallAction, LogAction, FtraceAction>;
 
 // `[[step]]`: one timeline entry.
 struct Step {
