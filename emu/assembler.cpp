@@ -44,10 +44,6 @@ class DiagnosticCollector {
     int errors() const { return m_errors; }
     const std::string& text() const { return m_text; }
 
-    static void on_source_mgr_diag(const llvm::SMDiagnostic& d, void* self) {
-        static_cast<DiagnosticCollector*>(self)->add(d);
-    }
-
   private:
     std::string m_text;
     int m_errors = 0;
@@ -105,8 +101,11 @@ Result<ObjectBytes> assemble(std::string_view source, std::string_view file_name
         llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(source.data(), source.size()),
                                              llvm::StringRef(file_name.data(), file_name.size())),
         llvm::SMLoc());
+    // No SourceMgr handler on purpose: with one installed, LLVM 19's AsmParser passes it the
+    // diagnostic *before* remapping through cpp line markers (`# 3 "x.S"`), so errors in a
+    // preprocessed .S would name the wrong line. Without one, the parser hands the remapped
+    // diagnostic to MCContext::diagnose, whose handler (set in run_mc) collects it.
     DiagnosticCollector diags;
-    source_mgr.setDiagHandler(&DiagnosticCollector::on_source_mgr_diag, &diags);
 
     llvm::SmallString<4096> out;
     bool ok = false;

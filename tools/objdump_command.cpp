@@ -1,0 +1,215 @@
+// `klpemu objdump FILE…`: shows the image exactly as the loader builds it, the way `objdump -d`
+// shows a vmlinux or a .ko: placed sections, symbols, ftrace patch sites (the NOPs
+// ftrace_init_nop and ftrace_make_call will rewrite) and disassembly with symbolized branch
+// targets. Files load in order, each page-aligned after the previous one, and later files
+// resolve undefined symbols against earlier ones, as modules resolve against kernel exports.
+#include "tools/objdump_command.h"
+
+#include "emu/c_compiler.h"
+#include "emu/disassembler.h"
+#include "emu/loader.h"
+#include "emu/symbol_table.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace klpemu::tools {
+
+namespace {
+
+struct ObjdumpOptions {
+    std::vector<std::string> files;
+    std::string base = "0xffff800008000000";
+    std::string compiler = "clang";
+    std::vector<std::string> cflags;
+    bool json = false;
+};
+
+const char* kind_name(SymbolKind k) {
+    switch (k) {
+    case SymbolKind::Function: return "func";
+    case SymbolKind::Object: return "object";
+    case SymbolKind::Section: return "section";
+    case SymbolKind::NoType: return "notype";
+    }
+    return "?";
+}
+
+std::string hex(GuestAddr a) { return fmt::format("{:#x}", a.value); }
+
+std::string perms(const PlacedSection& s) {
+    return fmt::format("r{}{}", s.writable ? 'w' : '-', s.executable ? 'x' : '-');
+}
+
+// One disassembled line: the decoded text, with an absolute branch target replaced by its
+// symbolized form ("bl 0xffff800008000010" → "bl 0xffff800008000010 <callee>").
+std::string render_insn(const Disassembler& dis, const SymbolTable& symbols, InsnWord w,
+                        GuestAddr pc) {
+    const DecodedInsn d = dis.decode(w, pc);
+    if (!d.valid || !d.branch_target) {
+        return d.text;
+    }
+    return fmt::format("{} <{}>", d.text, symbols.symbolize(*d.branch_target).str());
+}
+
+// Function symbols of a section keyed by address, for "func:" headers in the listing.
+std::map<GuestAddr, std::string> labels_in(const LoadedObject& obj, const PlacedSection& s) {
+    std::map<GuestAddr, std::string> labels;
+    for (const Symbol& sym : obj.symbols) {
+        if (sym.kind != SymbolKind::Section && s.range.contains(sym.addr)) {
+            labels.emplace(sym.addr, sym.name);
+        }
+    }
+    return labels;
+}
+
+void print_text(const std::vector<LoadedObject>& objects, const SymbolTable& symbols,
+                const Disassembler& dis) {
+    for (const LoadedObject& obj : objects) {
+        fmt::print("{}: {} object at {}..{}\n\n", obj.name,
+                   obj.kind == ObjectKind::Kernel     ? "kernel"
+                   : obj.kind == ObjectKind::Module   ? "module"
+                                                      : "livepatch",
+                   obj.extent.begin, obj.extent.end);
+        fmt::print("Sections:\n");
+        for (const PlacedSection& s : obj.sections) {
+            fmt::print("  {:<28} {}..{}  {}  size {:#x}  align {}\n", s.name, s.range.begin,
+                       s.range.end, perms(s), s.range.size(), s.alignment);
+        }
+        fmt::print("\nSymbols:\n");
+        for (const Symbol& sym : obj.symbols) {
+            fmt::print("  {}  {:<7} {:<6} size {:#6x}  {}\n", sym.addr, kind_name(sym.kind),
+                       sym.global ? "global" : "local", sym.size, sym.name);
+        }
+        fmt::print("\nPatch sites:\n");
+        if (obj.patch_sites.empty()) {
+            fmt::print("  (none)\n");
+        }
+        for (const PatchSite& p : obj.patch_sites) {
+            fmt::print("  {:<24} nop {}  nop {}{}{}\n", p.function, p.first_nop, p.rec_ip,
+                       p.ops_literal ? fmt::format("  ops literal {}", *p.ops_literal) : "",
+                       p.bti ? "  (bti c)" : "");
+        }
+        for (const PlacedSection& s : obj.sections) {
+            if (!s.executable || s.bytes.empty()) {
+                continue;
+            }
+            fmt::print("\nDisassembly of section {}:\n", s.name);
+            const auto labels = labels_in(obj, s);
+            for (uint64_t off = 0; off + 4 <= s.bytes.size(); off += 4) {
+                const GuestAddr pc = s.range.begin + int64_t(off);
+                if (auto it = labels.find(pc); it != labels.end()) {
+                    fmt::print("\n{} <{}>:\n", pc, it->second);
+                }
+                uint32_t raw = 0;
+                std::memcpy(&raw, s.bytes.data() + off, 4);
+                fmt::print("  {:x}:  {:08x}  {}\n", pc.value, raw,
+                           render_insn(dis, symbols, InsnWord(raw), pc));
+            }
+        }
+        fmt::print("\n");
+    }
+}
+
+nlohmann::json to_json(const std::vector<LoadedObject>& objects) {
+    nlohmann::json sections = nlohmann::json::array();
+    nlohmann::json syms = nlohmann::json::array();
+    nlohmann::json sites = nlohmann::json::array();
+    for (const LoadedObject& obj : objects) {
+        for (const PlacedSection& s : obj.sections) {
+            sections.push_back({{"object", obj.name},
+                                {"name", s.name},
+                                {"address", hex(s.range.begin)},
+                                {"size", s.range.size()},
+                                {"flags", perms(s)}});
+        }
+        for (const Symbol& sym : obj.symbols) {
+            syms.push_back({{"object", obj.name},
+                            {"name", sym.name},
+                            {"address", hex(sym.addr)},
+                            {"size", sym.size},
+                            {"kind", kind_name(sym.kind)},
+                            {"global", sym.global}});
+        }
+        for (const PatchSite& p : obj.patch_sites) {
+            nlohmann::json site = {{"function", p.function},
+                                   {"address", hex(p.first_nop)},
+                                   {"nops", {hex(p.first_nop), hex(p.rec_ip)}},
+                                   {"rec_ip", hex(p.rec_ip)},
+                                   {"bti", p.bti}};
+            if (p.ops_literal) {
+                site["ops_literal"] = hex(*p.ops_literal);
+            }
+            sites.push_back(std::move(site));
+        }
+    }
+    return {{"sections", sections}, {"symbols", syms}, {"patch_sites", sites}};
+}
+
+int run_objdump(const ObjdumpOptions& o) {
+    char* end = nullptr;
+    const uint64_t base_value = std::strtoull(o.base.c_str(), &end, 0);
+    if (o.base.empty() || *end != '\0') {
+        fmt::print(stderr, "klpemu objdump: error: --base '{}' is not a number\n", o.base);
+        return 2;
+    }
+    CompileOptions copts;
+    copts.compiler = o.compiler == "gcc" ? Compiler::Gcc : Compiler::Clang;
+    copts.extra_flags = o.cflags;
+
+    SymbolTable symbols;
+    std::vector<LoadedObject> objects;
+    GuestAddr base(base_value);
+    const Loader loader;
+    for (const std::string& file : o.files) {
+        Result<ObjectBytes> bytes = load_source_file(file, copts);
+        if (!bytes) {
+            fmt::print(stderr, "{}\n", bytes.error().message);
+            return 2;
+        }
+        LoadOptions lopts;
+        lopts.kind = objects.empty() ? ObjectKind::Kernel : ObjectKind::Module;
+        Result<LoadedObject> loaded = loader.load(*bytes, base, lopts, symbols);
+        if (!loaded) {
+            fmt::print(stderr, "{}\n", loaded.error().message);
+            return 2;
+        }
+        symbols.add_object(*loaded);
+        base = loaded->extent.end;
+        objects.push_back(std::move(loaded).value());
+    }
+    if (o.json) {
+        fmt::print("{}\n", to_json(objects).dump(2));
+        return 0;
+    }
+    print_text(objects, symbols, Disassembler());
+    return 0;
+}
+
+} // namespace
+
+void register_objdump_command(CLI::App& app, int& exit_status) {
+    auto opts = std::make_shared<ObjdumpOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "objdump", "Load .S/.s/.c/.o files like the loader would and print the image");
+    cmd->add_option("files", opts->files, "Files to load, in order (later ones may use earlier ones' exports)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--base", opts->base, "Load address of the first file")->capture_default_str();
+    cmd->add_option("--compiler", opts->compiler, "Compiler for .c files")
+        ->check(CLI::IsMember({"clang", "gcc"}))
+        ->capture_default_str();
+    cmd->add_option("--cflags", opts->cflags, "Extra compiler flags for .c files")
+        ->allow_extra_args(false);
+    cmd->add_flag("--json", opts->json, "Print sections, symbols and patch_sites as JSON");
+    cmd->callback([opts, &exit_status] { exit_status = run_objdump(*opts); });
+}
+
+} // namespace klpemu::tools
