@@ -43,6 +43,12 @@ enum class RunStop {
     Idle,            // Nothing left to run: every task has exited.
 };
 
+// The end of a `call`: its x0 when stop is Done; otherwise why it did not return.
+struct CallOutcome {
+    RunStop stop = RunStop::Done;
+    uint64_t value = 0;
+};
+
 class Backend {
   public:
     virtual ~Backend() = default;
@@ -60,13 +66,15 @@ class Backend {
     virtual Result<RunStop> run_until(const ReachPoint& reach) = 0;
     // Injects an interrupt on `cpu` now.
     virtual Result<void> inject_irq(int cpu) = 0;
-    // Runs function(args) to completion on a fresh kthread; returns its x0.
-    virtual Result<uint64_t> call(std::string_view function, std::span<const uint64_t> args) = 0;
+    // Runs function(args) on a fresh kthread until it returns (other tasks run meanwhile).
+    virtual Result<CallOutcome> call(std::string_view function, std::span<const uint64_t> args) = 0;
 
     // Events since the previous call, in order.
     virtual std::vector<BackendEvent> take_events() = 0;
     virtual uint64_t instructions() const = 0;
     virtual uint64_t cycles() const = 0;
+    // Called once after the timeline: close open trace spans and the like.
+    virtual void finish() {}
 };
 
 // Creates a backend for one scenario; `trace` (may be null) receives spans and instants.

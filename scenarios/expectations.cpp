@@ -52,6 +52,9 @@ std::string judge_returns(const Expectation& e, const RunRecord& run,
             continue;
         }
         ++matched;
+        if (!call.returned) {
+            return fmt::format("{}({}) did not return", call.function, values_str(call.args));
+        }
         if (call.result != e.value) {
             return fmt::format("{}({}) returned {}", call.function, values_str(call.args),
                                format_guest_value(call.result));

@@ -15,6 +15,7 @@ struct CallRecord {
     std::string function;
     std::vector<uint64_t> args; // Resolved values (symbols already turned into addresses).
     uint64_t result = 0;        // x0 on return.
+    bool returned = true;       // False if the run stopped (budget, no tasks) first.
 };
 
 struct RunRecord {

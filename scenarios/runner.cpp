@@ -180,17 +180,25 @@ Result<bool> Play::perform(const Step& step) {
         }
         auto args = resolve_args(call->args, step.loc, "call");
         KLP_TRY(args);
-        auto result = m_backend.call(call->function, *args);
-        KLP_TRY(result);
+        auto outcome = m_backend.call(call->function, *args);
+        KLP_TRY(outcome);
         drain();
         std::string shown;
         for (const auto& a : call->args) {
             shown += shown.empty() ? "" : ", ";
             shown += arg_str(a);
         }
-        transcript.event(fmt::format("{}({}) = {}", call->function, shown,
-                                     format_guest_value(*result)));
-        record.calls.push_back(CallRecord{call->function, std::move(*args), *result});
+        const bool returned = outcome->stop == RunStop::Done;
+        if (returned) {
+            transcript.event(fmt::format("{}({}) = {}", call->function, shown,
+                                         format_guest_value(outcome->value)));
+        } else {
+            transcript.event(fmt::format("{}({}) did not return", call->function, shown));
+        }
+        record.calls.push_back(CallRecord{call->function, std::move(*args), outcome->value, returned});
+        if (outcome->stop == RunStop::BudgetExhausted) {
+            m_budget_gone = true;
+        }
         return !m_budget_gone;
     }
     const auto& log = std::get<LogAction>(step.action);
@@ -278,6 +286,7 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
     }
     Play play(scenario, **backend, trace);
     auto played = play.play();
+    (*backend)->finish();
     play.record.instructions = (*backend)->instructions();
     play.record.cycles = (*backend)->cycles();
     r.instructions = play.record.instructions;

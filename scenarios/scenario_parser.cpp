@@ -1,6 +1,7 @@
 // The scenario file schema (see scenario_parser.h and docs/scenario-format.md).
 #include "scenarios/scenario_parser.h"
 
+#include "emu/machine.h"
 #include "scenarios/action_table.h"
 #include "scenarios/known_names.h"
 #include "scenarios/toml_reader.h"
@@ -182,9 +183,10 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     auto cpus = r.integer("cpus");
     KLP_TRY(cpus);
     if (cpus->has_value()) {
-        if (**cpus < 1 || **cpus > 64) {
-            return located_error(r.loc_of("cpus"),
-                                 fmt::format("[machine] cpus: expected 1 to 64, got {}", **cpus));
+        if (**cpus < 1 || **cpus > emu::kMaxCpus) {
+            return located_error(r.loc_of("cpus"), fmt::format("[machine] cpus: expected 1 to {}, "
+                                                               "got {}",
+                                                               emu::kMaxCpus, **cpus));
         }
         m.cpus = static_cast<int>(**cpus);
     }

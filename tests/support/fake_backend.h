@@ -72,17 +72,18 @@ class FakeBackend : public scenario::Backend {
                             {}, m_clock});
         return {};
     }
-    Result<uint64_t> call(std::string_view function, std::span<const uint64_t> args) override {
+    Result<scenario::CallOutcome> call(std::string_view function,
+                                       std::span<const uint64_t> args) override {
         m_clock += 5;
         auto it = functions.find(std::string(function));
         if (it != functions.end()) {
-            return it->second(args);
+            return scenario::CallOutcome{scenario::RunStop::Done, it->second(args)};
         }
         uint64_t sum = 0;
         for (auto a : args) {
             sum += a;
         }
-        return sum;
+        return scenario::CallOutcome{scenario::RunStop::Done, sum};
     }
     std::vector<scenario::BackendEvent> take_events() override { return std::exchange(m_events, {}); }
     uint64_t instructions() const override { return m_clock; }
