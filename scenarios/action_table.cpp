@@ -110,6 +110,40 @@ Result<Action> parse_log(std::string_view args) {
     return Action{LogAction{std::string(text)}};
 }
 
+Result<Action> parse_module(std::string_view args) {
+    auto words = split_words(args);
+    if (words.size() != 2 || (words[0] != "load" && words[0] != "unload") ||
+        !is_symbol_name(words[1])) {
+        return make_error("expected 'module load NAME' or 'module unload NAME'");
+    }
+    return Action{ModuleAction{words[0] == "load", std::string(words[1])}};
+}
+
+Result<Action> parse_ftrace(std::string_view args) {
+    auto words = split_words(args);
+    if (words.size() < 2 || (words[0] != "enable" && words[0] != "disable")) {
+        return make_error("expected 'ftrace enable FILTER... [tracer=function|graph]' or "
+                          "'ftrace disable FILTER...'");
+    }
+    FtraceAction action;
+    action.enable = words[0] == "enable";
+    for (size_t i = 1; i < words.size(); ++i) {
+        if (words[i].starts_with("tracer=")) {
+            action.tracer = std::string(words[i].substr(7));
+            if (!action.enable || (action.tracer != "function" && action.tracer != "graph")) {
+                return make_error("'tracer=' takes function or graph, with 'ftrace enable'");
+            }
+            continue;
+        }
+        action.filter += action.filter.empty() ? "" : " ";
+        action.filter += words[i];
+    }
+    if (action.filter.empty()) {
+        return make_error("'ftrace {}' needs a function name or glob", words[0]);
+    }
+    return Action{std::move(action)};
+}
+
 constexpr std::array k_actions{
     ActionInfo{"run", "run N", "run the machine for N more instructions", parse_run},
     ActionInfo{"until", "until [TASK reaches] SYMBOL",
@@ -118,6 +152,12 @@ constexpr std::array k_actions{
     ActionInfo{"call", "call FUNC [ARG...]",
                "run FUNC(ARG...) to completion on a fresh kthread and log its result", parse_call},
     ActionInfo{"log", "log TEXT", "write TEXT to the log", parse_log},
+    ActionInfo{"module", "module load|unload NAME",
+               "load a deferred module object (placement, PLTs, init, free init) or unload it",
+               parse_module},
+    ActionInfo{"ftrace", "ftrace enable|disable FILTER... [tracer=function|graph]",
+               "trace the matching functions (modules loaded later too) or stop tracing them",
+               parse_ftrace},
 };
 
 std::string action_names() {

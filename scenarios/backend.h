@@ -69,6 +69,17 @@ class Backend {
     // Runs function(args) on a fresh kthread until it returns (other tasks run meanwhile).
     virtual Result<CallOutcome> call(std::string_view function, std::span<const uint64_t> args) = 0;
 
+    // `module load NAME` / `module unload NAME` for a deferred [[object]]: loads (placement,
+    // PLTs, init run, init freed) or unloads it; what happened comes back as events.
+    virtual Result<void> module_action(const ModuleAction& action) {
+        return make_error("module {} {}: not supported by this backend",
+                          action.load ? "load" : "unload", action.name);
+    }
+    // `ftrace enable FILTER` / `ftrace disable FILTER`.
+    virtual Result<void> ftrace_action(const FtraceAction& action) {
+        return make_error("ftrace {}: not supported by this backend", action.filter);
+    }
+
     // Events since the previous call, in order.
     virtual std::vector<BackendEvent> take_events() = 0;
     virtual uint64_t instructions() const = 0;

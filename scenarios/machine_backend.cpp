@@ -9,7 +9,10 @@
 #include "emu/c_compiler.h"
 #include "emu/loader.h"
 #include "emu/machine.h"
+#include "patcher/ftrace.h"
+#include "patcher/modules.h"
 #include "scenarios/call_trace.h"
+#include "scenarios/guest_value.h"
 #include "scenarios/machine_events.h"
 #include "scenarios/toml_reader.h"
 
@@ -81,6 +84,9 @@ class MachineBackend : public Backend {
             m_machine->add_observer(m_trace.get());
         }
     }
+    // Installs ftrace (if a step uses it) and the module loader (if any object is a module).
+    Result<void> setup();
+
     ~MachineBackend() override {
         if (m_trace) {
             m_machine->remove_observer(m_trace.get());
@@ -95,7 +101,12 @@ class MachineBackend : public Backend {
     Result<RunStop> run_until(const ReachPoint& reach) override;
     Result<void> inject_irq(int cpu) override;
     Result<CallOutcome> call(std::string_view function, std::span<const uint64_t> args) override;
-    std::vector<BackendEvent> take_events() override { return m_events.take(); }
+    Result<void> module_action(const ModuleAction& action) override;
+    Result<void> ftrace_action(const FtraceAction& action) override;
+    std::vector<BackendEvent> take_events() override {
+        flush();
+        return std::exchange(m_pending, {});
+    }
     uint64_t instructions() const override { return m_machine->instructions(); }
     uint64_t cycles() const override;
     void finish() override {
@@ -106,6 +117,12 @@ class MachineBackend : public Backend {
 
   private:
     Result<ObjectBytes> object_bytes(const ObjectSpec& object) const;
+    Result<void> load_module(const ObjectSpec& object);
+    Result<CallOutcome> call_at(GuestAddr addr, std::string_view name,
+                                std::span<const uint64_t> args);
+    // Moves what the machine and ftrace reported so far into m_pending, in order.
+    void flush();
+    void note(std::string text);
 
     const Scenario& m_s;
     std::unique_ptr<emu::Machine> m_machine;
@@ -113,7 +130,155 @@ class MachineBackend : public Backend {
     std::unique_ptr<CallTrace> m_trace;
     std::vector<std::string> m_objects;
     int m_next_cpu = 0;
+    std::unique_ptr<patcher::Ftrace> m_ftrace;
+    std::unique_ptr<patcher::Modules> m_modules;
+    std::vector<const ObjectSpec*> m_deferred;
+    std::vector<BackendEvent> m_pending;
+    size_t m_pokes_seen = 0;
+    size_t m_trace_seen = 0;
 };
+
+Result<void> MachineBackend::setup() {
+    const bool uses_ftrace = std::any_of(m_s.steps.begin(), m_s.steps.end(), [](const Step& st) {
+        return std::holds_alternative<FtraceAction>(st.action);
+    });
+    if (uses_ftrace) {
+        auto variant = patcher::parse_trampoline_variant(m_s.machine.ftrace);
+        KLP_TRY(variant);
+        patcher::FtraceOptions options;
+        options.variant = *variant;
+        // Before a7ed7b9d0ebb the generator's BRK went into a site no trampoline reaches.
+        options.brk_on_range_error = !m_s.machine.module_init_ftrace_plt;
+        auto ftrace = patcher::Ftrace::create(*m_machine, options);
+        if (!ftrace) {
+            return make_error("{}: error: {}", m_s.file.string(), ftrace.error().message);
+        }
+        m_ftrace = std::move(*ftrace);
+    }
+    const bool uses_modules = std::any_of(m_s.objects.begin(), m_s.objects.end(),
+                                          [](const ObjectSpec& o) {
+                                              return o.kind != ObjectKind::Kernel;
+                                          });
+    if (uses_modules) {
+        patcher::ModuleOptions options;
+        options.erratum_843419 = m_s.machine.erratum_843419;
+        options.init_ftrace_plt = m_s.machine.module_init_ftrace_plt;
+        m_modules = std::make_unique<patcher::Modules>(*m_machine, options, m_ftrace.get());
+    }
+    return {};
+}
+
+void MachineBackend::flush() {
+    for (auto& e : m_events.take()) {
+        m_pending.push_back(std::move(e));
+    }
+    if (!m_ftrace) {
+        return;
+    }
+    const auto& pokes = m_ftrace->text_poke().log();
+    for (; m_pokes_seen < pokes.size(); ++m_pokes_seen) {
+        m_pending.push_back(BackendEvent{BackendEvent::Kind::Patch, pokes[m_pokes_seen].line, {},
+                                         pokes[m_pokes_seen].instruction});
+    }
+    const auto& trace = m_ftrace->trace();
+    for (; m_trace_seen < trace.size(); ++m_trace_seen) {
+        m_pending.push_back(BackendEvent{BackendEvent::Kind::Log, trace[m_trace_seen], {},
+                                         m_machine->instructions()});
+    }
+}
+
+void MachineBackend::note(std::string text) {
+    flush();
+    m_pending.push_back(
+        BackendEvent{BackendEvent::Kind::Log, std::move(text), {}, m_machine->instructions()});
+}
+
+patcher::ModulePlace module_place(Placement placement, uint64_t address) {
+    switch (placement) {
+    case Placement::Far: return {emu::Placement::Far, {}};
+    case Placement::Address: return {emu::Placement::At, GuestAddr(address)};
+    case Placement::Default:
+    case Placement::Near: break;
+    }
+    return {emu::Placement::Near, {}};
+}
+
+// load_module + do_init_module: place and link, run `init`, free init memory.
+Result<void> MachineBackend::load_module(const ObjectSpec& object) {
+    auto fail = [&](const Error& e) {
+        return located_error(object.loc, fmt::format("cannot load module '{}':\n{}", object.name,
+                                                     e.message));
+    };
+    auto bytes = object_bytes(object);
+    if (!bytes) {
+        return fail(bytes.error());
+    }
+    patcher::ModuleSpec spec;
+    spec.name = object.name;
+    spec.kind = object.kind;
+    spec.core = module_place(object.placement, object.address);
+    if (object.init_placement != Placement::Default) {
+        spec.init = module_place(object.init_placement, object.init_address);
+    }
+    auto loaded = m_modules->load(*bytes, spec);
+    if (!loaded) {
+        return fail(loaded.error());
+    }
+    m_objects.push_back(object.name);
+    for (auto& line : m_modules->describe(**loaded)) {
+        note(std::move(line));
+    }
+    if (const auto init = (*loaded)->init_fn) {
+        auto outcome = call_at(*init, fmt::format("{}:init", object.name), {});
+        if (!outcome) {
+            return fail(outcome.error());
+        }
+        if (outcome->stop != RunStop::Done) {
+            note(fmt::format("{}: init did not return", object.name));
+            return {};
+        }
+        note(fmt::format("{}: init() = {}", object.name, format_guest_value(outcome->value)));
+    }
+    KLP_TRY(m_modules->free_init(object.name));
+    note(fmt::format("{}: init memory freed", object.name));
+    return {};
+}
+
+Result<void> MachineBackend::module_action(const ModuleAction& action) {
+    if (!m_modules) {
+        return make_error("module {}: no [[object]] is a module or livepatch", action.name);
+    }
+    if (!action.load) {
+        if (!m_modules->find(action.name)) {
+            return make_error("module unload: '{}' is not loaded", action.name);
+        }
+        KLP_TRY(m_modules->unload(action.name));
+        std::erase(m_objects, action.name);
+        note(fmt::format("{}: unloaded", action.name));
+        return {};
+    }
+    auto it = std::find_if(m_deferred.begin(), m_deferred.end(),
+                           [&](const ObjectSpec* o) { return o->name == action.name; });
+    if (it == m_deferred.end()) {
+        return make_error("module load: no deferred [[object]] named '{}' (modules are loaded by "
+                          "a step only with deferred = true)",
+                          action.name);
+    }
+    if (m_modules->find(action.name)) {
+        return make_error("module load: '{}' is already loaded", action.name);
+    }
+    return load_module(**it);
+}
+
+Result<void> MachineBackend::ftrace_action(const FtraceAction& action) {
+    KLP_CHECK(m_ftrace != nullptr, "ftrace step without ftrace installed");
+    if (!action.enable) {
+        return m_ftrace->disable(action.filter);
+    }
+    auto tracer = patcher::parse_tracer_kind(action.tracer);
+    KLP_TRY(tracer);
+    return m_ftrace->enable(action.filter, *tracer);
+}
 
 Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const {
     if (object.source_kind == SourceKind::InlineAsm) {
@@ -123,6 +288,10 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
     CompileOptions options;
     options.compiler = object.compiler == scenario::Compiler::Gcc ? klpemu::Compiler::Gcc
                                                                   : klpemu::Compiler::Clang;
+    if (m_s.machine.ftrace == "call-ops") {
+        // CALL_OPS kernels build with a per-function ops literal before each entry.
+        options.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
+    }
     return load_source_file(object.path, options);
 }
 
@@ -134,6 +303,13 @@ Result<void> MachineBackend::load_object(const ObjectSpec& object) {
     auto bytes = object_bytes(object);
     if (!bytes) {
         return fail(bytes.error());
+    }
+    if (object.deferred) {
+        m_deferred.push_back(&object);
+        return {};
+    }
+    if (object.kind != ObjectKind::Kernel) {
+        return load_module(object);
     }
     auto size = Loader::layout_size(*bytes);
     if (!size) {
@@ -161,6 +337,12 @@ Result<void> MachineBackend::load_object(const ObjectSpec& object) {
     auto mapped = m_machine->load(*loaded);
     if (!mapped) {
         return fail(mapped.error());
+    }
+    if (m_ftrace) {
+        auto added = m_ftrace->add_object(*loaded);
+        if (!added) {
+            return fail(added.error());
+        }
     }
     m_objects.push_back(object.name);
     return {};
@@ -259,9 +441,14 @@ Result<CallOutcome> MachineBackend::call(std::string_view function, std::span<co
     if (!addr) {
         return make_error("call: no symbol '{}'", function);
     }
+    return call_at(GuestAddr(*addr), function, args);
+}
+
+Result<CallOutcome> MachineBackend::call_at(GuestAddr addr, std::string_view name,
+                                            std::span<const uint64_t> args) {
     emu::TaskSpec spec;
-    spec.name = fmt::format("call:{}", function);
-    spec.entry = GuestAddr(*addr);
+    spec.name = fmt::format("call:{}", name);
+    spec.entry = addr;
     for (size_t i = 0; i < args.size() && i < spec.args.size(); ++i) {
         spec.args[i] = args[i];
     }
@@ -314,13 +501,18 @@ BackendFactory machine_backend_factory() {
             scenario.machine.seed == 0 ? emu::ScheduleKind::RoundRobin : emu::ScheduleKind::Random;
         config.scheduling.quantum = scenario.machine.quantum;
         config.instruction_budget = scenario.machine.budget;
+        // The store-below-sp check of ftrace trampolines watches guest stores.
+        config.observe_memory_writes = std::any_of(
+            scenario.steps.begin(), scenario.steps.end(),
+            [](const Step& st) { return std::holds_alternative<FtraceAction>(st.action); });
         auto machine = emu::Machine::create(config);
         if (!machine) {
             return make_error("{}: error: cannot create the machine: {}", scenario.file.string(),
                               machine.error().message);
         }
-        return std::unique_ptr<Backend>(
-            std::make_unique<MachineBackend>(scenario, std::move(*machine), trace));
+        auto backend = std::make_unique<MachineBackend>(scenario, std::move(*machine), trace);
+        KLP_TRY(backend->setup());
+        return std::unique_ptr<Backend>(std::move(backend));
     };
 }
 

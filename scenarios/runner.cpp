@@ -201,6 +201,22 @@ Result<bool> Play::perform(const Step& step) {
         }
         return !m_budget_gone;
     }
+    if (const auto* module = std::get_if<ModuleAction>(&step.action)) {
+        auto done = m_backend.module_action(*module);
+        if (!done) {
+            return located_error(step.loc, done.error().message);
+        }
+        drain();
+        return true;
+    }
+    if (const auto* ftrace = std::get_if<FtraceAction>(&step.action)) {
+        auto done = m_backend.ftrace_action(*ftrace);
+        if (!done) {
+            return located_error(step.loc, done.error().message);
+        }
+        drain();
+        return true;
+    }
     const auto& log = std::get<LogAction>(step.action);
     transcript.event(log.text);
     record.log.push_back(log.text);
