@@ -343,7 +343,7 @@ Result<void> Parser::parse_object(const toml::table& t, size_t index) {
             where = s->get() == "near" ? Placement::Near : Placement::Far;
             return {};
         }
-        auto addr = r.unsigned_value(key);
+        auto addr = r.guest_value(key);
         if (!addr) {
             return located_error(r.loc_of(key),
                                  fmt::format("{} {}: expected \"near\", \"far\" or an address",
