@@ -15,6 +15,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <vector>
 
@@ -192,17 +193,16 @@ InsnCost CycleModel::cost(InsnWord w) const {
 }
 
 uint64_t InOrderPipeline::account(const InsnCost& cost) {
+    // Runs once per guest instruction on the machine's hot path: visit only the set bits of the
+    // register masks (usually one to three) instead of all 32.
     const uint64_t before = m_next_issue;
     uint64_t issue = m_next_issue;
-    for (unsigned r = 0; r < 32; ++r) {
-        if ((cost.uses_mask >> r) & 1) {
-            issue = std::max(issue, m_ready[r]);
-        }
+    for (uint64_t uses = cost.uses_mask & 0xffffffffULL; uses != 0; uses &= uses - 1) {
+        issue = std::max(issue, m_ready[unsigned(std::countr_zero(uses))]);
     }
-    for (unsigned r = 0; r < 32; ++r) {
-        if ((cost.defs_mask >> r) & 1) {
-            m_ready[r] = issue + (((cost.fast_defs_mask >> r) & 1) ? 1 : cost.latency);
-        }
+    for (uint64_t defs = cost.defs_mask & 0xffffffffULL; defs != 0; defs &= defs - 1) {
+        const unsigned r = unsigned(std::countr_zero(defs));
+        m_ready[r] = issue + (((cost.fast_defs_mask >> r) & 1) ? 1 : cost.latency);
     }
     m_next_issue = issue + std::max<uint16_t>(cost.issue_cycles, 1);
     return m_next_issue - before;

@@ -377,6 +377,7 @@ void Machine::set_cpu_state(int cpu, const CpuState& state) {
     Cpu& c = *m_cpus.at(size_t(cpu));
     c.backend->set_state(state);
     c.guard_pc = kNoPc;
+    c.sp_recheck = true;
 }
 
 uint64_t Machine::cpu_instructions(int cpu) const { return m_cpus.at(size_t(cpu))->instructions; }

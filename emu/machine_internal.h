@@ -4,6 +4,7 @@
 
 #include "emu/cycle_model.h"
 #include "emu/machine.h"
+#include "emu/sp_alignment.h"
 #include "emu/unicorn_backend.h"
 
 #include <limits>
@@ -46,8 +47,13 @@ struct Machine::Cpu final : BackendClient {
         uint64_t addr = 0;
         int size = 0;
         uint64_t pc = 0;
+        bool sp_alignment = false; // An SP-based access with SP not 16-byte aligned.
     };
     std::optional<Fault> fault;
+    // SP alignment model (emu/sp_alignment.h): re-read SP at the next boundary; whether it is
+    // known to be misaligned now.
+    bool sp_recheck = true;
+    bool sp_misaligned = false;
 
     Cpu(Machine& m, int i) : machine(m), index(i) {}
     void on_code(uint64_t pc) noexcept override { machine.on_code(*this, pc); }
@@ -76,18 +82,21 @@ class Machine::CostCache {
     struct Entry {
         uint64_t pc = kNoPc;
         InsnCost cost;
+        uint8_t sp_flags = 0; // SpAlignmentFlags (emu/sp_alignment.h).
     };
     CostCache(const GuestMemory& memory, CycleModel model)
         : m_memory(memory), m_model(std::move(model)), m_table(kEntries) {}
 
-    const InsnCost& cost(uint64_t pc) {
+    // The cached facts of the instruction at `pc`, decoded on first use.
+    const Entry& entry(uint64_t pc) {
         Entry& e = m_table[(pc >> 2) & (kEntries - 1)];
         if (e.pc != pc) [[unlikely]] {
             e.pc = pc;
-            e.cost = compute(pc);
+            fill(e);
         }
-        return e.cost;
+        return e;
     }
+    const InsnCost& cost(uint64_t pc) { return entry(pc).cost; }
     void invalidate(GuestAddr begin, GuestAddr end) {
         for (uint64_t a = begin.align_down(4).value; a < end.value; a += 4) {
             Entry& e = m_table[(a >> 2) & (kEntries - 1)];
@@ -99,14 +108,17 @@ class Machine::CostCache {
     const CycleModel& model() const { return m_model; }
 
   private:
-    InsnCost compute(uint64_t pc) const {
-        const uint8_t* p = m_memory.host_ptr(GuestAddr(pc), 4);
+    void fill(Entry& e) const {
+        const uint8_t* p = m_memory.host_ptr(GuestAddr(e.pc), 4);
         if (!p) {
-            return kUnknownInsnCost;
+            e.cost = kUnknownInsnCost;
+            e.sp_flags = 0;
+            return;
         }
         uint32_t w = 0;
         std::memcpy(&w, p, 4);
-        return m_model.cost(InsnWord(w));
+        e.cost = m_model.cost(InsnWord(w));
+        e.sp_flags = sp_alignment_flags(InsnWord(w), (e.cost.defs_mask >> kSpBit) & 1);
     }
     const GuestMemory& m_memory;
     CycleModel m_model;

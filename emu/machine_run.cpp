@@ -53,12 +53,31 @@ void Machine::on_code(Cpu& cpu, uint64_t pc) noexcept {
         cpu.stop_now(CpuStop::Breakpoint);
         return;
     }
+    const CostCache::Entry& facts = m_costs->entry(pc);
+    if (cpu.sp_recheck) [[unlikely]] {
+        cpu.sp_recheck = false;
+        cpu.sp_misaligned = (cpu.backend->sp() & 15) != 0;
+    }
+    if (facts.sp_flags != 0) [[unlikely]] {
+        if ((facts.sp_flags & kSpMemAccess) && cpu.sp_misaligned) {
+            // The SP alignment fault happens before the access: the instruction does not run.
+            Cpu::Fault f;
+            f.sp_alignment = true;
+            f.addr = cpu.backend->sp();
+            f.pc = pc;
+            cpu.fault = f;
+            cpu.last_pc = pc;
+            cpu.stop_now(CpuStop::Fault);
+            return;
+        }
+        cpu.sp_recheck = (facts.sp_flags & kSpMayMisalign) != 0;
+    }
     cpu.last_pc = pc;
     const uint64_t before = m_clock++;
     ++cpu.instructions;
     Task& t = *cpu.current;
     ++t.instructions;
-    const uint64_t cost = cpu.pipeline.account(m_costs->cost(pc));
+    const uint64_t cost = cpu.pipeline.account(facts.cost);
     cpu.cycles += cost;
     t.cycles += cost;
     if (pc == m_eret_pc) [[unlikely]] {
@@ -274,11 +293,17 @@ Result<bool> Machine::run_slice(Cpu& cpu, RunResult& out) {
             const Cpu::Fault f = *cpu.fault;
             static constexpr const char* kAccess[] = {"read", "write", "fetch"};
             Finding finding;
-            finding.kind = f.unmapped ? "unmapped-access" : "protection-fault";
             finding.severity = Severity::Fatal;
-            finding.message = fmt::format("{} {} of {} bytes at {:#018x}",
-                                          f.unmapped ? "unmapped" : "protection fault on",
-                                          kAccess[f.access], f.size, f.addr);
+            if (f.sp_alignment) {
+                finding.kind = "misaligned-sp";
+                finding.message =
+                    fmt::format("SP alignment fault: access through sp = {:#018x}", f.addr);
+            } else {
+                finding.kind = f.unmapped ? "unmapped-access" : "protection-fault";
+                finding.message = fmt::format("{} {} of {} bytes at {:#018x}",
+                                              f.unmapped ? "unmapped" : "protection fault on",
+                                              kAccess[f.access], f.size, f.addr);
+            }
             finding.pc = GuestAddr(f.pc);
             kill_current(cpu, std::move(finding));
             continue;
@@ -464,6 +489,7 @@ void Machine::switch_to(Cpu& cpu, Task& next, bool save_prev, uint64_t prev_resu
     n.pstate = s.pstate & ~kNzcvMask;
     b.set_state(n);
     cpu.irq_masked = next.saved.irq_masked;
+    cpu.sp_recheck = true;
     cpu.current = &next;
     if (next.state == TaskState::Runnable) {
         next.state = TaskState::Running;
