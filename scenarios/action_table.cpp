@@ -150,7 +150,7 @@ constexpr std::array k_actions{
                "run until a task (or TASK) is about to execute SYMBOL", parse_until},
     ActionInfo{"irq", "irq CPU", "inject an interrupt on CPU now", parse_irq},
     ActionInfo{"call", "call FUNC [ARG...]",
-               "run FUNC(ARG...) to completion on a fresh kthread and log its result", parse_call},
+               "run FUNC(ARG...) on a fresh kthread until it returns and log its result", parse_call},
     ActionInfo{"log", "log TEXT", "write TEXT to the log", parse_log},
     ActionInfo{"module", "module load|unload NAME",
                "load a deferred module object (placement, PLTs, init, free init) or unload it",

@@ -34,7 +34,18 @@ struct BackendEvent {
     std::string text;    // The transcript line (not used for Finding).
     Finding finding;     // Kind::Finding only.
     uint64_t instruction = 0;
+    int cpu = -1;        // The CPU it happened on, if known (places trace instants).
+    std::string task;    // The task it happened in, if any.
 };
+
+// An event that is one transcript line.
+inline BackendEvent line_event(BackendEvent::Kind kind, std::string text, uint64_t instruction) {
+    BackendEvent e;
+    e.kind = kind;
+    e.text = std::move(text);
+    e.instruction = instruction;
+    return e;
+}
 
 // Why a run request returned.
 enum class RunStop {
@@ -66,7 +77,8 @@ class Backend {
     virtual Result<RunStop> run_until(const ReachPoint& reach) = 0;
     // Injects an interrupt on `cpu` now.
     virtual Result<void> inject_irq(int cpu) = 0;
-    // Runs function(args) on a fresh kthread until it returns (other tasks run meanwhile).
+    // Runs function(args) on a fresh kthread until it returns (other tasks run meanwhile); the
+    // kthread goes to the lowest CPU without a live task, else CPU 0.
     virtual Result<CallOutcome> call(std::string_view function, std::span<const uint64_t> args) = 0;
 
     // `module load NAME` / `module unload NAME` for a deferred [[object]]: loads (placement,

@@ -14,7 +14,6 @@
 #include "scenarios/call_trace.h"
 #include "scenarios/guest_value.h"
 #include "scenarios/machine_events.h"
-#include "scenarios/toml_reader.h"
 
 #include <fmt/format.h>
 
@@ -123,6 +122,7 @@ class MachineBackend : public Backend {
     // Moves what the machine and ftrace reported so far into m_pending, in order.
     void flush();
     void note(std::string text);
+    int idle_cpu() const;
 
     const Scenario& m_s;
     std::unique_ptr<emu::Machine> m_machine;
@@ -286,8 +286,7 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
         return assemble(object.text, m_s.file.string());
     }
     CompileOptions options;
-    options.compiler = object.compiler == scenario::Compiler::Gcc ? klpemu::Compiler::Gcc
-                                                                  : klpemu::Compiler::Clang;
+    options.compiler = object.compiler;
     if (m_s.machine.ftrace == "call-ops") {
         // CALL_OPS kernels build with a per-function ops literal before each entry.
         options.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
@@ -452,7 +451,7 @@ Result<CallOutcome> MachineBackend::call_at(GuestAddr addr, std::string_view nam
     for (size_t i = 0; i < args.size() && i < spec.args.size(); ++i) {
         spec.args[i] = args[i];
     }
-    spec.cpu = 0;
+    spec.cpu = idle_cpu();
     auto id = m_machine->create_task(spec);
     if (!id) {
         return id.error();
@@ -479,6 +478,24 @@ Result<CallOutcome> MachineBackend::call_at(GuestAddr addr, std::string_view nam
     }
     m_events.stop_when_finished(std::nullopt);
     return outcome;
+}
+
+// The lowest CPU with no live task of its own (so a `call` is not starved by a looping task
+// that never schedules), else CPU 0.
+int MachineBackend::idle_cpu() const {
+    std::vector<bool> busy(size_t(m_machine->cpu_count()), false);
+    for (int id = 0; id < m_machine->task_count(); ++id) {
+        const auto& t = m_machine->task(id);
+        if (t.kind != emu::TaskKind::Idle && !t.finished()) {
+            busy[size_t(t.cpu)] = true;
+        }
+    }
+    for (size_t cpu = 0; cpu < busy.size(); ++cpu) {
+        if (!busy[cpu]) {
+            return int(cpu);
+        }
+    }
+    return 0;
 }
 
 uint64_t MachineBackend::cycles() const {

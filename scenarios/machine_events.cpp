@@ -15,13 +15,13 @@ void MachineEvents::set_quiet(int id) {
     m_quiet[size_t(id)] = true;
 }
 
-bool MachineEvents::reported(int id) const {
+bool MachineEvents::is_reportable(int id) const {
     const bool quiet = size_t(id) < m_quiet.size() && m_quiet[size_t(id)];
     return !quiet && m_machine.task(id).kind != emu::TaskKind::Idle;
 }
 
 void MachineEvents::push(BackendEvent::Kind kind, std::string text) {
-    m_events.push_back(BackendEvent{kind, std::move(text), {}, m_machine.instructions()});
+    m_events.push_back(line_event(kind, std::move(text), m_machine.instructions()));
 }
 
 void MachineEvents::sync() {
@@ -49,7 +49,7 @@ void MachineEvents::report_exits() {
             m_exited.resize(size_t(id) + 1, false);
         }
         m_exited[size_t(id)] = true;
-        if (!reported(id)) {
+        if (!is_reportable(id)) {
             continue;
         }
         if (t.state == emu::TaskState::Killed) {
@@ -75,7 +75,7 @@ void MachineEvents::on_task_switch(int cpu, int /*from*/, int to) {
     }
     if (!m_started[size_t(to)]) {
         m_started[size_t(to)] = true;
-        if (reported(to)) {
+        if (is_reportable(to)) {
             push(BackendEvent::Kind::Task,
                  fmt::format("cpu{}: {} starts", cpu, m_machine.task(to).name));
         }

@@ -32,7 +32,7 @@ class MachineEvents : public emu::ExecutionObserver {
   private:
     void sync();
     void report_exits();
-    bool reported(int id) const;
+    bool is_reportable(int id) const;
     void push(BackendEvent::Kind kind, std::string text);
 
     emu::Machine& m_machine;

@@ -1,6 +1,6 @@
 // The scenario runner (see runner.h). The timeline is played strictly in file order: a step's
-// trigger runs the machine until it fires, then the action runs; events the machine reports
-// in between are written under the `% step` line they belong to.
+// trigger runs the machine until it fires, then the action runs; everything the machine reports
+// meanwhile is written under that step's `% step` line.
 #include "scenarios/runner.h"
 
 #include "scenarios/chrome_trace.h"
@@ -8,7 +8,6 @@
 #include "scenarios/guest_value.h"
 #include "scenarios/known_names.h"
 #include "scenarios/scenario_parser.h"
-#include "scenarios/toml_reader.h"
 #include "scenarios/transcript.h"
 
 #include <fmt/format.h>
@@ -98,9 +97,16 @@ void Play::drain() {
             transcript.event(e.text);
             record.log.push_back(std::move(e.text));
             break;
+        case BackendEvent::Kind::Patch:
+            if (m_trace) {
+                const int tid = !e.task.empty() ? m_trace->task_track(e.task)
+                                                : m_trace->cpu_track(std::max(e.cpu, 0));
+                m_trace->instant(tid, e.text, "patch", e.instruction);
+            }
+            transcript.event(e.text);
+            break;
         case BackendEvent::Kind::Task:
-        case BackendEvent::Kind::Irq:
-        case BackendEvent::Kind::Patch: transcript.event(e.text); break;
+        case BackendEvent::Kind::Irq: transcript.event(e.text); break;
         }
     }
 }
@@ -240,10 +246,12 @@ Result<void> Play::play() {
     drain();
     for (size_t i = 0; i < m_s.steps.size(); ++i) {
         const auto& step = m_s.steps[i];
+        // The step line comes first: running the machine until the trigger fires is part of
+        // what the step caused.
+        transcript.action(step_line(step));
         auto fired = fire_trigger(step);
         KLP_TRY(fired);
         if (*fired) {
-            transcript.action(step_line(step));
             auto go_on = perform(step);
             KLP_TRY(go_on);
             fired = *go_on;

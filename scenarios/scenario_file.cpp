@@ -15,6 +15,10 @@ std::string SourceLoc::str() const {
     return fmt::format("{}:{}:{}", file, line, column);
 }
 
+Error located_error(const SourceLoc& loc, std::string_view message) {
+    return make_error("{}: error: {}", loc.str(), message);
+}
+
 std::string ReachPoint::str() const {
     if (task.empty()) {
         return symbol;

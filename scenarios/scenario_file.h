@@ -5,7 +5,9 @@
 // a failed expectation) still point into the file the user wrote.
 #pragma once
 
+#include "emu/c_compiler.h"
 #include "emu/image.h"
+#include "emu/result.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -25,6 +27,9 @@ struct SourceLoc {
     std::string str() const;
 };
 
+// An error located in a scenario file: `file:line:col: error: message`.
+Error located_error(const SourceLoc& loc, std::string_view message);
+
 // `[machine]`: the emulated system. Names are validated against known_names.h.
 struct MachineSpec {
     int cpus = 1;
@@ -40,7 +45,6 @@ struct MachineSpec {
 
 enum class SourceKind { InlineAsm, AsmFile, CFile, ObjectFile };
 enum class Placement { Default, Near, Far, Address };
-enum class Compiler { Clang, Gcc };
 
 // `[[object]]`: one ELF relocatable object to load.
 struct ObjectSpec {
@@ -54,7 +58,7 @@ struct ObjectSpec {
     Placement init_placement = Placement::Default; // Init memory; Default: beside the core.
     uint64_t init_address = 0;  // init_placement == Address only.
     bool deferred = false;      // Loaded by a `module load NAME` step, not at start.
-    Compiler compiler = Compiler::Clang;
+    Compiler compiler = Compiler::Clang; // klpemu::Compiler (emu/c_compiler.h).
     SourceLoc loc;
 };
 

@@ -10,10 +10,6 @@
 
 namespace klpemu::scenario {
 
-Error located_error(const SourceLoc& loc, std::string_view message) {
-    return make_error("{}: error: {}", loc.str(), message);
-}
-
 SourceLoc loc_of(const toml::source_region& region, const std::string& file) {
     return SourceLoc{file, static_cast<int>(region.begin.line),
                      static_cast<int>(region.begin.column)};

@@ -18,9 +18,6 @@
 
 namespace klpemu::scenario {
 
-// Formats an error located in the scenario file.
-Error located_error(const SourceLoc& loc, std::string_view message);
-
 class TableReader {
   public:
     // `context` names the table in messages, e.g. "[machine]" or "[[task]] #2".

@@ -31,13 +31,13 @@ class FakeBackend : public scenario::Backend {
                 m_symbols[line.substr(0, colon)] = 0xffff800008000000ULL + 0x100 * m_symbols.size();
             }
         }
-        m_events.push_back({scenario::BackendEvent::Kind::Log,
-                            fmt::format("loaded {}", object.name), {}, m_clock});
+        m_events.push_back(scenario::line_event(scenario::BackendEvent::Kind::Log,
+                                                fmt::format("loaded {}", object.name), m_clock));
         return {};
     }
     Result<void> start_task(const scenario::TaskSpec& task, std::span<const uint64_t>) override {
-        m_events.push_back({scenario::BackendEvent::Kind::Task,
-                            fmt::format("task {} started", task.name), {}, m_clock});
+        m_events.push_back(scenario::line_event(scenario::BackendEvent::Kind::Task,
+                                                fmt::format("task {} started", task.name), m_clock));
         return {};
     }
     std::optional<uint64_t> symbol_address(std::string_view name) const override {
@@ -55,7 +55,11 @@ class FakeBackend : public scenario::Backend {
             f.where = "spin+0x4";
             f.message = fmt::format("instruction budget of {} exhausted", m_budget);
             f.instruction = m_clock;
-            m_events.push_back({scenario::BackendEvent::Kind::Finding, "", f, m_clock});
+            scenario::BackendEvent e;
+            e.kind = scenario::BackendEvent::Kind::Finding;
+            e.finding = f;
+            e.instruction = m_clock;
+            m_events.push_back(std::move(e));
             return scenario::RunStop::BudgetExhausted;
         }
         m_clock += n;
@@ -68,8 +72,8 @@ class FakeBackend : public scenario::Backend {
         return run_for(10);
     }
     Result<void> inject_irq(int cpu) override {
-        m_events.push_back({scenario::BackendEvent::Kind::Irq, fmt::format("irq on cpu{}", cpu),
-                            {}, m_clock});
+        m_events.push_back(
+            scenario::line_event(scenario::BackendEvent::Kind::Irq, fmt::format("irq on cpu{}", cpu), m_clock));
         return {};
     }
     Result<scenario::CallOutcome> call(std::string_view function,
