@@ -121,25 +121,30 @@ Result<Action> parse_module(std::string_view args) {
 
 Result<Action> parse_ftrace(std::string_view args) {
     auto words = split_words(args);
-    if (words.size() < 2 || (words[0] != "enable" && words[0] != "disable")) {
-        return make_error("expected 'ftrace enable FILTER... [tracer=function|graph]' or "
-                          "'ftrace disable FILTER...'");
+    if (words.empty() || (words[0] != "enable" && words[0] != "disable")) {
+        return make_error("expected 'ftrace enable FILTER [tracer=function|graph]' or "
+                          "'ftrace disable FILTER'");
     }
     FtraceAction action;
     action.enable = words[0] == "enable";
     for (size_t i = 1; i < words.size(); ++i) {
-        if (words[i].starts_with("tracer=")) {
-            action.tracer = std::string(words[i].substr(7));
-            if (!action.enable || (action.tracer != "function" && action.tracer != "graph")) {
-                return make_error("'tracer=' takes function or graph, with 'ftrace enable'");
+        const std::string_view w = words[i];
+        if (w.starts_with("tracer=")) {
+            if (!action.enable) {
+                return make_error("'ftrace disable' takes no tracer");
+            }
+            action.tracer = std::string(w.substr(7));
+            if (action.tracer != "function" && action.tracer != "graph") {
+                return make_error("unknown tracer '{}' (expected function or graph)",
+                                  action.tracer);
             }
             continue;
         }
         action.filter += action.filter.empty() ? "" : " ";
-        action.filter += words[i];
+        action.filter += w;
     }
     if (action.filter.empty()) {
-        return make_error("'ftrace {}' needs a function name or glob", words[0]);
+        return make_error("'ftrace {}' needs a FILTER (function names or globs)", words[0]);
     }
     return Action{std::move(action)};
 }
@@ -155,9 +160,8 @@ constexpr std::array k_actions{
     ActionInfo{"module", "module load|unload NAME",
                "load a deferred module object (placement, PLTs, init, free init) or unload it",
                parse_module},
-    ActionInfo{"ftrace", "ftrace enable|disable FILTER... [tracer=function|graph]",
-               "trace the matching functions (modules loaded later too) or stop tracing them",
-               parse_ftrace},
+    ActionInfo{"ftrace", "ftrace enable|disable FILTER [tracer=function|graph]",
+               "turn ftrace call sites on (function or graph tracer) or off", parse_ftrace},
 };
 
 std::string action_names() {

@@ -87,9 +87,9 @@ class Backend {
         return make_error("module {} {}: not supported by this backend",
                           action.load ? "load" : "unload", action.name);
     }
-    // `ftrace enable FILTER` / `ftrace disable FILTER`.
-    virtual Result<void> ftrace_action(const FtraceAction& action) {
-        return make_error("ftrace {}: not supported by this backend", action.filter);
+    // Scenario action `ftrace enable|disable FILTER` (patcher::Ftrace::apply_action).
+    virtual Result<void> ftrace(const FtraceAction& /*action*/) {
+        return make_error("ftrace is not available in this backend");
     }
 
     // Events since the previous call, in order.

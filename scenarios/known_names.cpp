@@ -36,8 +36,8 @@ constexpr std::array k_features{
     Feature{"modules", true, "module objects placed near or far"},
     Feature{"cycles", true, "cycle counts from a core's scheduling model"},
     Feature{"module-plts", false, "PLT entries for out-of-range module calls"},
-    Feature{"ftrace", false, "ftrace call sites, ops and trampolines"},
-    Feature{"graph-tracer", false, "function-graph return hijacking"},
+    Feature{"ftrace", true, "ftrace call sites, ops and trampolines"},
+    Feature{"graph-tracer", true, "function-graph return hijacking"},
     Feature{"livepatch", false, "livepatch redirection and transitions"},
     Feature{"unwinder", false, "reliable-stacktrace checking"},
 };

@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace klpemu::scenario {
 
 namespace {
@@ -72,19 +74,33 @@ std::string repeat_wrapper(std::string_view name, uint64_t entry,
                        name, quads, count, entry);
 }
 
+// A scenario gets ftrace (trampolines loaded, call sites initialised at object load) when it
+// asks for it or uses an ftrace action.
+bool uses_ftrace(const Scenario& s) {
+    for (const auto& f : s.requires_features) {
+        if (f == "ftrace" || f == "graph-tracer") {
+            return true;
+        }
+    }
+    return std::any_of(s.steps.begin(), s.steps.end(), [](const Step& step) {
+        return std::holds_alternative<FtraceAction>(step.action);
+    });
+}
+
 class MachineBackend : public Backend {
   public:
     MachineBackend(const Scenario& scenario, std::unique_ptr<emu::Machine> machine,
-                   ChromeTraceProcess* trace)
-        : m_s(scenario), m_machine(std::move(machine)), m_events(*m_machine) {
+                   std::unique_ptr<patcher::Ftrace> ftrace, ChromeTraceProcess* trace)
+        : m_s(scenario), m_machine(std::move(machine)), m_ftrace(std::move(ftrace)),
+          m_events(*m_machine) {
         m_machine->add_observer(&m_events);
         if (trace) {
             m_trace = std::make_unique<CallTrace>(*m_machine, *trace);
             m_machine->add_observer(m_trace.get());
         }
     }
-    // Installs ftrace (if a step uses it) and the module loader (if any object is a module).
-    Result<void> setup();
+    // Installs the module loader if any object is a module or livepatch.
+    void setup();
 
     ~MachineBackend() override {
         if (m_trace) {
@@ -100,11 +116,16 @@ class MachineBackend : public Backend {
     Result<RunStop> run_until(const ReachPoint& reach) override;
     Result<void> inject_irq(int cpu) override;
     Result<CallOutcome> call(std::string_view function, std::span<const uint64_t> args) override;
-    Result<void> module_action(const ModuleAction& action) override;
-    Result<void> ftrace_action(const FtraceAction& action) override;
     std::vector<BackendEvent> take_events() override {
         flush();
         return std::exchange(m_pending, {});
+    }
+    Result<void> module_action(const ModuleAction& action) override;
+    Result<void> ftrace(const FtraceAction& action) override {
+        if (!m_ftrace) {
+            return make_error("ftrace is not set up for this scenario");
+        }
+        return m_ftrace->apply_action(action.enable, action.filter, action.tracer);
     }
     uint64_t instructions() const override { return m_machine->instructions(); }
     uint64_t cycles() const override;
@@ -116,45 +137,28 @@ class MachineBackend : public Backend {
 
   private:
     Result<ObjectBytes> object_bytes(const ObjectSpec& object) const;
+    int idle_cpu() const;
     Result<void> load_module(const ObjectSpec& object);
     Result<CallOutcome> call_at(GuestAddr addr, std::string_view name,
                                 std::span<const uint64_t> args);
     // Moves what the machine and ftrace reported so far into m_pending, in order.
     void flush();
+    // Appends a transcript line after everything reported so far.
     void note(std::string text);
-    int idle_cpu() const;
 
     const Scenario& m_s;
     std::unique_ptr<emu::Machine> m_machine;
+    std::unique_ptr<patcher::Ftrace> m_ftrace; // Destroyed before the machine it observes.
     MachineEvents m_events;
     std::unique_ptr<CallTrace> m_trace;
     std::vector<std::string> m_objects;
     int m_next_cpu = 0;
-    std::unique_ptr<patcher::Ftrace> m_ftrace;
-    std::unique_ptr<patcher::Modules> m_modules;
+    std::unique_ptr<patcher::Modules> m_modules; // Destroyed before ftrace, whose hook it is.
     std::vector<const ObjectSpec*> m_deferred;
     std::vector<BackendEvent> m_pending;
-    size_t m_pokes_seen = 0;
-    size_t m_trace_seen = 0;
 };
 
-Result<void> MachineBackend::setup() {
-    const bool uses_ftrace = std::any_of(m_s.steps.begin(), m_s.steps.end(), [](const Step& st) {
-        return std::holds_alternative<FtraceAction>(st.action);
-    });
-    if (uses_ftrace) {
-        auto variant = patcher::parse_trampoline_variant(m_s.machine.ftrace);
-        KLP_TRY(variant);
-        patcher::FtraceOptions options;
-        options.variant = *variant;
-        // Before a7ed7b9d0ebb the generator's BRK went into a site no trampoline reaches.
-        options.brk_on_range_error = !m_s.machine.module_init_ftrace_plt;
-        auto ftrace = patcher::Ftrace::create(*m_machine, options);
-        if (!ftrace) {
-            return make_error("{}: error: {}", m_s.file.string(), ftrace.error().message);
-        }
-        m_ftrace = std::move(*ftrace);
-    }
+void MachineBackend::setup() {
     const bool uses_modules = std::any_of(m_s.objects.begin(), m_s.objects.end(),
                                           [](const ObjectSpec& o) {
                                               return o.kind != ObjectKind::Kernel;
@@ -165,32 +169,15 @@ Result<void> MachineBackend::setup() {
         options.init_ftrace_plt = m_s.machine.module_init_ftrace_plt;
         m_modules = std::make_unique<patcher::Modules>(*m_machine, options, m_ftrace.get());
     }
-    return {};
-}
-
-void MachineBackend::flush() {
-    for (auto& e : m_events.take()) {
-        m_pending.push_back(std::move(e));
-    }
-    if (!m_ftrace) {
-        return;
-    }
-    const auto& pokes = m_ftrace->text_poke().log();
-    for (; m_pokes_seen < pokes.size(); ++m_pokes_seen) {
-        m_pending.push_back(BackendEvent{BackendEvent::Kind::Patch, pokes[m_pokes_seen].line, {},
-                                         pokes[m_pokes_seen].instruction});
-    }
-    const auto& trace = m_ftrace->trace();
-    for (; m_trace_seen < trace.size(); ++m_trace_seen) {
-        m_pending.push_back(BackendEvent{BackendEvent::Kind::Log, trace[m_trace_seen], {},
-                                         m_machine->instructions()});
-    }
 }
 
 void MachineBackend::note(std::string text) {
     flush();
-    m_pending.push_back(
-        BackendEvent{BackendEvent::Kind::Log, std::move(text), {}, m_machine->instructions()});
+    BackendEvent e;
+    e.kind = BackendEvent::Kind::Log;
+    e.text = std::move(text);
+    e.instruction = m_machine->instructions();
+    m_pending.push_back(std::move(e));
 }
 
 patcher::ModulePlace module_place(Placement placement, uint64_t address) {
@@ -201,6 +188,21 @@ patcher::ModulePlace module_place(Placement placement, uint64_t address) {
     case Placement::Near: break;
     }
     return {emu::Placement::Near, {}};
+}
+
+
+Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const {
+    if (object.source_kind == SourceKind::InlineAsm) {
+        // Diagnostics name the scenario file; the text is padded so its lines are the file's.
+        return assemble(object.text, m_s.file.string());
+    }
+    CompileOptions options;
+    options.compiler = object.compiler;
+    if (m_s.machine.ftrace == "call-ops") {
+        // CONFIG_DYNAMIC_FTRACE_WITH_CALL_OPS builds: an 8-byte ops literal before each function.
+        options.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
+    }
+    return load_source_file(object.path, options);
 }
 
 // load_module + do_init_module: place and link, run `init`, free init memory.
@@ -225,8 +227,15 @@ Result<void> MachineBackend::load_module(const ObjectSpec& object) {
         return fail(loaded.error());
     }
     m_objects.push_back(object.name);
+    // Modules loaded at start are quiet; a `module load` step reports what the loader did.
+    const bool quiet = !object.deferred;
+    auto say = [&](std::string line) {
+        if (!quiet) {
+            note(std::move(line));
+        }
+    };
     for (auto& line : m_modules->describe(**loaded)) {
-        note(std::move(line));
+        say(std::move(line));
     }
     if (const auto init = (*loaded)->init_fn) {
         auto outcome = call_at(*init, fmt::format("{}:init", object.name), {});
@@ -234,13 +243,13 @@ Result<void> MachineBackend::load_module(const ObjectSpec& object) {
             return fail(outcome.error());
         }
         if (outcome->stop != RunStop::Done) {
-            note(fmt::format("{}: init did not return", object.name));
+            say(fmt::format("{}: init did not return", object.name));
             return {};
         }
-        note(fmt::format("{}: init() = {}", object.name, format_guest_value(outcome->value)));
+        say(fmt::format("{}: init() = {}", object.name, format_guest_value(outcome->value)));
     }
     KLP_TRY(m_modules->free_init(object.name));
-    note(fmt::format("{}: init memory freed", object.name));
+    say(fmt::format("{}: init memory freed", object.name));
     return {};
 }
 
@@ -268,30 +277,6 @@ Result<void> MachineBackend::module_action(const ModuleAction& action) {
         return make_error("module load: '{}' is already loaded", action.name);
     }
     return load_module(**it);
-}
-
-Result<void> MachineBackend::ftrace_action(const FtraceAction& action) {
-    KLP_CHECK(m_ftrace != nullptr, "ftrace step without ftrace installed");
-    if (!action.enable) {
-        return m_ftrace->disable(action.filter);
-    }
-    auto tracer = patcher::parse_tracer_kind(action.tracer);
-    KLP_TRY(tracer);
-    return m_ftrace->enable(action.filter, *tracer);
-}
-
-Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const {
-    if (object.source_kind == SourceKind::InlineAsm) {
-        // Diagnostics name the scenario file; the text is padded so its lines are the file's.
-        return assemble(object.text, m_s.file.string());
-    }
-    CompileOptions options;
-    options.compiler = object.compiler;
-    if (m_s.machine.ftrace == "call-ops") {
-        // CALL_OPS kernels build with a per-function ops literal before each entry.
-        options.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
-    }
-    return load_source_file(object.path, options);
 }
 
 Result<void> MachineBackend::load_object(const ObjectSpec& object) {
@@ -337,14 +322,34 @@ Result<void> MachineBackend::load_object(const ObjectSpec& object) {
     if (!mapped) {
         return fail(mapped.error());
     }
+    m_objects.push_back(object.name);
     if (m_ftrace) {
-        auto added = m_ftrace->add_object(*loaded);
-        if (!added) {
-            return fail(added.error());
+        if (auto r = m_ftrace->add_object(*loaded); !r) {
+            return fail(r.error());
         }
     }
-    m_objects.push_back(object.name);
     return {};
+}
+
+void MachineBackend::flush() {
+    auto events = m_events.take();
+    if (!m_ftrace) {
+        std::move(events.begin(), events.end(), std::back_inserter(m_pending));
+        return;
+    }
+    // Text writes and tracer lines, merged into the machine's events by the clock.
+    for (auto& e : m_ftrace->take_events()) {
+        BackendEvent b;
+        b.kind = e.kind == patcher::Ftrace::Event::Kind::Patch ? BackendEvent::Kind::Patch
+                                                               : BackendEvent::Kind::Log;
+        b.text = std::move(e.text);
+        b.instruction = e.instruction;
+        events.push_back(std::move(b));
+    }
+    std::stable_sort(events.begin(), events.end(), [](const BackendEvent& a, const BackendEvent& b) {
+        return a.instruction < b.instruction;
+    });
+    std::move(events.begin(), events.end(), std::back_inserter(m_pending));
 }
 
 Result<void> MachineBackend::start_task(const TaskSpec& task, std::span<const uint64_t> args) {
@@ -518,17 +523,32 @@ BackendFactory machine_backend_factory() {
             scenario.machine.seed == 0 ? emu::ScheduleKind::RoundRobin : emu::ScheduleKind::Random;
         config.scheduling.quantum = scenario.machine.quantum;
         config.instruction_budget = scenario.machine.budget;
-        // The store-below-sp check of ftrace trampolines watches guest stores.
-        config.observe_memory_writes = std::any_of(
-            scenario.steps.begin(), scenario.steps.end(),
-            [](const Step& st) { return std::holds_alternative<FtraceAction>(st.action); });
+        const bool with_ftrace = uses_ftrace(scenario);
+        config.observe_memory_writes = with_ftrace; // store-below-sp
         auto machine = emu::Machine::create(config);
         if (!machine) {
             return make_error("{}: error: cannot create the machine: {}", scenario.file.string(),
                               machine.error().message);
         }
-        auto backend = std::make_unique<MachineBackend>(scenario, std::move(*machine), trace);
-        KLP_TRY(backend->setup());
+        std::unique_ptr<patcher::Ftrace> ftrace;
+        if (with_ftrace) {
+            auto variant = patcher::parse_trampoline_variant(scenario.machine.ftrace);
+            if (!variant) {
+                return make_error("{}: error: {}", scenario.file.string(), variant.error().message);
+            }
+            patcher::FtraceOptions options;
+            options.variant = *variant;
+            // Before a7ed7b9d0ebb the generator's BRK went into a site no trampoline reaches.
+            options.brk_on_range_error = !scenario.machine.module_init_ftrace_plt;
+            auto created = patcher::Ftrace::create(**machine, options);
+            if (!created) {
+                return make_error("{}: error: {}", scenario.file.string(), created.error().message);
+            }
+            ftrace = std::move(*created);
+        }
+        auto backend = std::make_unique<MachineBackend>(scenario, std::move(*machine),
+                                                        std::move(ftrace), trace);
+        backend->setup();
         return std::unique_ptr<Backend>(std::move(backend));
     };
 }

@@ -216,9 +216,8 @@ Result<bool> Play::perform(const Step& step) {
         return true;
     }
     if (const auto* ftrace = std::get_if<FtraceAction>(&step.action)) {
-        auto done = m_backend.ftrace_action(*ftrace);
-        if (!done) {
-            return located_error(step.loc, done.error().message);
+        if (auto r = m_backend.ftrace(*ftrace); !r.ok()) {
+            return located_error(step.loc, r.error().message);
         }
         drain();
         return true;

@@ -116,13 +116,15 @@ struct ModuleAction {
     bool load = true; // `module load NAME` (insmod) or `module unload NAME` (rmmod).
     std::string name;
 };
+// `ftrace enable FILTER [tracer=function|graph]` / `ftrace disable FILTER` (patcher/ftrace.h).
 struct FtraceAction {
-    bool enable = true;  // `ftrace enable FILTER [tracer=function|graph]` / `ftrace disable FILTER`.
-    std::string filter;
-    std::string tracer = "function";
+    bool enable = true;
+    std::string filter;              // Function names or globs, space separated.
+    std::string tracer = "function"; // "function" or "graph" (enable only).
 };
-using Action = std::variant<RunAction, UntilAction, IrqAction, CallAction, LogAction,
-                            ModuleAction, FtraceAction>;
+using Action =
+    std::variant<RunAction, UntilAction, IrqAction, CallAction, LogAction, FtraceAction,
+                 ModuleAction>;
 
 // `[[step]]`: one timeline entry.
 struct Step {

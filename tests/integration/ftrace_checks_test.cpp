@@ -133,3 +133,31 @@ TEST_CASE("ftrace checks: a far module without an ftrace PLT") {
         CHECK(brks[0].severity == Severity::Fatal);
     }
 }
+
+TEST_CASE("ftrace events: patch and trace lines in clock order for the transcript") {
+    auto rig = test::make_ftrace_rig(TrampolineVariant::Args, Compiler::Clang);
+    emu::Machine& m = *rig.machine;
+    Ftrace& ftrace = *rig.ftrace;
+    (void)ftrace.take_events(); // The mov x9, x30 initialisation.
+    REQUIRE(ftrace.apply_action(true, "leaf", "function").ok());
+    REQUIRE(m.call(test::fn(m, "tail"), {1}).ok());
+    REQUIRE(ftrace.apply_action(false, "leaf", "").ok());
+    CHECK_FALSE(ftrace.apply_action(true, "leaf", "mcount").ok());
+    CHECK_FALSE(ftrace.apply_action(false, "nosuchfunction", "").ok());
+
+    auto events = ftrace.take_events();
+    std::vector<std::string> lines;
+    for (const auto& e : events) {
+        lines.push_back(fmt::format("{} {}", e.kind == Ftrace::Event::Kind::Patch ? "P" : "T",
+                                    e.text));
+    }
+    const std::vector<std::string> expected{
+        "P patch ftrace_call: bl ftrace_stub -> bl ftrace_ops_list_func",
+        "P patch leaf+0x4: nop -> bl ftrace_caller",
+        "T call:tail-1 [000] leaf <-ret_from_fork", // tail() ends in `b leaf`
+        "P patch leaf+0x4: bl ftrace_caller -> nop",
+        "P patch ftrace_call: bl ftrace_ops_list_func -> bl ftrace_stub",
+    };
+    CHECK_MESSAGE(lines == expected, fmt::format("{}", fmt::join(lines, "\n")));
+    CHECK(ftrace.take_events().empty());
+}
