@@ -67,6 +67,7 @@ struct LoadedObject {
     std::vector<PatchSite> patch_sites;
     std::vector<CfiSection> cfi;
     GuestRange extent; // From the lowest to the highest placed byte, page aligned.
+    std::optional<GuestRange> init_extent; // Init memory, when placed apart (LoadOptions::init_base).
 };
 
 } // namespace klpemu

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstring>
+#include <functional>
 #include <map>
 
 namespace klpemu {
@@ -29,11 +30,17 @@ struct Layout {
     std::vector<std::optional<GuestAddr>> addr; // By ELF section index; nullopt: not placed.
     std::vector<std::pair<uint32_t, SectionKind>> placed; // In address order.
     GuestRange extent;
+    std::optional<GuestRange> init_extent;
 };
+
+bool is_plt_section(std::string_view name) {
+    return name == ".plt" || name == ".init.plt" || name == ".text.ftrace_trampoline" ||
+           name == ".init.text.ftrace_trampoline";
+}
 
 SectionKind classify(const ElfSection& s) {
     if (s.is_exec()) {
-        return (s.name == ".plt" || s.name == ".init.plt") ? SectionKind::Plt : SectionKind::Text;
+        return is_plt_section(s.name) ? SectionKind::Plt : SectionKind::Text;
     }
     if (s.is_nobits()) {
         return SectionKind::Bss;
@@ -60,14 +67,14 @@ int group_of(SectionKind k) {
     return 1;
 }
 
-Layout plan_layout(const ElfObject& elf, GuestAddr base) {
-    Layout layout;
-    layout.addr.resize(elf.sections.size());
+// Lays out the SHF_ALLOC sections for which `in_part` holds from `base`, group by group.
+GuestAddr plan_part(const ElfObject& elf, GuestAddr base, Layout& layout,
+                    const std::function<bool(const ElfSection&)>& in_part) {
     GuestAddr cursor = base;
     for (int group = 0; group < 4; ++group) {
         bool group_started = false;
         for (const auto& s : elf.sections) {
-            if (s.index == 0 || !s.is_alloc() || group_of(classify(s)) != group) {
+            if (s.index == 0 || !s.is_alloc() || group_of(classify(s)) != group || !in_part(s)) {
                 continue;
             }
             if (!group_started) {
@@ -80,8 +87,44 @@ Layout plan_layout(const ElfObject& elf, GuestAddr base) {
             cursor += int64_t(s.size);
         }
     }
-    layout.extent = GuestRange{base, cursor.align_up(kLoaderPageSize)};
+    return cursor.align_up(kLoaderPageSize);
+}
+
+// Core sections from `base`; with `init_base`, the `.init*` sections from there instead
+// (layout_sections / module_init_layout_section).
+Layout plan_layout(const ElfObject& elf, GuestAddr base,
+                   std::optional<GuestAddr> init_base = std::nullopt) {
+    Layout layout;
+    layout.addr.resize(elf.sections.size());
+    if (!init_base) {
+        layout.extent = GuestRange{base, plan_part(elf, base, layout, [](const ElfSection&) {
+                                       return true;
+                                   })};
+        return layout;
+    }
+    layout.extent = GuestRange{base, plan_part(elf, base, layout, [](const ElfSection& s) {
+                                   return !is_init_section(s.name);
+                               })};
+    layout.init_extent = GuestRange{*init_base,
+                                    plan_part(elf, *init_base, layout, [](const ElfSection& s) {
+                                        return is_init_section(s.name);
+                                    })};
     return layout;
+}
+
+// The object as the loader sees it after module_frob_arch_sections added `reserved`.
+ElfObject with_reserved(ElfObject elf, const std::vector<ReservedSection>& reserved) {
+    for (const auto& r : reserved) {
+        ElfSection s;
+        s.index = uint32_t(elf.sections.size());
+        s.name = r.name;
+        s.type = elf::kShtNobits;
+        s.flags = elf::kShfAlloc | elf::kShfExecinstr;
+        s.alignment = r.alignment;
+        s.size = r.size;
+        elf.sections.push_back(std::move(s));
+    }
+    return elf;
 }
 
 bool is_mapping_symbol(std::string_view name) {
@@ -109,7 +152,8 @@ class LoadJob {
   public:
     LoadJob(const ElfObject& elf, GuestAddr base, const LoadOptions& opts,
             const SymbolTable& exports)
-        : m_elf(elf), m_opts(opts), m_exports(exports), m_layout(plan_layout(elf, base)) {}
+        : m_elf(elf), m_opts(opts), m_exports(exports),
+          m_layout(plan_layout(elf, base, opts.init_base)) {}
 
     Result<LoadedObject> run() {
         place_sections();
@@ -120,6 +164,7 @@ class LoadJob {
         KLP_TRY(record_patch_sites());
         collect_cfi();
         m_out.extent = m_layout.extent;
+        m_out.init_extent = m_layout.init_extent;
         return std::move(m_out);
     }
 
@@ -142,6 +187,9 @@ class LoadJob {
             p.executable = s.is_exec();
             p.writable = s.is_write();
             p.bytes = s.bytes;
+            if (m_opts.branch_hook != nullptr) {
+                m_opts.branch_hook->placed(p.name, p.range);
+            }
             m_section_slot[index] = m_out.sections.size();
             m_out.sections.push_back(std::move(p));
         }
@@ -464,7 +512,15 @@ Result<LoadedObject> Loader::load(const ObjectBytes& obj, GuestAddr base, const 
     if (!elf.ok()) {
         return elf.error();
     }
-    return LoadJob(*elf, base, opts, resolved_against).run();
+    if (opts.init_base && !opts.init_base->is_aligned(kLoaderPageSize)) {
+        return make_error("{}: error: init load address {} is not page aligned", name,
+                          *opts.init_base);
+    }
+    if (opts.reserved.empty()) {
+        return LoadJob(*elf, base, opts, resolved_against).run();
+    }
+    return LoadJob(with_reserved(std::move(*elf), opts.reserved), base, opts, resolved_against)
+        .run();
 }
 
 Result<uint64_t> Loader::layout_size(const ObjectBytes& obj) {
@@ -474,5 +530,17 @@ Result<uint64_t> Loader::layout_size(const ObjectBytes& obj) {
     }
     return plan_layout(*elf, GuestAddr(0)).extent.size();
 }
+
+Result<LayoutSizes> Loader::layout_sizes(const ObjectBytes& obj, const LoadOptions& opts) {
+    auto elf = ElfObject::parse(obj);
+    if (!elf.ok()) {
+        return elf.error();
+    }
+    const Layout layout =
+        plan_layout(with_reserved(std::move(*elf), opts.reserved), GuestAddr(0), GuestAddr(0));
+    return LayoutSizes{layout.extent.size(), layout.init_extent->size()};
+}
+
+bool is_init_section(std::string_view name) { return name.starts_with(".init"); }
 
 } // namespace klpemu

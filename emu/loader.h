@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace klpemu {
 
@@ -36,13 +38,37 @@ class BranchRangeHook {
   public:
     virtual ~BranchRangeHook() = default;
     virtual std::optional<GuestAddr> redirect(const OutOfRangeBranch& branch) = 0;
+    // Told where each section went, after layout and before any relocation (the module loader
+    // knows its .plt's sh_addr before apply_relocate_add runs).
+    virtual void placed(std::string_view /*section*/, GuestRange /*range*/) {}
+};
+
+// A section the module loader adds to the object before layout, as module_frob_arch_sections
+// sizes .plt, .init.plt and the ftrace trampolines: executable NOBITS, zero filled when mapped.
+struct ReservedSection {
+    std::string name;       // ".plt", ".init.plt", ".text.ftrace_trampoline", ...
+    uint64_t size = 0;
+    uint64_t alignment = 1;
 };
 
 struct LoadOptions {
     ObjectKind kind = ObjectKind::Kernel;
     std::optional<std::string> name;         // Overrides ObjectBytes::name in results and errors.
     BranchRangeHook* branch_hook = nullptr;  // Not owned; null: out-of-range branches are errors.
+    std::vector<ReservedSection> reserved;   // Added to the object's sections before layout.
+    // Where the `.init*` sections go (MOD_INIT_* memory, v6.5+ may place it far from the core);
+    // nullopt: they are laid out with the core as before.
+    std::optional<GuestAddr> init_base;
 };
+
+// The page-aligned bytes of the two module memories when init sections are placed apart.
+struct LayoutSizes {
+    uint64_t core = 0;
+    uint64_t init = 0;
+};
+
+// True for sections the module loader places in init memory (module_init_layout_section).
+bool is_init_section(std::string_view name);
 
 class Loader {
   public:
@@ -54,6 +80,8 @@ class Loader {
 
     // The page-aligned number of bytes load() will occupy for `obj`, to reserve space first.
     static Result<uint64_t> layout_size(const ObjectBytes& obj);
+    // Core and init sizes for `obj` with `opts.reserved` added and init placed apart.
+    static Result<LayoutSizes> layout_sizes(const ObjectBytes& obj, const LoadOptions& opts);
 };
 
 } // namespace klpemu

@@ -220,6 +220,35 @@ Result<void> Ftrace::add_object(const LoadedObject& object) {
     return {};
 }
 
+Result<void> Ftrace::module_enable(const LoadedObject& object) {
+    std::set<GuestAddr> own;
+    for (const PatchSite& ps : object.patch_sites) {
+        own.insert(ps.rec_ip);
+        for (auto& [id, entry] : m_ops) {
+            if (!entry.ops.filter.empty() && entry.ops.filter.matches(ps.function)) {
+                entry.functions.insert(ps.function);
+            }
+        }
+    }
+    for (CallSite& site : m_sites) {
+        if (own.contains(site.site.rec_ip)) {
+            KLP_TRY(update_site(site));
+        }
+    }
+    return {};
+}
+
+void Ftrace::remove_sites(GuestRange range) {
+    std::erase_if(m_sites, [&](const CallSite& s) { return range.contains(s.site.rec_ip); });
+    m_site_by_ip.clear();
+    m_site_by_word.clear();
+    for (size_t i = 0; i < m_sites.size(); ++i) {
+        m_site_by_ip.emplace(m_sites[i].site.rec_ip, i);
+        m_site_by_word.emplace(m_sites[i].site.rec_ip, i);
+        m_site_by_word.emplace(m_sites[i].site.first_nop, i);
+    }
+}
+
 std::vector<OpsId> Ftrace::ops_for(const CallSite& site) const {
     std::vector<OpsId> out;
     for (const auto& [id, entry] : m_ops) {
@@ -401,6 +430,11 @@ Result<void> Ftrace::enable(std::string_view filter_text, TracerKind tracer) {
         return {};
     }
     OpsEntry& entry = m_ops.at(builtin->second);
+    if (!entry.ops.filter.empty()) {
+        // Remember the filter for modules loaded later (ftrace_module_enable).
+        entry.ops.filter = FtraceFilter(fmt::format("{} {}", fmt::join(entry.ops.filter.globs(), " "),
+                                                    filter_text));
+    }
     size_t added = 0;
     for (const CallSite& site : m_sites) {
         if (filter.matches(site.site.function)) {

@@ -127,6 +127,13 @@ class Ftrace final : public emu::ExecutionObserver {
     // `mov x9, x30` into each (the object's code must not have run yet).
     Result<void> add_object(const LoadedObject& object);
 
+    // ftrace_module_enable: turns on the object's call sites (added before) that the filters of
+    // the registered ops match, as the kernel does for a module between load and its init.
+    Result<void> module_enable(const LoadedObject& object);
+    // ftrace_free_mem / ftrace_release_mod: forgets the call sites in `range` (freed init text,
+    // an unloaded module) without writing to it.
+    void remove_sites(GuestRange range);
+
     // Registers an ops and turns on the call sites its filter matches; error if it matches none.
     Result<OpsId> register_ops(FtraceOps ops);
     // Turns off the sites no other ops needs and forgets the ops.

@@ -110,6 +110,15 @@ Result<Action> parse_log(std::string_view args) {
     return Action{LogAction{std::string(text)}};
 }
 
+Result<Action> parse_module(std::string_view args) {
+    auto words = split_words(args);
+    if (words.size() != 2 || (words[0] != "load" && words[0] != "unload") ||
+        !is_symbol_name(words[1])) {
+        return make_error("expected 'module load NAME' or 'module unload NAME'");
+    }
+    return Action{ModuleAction{words[0] == "load", std::string(words[1])}};
+}
+
 Result<Action> parse_ftrace(std::string_view args) {
     auto words = split_words(args);
     if (words.empty() || (words[0] != "enable" && words[0] != "disable")) {
@@ -148,6 +157,9 @@ constexpr std::array k_actions{
     ActionInfo{"call", "call FUNC [ARG...]",
                "run FUNC(ARG...) on a fresh kthread until it returns and log its result", parse_call},
     ActionInfo{"log", "log TEXT", "write TEXT to the log", parse_log},
+    ActionInfo{"module", "module load|unload NAME",
+               "load a deferred module object (placement, PLTs, init, free init) or unload it",
+               parse_module},
     ActionInfo{"ftrace", "ftrace enable|disable FILTER [tracer=function|graph]",
                "turn ftrace call sites on (function or graph tracer) or off", parse_ftrace},
 };

@@ -81,6 +81,12 @@ class Backend {
     // kthread goes to the lowest CPU without a live task, else CPU 0.
     virtual Result<CallOutcome> call(std::string_view function, std::span<const uint64_t> args) = 0;
 
+    // `module load NAME` / `module unload NAME` for a deferred [[object]]: loads (placement,
+    // PLTs, init run, init freed) or unloads it; what happened comes back as events.
+    virtual Result<void> module_action(const ModuleAction& action) {
+        return make_error("module {} {}: not supported by this backend",
+                          action.load ? "load" : "unload", action.name);
+    }
     // Scenario action `ftrace enable|disable FILTER` (patcher::Ftrace::apply_action).
     virtual Result<void> ftrace(const FtraceAction& /*action*/) {
         return make_error("ftrace is not available in this backend");

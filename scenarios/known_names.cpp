@@ -35,7 +35,7 @@ constexpr std::array k_features{
     Feature{"c-sources", true, "C objects compiled with clang-19 or gcc"},
     Feature{"modules", true, "module objects placed near or far"},
     Feature{"cycles", true, "cycle counts from a core's scheduling model"},
-    Feature{"module-plts", false, "PLT entries for out-of-range module calls"},
+    Feature{"module-plts", true, "PLT entries for out-of-range module calls"},
     Feature{"ftrace", true, "ftrace call sites, ops and trampolines"},
     Feature{"graph-tracer", true, "function-graph return hijacking"},
     Feature{"livepatch", false, "livepatch redirection and transitions"},

@@ -10,7 +10,9 @@
 #include "emu/loader.h"
 #include "emu/machine.h"
 #include "patcher/ftrace.h"
+#include "patcher/modules.h"
 #include "scenarios/call_trace.h"
+#include "scenarios/guest_value.h"
 #include "scenarios/machine_events.h"
 
 #include <fmt/format.h>
@@ -104,6 +106,9 @@ class MachineBackend : public Backend {
             m_machine->add_observer(m_trace.get());
         }
     }
+    // Installs the module loader if any object is a module or livepatch.
+    void setup();
+
     ~MachineBackend() override {
         if (m_trace) {
             m_machine->remove_observer(m_trace.get());
@@ -118,7 +123,11 @@ class MachineBackend : public Backend {
     Result<RunStop> run_until(const ReachPoint& reach) override;
     Result<void> inject_irq(int cpu) override;
     Result<CallOutcome> call(std::string_view function, std::span<const uint64_t> args) override;
-    std::vector<BackendEvent> take_events() override;
+    std::vector<BackendEvent> take_events() override {
+        flush();
+        return std::exchange(m_pending, {});
+    }
+    Result<void> module_action(const ModuleAction& action) override;
     Result<void> ftrace(const FtraceAction& action) override {
         if (!m_ftrace) {
             return make_error("ftrace is not set up for this scenario");
@@ -136,6 +145,13 @@ class MachineBackend : public Backend {
   private:
     Result<ObjectBytes> object_bytes(const ObjectSpec& object) const;
     int idle_cpu() const;
+    Result<void> load_module(const ObjectSpec& object);
+    Result<CallOutcome> call_at(GuestAddr addr, std::string_view name,
+                                std::span<const uint64_t> args);
+    // Moves what the machine and ftrace reported so far into m_pending, in order.
+    void flush();
+    // Appends a transcript line after everything reported so far.
+    void note(std::string text);
 
     const Scenario& m_s;
     std::unique_ptr<emu::Machine> m_machine;
@@ -144,7 +160,43 @@ class MachineBackend : public Backend {
     std::unique_ptr<CallTrace> m_trace;
     std::vector<std::string> m_objects;
     int m_next_cpu = 0;
+    std::unique_ptr<patcher::Modules> m_modules; // Destroyed before ftrace, whose hook it is.
+    std::vector<const ObjectSpec*> m_deferred;
+    std::vector<BackendEvent> m_pending;
 };
+
+void MachineBackend::setup() {
+    const bool uses_modules = std::any_of(m_s.objects.begin(), m_s.objects.end(),
+                                          [](const ObjectSpec& o) {
+                                              return o.kind != ObjectKind::Kernel;
+                                          });
+    if (uses_modules) {
+        patcher::ModuleOptions options;
+        options.erratum_843419 = m_s.machine.erratum_843419;
+        options.init_ftrace_plt = m_s.machine.module_init_ftrace_plt;
+        m_modules = std::make_unique<patcher::Modules>(*m_machine, options, m_ftrace.get());
+    }
+}
+
+void MachineBackend::note(std::string text) {
+    flush();
+    BackendEvent e;
+    e.kind = BackendEvent::Kind::Log;
+    e.text = std::move(text);
+    e.instruction = m_machine->instructions();
+    m_pending.push_back(std::move(e));
+}
+
+patcher::ModulePlace module_place(Placement placement, uint64_t address) {
+    switch (placement) {
+    case Placement::Far: return {emu::Placement::Far, {}};
+    case Placement::Address: return {emu::Placement::At, GuestAddr(address)};
+    case Placement::Default:
+    case Placement::Near: break;
+    }
+    return {emu::Placement::Near, {}};
+}
+
 
 Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const {
     if (object.source_kind == SourceKind::InlineAsm) {
@@ -160,6 +212,80 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
     return load_source_file(object.path, options);
 }
 
+// load_module + do_init_module: place and link, run `init`, free init memory.
+Result<void> MachineBackend::load_module(const ObjectSpec& object) {
+    auto fail = [&](const Error& e) {
+        return located_error(object.loc, fmt::format("cannot load module '{}':\n{}", object.name,
+                                                     e.message));
+    };
+    auto bytes = object_bytes(object);
+    if (!bytes) {
+        return fail(bytes.error());
+    }
+    patcher::ModuleSpec spec;
+    spec.name = object.name;
+    spec.kind = object.kind;
+    spec.core = module_place(object.placement, object.address);
+    if (object.init_placement != Placement::Default) {
+        spec.init = module_place(object.init_placement, object.init_address);
+    }
+    auto loaded = m_modules->load(*bytes, spec);
+    if (!loaded) {
+        return fail(loaded.error());
+    }
+    m_objects.push_back(object.name);
+    // Modules loaded at start are quiet; a `module load` step reports what the loader did.
+    const bool quiet = !object.deferred;
+    auto say = [&](std::string line) {
+        if (!quiet) {
+            note(std::move(line));
+        }
+    };
+    for (auto& line : m_modules->describe(**loaded)) {
+        say(std::move(line));
+    }
+    if (const auto init = (*loaded)->init_fn) {
+        auto outcome = call_at(*init, fmt::format("{}:init", object.name), {});
+        if (!outcome) {
+            return fail(outcome.error());
+        }
+        if (outcome->stop != RunStop::Done) {
+            say(fmt::format("{}: init did not return", object.name));
+            return {};
+        }
+        say(fmt::format("{}: init() = {}", object.name, format_guest_value(outcome->value)));
+    }
+    KLP_TRY(m_modules->free_init(object.name));
+    say(fmt::format("{}: init memory freed", object.name));
+    return {};
+}
+
+Result<void> MachineBackend::module_action(const ModuleAction& action) {
+    if (!m_modules) {
+        return make_error("module {}: no [[object]] is a module or livepatch", action.name);
+    }
+    if (!action.load) {
+        if (!m_modules->find(action.name)) {
+            return make_error("module unload: '{}' is not loaded", action.name);
+        }
+        KLP_TRY(m_modules->unload(action.name));
+        std::erase(m_objects, action.name);
+        note(fmt::format("{}: unloaded", action.name));
+        return {};
+    }
+    auto it = std::find_if(m_deferred.begin(), m_deferred.end(),
+                           [&](const ObjectSpec* o) { return o->name == action.name; });
+    if (it == m_deferred.end()) {
+        return make_error("module load: no deferred [[object]] named '{}' (modules are loaded by "
+                          "a step only with deferred = true)",
+                          action.name);
+    }
+    if (m_modules->find(action.name)) {
+        return make_error("module load: '{}' is already loaded", action.name);
+    }
+    return load_module(**it);
+}
+
 Result<void> MachineBackend::load_object(const ObjectSpec& object) {
     auto fail = [&](const Error& e) {
         return located_error(object.loc, fmt::format("cannot load object '{}':\n{}", object.name,
@@ -168,6 +294,13 @@ Result<void> MachineBackend::load_object(const ObjectSpec& object) {
     auto bytes = object_bytes(object);
     if (!bytes) {
         return fail(bytes.error());
+    }
+    if (object.deferred) {
+        m_deferred.push_back(&object);
+        return {};
+    }
+    if (object.kind != ObjectKind::Kernel) {
+        return load_module(object);
     }
     auto size = Loader::layout_size(*bytes);
     if (!size) {
@@ -205,10 +338,11 @@ Result<void> MachineBackend::load_object(const ObjectSpec& object) {
     return {};
 }
 
-std::vector<BackendEvent> MachineBackend::take_events() {
+void MachineBackend::flush() {
     auto events = m_events.take();
     if (!m_ftrace) {
-        return events;
+        std::move(events.begin(), events.end(), std::back_inserter(m_pending));
+        return;
     }
     // Text writes and tracer lines, merged into the machine's events by the clock.
     for (auto& e : m_ftrace->take_events()) {
@@ -222,7 +356,7 @@ std::vector<BackendEvent> MachineBackend::take_events() {
     std::stable_sort(events.begin(), events.end(), [](const BackendEvent& a, const BackendEvent& b) {
         return a.instruction < b.instruction;
     });
-    return events;
+    std::move(events.begin(), events.end(), std::back_inserter(m_pending));
 }
 
 Result<void> MachineBackend::start_task(const TaskSpec& task, std::span<const uint64_t> args) {
@@ -319,9 +453,14 @@ Result<CallOutcome> MachineBackend::call(std::string_view function, std::span<co
     if (!addr) {
         return make_error("call: no symbol '{}'", function);
     }
+    return call_at(GuestAddr(*addr), function, args);
+}
+
+Result<CallOutcome> MachineBackend::call_at(GuestAddr addr, std::string_view name,
+                                            std::span<const uint64_t> args) {
     emu::TaskSpec spec;
-    spec.name = fmt::format("call:{}", function);
-    spec.entry = GuestAddr(*addr);
+    spec.name = fmt::format("call:{}", name);
+    spec.entry = addr;
     for (size_t i = 0; i < args.size() && i < spec.args.size(); ++i) {
         spec.args[i] = args[i];
     }
@@ -407,14 +546,18 @@ BackendFactory machine_backend_factory() {
             }
             patcher::FtraceOptions options;
             options.variant = *variant;
+            // Before a7ed7b9d0ebb the generator's BRK went into a site no trampoline reaches.
+            options.brk_on_range_error = !scenario.machine.module_init_ftrace_plt;
             auto created = patcher::Ftrace::create(**machine, options);
             if (!created) {
                 return make_error("{}: error: {}", scenario.file.string(), created.error().message);
             }
             ftrace = std::move(*created);
         }
-        return std::unique_ptr<Backend>(std::make_unique<MachineBackend>(
-            scenario, std::move(*machine), std::move(ftrace), trace));
+        auto backend = std::make_unique<MachineBackend>(scenario, std::move(*machine),
+                                                        std::move(ftrace), trace);
+        backend->setup();
+        return std::unique_ptr<Backend>(std::move(backend));
     };
 }
 

@@ -208,6 +208,14 @@ Result<bool> Play::perform(const Step& step) {
         }
         return !m_budget_gone;
     }
+    if (const auto* module = std::get_if<ModuleAction>(&step.action)) {
+        auto done = m_backend.module_action(*module);
+        if (!done) {
+            return located_error(step.loc, done.error().message);
+        }
+        drain();
+        return true;
+    }
     if (const auto* ftrace = std::get_if<FtraceAction>(&step.action)) {
         if (auto r = m_backend.ftrace(*ftrace); !r.ok()) {
             return located_error(step.loc, r.error().message);

@@ -39,6 +39,8 @@ struct MachineSpec {
     uint64_t budget = 10'000'000;     // Instruction budget for the whole run.
     std::string ftrace = "args";      // ftrace trampoline variant.
     std::string unwinder = "kunwind"; // Unwinder policy for reliability checks.
+    bool module_init_ftrace_plt = true; // false: v6.5..v6.17-rc4, before a7ed7b9d0ebb.
+    bool erratum_843419 = false;        // Skip PLT slots whose ADRP would sit at 0xff8/0xffc.
 };
 
 enum class SourceKind { InlineAsm, AsmFile, CFile, ObjectFile };
@@ -53,6 +55,9 @@ struct ObjectSpec {
     std::filesystem::path path; // Absolute path of the source or object file (file kinds).
     Placement placement = Placement::Default;
     uint64_t address = 0;       // Placement::Address only.
+    Placement init_placement = Placement::Default; // Init memory; Default: beside the core.
+    uint64_t init_address = 0;  // init_placement == Address only.
+    bool deferred = false;      // Loaded by a `module load NAME` step, not at start.
     Compiler compiler = Compiler::Clang; // klpemu::Compiler (emu/c_compiler.h).
     SourceLoc loc;
 };
@@ -107,6 +112,10 @@ struct CallAction {
 struct LogAction {
     std::string text;
 };
+struct ModuleAction {
+    bool load = true; // `module load NAME` (insmod) or `module unload NAME` (rmmod).
+    std::string name;
+};
 // `ftrace enable FILTER [tracer=function|graph]` / `ftrace disable FILTER` (patcher/ftrace.h).
 struct FtraceAction {
     bool enable = true;
@@ -114,7 +123,8 @@ struct FtraceAction {
     std::string tracer = "function"; // "function" or "graph" (enable only).
 };
 using Action =
-    std::variant<RunAction, UntilAction, IrqAction, CallAction, LogAction, FtraceAction>;
+    std::variant<RunAction, UntilAction, IrqAction, CallAction, LogAction, FtraceAction,
+                 ModuleAction>;
 
 // `[[step]]`: one timeline entry.
 struct Step {

@@ -176,7 +176,8 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     static constexpr std::array k_keys{
         std::string_view{"cpus"},    std::string_view{"core"},   std::string_view{"seed"},
         std::string_view{"quantum"}, std::string_view{"budget"}, std::string_view{"ftrace"},
-        std::string_view{"unwinder"}};
+        std::string_view{"unwinder"}, std::string_view{"module_init_ftrace_plt"},
+        std::string_view{"erratum_843419"}};
     KLP_TRY(r.reject_unknown_keys(k_keys));
     auto& m = m_s.machine;
 
@@ -212,6 +213,12 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     auto budget = r.unsigned_value("budget");
     KLP_TRY(budget);
     m.budget = budget->value_or(m.budget);
+    auto init_plt = r.boolean("module_init_ftrace_plt");
+    KLP_TRY(init_plt);
+    m.module_init_ftrace_plt = init_plt->value_or(m.module_init_ftrace_plt);
+    auto erratum = r.boolean("erratum_843419");
+    KLP_TRY(erratum);
+    m.erratum_843419 = erratum->value_or(m.erratum_843419);
     if (m.quantum == 0 || m.budget == 0) {
         return located_error(r.loc_of(m.quantum == 0 ? "quantum" : "budget"),
                              "[machine] quantum and budget must be positive");
@@ -246,7 +253,8 @@ Result<void> Parser::parse_object(const toml::table& t, size_t index) {
     TableReader r(t, m_display, fmt::format("[[object]] #{}", index + 1));
     static constexpr std::array k_keys{
         std::string_view{"name"},   std::string_view{"kind"},      std::string_view{"asm"},
-        std::string_view{"source"}, std::string_view{"placement"}, std::string_view{"compiler"}};
+        std::string_view{"source"}, std::string_view{"placement"}, std::string_view{"compiler"},
+        std::string_view{"init_placement"}, std::string_view{"deferred"}};
     KLP_TRY(r.reject_unknown_keys(k_keys));
     ObjectSpec o;
     o.loc = r.loc();
@@ -317,32 +325,49 @@ Result<void> Parser::parse_object(const toml::table& t, size_t index) {
         o.compiler = **compiler == "gcc" ? Compiler::Gcc : Compiler::Clang;
     }
 
-    if (const auto* p = r.node("placement")) {
+    // "near", "far" or a page-aligned address, for the module memories.
+    auto placement_of = [&](std::string_view key, Placement& where,
+                            uint64_t& address) -> Result<void> {
+        const auto* p = r.node(key);
+        if (p == nullptr) {
+            return {};
+        }
         if (o.kind == ObjectKind::Kernel) {
-            return located_error(r.loc_of("placement"),
-                                 fmt::format("{} placement: the kernel has a fixed address; "
+            return located_error(r.loc_of(key),
+                                 fmt::format("{} {}: the kernel has a fixed address; "
                                              "placement applies to modules and livepatches",
-                                             r.context()));
+                                             r.context(), key));
         }
         const auto* s = p->as_string();
         if (s && (s->get() == "near" || s->get() == "far")) {
-            o.placement = s->get() == "near" ? Placement::Near : Placement::Far;
-        } else {
-            auto addr = r.unsigned_value("placement");
-            if (!addr) {
-                return located_error(r.loc_of("placement"),
-                                     fmt::format("{} placement: expected \"near\", \"far\" or an "
-                                                 "address",
-                                                 r.context()));
-            }
-            o.placement = Placement::Address;
-            o.address = **addr;
-            if (o.address % 4096 != 0) {
-                return located_error(r.loc_of("placement"),
-                                     fmt::format("{} placement: address {:#x} is not page aligned",
-                                                 r.context(), o.address));
-            }
+            where = s->get() == "near" ? Placement::Near : Placement::Far;
+            return {};
         }
+        auto addr = r.guest_value(key);
+        if (!addr) {
+            return located_error(r.loc_of(key),
+                                 fmt::format("{} {}: expected \"near\", \"far\" or an address",
+                                             r.context(), key));
+        }
+        where = Placement::Address;
+        address = **addr;
+        if (address % 4096 != 0) {
+            return located_error(r.loc_of(key),
+                                 fmt::format("{} {}: address {:#x} is not page aligned",
+                                             r.context(), key, address));
+        }
+        return {};
+    };
+    KLP_TRY(placement_of("placement", o.placement, o.address));
+    KLP_TRY(placement_of("init_placement", o.init_placement, o.init_address));
+    auto deferred = r.boolean("deferred");
+    KLP_TRY(deferred);
+    o.deferred = deferred->value_or(false);
+    if (o.deferred && o.kind == ObjectKind::Kernel) {
+        return located_error(r.loc_of("deferred"),
+                             fmt::format("{} deferred: only modules and livepatches are loaded "
+                                         "by 'module load'",
+                                         r.context()));
     }
     for (const auto& other : m_s.objects) {
         if (other.name == o.name) {

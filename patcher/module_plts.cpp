@@ -1,0 +1,128 @@
+// Module PLT entries and their accounting (see module_plts.h).
+#include "patcher/module_plts.h"
+
+#include "emu/insn_encoding.h"
+#include "emu/relocation.h"
+
+#include <bit>
+#include <cstring>
+#include <set>
+#include <tuple>
+
+namespace klpemu::patcher {
+
+std::array<uint8_t, kPltEntrySize> PltEntry::bytes() const {
+    std::array<uint8_t, kPltEntrySize> out{};
+    const uint32_t words[3] = {adrp.raw, add.raw, br.raw};
+    std::memcpy(out.data(), words, sizeof(words));
+    return out;
+}
+
+Result<PltEntry> make_plt_entry(GuestAddr pc, GuestAddr dst) {
+    auto adrp = a64::adrp(a64::kX16, pc, dst);
+    if (!adrp.ok()) {
+        return adrp.error();
+    }
+    return PltEntry{
+        *adrp,                                                           // adrp x16, dst
+        a64::add_imm(a64::kX16, a64::kX16, uint32_t(dst.value & 0xfff)), // add x16, x16, :lo12:dst
+        a64::br(a64::kX16),                                              // br x16
+    };
+}
+
+std::optional<GuestAddr> plt_entry_target(GuestAddr pc, const PltEntry& entry) {
+    auto page = a64::pc_relative_target(pc, entry.adrp);
+    if (!page || entry.br != a64::br(a64::kX16)) {
+        return std::nullopt;
+    }
+    const uint32_t lo12 = (entry.add.raw >> 10) & 0xfff;
+    if (entry.add != a64::add_imm(a64::kX16, a64::kX16, lo12)) {
+        return std::nullopt;
+    }
+    return *page + int64_t(lo12);
+}
+
+namespace {
+
+bool is_branch26(uint32_t type) {
+    return type == uint32_t(RelocType::Call26) || type == uint32_t(RelocType::Jump26);
+}
+
+bool is_adrp(uint32_t type) {
+    return type == uint32_t(RelocType::AdrPrelPgHi21) ||
+           type == uint32_t(RelocType::AdrPrelPgHi21Nc);
+}
+
+// count_plts for one RELA section patching `dst` (section index `dst_index`).
+uint64_t count_section(const ElfObject& elf, const ElfRelocationSection& rs, bool erratum) {
+    uint64_t count = 0;
+    std::set<std::tuple<uint32_t, uint32_t>> seen; // (type, symbol) with addend 0
+    for (const auto& r : rs.relocations) {
+        if (is_branch26(r.type)) {
+            if (r.symbol < elf.symbols.size() &&
+                elf.symbols[r.symbol].section_index == rs.target_section) {
+                continue; // Branches within one section never get a PLT.
+            }
+            if (r.addend != 0 || seen.emplace(r.type, r.symbol).second) {
+                ++count;
+            }
+        } else if (erratum && is_adrp(r.type)) {
+            // The least significant zero bit of offset[11:3] sets the alignment that keeps this
+            // ADRP off 0xff8/0xffc; beyond a page no alignment can, so a veneer is reserved.
+            const uint64_t min_align = uint64_t(2) << std::countr_zero(~(r.offset | 0x7));
+            if (min_align > 4096) {
+                ++count;
+            }
+        }
+    }
+    return count;
+}
+
+} // namespace
+
+PltCounts count_plts(const ElfObject& elf, bool erratum_843419) {
+    PltCounts counts;
+    for (const auto& rs : elf.relocation_sections) {
+        if (rs.target_section >= elf.sections.size()) {
+            continue;
+        }
+        const ElfSection& dst = elf.sections[rs.target_section];
+        if (!dst.is_exec()) {
+            continue;
+        }
+        const uint64_t n = count_section(elf, rs, erratum_843419);
+        if (dst.name.starts_with(".init")) {
+            counts.init += n;
+        } else {
+            counts.core += n;
+        }
+    }
+    return counts;
+}
+
+Result<GuestAddr> PltSection::emit(GuestAddr target, const std::string& symbol) {
+    if (auto it = m_by_target.find(target); it != m_by_target.end()) {
+        return m_slots[it->second].addr; // plt_entries_equal: reuse the entry.
+    }
+    uint64_t index = m_used;
+    if (m_erratum && is_forbidden_offset_for_adrp(m_base + int64_t(index * kPltEntrySize))) {
+        ++index; // Never place an ADRP at page offset 0xff8/0xffc: skip the slot.
+    }
+    if (index + 1 > m_max) {
+        m_overflowed = true;
+        return make_error("{}: entry {} for {} exceeds the {} reserved by count_plts "
+                          "(plt_num_entries > plt_max_entries)",
+                          m_name, index, symbol, m_max);
+    }
+    const GuestAddr at = m_base + int64_t(index * kPltEntrySize);
+    auto entry = make_plt_entry(at, target);
+    if (!entry.ok()) {
+        return entry.error();
+    }
+    m_used = index + 1;
+    m_by_target.emplace(target, m_slots.size());
+    m_slots.push_back(PltSlot{index, at, target, symbol, *entry});
+    return at;
+}
+
+} // namespace klpemu::patcher

@@ -1,0 +1,107 @@
+// Module PLTs, as arch/arm64/kernel/module-plts.c builds them (reference §4). A module placed
+// beyond BL reach (±128 MiB) of the code it calls cannot branch there directly: before layout,
+// count_plts counts the CALL26/JUMP26 relocations that may need a veneer and
+// module_frob_arch_sections sizes `.plt` / `.init.plt` for them; while relocating,
+// apply_relocate_add asks module_emit_plt_entry for an entry whenever a branch does not reach.
+// Each entry is `adrp x16, dst; add x16, x16, :lo12:dst; br x16`: it clobbers only x16 (IP0),
+// which AAPCS64 lets any veneer clobber. Entries are values first (PltEntry) and written into
+// the guest once the module's memory is mapped.
+#pragma once
+
+#include "emu/elf_object.h"
+#include "emu/guest_addr.h"
+#include "emu/insn_word.h"
+#include "emu/result.h"
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace klpemu::patcher {
+
+inline constexpr uint64_t kPltEntrySize = 12;   // sizeof(struct plt_entry)
+inline constexpr uint64_t kPltAlignment = 64;   // L1_CACHE_BYTES
+inline constexpr uint64_t kNrFtracePlts = 1;    // NR_FTRACE_PLTS: the one ftrace_caller entry
+
+// struct plt_entry: three instructions, reached by a direct branch (so no BTI landing pad).
+struct PltEntry {
+    InsnWord adrp; // adrp x16, dst
+    InsnWord add;  // add  x16, x16, #:lo12:dst
+    InsnWord br;   // br   x16
+
+    std::array<uint8_t, kPltEntrySize> bytes() const;
+    constexpr bool operator==(const PltEntry&) const = default;
+};
+
+// get_plt_entry(dst, pc): the entry placed at `pc` that forwards to `dst`; error if the page
+// delta exceeds ADRP's ±4 GiB.
+Result<PltEntry> make_plt_entry(GuestAddr pc, GuestAddr dst);
+
+// The destination a PLT entry at `pc` forwards to, if `bytes` hold one (objdump, checks).
+std::optional<GuestAddr> plt_entry_target(GuestAddr pc, const PltEntry& entry);
+
+// is_forbidden_offset_for_adrp: an ADRP at page offset 0xff8 or 0xffc trips erratum 843419.
+constexpr bool is_forbidden_offset_for_adrp(GuestAddr adrp_pc) {
+    return (adrp_pc.value & 0xfff) >= 0xff8;
+}
+
+// What count_plts found for one object, per module memory.
+struct PltCounts {
+    uint64_t core = 0; // Branches from core text (.text, ...) that may need `.plt`.
+    uint64_t init = 0; // Branches from `.init*` text that may need `.init.plt`.
+};
+
+// count_plts over every RELA section that patches executable code: CALL26/JUMP26 whose symbol
+// is not defined in the patched section itself; a repeat of (type, symbol, addend 0) in the same
+// RELA section is counted once. With `erratum_843419`, ADRPs that may land at a forbidden offset
+// add a veneer slot each, as the kernel reserves.
+PltCounts count_plts(const ElfObject& elf, bool erratum_843419);
+
+// Size of a `.plt` section holding `entries` entries: (n + 1) x 12 bytes, as the kernel sizes it.
+constexpr uint64_t plt_section_size(uint64_t entries) { return (entries + 1) * kPltEntrySize; }
+
+// One emitted entry, for transcripts and objdump: `plt[3] -> kernel_func`.
+struct PltSlot {
+    uint64_t index = 0;
+    GuestAddr addr;
+    GuestAddr target;
+    std::string symbol;
+    PltEntry entry;
+};
+
+// One `.plt` or `.init.plt` of one module (struct mod_plt_sec).
+class PltSection {
+  public:
+    PltSection() = default;
+    // `base` is the section's address; `max_entries` is plt_max_entries.
+    PltSection(std::string name, GuestAddr base, uint64_t max_entries, bool erratum_843419)
+        : m_name(std::move(name)), m_base(base), m_max(max_entries), m_erratum(erratum_843419) {}
+
+    // module_emit_plt_entry: the address of an entry forwarding to `target` (an existing one if
+    // any already does), or an error naming the overflow (plt_num_entries > plt_max_entries).
+    Result<GuestAddr> emit(GuestAddr target, const std::string& symbol);
+
+    const std::string& name() const { return m_name; }
+    GuestAddr base() const { return m_base; }
+    uint64_t max_entries() const { return m_max; }
+    // plt_num_entries: slots used, erratum-skipped ones included.
+    uint64_t used() const { return m_used; }
+    const std::vector<PltSlot>& slots() const { return m_slots; }
+    // True once emit() failed because the reservation was exhausted.
+    bool overflowed() const { return m_overflowed; }
+
+  private:
+    std::string m_name;
+    GuestAddr m_base;
+    uint64_t m_max = 0;
+    bool m_erratum = false;
+    bool m_overflowed = false;
+    uint64_t m_used = 0;
+    std::vector<PltSlot> m_slots;
+    std::map<GuestAddr, size_t> m_by_target;
+};
+
+} // namespace klpemu::patcher

@@ -1,0 +1,373 @@
+// Module loading, PLTs and module ftrace PLTs (see modules.h). The order is load_module's:
+// module_frob_arch_sections (count and reserve), layout into core and init memory, simplify
+// symbols and apply_relocate_add (emitting PLT entries on -ERANGE), module_finalize
+// (module_init_ftrace_plt), ftrace_module_init and ftrace_module_enable; then, after the
+// caller has run the init function, do_init_module frees init memory.
+#include "patcher/modules.h"
+
+#include "emu/elf_object.h"
+#include "emu/loader.h"
+#include "emu/relocation.h"
+#include "patcher/ftrace.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace klpemu::patcher {
+
+namespace {
+
+constexpr std::string_view kPlt = ".plt";
+constexpr std::string_view kInitPlt = ".init.plt";
+constexpr std::string_view kFtracePlt = ".text.ftrace_trampoline";
+constexpr std::string_view kInitFtracePlt = ".init.text.ftrace_trampoline";
+constexpr uint32_t kUdf = 0x00000000; // udf #0: what freed init text is poisoned with
+
+uint64_t adjusted(uint64_t count, int64_t adjust) {
+    const int64_t n = int64_t(count) + adjust;
+    return n < 0 ? 0 : uint64_t(n);
+}
+
+std::string distance(GuestAddr from, GuestAddr to) {
+    const int64_t d = to - from;
+    const uint64_t mag = d < 0 ? uint64_t(-d) : uint64_t(d);
+    if (mag < (uint64_t(1) << 20)) {
+        return fmt::format("{}{} KiB", d < 0 ? "-" : "+", mag >> 10);
+    }
+    return fmt::format("{}{} MiB", d < 0 ? "-" : "+", mag >> 20);
+}
+
+} // namespace
+
+// module_emit_plt_entry as the loader's BranchRangeHook: learns where .plt/.init.plt and the
+// ftrace PLTs were laid out, then hands out entries from the PLT of the branch's memory.
+class Modules::PltHook final : public BranchRangeHook {
+  public:
+    PltHook(Module& module, bool erratum, uint64_t core_max, uint64_t init_max)
+        : m_module(module), m_erratum(erratum), m_core_max(core_max), m_init_max(init_max) {}
+
+    void placed(std::string_view section, GuestRange range) override {
+        if (section == kPlt) {
+            m_module.plt = PltSection(std::string(kPlt), range.begin, m_core_max, m_erratum);
+        } else if (section == kInitPlt) {
+            m_module.init_plt = PltSection(std::string(kInitPlt), range.begin, m_init_max,
+                                           m_erratum);
+        } else if (section == kFtracePlt) {
+            m_module.ftrace_plt = range.begin;
+        } else if (section == kInitFtracePlt) {
+            m_module.init_ftrace_plt = range.begin;
+        }
+    }
+
+    std::optional<GuestAddr> redirect(const OutOfRangeBranch& branch) override {
+        PltSection& plt = is_init_section(branch.section) ? m_module.init_plt : m_module.plt;
+        auto at = plt.emit(branch.target, branch.symbol);
+        if (!at.ok()) {
+            if (!m_error) {
+                m_error = at.error().message;
+                m_error_place = branch.place;
+                m_overflow = plt.overflowed();
+            }
+            return std::nullopt;
+        }
+        return *at;
+    }
+
+    const std::optional<std::string>& error() const { return m_error; }
+    GuestAddr error_place() const { return m_error_place; }
+    bool overflow() const { return m_overflow; }
+
+  private:
+    Module& m_module;
+    bool m_erratum;
+    uint64_t m_core_max;
+    uint64_t m_init_max;
+    std::optional<std::string> m_error;
+    GuestAddr m_error_place;
+    bool m_overflow = false;
+};
+
+Modules::Modules(emu::Machine& machine, ModuleOptions options, Ftrace* ftrace)
+    : m_machine(machine), m_options(options), m_ftrace(ftrace),
+      m_pending(size_t(machine.cpu_count())) {
+    m_machine.add_observer(this);
+    if (m_ftrace != nullptr) {
+        m_ftrace->set_callable_hook(
+            [this](const PatchSite& site) { return ftrace_plt_for(site.rec_ip); });
+    }
+}
+
+Modules::~Modules() {
+    if (m_ftrace != nullptr) {
+        m_ftrace->set_callable_hook(nullptr);
+    }
+    m_machine.remove_observer(this);
+}
+
+const Module* Modules::find(std::string_view name) const {
+    for (const auto& m : m_modules) {
+        if (m->name == name) {
+            return m.get();
+        }
+    }
+    return nullptr;
+}
+
+Result<const Module*> Modules::load(const ObjectBytes& bytes, const ModuleSpec& spec) {
+    if (find(spec.name) != nullptr) {
+        return make_error("{}: error: module is already loaded", spec.name);
+    }
+    auto elf = ElfObject::parse(bytes, spec.name);
+    if (!elf.ok()) {
+        return elf.error();
+    }
+    auto module = std::make_unique<Module>();
+    Module& m = *module;
+    m.name = spec.name;
+    m.kind = spec.kind;
+    m.counts = count_plts(*elf, m_options.erratum_843419);
+    const uint64_t core_max = adjusted(m.counts.core, m_options.plt_reserve_adjust);
+    const uint64_t init_max = adjusted(m.counts.init, m_options.plt_reserve_adjust);
+
+    // module_frob_arch_sections: (n + 1) x 12 bytes of PLT per memory, one ftrace PLT each.
+    LoadOptions opts;
+    opts.kind = spec.kind;
+    opts.name = spec.name;
+    opts.reserved = {
+        ReservedSection{std::string(kPlt), plt_section_size(core_max), kPltAlignment},
+        ReservedSection{std::string(kInitPlt), plt_section_size(init_max), kPltAlignment},
+        ReservedSection{std::string(kFtracePlt), kNrFtracePlts * kPltEntrySize, kPltAlignment},
+    };
+    if (m_options.init_ftrace_plt) {
+        opts.reserved.push_back(ReservedSection{std::string(kInitFtracePlt),
+                                                kNrFtracePlts * kPltEntrySize, kPltAlignment});
+    }
+    opts.init_base = GuestAddr(0);
+    auto sizes = Loader::layout_sizes(bytes, opts);
+    if (!sizes.ok()) {
+        return sizes.error();
+    }
+
+    // module_alloc for each memory: core first, init where asked or beside the core.
+    auto core = m_machine.reserve_module_region(sizes->core, spec.core.placement, spec.core.at);
+    if (!core.ok()) {
+        return make_error("{}: error: {}", spec.name, core.error().message);
+    }
+    ModulePlace init_place = spec.init.value_or(spec.core);
+    if (!spec.init && spec.core.placement == emu::Placement::At) {
+        init_place.at = *core + int64_t(sizes->core);
+    }
+    auto init = m_machine.reserve_module_region(sizes->init, init_place.placement, init_place.at);
+    if (!init.ok()) {
+        return make_error("{}: error: {}", spec.name, init.error().message);
+    }
+
+    PltHook hook(m, m_options.erratum_843419, core_max, init_max);
+    opts.branch_hook = &hook;
+    opts.init_base = *init;
+    auto loaded = Loader().load(bytes, *core, opts, m_machine.symbols());
+    if (!loaded.ok()) {
+        if (hook.overflow()) {
+            add_finding("plt-overflow", Severity::Error, hook.error_place(), std::nullopt, -1,
+                        *hook.error());
+        }
+        if (hook.error()) {
+            return make_error("{}\n{}: error: {}", loaded.error().message, spec.name,
+                              *hook.error());
+        }
+        return loaded.error();
+    }
+    m.object = std::move(*loaded);
+    m.core = m.object.extent;
+    m.init = m.object.init_extent.value_or(GuestRange{});
+    KLP_TRY(m_machine.load(m.object));
+    KLP_TRY(write_plts(m));
+    for (std::string_view fn : {"init", "init_module"}) {
+        if (auto s = m_machine.symbols().lookup_in(m.name, fn); s && !m.init_fn) {
+            m.init_fn = s->addr;
+        }
+    }
+    m_modules.push_back(std::move(module));
+    if (m_ftrace != nullptr) {
+        KLP_TRY(m_ftrace->add_object(m.object));
+        KLP_TRY(m_ftrace->module_enable(m.object));
+    }
+    return &m;
+}
+
+// Applies the PLT entries emitted while relocating, then module_init_ftrace_plt.
+Result<void> Modules::write_plts(Module& m) {
+    for (const PltSection* plt : {&m.plt, &m.init_plt}) {
+        for (const PltSlot& slot : plt->slots()) {
+            const auto bytes = slot.entry.bytes();
+            KLP_TRY(m_machine.write_text_bytes(slot.addr, bytes));
+            m_plt_slots.emplace(slot.addr, false);
+        }
+    }
+    if (m_ftrace == nullptr) {
+        return {};
+    }
+    for (const auto& at : {m.ftrace_plt, m.init_ftrace_plt}) {
+        if (!at) {
+            continue;
+        }
+        auto entry = make_plt_entry(*at, m_ftrace->trampoline());
+        if (!entry.ok()) {
+            return make_error("{}: error: ftrace PLT at {}: {}", m.name,
+                              m_machine.symbolize(*at), entry.error().message);
+        }
+        const auto bytes = entry->bytes();
+        KLP_TRY(m_machine.write_text_bytes(*at, bytes));
+        m_plt_slots.emplace(*at, true);
+    }
+    return {};
+}
+
+Result<void> Modules::free_init(std::string_view name) {
+    auto it = std::find_if(m_modules.begin(), m_modules.end(),
+                           [&](const auto& m) { return m->name == name; });
+    if (it == m_modules.end()) {
+        return make_error("module '{}' is not loaded", name);
+    }
+    Module& m = **it;
+    if (m.init_freed || m.init.size() == 0) {
+        m.init_freed = true;
+        return {};
+    }
+    if (m_ftrace != nullptr) {
+        m_ftrace->remove_sites(m.init);
+    }
+    // The memory goes back to the allocator: poison it so that running there cannot succeed.
+    const std::vector<uint8_t> poison(m.init.size(), uint8_t(kUdf));
+    KLP_TRY(m_machine.write_text_bytes(m.init.begin, poison));
+    std::erase_if(m_plt_slots, [&](const auto& kv) { return m.init.contains(kv.first); });
+    m_freed.push_back(m.init);
+    m.init_freed = true;
+    return {};
+}
+
+Result<void> Modules::unload(std::string_view name) {
+    auto it = std::find_if(m_modules.begin(), m_modules.end(),
+                           [&](const auto& m) { return m->name == name; });
+    if (it == m_modules.end()) {
+        return make_error("module '{}' is not loaded", name);
+    }
+    Module& m = **it;
+    if (!m.init_freed) {
+        KLP_TRY(free_init(name));
+    }
+    if (m_ftrace != nullptr) {
+        m_ftrace->remove_sites(m.core);
+    }
+    std::erase_if(m_plt_slots, [&](const auto& kv) { return m.core.contains(kv.first); });
+    m_machine.symbols().remove_object(m.name);
+    m_modules.erase(it);
+    return {};
+}
+
+std::optional<GuestAddr> Modules::ftrace_plt_for(GuestAddr pc) const {
+    for (const auto& m : m_modules) {
+        if (m->init.contains(pc) && !m->init_freed) {
+            // Before a7ed7b9d0ebb there is no init ftrace PLT: get_ftrace_plt gave the core's.
+            return m->init_ftrace_plt ? m->init_ftrace_plt : m->ftrace_plt;
+        }
+        if (m->core.contains(pc)) {
+            return m->ftrace_plt;
+        }
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string> Modules::describe(const Module& m) const {
+    std::vector<std::string> lines;
+    const GuestAddr kernel = emu::kKernelBase;
+    lines.push_back(fmt::format("{}: core {} from the kernel ({}), init {} from the core", m.name,
+                                distance(kernel, m.core.begin),
+                                reachable_by_branch26(m.core.begin, kernel) ? "in BL reach"
+                                                                            : "out of BL reach",
+                                distance(m.core.begin, m.init.begin)));
+    for (const PltSection* plt : {&m.plt, &m.init_plt}) {
+        lines.push_back(fmt::format("{}: {}: {} of {} entries used", m.name, plt->name(),
+                                    plt->used(), plt->max_entries()));
+        for (const PltSlot& slot : plt->slots()) {
+            lines.push_back(fmt::format("{}: {}[{}] -> {}", m.name, plt->name(), slot.index,
+                                        m_machine.symbolize(slot.target)));
+        }
+    }
+    if (m_ftrace != nullptr) {
+        for (const auto& [name, at] : {std::pair{kFtracePlt, m.ftrace_plt},
+                                       std::pair{kInitFtracePlt, m.init_ftrace_plt}}) {
+            if (at) {
+                lines.push_back(fmt::format("{}: {} -> {}", m.name, name,
+                                            m_machine.symbolize(m_ftrace->trampoline())));
+            }
+        }
+    }
+    return lines;
+}
+
+// ---- checks ------------------------------------------------------------------------------------
+
+void Modules::on_instruction(const emu::InsnEvent& ev) {
+    auto& pending = m_pending[size_t(ev.cpu)];
+    if (pending && ev.pc != pending->slot + 4 && ev.pc != pending->slot + 8) {
+        check_plt_exit(ev, *pending);
+        pending.reset();
+    }
+    for (const GuestRange& freed : m_freed) {
+        if (freed.contains(ev.pc) &&
+            std::find(m_reported.begin(), m_reported.end(), freed.begin) == m_reported.end()) {
+            m_reported.push_back(freed.begin);
+            add_finding("exec-freed-init", Severity::Fatal, ev.pc, ev.cpu, ev.task,
+                        fmt::format("executing init text freed after the module's init ran"));
+        }
+    }
+    if (auto it = m_plt_slots.find(ev.pc); it != m_plt_slots.end()) {
+        pending = PendingPlt{m_machine.cpu_state(ev.cpu), ev.pc, it->second};
+    }
+}
+
+void Modules::on_exception_entry(int cpu, int /*task*/, emu::ExceptionKind /*kind*/,
+                                 GuestAddr /*pc*/) {
+    m_pending[size_t(cpu)].reset(); // The handler's registers are not the PLT's doing.
+}
+
+void Modules::check_plt_exit(const emu::InsnEvent& ev, const PendingPlt& pending) {
+    const emu::CpuState now = m_machine.cpu_state(ev.cpu);
+    std::vector<std::string> changed;
+    for (size_t r = 0; r < now.x.size(); ++r) {
+        if (r == 16 || r == 17 || now.x[r] == pending.entry.x[r]) {
+            continue;
+        }
+        changed.push_back(fmt::format("x{} {:#x} -> {:#x}", r, pending.entry.x[r], now.x[r]));
+    }
+    if (now.sp != pending.entry.sp) {
+        changed.push_back(fmt::format("sp {:#x} -> {:#x}", pending.entry.sp, now.sp));
+    }
+    if (changed.empty()) {
+        return;
+    }
+    add_finding("plt-clobber", Severity::Error, pending.slot, ev.cpu, ev.task,
+                fmt::format("{} entry changes {} (only x16/x17 may change{})",
+                            pending.ftrace ? "ftrace PLT" : "PLT", fmt::join(changed, ", "),
+                            pending.ftrace ? "; ftrace_caller needs x9 and x30 intact" : ""));
+}
+
+void Modules::add_finding(std::string kind, Severity severity, GuestAddr pc,
+                          std::optional<int> cpu, int task, std::string message) {
+    Finding f;
+    f.kind = std::move(kind);
+    f.severity = severity;
+    f.where = m_machine.symbolize(pc).str();
+    f.pc = pc;
+    f.cpu = cpu;
+    if (task >= 0) {
+        f.task = m_machine.task(task).name;
+    }
+    f.message = std::move(message);
+    f.instruction = m_machine.instructions();
+    m_machine.add_finding(std::move(f));
+}
+
+} // namespace klpemu::patcher

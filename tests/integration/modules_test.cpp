@@ -1,0 +1,218 @@
+// Modules built by real compilers (clang-19 and aarch64-linux-gnu-gcc) loaded near and far from
+// the kernel through patcher::Modules: the far load must emit exactly one PLT entry per distinct
+// kernel callee and per memory, the near load none, and the module must compute the same
+// results either way. Then each module check fires on its defect: a veneer that clobbers x9
+// (plt-clobber), a reservation one short (plt-overflow), a call into freed init text
+// (exec-freed-init), and the v6.5 init-text ftrace PLT regression.
+#include "emu/c_compiler.h"
+#include "emu/insn_encoding.h"
+#include "emu/loader.h"
+#include "emu/machine.h"
+#include "patcher/ftrace.h"
+#include "patcher/modules.h"
+
+#include "integration/ftrace_test_util.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+
+using namespace klpemu;
+using klpemu::test::findings_of;
+using klpemu::test::findings_text;
+
+namespace {
+
+std::string data(std::string_view file) {
+    return std::string(KLPEMU_TEST_DATA) + "/modules/" + std::string(file);
+}
+
+ObjectBytes compile(std::string_view file, Compiler compiler) {
+    CompileOptions opts;
+    opts.compiler = compiler;
+    auto obj = compile_c(data(file), opts);
+    REQUIRE_MESSAGE(obj.ok(), (obj.ok() ? "" : obj.error().message));
+    return std::move(*obj);
+}
+
+std::unique_ptr<emu::Machine> machine_with_kernel(Compiler compiler,
+                                                  LoadedObject* kernel_out = nullptr) {
+    auto m = emu::Machine::create({});
+    REQUIRE(m.ok());
+    const ObjectBytes kernel = compile("kernel.c", compiler);
+    auto size = Loader::layout_size(kernel);
+    REQUIRE(size.ok());
+    auto base = (*m)->reserve_kernel_region(*size);
+    REQUIRE(base.ok());
+    auto loaded = Loader{}.load(kernel, *base, {}, (*m)->symbols());
+    REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
+    REQUIRE((*m)->load(*loaded).ok());
+    if (kernel_out != nullptr) {
+        *kernel_out = *loaded;
+    }
+    return std::move(*m);
+}
+
+std::set<std::string> plt_targets(const emu::Machine& m, const patcher::PltSection& plt) {
+    std::set<std::string> out;
+    for (const auto& slot : plt.slots()) {
+        out.insert(m.symbolize(slot.target).str());
+    }
+    return out;
+}
+
+const patcher::Module& load_module(patcher::Modules& modules, emu::Placement placement,
+                                   Compiler compiler) {
+    patcher::ModuleSpec spec;
+    spec.name = "calc_mod";
+    spec.core.placement = placement;
+    auto loaded = modules.load(compile("module.c", compiler), spec);
+    REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
+    return **loaded;
+}
+
+} // namespace
+
+TEST_CASE("real compiler modules load near and far with the right PLTs") {
+    for (Compiler compiler : {Compiler::Clang, Compiler::Gcc}) {
+        for (emu::Placement placement : {emu::Placement::Near, emu::Placement::Far}) {
+            const bool far = placement == emu::Placement::Far;
+            CAPTURE(test::compiler_name(compiler));
+            CAPTURE(far);
+            auto m = machine_with_kernel(compiler);
+            patcher::Modules modules(*m, {});
+            const patcher::Module& mod = load_module(modules, placement, compiler);
+
+            // count_plts reserved at least the three distinct callees of core text.
+            CHECK(mod.counts.core >= 3);
+            CHECK(mod.counts.init >= 1);
+            if (far) {
+                CHECK(plt_targets(*m, mod.plt) ==
+                      std::set<std::string>{"kernel_add", "kernel_mul", "kernel_sub"});
+                CHECK(mod.plt.slots().size() == 3);
+                CHECK(plt_targets(*m, mod.init_plt) == std::set<std::string>{"kernel_add"});
+                for (const auto& slot : mod.plt.slots()) {
+                    // The entry in guest memory is the one built as data, and decodes back.
+                    CHECK(m->memory().load<uint32_t>(slot.addr) == slot.entry.adrp.raw);
+                    CHECK(m->memory().load<uint32_t>(slot.addr + 8) == 0xd61f0200); // br x16
+                    CHECK(patcher::plt_entry_target(slot.addr, slot.entry) == slot.target);
+                }
+            } else {
+                CHECK(mod.plt.slots().empty());
+                CHECK(mod.init_plt.slots().empty());
+            }
+            REQUIRE(mod.init_fn.has_value());
+            auto init = m->call(*mod.init_fn);
+            REQUIRE(init.ok());
+            CHECK(*init == 0);
+            REQUIRE(modules.free_init("calc_mod").ok());
+            auto r = m->call(test::fn(*m, "mod_calc_twice"), {6});
+            REQUIRE(r.ok());
+            CHECK(*r == 2 * (36 - 7 + 12));
+            CHECK_MESSAGE(m->findings().empty(), findings_text(*m));
+        }
+    }
+}
+
+TEST_CASE("plt-clobber: a veneer that uses x9 instead of x16") {
+    auto m = machine_with_kernel(Compiler::Clang);
+    patcher::Modules modules(*m, {});
+    const patcher::Module& mod = load_module(modules, emu::Placement::Far, Compiler::Clang);
+    REQUIRE(!mod.plt.slots().empty());
+    const auto& slot = mod.plt.slots().front();
+    // adrp x9, dst ; add x9, x9, :lo12:dst ; br x9 -- reaches the right place, breaks the ABI.
+    auto adrp = a64::adrp(a64::kX9, slot.addr, slot.target);
+    REQUIRE(adrp.ok());
+    REQUIRE(m->write_text(slot.addr, *adrp).ok());
+    REQUIRE(m->write_text(slot.addr + 4, a64::add_imm(a64::kX9, a64::kX9,
+                                                       uint32_t(slot.target.value & 0xfff)))
+                .ok());
+    REQUIRE(m->write_text(slot.addr + 8, a64::br(a64::kX9)).ok());
+    auto r = m->call(test::fn(*m, "mod_calc"), {6});
+    REQUIRE(r.ok());
+    CHECK(*r == 36 - 7 + 12); // x9 is caller-saved: the result survives, the check does not.
+    const auto found = findings_of(*m, "plt-clobber");
+    REQUIRE_MESSAGE(!found.empty(), findings_text(*m));
+    CHECK(found.front().message.find("x9") != std::string::npos);
+}
+
+TEST_CASE("plt-overflow: count_plts one short of what relocation needs") {
+    auto m = machine_with_kernel(Compiler::Clang);
+    patcher::ModuleOptions options;
+    options.plt_reserve_adjust = -1;
+    patcher::Modules modules(*m, options);
+    patcher::ModuleSpec spec;
+    spec.name = "calc_mod";
+    spec.core.placement = emu::Placement::Far;
+    auto loaded = modules.load(compile("module.c", Compiler::Clang), spec);
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(loaded.error().message.find("exceeds") != std::string::npos);
+    CHECK(findings_of(*m, "plt-overflow").size() == 1);
+}
+
+TEST_CASE("exec-freed-init: calling init after do_init_module freed it") {
+    auto m = machine_with_kernel(Compiler::Clang);
+    patcher::Modules modules(*m, {});
+    const patcher::Module& mod = load_module(modules, emu::Placement::Far, Compiler::Clang);
+    REQUIRE(mod.init_fn.has_value());
+    REQUIRE(modules.free_init("calc_mod").ok());
+    auto r = m->call(*mod.init_fn);
+    CHECK_FALSE(r.ok()); // The task is killed.
+    CHECK(findings_of(*m, "exec-freed-init").size() == 1);
+    CHECK(findings_of(*m, "undefined-instruction").size() == 1); // The poison faults.
+}
+
+TEST_CASE("erratum 843419: no PLT ADRP at page offset 0xff8 or 0xffc") {
+    // A .plt whose slot 1 would put its ADRP at 0xffc: the slot is skipped.
+    patcher::PltSection plt(".plt", GuestAddr(0xffff800100000ff0), 4, true);
+    auto a = plt.emit(GuestAddr(0xffff800008000000), "a");
+    auto b = plt.emit(GuestAddr(0xffff800008000040), "b");
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    CHECK(*a == GuestAddr(0xffff800100000ff0));
+    CHECK(*b == GuestAddr(0xffff800100001008)); // Slot 2: slot 1 (0xffc) skipped.
+    CHECK(plt.used() == 3);
+    patcher::PltSection plain(".plt", GuestAddr(0xffff800100000ff0), 4, false);
+    REQUIRE(plain.emit(GuestAddr(0xffff800008000000), "a").ok());
+    CHECK(*plain.emit(GuestAddr(0xffff800008000040), "b") == GuestAddr(0xffff800100000ffc));
+}
+
+TEST_CASE("init-text ftrace PLT: the v6.5 regression and its fix") {
+    for (bool fixed : {false, true}) {
+        CAPTURE(fixed);
+        LoadedObject kernel;
+        auto m = machine_with_kernel(Compiler::Clang, &kernel);
+        patcher::FtraceOptions fo;
+        fo.brk_on_range_error = !fixed;
+        auto ftrace = patcher::Ftrace::create(*m, fo);
+        REQUIRE(ftrace.ok());
+        patcher::ModuleOptions mo;
+        mo.init_ftrace_plt = fixed;
+        REQUIRE((*ftrace)->add_object(kernel).ok());
+        patcher::Modules modules(*m, mo, ftrace->get());
+        REQUIRE((*ftrace)->enable("kernel_add init").ok());
+        patcher::ModuleSpec spec;
+        spec.name = "calc_mod";
+        spec.core.placement = emu::Placement::Far;
+        // Init memory 1 GiB below the core: out of BL reach of the core's ftrace PLT.
+        spec.init = patcher::ModulePlace{emu::Placement::At, GuestAddr(0xffff8000c0000000)};
+        auto loaded = modules.load(compile("module.c", Compiler::Clang), spec);
+        REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
+        auto r = m->call(*(*loaded)->init_fn);
+        if (fixed) {
+            REQUIRE(r.ok());
+            CHECK(*r == 0);
+            CHECK_MESSAGE(m->findings().empty(), findings_text(*m));
+            const auto& trace = (*ftrace)->trace();
+            CHECK(std::any_of(trace.begin(), trace.end(), [](const std::string& l) {
+                return l.find(" init <-") != std::string::npos;
+            }));
+        } else {
+            CHECK(findings_of(*m, "bl-out-of-range").size() == 1);
+            CHECK(findings_of(*m, "brk-at-callsite").size() == 1);
+            CHECK(findings_of(*m, "patched-brk").size() == 1);
+        }
+    }
+}
