@@ -1,0 +1,130 @@
+// The in-process assembler (see assembler.h): LLVM MC's GNU-compatible AsmParser drives an ELF
+// object streamer, exactly as `llvm-mc -filetype=obj` does, so every guest object is a real
+// ELF64 relocatable with the relocations `as` would leave for the loader. Diagnostics never
+// reach stderr: the SourceMgr and MCContext handlers collect them, and the whole list becomes
+// the Error message.
+#include "emu/assembler.h"
+
+#include "emu/llvm_target.h"
+
+#include <llvm/ADT/SmallString.h>
+#include <llvm/MC/MCAsmBackend.h>
+#include <llvm/MC/MCCodeEmitter.h>
+#include <llvm/MC/MCContext.h>
+#include <llvm/MC/MCObjectFileInfo.h>
+#include <llvm/MC/MCObjectWriter.h>
+#include <llvm/MC/MCParser/MCAsmParser.h>
+#include <llvm/MC/MCParser/MCTargetAsmParser.h>
+#include <llvm/MC/MCStreamer.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/SourceMgr.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <string>
+
+namespace klpemu {
+
+namespace {
+
+// Collects every diagnostic in compiler style: "FILE:LINE:COL: error: MESSAGE", the source
+// line and a caret line. Errors make the assembly fail; warnings and notes only accompany them.
+class DiagnosticCollector {
+  public:
+    void add(const llvm::SMDiagnostic& d) {
+        if (d.getKind() == llvm::SourceMgr::DK_Error) {
+            ++m_errors;
+        }
+        llvm::raw_string_ostream os(m_text);
+        d.print(nullptr, os, /*ShowColors=*/false);
+    }
+    void add_plain(std::string_view file_name, std::string_view message) {
+        ++m_errors;
+        m_text += fmt::format("{}: error: {}\n", file_name, message);
+    }
+    int errors() const { return m_errors; }
+    const std::string& text() const { return m_text; }
+
+    static void on_source_mgr_diag(const llvm::SMDiagnostic& d, void* self) {
+        static_cast<DiagnosticCollector*>(self)->add(d);
+    }
+
+  private:
+    std::string m_text;
+    int m_errors = 0;
+};
+
+Error diagnostics_error(const DiagnosticCollector& diags) {
+    std::string text = diags.text();
+    while (!text.empty() && text.back() == '\n') {
+        text.pop_back();
+    }
+    return Error{std::move(text)};
+}
+
+// Runs the MC pipeline; returns false if any error was reported (all of them are in `diags`).
+bool run_mc(llvm_target::McTarget& mc, llvm::SourceMgr& source_mgr, DiagnosticCollector& diags,
+            llvm::SmallVectorImpl<char>& out) {
+    llvm::MCContext ctx(mc.triple, mc.mai.get(), mc.mri.get(), mc.sti.get(), &source_mgr,
+                        &mc.options);
+    ctx.setDiagnosticHandler([&diags](const llvm::SMDiagnostic& d, bool, const llvm::SourceMgr&,
+                                      std::vector<const llvm::MDNode*>&) { diags.add(d); });
+    std::unique_ptr<llvm::MCObjectFileInfo> mofi(
+        mc.target->createMCObjectFileInfo(ctx, /*PIC=*/false));
+    ctx.setObjectFileInfo(mofi.get());
+
+    llvm::raw_svector_ostream os(out);
+    std::unique_ptr<llvm::MCAsmBackend> backend(
+        mc.target->createMCAsmBackend(*mc.sti, *mc.mri, mc.options));
+    std::unique_ptr<llvm::MCCodeEmitter> emitter(mc.target->createMCCodeEmitter(*mc.mii, ctx));
+    KLP_CHECK(backend && emitter, "LLVM could not build the AArch64 ELF backend");
+    std::unique_ptr<llvm::MCObjectWriter> writer = backend->createObjectWriter(os);
+    std::unique_ptr<llvm::MCStreamer> streamer(mc.target->createMCObjectStreamer(
+        mc.triple, ctx, std::move(backend), std::move(writer), std::move(emitter), *mc.sti));
+    std::unique_ptr<llvm::MCAsmParser> parser(
+        llvm::createMCAsmParser(source_mgr, ctx, *streamer, *mc.mai));
+    std::unique_ptr<llvm::MCTargetAsmParser> target_parser(
+        mc.target->createMCAsmParser(*mc.sti, *parser, *mc.mii, mc.options));
+    KLP_CHECK(streamer && parser && target_parser, "LLVM could not build the AArch64 parser");
+    parser->setTargetParser(*target_parser);
+    const bool failed = parser->Run(/*NoInitialTextSection=*/false);
+    return !failed && !ctx.hadError() && diags.errors() == 0;
+}
+
+} // namespace
+
+Result<ObjectBytes> assemble(std::string_view source, std::string_view file_name,
+                             const AssemblerOptions& options) {
+    auto made = llvm_target::make_mc_target(options.cpu, options.features);
+    if (!made) {
+        return make_error("{}: {}", file_name, made.error().message);
+    }
+    llvm_target::McTarget& mc = **made;
+
+    llvm::SourceMgr source_mgr;
+    source_mgr.AddNewSourceBuffer(
+        llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(source.data(), source.size()),
+                                             llvm::StringRef(file_name.data(), file_name.size())),
+        llvm::SMLoc());
+    DiagnosticCollector diags;
+    source_mgr.setDiagHandler(&DiagnosticCollector::on_source_mgr_diag, &diags);
+
+    llvm::SmallString<4096> out;
+    bool ok = false;
+    try {
+        ok = run_mc(mc, source_mgr, diags, out);
+    } catch (const llvm_target::LlvmFatalError& fatal) {
+        diags.add_plain(file_name, fatal.reason);
+    }
+    if (!ok) {
+        if (diags.errors() == 0) {
+            diags.add_plain(file_name, "assembly failed without a diagnostic");
+        }
+        return diagnostics_error(diags);
+    }
+    ObjectBytes object;
+    object.name = std::string(file_name);
+    object.bytes.assign(out.begin(), out.end());
+    return object;
+}
+
+} // namespace klpemu

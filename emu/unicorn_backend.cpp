@@ -1,0 +1,224 @@
+// Unicorn 2.0.1 behind one class (see unicorn_backend.h). The traps that shape this file are in
+// reference/unicorn-and-peers.md §1: hooks are installed right after uc_open and never change
+// (a hook added after translation does not fire on translated code); emulation is never started
+// with count>0 (it would add Unicorn's own code hook and flush every block when removed); the
+// code hook makes PC exact inside memory hooks; HVC and BRK arrive as UC_HOOK_INTR with PC at
+// the instruction; uc_mem_write never invalidates translated blocks, so remove_cache exists.
+#include "emu/unicorn_backend.h"
+
+#include <unicorn/unicorn.h>
+
+namespace klpemu::emu {
+
+namespace {
+
+// The one place a uc_err becomes a klpemu Error.
+Result<void> check_uc(uc_err err, const char* what) {
+    if (err == UC_ERR_OK) {
+        return {};
+    }
+    return make_error("unicorn: {}: {} (uc_err {})", what, uc_strerror(err), int(err));
+}
+
+void must(uc_err err, const char* what) {
+    KLP_CHECK(err == UC_ERR_OK, "unicorn: {}: {}", what, uc_strerror(err));
+}
+
+constexpr uint32_t kExcpUdef = 1; // QEMU EXCP_UDEF
+constexpr uint32_t kExcpSwi = 2;  // QEMU EXCP_SWI
+constexpr uint32_t kExcpBkpt = 7; // QEMU EXCP_BKPT
+
+// Register ids in CpuState order: x0..x28, x29, x30, sp, pc, pstate.
+int reg_id(int index) {
+    if (index <= 28) {
+        return UC_ARM64_REG_X0 + index;
+    }
+    switch (index) {
+    case 29: return UC_ARM64_REG_X29;
+    case 30: return UC_ARM64_REG_X30;
+    case 31: return UC_ARM64_REG_SP;
+    case 32: return UC_ARM64_REG_PC;
+    case 33: return UC_ARM64_REG_PSTATE;
+    default: KLP_UNREACHABLE("register index {}", index);
+    }
+}
+
+uc_arm64_cp_reg cp_reg(SysReg reg) {
+    // op0=3 op1=0 CRn=4 CRm=0: op2=0 SPSR_EL1, op2=1 ELR_EL1.
+    uc_arm64_cp_reg r{};
+    r.crn = 4;
+    r.crm = 0;
+    r.op0 = 3;
+    r.op1 = 0;
+    r.op2 = reg == SysReg::ElrEl1 ? 1 : 0;
+    return r;
+}
+
+} // namespace
+
+struct UnicornBackend::Impl {
+    uc_engine* uc = nullptr;
+    BackendClient* client = nullptr;
+
+    static void code_cb(uc_engine*, uint64_t address, uint32_t, void* user) noexcept {
+        static_cast<BackendClient*>(user)->on_code(address);
+    }
+    static void intr_cb(uc_engine*, uint32_t intno, void* user) noexcept {
+        TrapKind kind = TrapKind::Other;
+        if (intno == kExcpBkpt) {
+            kind = TrapKind::Breakpoint;
+        } else if (intno == kExcpUdef) {
+            kind = TrapKind::Undefined;
+        } else if (intno == kExcpSwi) {
+            kind = TrapKind::Syscall;
+        }
+        static_cast<BackendClient*>(user)->on_trap(kind, intno);
+    }
+    static bool fault_cb(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t,
+                         void* user) noexcept {
+        MemAccess access = MemAccess::Read;
+        bool unmapped = true;
+        switch (type) {
+        case UC_MEM_WRITE_UNMAPPED: access = MemAccess::Write; break;
+        case UC_MEM_FETCH_UNMAPPED: access = MemAccess::Fetch; break;
+        case UC_MEM_READ_PROT: unmapped = false; break;
+        case UC_MEM_WRITE_PROT: access = MemAccess::Write; unmapped = false; break;
+        case UC_MEM_FETCH_PROT: access = MemAccess::Fetch; unmapped = false; break;
+        default: break;
+        }
+        static_cast<BackendClient*>(user)->on_mem_fault(access, unmapped, address, size);
+        return false; // Not handled: Unicorn stops with an error the driver expects.
+    }
+    static void write_cb(uc_engine*, uc_mem_type, uint64_t address, int size, int64_t,
+                         void* user) noexcept {
+        static_cast<BackendClient*>(user)->on_mem_write(address, size);
+    }
+
+    ~Impl() {
+        if (uc) {
+            uc_close(uc);
+        }
+    }
+};
+
+Result<std::unique_ptr<UnicornBackend>> UnicornBackend::create(const BackendOptions& options,
+                                                               BackendClient* client) {
+    std::unique_ptr<UnicornBackend> b(new UnicornBackend());
+    b->m_impl = std::make_unique<Impl>();
+    Impl& impl = *b->m_impl;
+    impl.client = client;
+    KLP_TRY(check_uc(uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &impl.uc), "uc_open"));
+    KLP_TRY(check_uc(uc_ctl_set_cpu_model(impl.uc, UC_CPU_ARM64_MAX), "set cpu model max"));
+    uc_hook h{};
+    if (options.code_hook) {
+        // begin=1, end=0: every address.
+        KLP_TRY(check_uc(uc_hook_add(impl.uc, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&Impl::code_cb),
+                                     client, 1, 0),
+                         "add code hook"));
+    }
+    KLP_TRY(check_uc(uc_hook_add(impl.uc, &h, UC_HOOK_INTR, reinterpret_cast<void*>(&Impl::intr_cb),
+                                 client, 1, 0),
+                     "add intr hook"));
+    KLP_TRY(check_uc(uc_hook_add(impl.uc, &h, UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_PROT,
+                                 reinterpret_cast<void*>(&Impl::fault_cb), client, 1, 0),
+                     "add fault hook"));
+    if (options.mem_write_hook) {
+        KLP_TRY(check_uc(uc_hook_add(impl.uc, &h, UC_HOOK_MEM_WRITE,
+                                     reinterpret_cast<void*>(&Impl::write_cb), client, 1, 0),
+                         "add write hook"));
+    }
+    return b;
+}
+
+UnicornBackend::~UnicornBackend() = default;
+
+Result<void> UnicornBackend::map(GuestAddr base, uint64_t size, uint8_t* host) {
+    return check_uc(uc_mem_map_ptr(m_impl->uc, base.value, size, UC_PROT_ALL, host),
+                    "uc_mem_map_ptr");
+}
+
+Result<void> UnicornBackend::run(GuestAddr pc) {
+    // until=1 is never a PC (misaligned), so only a stop() or a fault ends the run.
+    return check_uc(uc_emu_start(m_impl->uc, pc.value, 1, 0, 0), "uc_emu_start");
+}
+
+void UnicornBackend::stop() noexcept { uc_emu_stop(m_impl->uc); }
+
+Result<void> UnicornBackend::remove_cache(GuestAddr begin, GuestAddr end) noexcept {
+    return check_uc(uc_ctl(m_impl->uc, UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2), begin.value,
+                           end.value),
+                    "remove translation cache");
+}
+
+uint64_t UnicornBackend::pc() const {
+    uint64_t v = 0;
+    must(uc_reg_read(m_impl->uc, UC_ARM64_REG_PC, &v), "read pc");
+    return v;
+}
+
+void UnicornBackend::set_pc(uint64_t pc) noexcept {
+    uc_reg_write(m_impl->uc, UC_ARM64_REG_PC, &pc);
+}
+
+uint64_t UnicornBackend::x(int index) const {
+    uint64_t v = 0;
+    must(uc_reg_read(m_impl->uc, reg_id(index), &v), "read x");
+    return v;
+}
+
+void UnicornBackend::set_x(int index, uint64_t value) {
+    must(uc_reg_write(m_impl->uc, reg_id(index), &value), "write x");
+}
+
+uint64_t UnicornBackend::sp() const { return x(31); }
+void UnicornBackend::set_sp(uint64_t value) { set_x(31, value); }
+uint64_t UnicornBackend::pstate() const { return x(33); }
+
+CpuState UnicornBackend::state() const {
+    CpuState s;
+    int ids[34];
+    void* vals[34];
+    for (int i = 0; i < 34; ++i) {
+        ids[i] = reg_id(i);
+    }
+    for (size_t i = 0; i < 31; ++i) {
+        vals[i] = &s.x[i];
+    }
+    vals[31] = &s.sp;
+    vals[32] = &s.pc;
+    vals[33] = &s.pstate;
+    must(uc_reg_read_batch(m_impl->uc, ids, vals, 34), "read registers");
+    return s;
+}
+
+void UnicornBackend::set_state(const CpuState& s) {
+    int ids[34];
+    void* vals[34];
+    CpuState copy = s;
+    for (int i = 0; i < 33; ++i) {
+        ids[i] = reg_id(i);
+    }
+    for (size_t i = 0; i < 31; ++i) {
+        vals[i] = &copy.x[i];
+    }
+    vals[31] = &copy.sp;
+    vals[32] = &copy.pc;
+    uint64_t nzcv = s.pstate & 0xf0000000ULL;
+    ids[33] = UC_ARM64_REG_NZCV;
+    vals[33] = &nzcv;
+    must(uc_reg_write_batch(m_impl->uc, ids, vals, 34), "write registers");
+}
+
+uint64_t UnicornBackend::sysreg(SysReg reg) const {
+    uc_arm64_cp_reg r = cp_reg(reg);
+    must(uc_reg_read(m_impl->uc, UC_ARM64_REG_CP_REG, &r), "read system register");
+    return r.val;
+}
+
+void UnicornBackend::set_sysreg(SysReg reg, uint64_t value) {
+    uc_arm64_cp_reg r = cp_reg(reg);
+    r.val = value;
+    must(uc_reg_write(m_impl->uc, UC_ARM64_REG_CP_REG, &r), "write system register");
+}
+
+} // namespace klpemu::emu

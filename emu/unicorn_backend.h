@@ -1,0 +1,94 @@
+// The one class that wraps Unicorn 2.0.1 (style.md §3). It owns one uc_engine per CPU, sets the
+// CPU model to "max" (LSE atomics, PAuth and BTI decode), installs the global code hook before
+// the first run and never removes it (count=1 stepping is unreliable once blocks are translated,
+// reference/unicorn-and-peers.md §1.2), turns traps and faults into calls on a BackendClient,
+// and converts every uc_err in one helper. No Unicorn type appears in this header.
+#pragma once
+
+#include "emu/cpu_state.h"
+#include "emu/guest_addr.h"
+#include "emu/result.h"
+
+#include <cstdint>
+#include <memory>
+
+namespace klpemu::emu {
+
+// What Unicorn's UC_HOOK_INTR reported (the syndrome is not readable on 2.0.1: the client
+// decodes the instruction at PC itself).
+enum class TrapKind {
+    Breakpoint, // BRK #imm: PC is the BRK.
+    Undefined,  // UDEF; HVC traps this way too (SCR_EL3.HCE=0): PC is the instruction.
+    Syscall,    // SVC: PC is the next instruction.
+    Other,
+};
+
+enum class MemAccess { Read, Write, Fetch };
+
+// Receives a CPU's events. Every callback runs inside Unicorn and must not throw; it records what
+// it needs and calls UnicornBackend::stop() when the driver has to act.
+class BackendClient {
+  public:
+    virtual void on_code(uint64_t pc) noexcept = 0;
+    virtual void on_trap(TrapKind kind, uint32_t intno) noexcept = 0;
+    // An access to unmapped memory (or a protection fault when !unmapped). Emulation stops.
+    virtual void on_mem_fault(MemAccess access, bool unmapped, uint64_t addr, int size) noexcept = 0;
+    virtual void on_mem_write(uint64_t addr, int size) noexcept = 0;
+
+  protected:
+    ~BackendClient() = default;
+};
+
+struct BackendOptions {
+    bool code_hook = true;        // The global UC_HOOK_CODE; off only for the raw-speed bench.
+    bool mem_write_hook = false;  // UC_HOOK_MEM_WRITE, decided at creation, never added later.
+};
+
+enum class SysReg { ElrEl1, SpsrEl1 };
+
+class UnicornBackend {
+  public:
+    // Opens an ARM64 instance with the max CPU model and installs the hooks `options` asks for.
+    static Result<std::unique_ptr<UnicornBackend>> create(const BackendOptions& options,
+                                                          BackendClient* client);
+    ~UnicornBackend();
+    UnicornBackend(const UnicornBackend&) = delete;
+    UnicornBackend& operator=(const UnicornBackend&) = delete;
+
+    // Maps host memory `host` (page aligned, owned by the caller) at `base`, read/write/exec.
+    Result<void> map(GuestAddr base, uint64_t size, uint8_t* host);
+
+    // Runs from `pc` until a callback calls stop() or a fault ends emulation. Never with count>0.
+    Result<void> run(GuestAddr pc);
+
+    // Asks the running instance to stop before the instruction whose hook is running.
+    void stop() noexcept;
+
+    // Invalidates translated blocks in [begin, end); the range must lie within one 4 KiB page.
+    Result<void> remove_cache(GuestAddr begin, GuestAddr end) noexcept;
+
+    uint64_t pc() const;
+    // Sets PC; inside a code hook this makes Unicorn retranslate from the new PC.
+    void set_pc(uint64_t pc) noexcept;
+    uint64_t x(int index) const;
+    void set_x(int index, uint64_t value);
+    uint64_t sp() const;
+    void set_sp(uint64_t value);
+    uint64_t pstate() const;
+
+    // Batch register access (one uc_reg_*_batch call each).
+    CpuState state() const;
+    // Writes x0-x30, sp, pc and NZCV (the mode bits are left alone: API writes of PSTATE do
+    // not rebuild hflags on 2.0.1, reference §1.7).
+    void set_state(const CpuState& state);
+
+    uint64_t sysreg(SysReg reg) const;
+    void set_sysreg(SysReg reg, uint64_t value);
+
+  private:
+    UnicornBackend() = default;
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace klpemu::emu

@@ -1,0 +1,167 @@
+// The in-process assembler against GNU-as directive use and against bad input: guest objects are
+// ELF64 AArch64 relocatables, and broken guest assembly yields file:line:col diagnostics with the
+// offending line, never an abort or stray stderr output.
+#include "emu/assembler.h"
+
+#include "support/elf_text.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+using namespace klpemu;
+using klpemu::test::elf_header;
+using klpemu::test::elf_section;
+using klpemu::test::elf_section_names;
+using klpemu::test::elf_text_words;
+
+namespace {
+
+constexpr std::string_view kEveryDirective = R"(// Every directive kernel-style guest code uses.
+        .macro  frame_push reg
+        stp     x29, \reg, [sp, #-16]!
+        mov     x29, sp
+        .endm
+
+        .text
+        .globl  traced_fn
+        .type   traced_fn, %function
+        .balign 8
+traced_fn:
+        .cfi_startproc
+        bti     c
+        nop
+        nop
+        frame_push x30
+        .cfi_def_cfa_offset 16
+        .cfi_offset 29, -16
+        .cfi_offset 30, -8
+1:      subs    x0, x0, #1
+        b.ne    1b
+        bl      callee
+        ldp     x29, x30, [sp], #16
+        .cfi_def_cfa_offset 0
+        ret
+        .cfi_endproc
+        .size   traced_fn, . - traced_fn
+
+        .pushsection .rodata, "a"
+        .balign 8
+table:  .quad   traced_fn
+        .word   0x12345678
+        .popsection
+
+        .inst   0xd503201f
+        .section .data, "aw"
+        .quad   table
+)";
+
+std::vector<std::string> error_lines(const std::string& message) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while (pos <= message.size()) {
+        size_t end = message.find('\n', pos);
+        if (end == std::string::npos) {
+            end = message.size();
+        }
+        out.push_back(message.substr(pos, end - pos));
+        pos = end + 1;
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("assembler: every directive produces an AArch64 ET_REL ELF with .eh_frame") {
+    auto obj = assemble(kEveryDirective, "every.S");
+    REQUIRE_MESSAGE(obj.ok(), obj.error().message);
+    CHECK(obj->name == "every.S");
+    const auto hdr = elf_header(*obj);
+    CHECK(hdr.is_elf64_le);
+    CHECK(hdr.type == 1);      // ET_REL
+    CHECK(hdr.machine == 183); // EM_AARCH64
+    const auto names = elf_section_names(*obj);
+    for (const char* want : {".text", ".rodata", ".data", ".eh_frame", ".rela.text", ".rela.rodata"}) {
+        CHECK_MESSAGE(std::find(names.begin(), names.end(), want) != names.end(), want);
+    }
+    const auto text = elf_text_words(*obj);
+    // bti c, nop, nop, stp, mov, subs, b.ne, bl, ldp, ret, then .inst.
+    REQUIRE(text.size() == 11);
+    CHECK(text[0] == InsnWord(0xd503245f));
+    CHECK(text[1] == InsnWord(0xd503201f));
+    CHECK(text[3] == InsnWord(0xa9bf7bfd));
+    CHECK(text[4] == InsnWord(0x910003fd));
+    CHECK(text[6] == InsnWord(0x54ffffe1)); // b.ne 1b resolved at assembly time
+    CHECK(text[7] == InsnWord(0x94000000)); // bl callee left to R_AARCH64_CALL26
+    CHECK(text[10] == InsnWord(0xd503201f));
+    const auto rodata = elf_section(*obj, ".rodata");
+    REQUIRE(rodata.has_value());
+    CHECK(rodata->size() == 12);
+}
+
+TEST_CASE("assembler: .cfi_sections .debug_frame moves CFI out of .eh_frame") {
+    auto obj = assemble("        .cfi_sections .debug_frame\n"
+                        "f:      .cfi_startproc\n"
+                        "        ret\n"
+                        "        .cfi_endproc\n",
+                        "dbg.S");
+    REQUIRE_MESSAGE(obj.ok(), obj.error().message);
+    const auto names = elf_section_names(*obj);
+    CHECK(std::find(names.begin(), names.end(), ".debug_frame") != names.end());
+    CHECK(std::find(names.begin(), names.end(), ".eh_frame") == names.end());
+}
+
+TEST_CASE("assembler: default features accept PAuth, BTI, LSE and v8.5 instructions") {
+    auto obj = assemble("paciasp\nautiasp\nbti j\nldadd x0, x1, [x2]\ncas x0, x1, [x2]\n", "feat.S");
+    REQUIRE_MESSAGE(obj.ok(), obj.error().message);
+    CHECK(elf_text_words(*obj).size() == 5);
+}
+
+TEST_CASE("assembler: bad input gives file:line:col errors with the source line") {
+    struct Case {
+        const char* what;
+        const char* source;
+        const char* first_line_prefix;
+        const char* source_line;
+    };
+    const Case cases[] = {
+        {"unknown mnemonic", "nop\n  frobnicate x0\n", "bad.S:2:3: error: ", "  frobnicate x0"},
+        {"bad operand", "add x0, x1, #0x12345678\n", "bad.S:1:", "add x0, x1, #0x12345678"},
+        {"undefined macro", "nop\nnop\n  no_such_macro x1\n", "bad.S:3:3: error: ",
+         "  no_such_macro x1"},
+        {"unterminated .macro", ".macro m\nnop\n", "bad.S:", nullptr},
+        {".inst with a non-constant", "  .inst undefined_sym\n", "bad.S:1:", "  .inst undefined_sym"},
+        {"fixup out of range", "b.eq far\n.skip 0x200000\nfar: ret\n", "bad.S:1:", "b.eq far"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.what);
+        auto obj = assemble(c.source, "bad.S");
+        REQUIRE_FALSE(obj.ok());
+        const auto lines = error_lines(obj.error().message);
+        REQUIRE(lines.size() >= 1);
+        CHECK(lines[0].rfind(c.first_line_prefix, 0) == 0);
+        CHECK(lines[0].find("error: ") != std::string::npos);
+        if (c.source_line != nullptr) {
+            REQUIRE(lines.size() >= 3);
+            CHECK(lines[1] == c.source_line);
+            CHECK(lines[2].find('^') != std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("assembler: every error is reported, not only the first") {
+    auto obj = assemble("bogus1 x0\nnop\nbogus2 x1\n", "two.S");
+    REQUIRE_FALSE(obj.ok());
+    const auto& m = obj.error().message;
+    CHECK(m.find("two.S:1:1: error:") != std::string::npos);
+    CHECK(m.find("two.S:3:1: error:") != std::string::npos);
+}
+
+TEST_CASE("assembler: unknown cpu or feature names are errors naming the file") {
+    auto bad_cpu = assemble("nop\n", "cpu.S", AssemblerOptions{"cortex-z99", "+lse"});
+    REQUIRE_FALSE(bad_cpu.ok());
+    CHECK(bad_cpu.error().message.find("cpu.S: error: unknown AArch64 cpu 'cortex-z99'") == 0);
+    auto bad_feature = assemble("nop\n", "feat.S", AssemblerOptions{"generic", "+frobs"});
+    REQUIRE_FALSE(bad_feature.ok());
+    CHECK(bad_feature.error().message.find("unknown AArch64 feature '+frobs'") != std::string::npos);
+}
