@@ -23,10 +23,14 @@ std::string TextPoke::describe(GuestAddr pc, InsnWord word) const {
     return decoded.text;
 }
 
-bool TextPoke::others_may_execute(const PokeContext& context) const {
-    // Before any instruction has run nothing executes concurrently (boot, or a module whose
-    // code cannot have run); afterwards every CPU but the writer may be fetching any word.
+bool TextPoke::others_may_execute(const TextPatch& patch, const PokeContext& context) const {
+    // Before any instruction has run nothing executes concurrently (boot), nor in text that is
+    // not live yet unless it already ran; afterwards every CPU but the writer may be fetching
+    // any word.
     if (m_target.instruction_count() == 0) {
+        return false;
+    }
+    if (context.text_not_live && !m_executed.contains(patch.pc)) {
         return false;
     }
     const int others = m_cpu_count - (context.writer_cpu ? 1 : 0);
@@ -48,7 +52,7 @@ Result<void> TextPoke::apply(const TextPatch& patch, const PokeContext& context)
                           describe(patch.pc, *current));
     }
 
-    const bool live = others_may_execute(context);
+    const bool live = others_may_execute(patch, context);
     if (live && !(a64::is_cmodx_safe(patch.expected_old) && a64::is_cmodx_safe(patch.new_word))) {
         add_finding("cmodx-unsafe", Severity::Error, patch.pc, context.writer_cpu,
                     fmt::format("live write {} -> {} while another CPU may execute it; both "

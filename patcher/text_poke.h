@@ -46,6 +46,8 @@ class TextTarget {
 // host before any CPU runs, or a write no CPU synchronises).
 struct PokeContext {
     std::optional<int> writer_cpu;
+    // The text cannot be executing yet (a module being loaded, ftrace_module_init).
+    bool text_not_live = false;
 };
 
 // One applied write, for transcripts and tests.
@@ -99,7 +101,7 @@ class TextPoke {
   private:
     void add_finding(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
                      std::string message);
-    bool others_may_execute(const PokeContext& context) const;
+    bool others_may_execute(const TextPatch& patch, const PokeContext& context) const;
 
     TextTarget& m_target;
     const SymbolTable& m_symbols;

@@ -1,0 +1,196 @@
+// Runs clang-19 / aarch64-linux-gnu-gcc as child processes. posix_spawn with an argument vector
+// (never a shell, so file names need no quoting); stdout and stderr go to a file in a private
+// temporary directory, which also receives the object. Nothing is left behind.
+#include "emu/c_compiler.h"
+
+#include "emu/assembler.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <system_error>
+
+extern char** environ;
+
+namespace klpemu {
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<std::vector<uint8_t>> read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return make_error("{}: error: cannot read file: {}", path.string(), std::strerror(errno));
+    }
+    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// A mkdtemp directory removed when it goes out of scope.
+class TempDir {
+  public:
+    TempDir() {
+        std::string templ = (fs::temp_directory_path() / "klpemu-cc-XXXXXX").string();
+        if (mkdtemp(templ.data()) != nullptr) {
+            m_path = templ;
+        }
+    }
+    ~TempDir() {
+        if (!m_path.empty()) {
+            std::error_code ec;
+            fs::remove_all(m_path, ec);
+        }
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const fs::path& path() const { return m_path; }
+
+  private:
+    fs::path m_path;
+};
+
+struct ProcessResult {
+    int exit_code = -1;
+    std::string output; // stdout and stderr, interleaved as written.
+};
+
+// Runs argv[0] with argv (no shell); stdout and stderr are captured through `log_file`.
+Result<ProcessResult> run_process(const std::vector<std::string>& argv, const fs::path& log_file) {
+    std::vector<char*> args;
+    for (const auto& a : argv) {
+        args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    pid_t pid = 0;
+    const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+        return make_error("{}: error: cannot run: {}", argv[0], std::strerror(rc));
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return make_error("{}: error: waitpid failed: {}", argv[0], std::strerror(errno));
+        }
+    }
+    ProcessResult result;
+    if (auto log = read_file(log_file); log.ok()) {
+        result.output.assign(log->begin(), log->end());
+    }
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return result;
+}
+
+std::string compiler_path(Compiler c) { return c == Compiler::Gcc ? KLPEMU_GCC : KLPEMU_CLANG; }
+
+// Runs a compiler command whose product is `out`; returns the product's bytes.
+Result<std::vector<uint8_t>> run_compiler(const std::vector<std::string>& argv, const TempDir& dir,
+                                          const fs::path& out) {
+    if (dir.path().empty()) {
+        return make_error("{}: error: cannot create a temporary directory", argv.back());
+    }
+    auto result = run_process(argv, dir.path() / "output.txt");
+    if (!result.ok()) {
+        return result.error();
+    }
+    if (result->exit_code != 0) {
+        std::string message = result->output;
+        while (!message.empty() && message.back() == '\n') {
+            message.pop_back();
+        }
+        if (message.empty()) {
+            message = fmt::format("{}: error: {} exited with status {}", argv.back(), argv[0],
+                                  result->exit_code);
+        }
+        return Error{message};
+    }
+    return read_file(out);
+}
+
+} // namespace
+
+std::vector<std::string> default_compile_flags(Compiler compiler) {
+    std::vector<std::string> flags;
+    if (compiler == Compiler::Clang) {
+        flags.push_back("--target=aarch64-linux-gnu");
+    }
+    for (const char* f : {"-ffreestanding", "-fno-omit-frame-pointer",
+                          "-fpatchable-function-entry=2", "-mgeneral-regs-only", "-O2", "-c"}) {
+        flags.push_back(f);
+    }
+    return flags;
+}
+
+Result<ObjectBytes> compile_c(const fs::path& file, const CompileOptions& options) {
+    TempDir dir;
+    const fs::path out = dir.path() / "out.o";
+    std::vector<std::string> argv{compiler_path(options.compiler)};
+    const auto flags = options.flags ? *options.flags : default_compile_flags(options.compiler);
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.insert(argv.end(), options.extra_flags.begin(), options.extra_flags.end());
+    argv.insert(argv.end(), {"-o", out.string(), file.string()});
+    auto bytes = run_compiler(argv, dir, out);
+    if (!bytes.ok()) {
+        return bytes.error();
+    }
+    return ObjectBytes{file.filename().string(), std::move(*bytes)};
+}
+
+Result<ObjectBytes> load_source_file(const fs::path& file, const CompileOptions& options) {
+    const std::string ext = file.extension().string();
+    const std::string name = file.filename().string();
+    if (ext == ".c") {
+        return compile_c(file, options);
+    }
+    if (ext == ".o") {
+        auto bytes = read_file(file);
+        if (!bytes.ok()) {
+            return bytes.error();
+        }
+        return ObjectBytes{name, std::move(*bytes)};
+    }
+    if (ext == ".s" || ext == ".S") {
+        std::vector<uint8_t> text;
+        if (ext == ".s") {
+            auto bytes = read_file(file);
+            if (!bytes.ok()) {
+                return bytes.error();
+            }
+            text = std::move(*bytes);
+        } else {
+            // Preprocess only; line markers stay so assembler errors name FILE:LINE.
+            TempDir dir;
+            const fs::path out = dir.path() / "out.s";
+            std::vector<std::string> argv{KLPEMU_CLANG, "--target=aarch64-linux-gnu", "-E",
+                                          "-x", "assembler-with-cpp"};
+            for (const auto& f : options.extra_flags) {
+                if (f.starts_with("-I") || f.starts_with("-D") || f.starts_with("-U")) {
+                    argv.push_back(f);
+                }
+            }
+            argv.insert(argv.end(), {"-o", out.string(), file.string()});
+            auto bytes = run_compiler(argv, dir, out);
+            if (!bytes.ok()) {
+                return bytes.error();
+            }
+            text = std::move(*bytes);
+        }
+        return assemble(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()),
+                        name);
+    }
+    return make_error("{}: error: unknown source kind '{}' (expected .c, .S, .s or .o)",
+                      file.string(), ext);
+}
+
+} // namespace klpemu

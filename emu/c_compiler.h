@@ -1,0 +1,41 @@
+// Real compilers as guest toolchains: C sources in scenarios are compiled by clang-19 or
+// aarch64-linux-gnu-gcc with the flags a kernel build uses for ftrace
+// (-fpatchable-function-entry, frame pointers, no FP/SIMD registers), so the loader sees the
+// same call-site layouts a real arm64 kernel gets from each compiler. The compiler runs as a
+// child process (posix_spawn, no shell); its diagnostics come back verbatim in the Error.
+#pragma once
+
+#include "emu/object_bytes.h"
+#include "emu/result.h"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace klpemu {
+
+enum class Compiler { Clang, Gcc };
+
+struct CompileOptions {
+    Compiler compiler = Compiler::Clang;
+    // Replaces default_compile_flags(compiler) when set.
+    std::optional<std::vector<std::string>> flags;
+    // Appended after the (default or replaced) flags, e.g. "-fpatchable-function-entry=4,2".
+    std::vector<std::string> extra_flags;
+};
+
+// The default flags for `compiler`: -ffreestanding -fno-omit-frame-pointer
+// -fpatchable-function-entry=2 -mgeneral-regs-only -O2 -c (plus --target for clang).
+std::vector<std::string> default_compile_flags(Compiler compiler);
+
+// Compiles `file` (C, or anything the compiler driver accepts) to an object named after the
+// file; a failing compiler returns its stderr verbatim.
+Result<ObjectBytes> compile_c(const std::filesystem::path& file, const CompileOptions& options = {});
+
+// Loads guest code by extension: .c => compile_c; .S => C preprocessor (clang-19 -E, keeping
+// line markers) then assemble(); .s => assemble(); .o => the file's bytes; else an error.
+Result<ObjectBytes> load_source_file(const std::filesystem::path& file,
+                                     const CompileOptions& options = {});
+
+} // namespace klpemu

@@ -1,0 +1,402 @@
+// Machine setup: the memory map, the CPUs, booting the guest machine object, loading images,
+// creating tasks with their v6.13+ terminal frames, and the one text-write path. The run loop,
+// hooks, exceptions and host calls are in machine_run.cpp.
+#include "emu/machine.h"
+
+#include "emu/assembler.h"
+#include "emu/loader.h"
+#include "emu/machine_internal.h"
+
+#include <algorithm>
+
+namespace klpemu::emu {
+
+std::string_view embedded_guest_source(std::string_view file_name);
+
+namespace {
+// The machine object, assembled and loaded at boot in this order.
+constexpr std::string_view kGuestFiles[] = {"sched.S", "entry.S"};
+constexpr uint64_t kStackSlot = 2 * kThreadSize; // 16 KiB stack + 16 KiB unmapped guard.
+} // namespace
+
+std::string_view stop_reason_name(StopReason r) {
+    switch (r) {
+    case StopReason::AllTasksFinished: return "all-tasks-finished";
+    case StopReason::InstructionLimit: return "instruction-limit";
+    case StopReason::BudgetExhausted: return "budget-exhausted";
+    case StopReason::Breakpoint: return "breakpoint";
+    case StopReason::StopRequested: return "stop-requested";
+    case StopReason::AllBlocked: return "all-blocked";
+    }
+    return "?";
+}
+
+Machine::Machine(const MachineConfig& config) : m_config(config), m_rng(config.seed) {}
+
+Machine::~Machine() = default;
+
+Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
+    if (config.cpus < 1 || config.cpus > kMaxCpus) {
+        return make_error("machine: {} CPUs requested; 1..{} are supported", config.cpus, kMaxCpus);
+    }
+    if (config.scheduling.quantum == 0) {
+        return make_error("machine: scheduling quantum must be at least 1 instruction");
+    }
+    std::unique_ptr<Machine> m(new Machine(config));
+    m->m_costs = std::make_unique<CostCache>(m->m_memory);
+    BackendOptions options;
+    options.code_hook = config.code_hook;
+    options.mem_write_hook = config.observe_memory_writes;
+    for (int i = 0; i < config.cpus; ++i) {
+        auto cpu = std::make_unique<Cpu>(*m, i);
+        auto backend = UnicornBackend::create(options, cpu.get());
+        if (!backend) {
+            return backend.error();
+        }
+        cpu->backend = std::move(*backend);
+        if (config.irq_timer_period) {
+            cpu->next_timer = config.irq_timer_period;
+        }
+        m->m_cpus.push_back(std::move(cpu));
+    }
+    KLP_TRY(m->map_region("kernel", kKernelBase, kKernelSize));
+    for (int i = 0; i < config.cpus; ++i) {
+        KLP_TRY(m->map_region(fmt::format("irq_stack:{}", i),
+                              kIrqStackBase + int64_t(uint64_t(i) * kStackSlot), kThreadSize));
+    }
+    m->register_machine_host_calls();
+    KLP_TRY(m->boot());
+    return m;
+}
+
+Result<void> Machine::map_region(std::string name, GuestAddr base, uint64_t size) {
+    auto region = m_memory.add_region(std::move(name), base, size);
+    if (!region) {
+        return region.error();
+    }
+    for (auto& cpu : m_cpus) {
+        KLP_TRY(cpu->backend->map(base, size, (*region)->host));
+    }
+    return {};
+}
+
+Result<void> Machine::boot() {
+    for (std::string_view file : kGuestFiles) {
+        std::string_view source = embedded_guest_source(file);
+        KLP_CHECK(!source.empty(), "guest source {} is not embedded", file);
+        auto loaded = load_assembly(source, file, ObjectKind::Kernel);
+        if (!loaded) {
+            return make_error("machine: booting guest object {}: {}", file, loaded.error().message);
+        }
+    }
+    auto need = [&](std::string_view name) -> Result<uint64_t> {
+        auto a = symbol(name);
+        if (!a) {
+            return a.error();
+        }
+        return a->value;
+    };
+    auto set = [&](uint64_t& field, std::string_view name) -> Result<void> {
+        auto v = need(name);
+        if (!v) {
+            return v.error();
+        }
+        field = *v;
+        return {};
+    };
+    KLP_TRY(set(m_ret_from_fork, "ret_from_fork"));
+    KLP_TRY(set(m_user_entry, "el0_svc_loop"));
+    KLP_TRY(set(m_cpu_idle, "cpu_idle"));
+    KLP_TRY(set(m_el1_irq, "el1_irq"));
+    KLP_TRY(set(m_eret_pc, "el1_eret"));
+    for (auto& cpu : m_cpus) {
+        TaskSpec spec;
+        spec.name = fmt::format("swapper/{}", cpu->index);
+        spec.kind = TaskKind::Idle;
+        spec.cpu = cpu->index;
+        auto id = create_task(spec);
+        if (!id) {
+            return id.error();
+        }
+        Task& idle = task(*id);
+        cpu->idle = &idle;
+        cpu->current = &idle;
+        idle.state = TaskState::Running;
+        CpuState s = cpu->backend->state();
+        s.x = {};
+        s.x[29] = idle.saved.fp;
+        s.sp = idle.saved.sp;
+        s.pc = idle.saved.pc;
+        cpu->backend->set_state(s);
+    }
+    return {};
+}
+
+Result<GuestAddr> Machine::symbol(std::string_view name) const {
+    auto s = m_symbols.lookup(name);
+    if (!s) {
+        return make_error("machine: unknown symbol '{}'", name);
+    }
+    return s->addr;
+}
+
+Result<GuestAddr> Machine::reserve_kernel_region(uint64_t size) {
+    size = (size + kPageSize - 1) & ~(kPageSize - 1);
+    GuestAddr base = m_kernel_next;
+    if (uint64_t(base - kKernelBase) + size > kKernelSize) {
+        return make_error("machine: kernel image area full ({:#x} bytes requested)", size);
+    }
+    m_kernel_next = base + int64_t(size);
+    return base;
+}
+
+Result<GuestAddr> Machine::reserve_module_region(uint64_t size, Placement placement, GuestAddr at) {
+    size = (size + kPageSize - 1) & ~(kPageSize - 1);
+    GuestAddr base;
+    switch (placement) {
+    case Placement::Near:
+        base = m_near_next;
+        if (uint64_t(base - kModuleNearBase) + size > kModuleNearSize) {
+            return make_error("machine: near module area full ({:#x} bytes requested)", size);
+        }
+        m_near_next = base + int64_t(size);
+        break;
+    case Placement::Far:
+        base = m_far_next;
+        m_far_next = base + int64_t(size);
+        break;
+    case Placement::At:
+        base = at;
+        break;
+    }
+    KLP_TRY(map_region(fmt::format("module@{}", base), base, size));
+    return base;
+}
+
+Result<void> Machine::load(const LoadedObject& object) {
+    for (const PlacedSection& s : object.sections) {
+        uint64_t size = s.range.size();
+        if (size == 0) {
+            continue;
+        }
+        if (!m_memory.is_mapped(s.range.begin, size)) {
+            GuestAddr lo = s.range.begin.align_down(kPageSize);
+            GuestAddr hi = s.range.end.align_up(kPageSize);
+            KLP_TRY(map_region(fmt::format("{}:{}", object.name, s.name), lo, uint64_t(hi - lo)));
+        }
+        uint8_t* p = m_memory.host_ptr(s.range.begin, size);
+        if (s.bytes.empty()) {
+            std::fill(p, p + size, uint8_t(0));
+        } else {
+            if (s.bytes.size() != size) {
+                return make_error("machine: {}: section {} holds {} bytes for a {:#x}-byte range",
+                                  object.name, s.name, s.bytes.size(), size);
+            }
+            std::copy(s.bytes.begin(), s.bytes.end(), p);
+        }
+        if (s.executable) {
+            // Same invalidation as a text write: an object may reuse addresses run before.
+            KLP_TRY(write_text_bytes(s.range.begin, std::span<const uint8_t>(p, size)));
+        }
+    }
+    m_symbols.add_object(object);
+    m_loaded_objects.push_back(object.name);
+    return {};
+}
+
+Result<LoadedObject> Machine::load_assembly(std::string_view source, std::string_view name,
+                                            ObjectKind kind, Placement placement) {
+    auto obj = assemble(source, name);
+    if (!obj) {
+        return obj.error();
+    }
+    auto size = Loader::layout_size(*obj);
+    if (!size) {
+        return size.error();
+    }
+    Result<GuestAddr> base = kind == ObjectKind::Kernel
+                                 ? reserve_kernel_region(*size)
+                                 : reserve_module_region(*size, placement);
+    if (!base) {
+        return base.error();
+    }
+    LoadOptions opts;
+    opts.kind = kind;
+    auto loaded = Loader().load(*obj, *base, opts, m_symbols);
+    if (!loaded) {
+        return loaded.error();
+    }
+    KLP_TRY(load(*loaded));
+    return std::move(*loaded);
+}
+
+Result<int> Machine::create_task(const TaskSpec& spec) {
+    if (spec.cpu < 0 || spec.cpu >= cpu_count()) {
+        return make_error("machine: task '{}' on CPU {} of {}", spec.name, spec.cpu, cpu_count());
+    }
+    int id = int(m_tasks.size());
+    GuestAddr base = kStackBase + int64_t(uint64_t(id) * kStackSlot);
+    KLP_TRY(map_region(fmt::format("stack:{}", spec.name), base, kThreadSize));
+    auto t = std::make_unique<Task>();
+    t->id = id;
+    t->name = spec.name;
+    t->kind = spec.kind;
+    t->cpu = spec.cpu;
+    t->stack = GuestRange{base, base + int64_t(kThreadSize)};
+    t->pt_regs = t->stack.end - int64_t(kPtRegsSize);
+    t->entry = spec.entry;
+    t->args = spec.args;
+    t->repeat = spec.repeat == 0 ? 1 : spec.repeat;
+    // The terminal frame: {fp=0, lr=0, type=FINAL} at task_pt_regs(t)->stackframe.
+    m_memory.store<uint64_t>(t->final_record(), 0);
+    m_memory.store<uint64_t>(t->final_record() + 8, 0);
+    m_memory.store<uint64_t>(t->pt_regs + int64_t(kSStackframeType), kFrameMetaFinal);
+    t->saved.sp = t->pt_regs.value;
+    t->saved.fp = t->final_record().value;
+    t->saved.x19_x28[0] = spec.entry.value;
+    for (size_t i = 0; i < 8; ++i) {
+        t->saved.x19_x28[1 + i] = spec.args[i];
+    }
+    t->saved.x19_x28[9] = t->repeat;
+    switch (spec.kind) {
+    case TaskKind::Kthread: t->saved.pc = m_ret_from_fork; break;
+    case TaskKind::User: t->saved.pc = m_user_entry; break;
+    case TaskKind::Idle: t->saved.pc = m_cpu_idle; break;
+    }
+    m_tasks.push_back(std::move(t));
+    if (spec.kind != TaskKind::Idle) {
+        m_cpus[size_t(spec.cpu)]->halted = false;
+    }
+    return id;
+}
+
+int Machine::current_task(int cpu) const { return m_cpus.at(size_t(cpu))->current->id; }
+
+void Machine::block_task(int id) {
+    Task& t = task(id);
+    if (!t.finished() && t.kind != TaskKind::Idle) {
+        t.state = TaskState::Blocked;
+    }
+}
+
+void Machine::wake_task(int id) {
+    Task& t = task(id);
+    if (t.state == TaskState::Blocked) {
+        bool running = m_cpus[size_t(t.cpu)]->current == &t;
+        t.state = running ? TaskState::Running : TaskState::Runnable;
+        m_cpus[size_t(t.cpu)]->halted = false;
+    }
+}
+
+Result<uint64_t> Machine::call(GuestAddr fn, std::array<uint64_t, 8> args, int cpu) {
+    TaskSpec spec;
+    spec.name = fmt::format("call:{}", symbolize(fn).str());
+    spec.entry = fn;
+    spec.args = args;
+    spec.cpu = cpu;
+    auto id = create_task(spec);
+    if (!id) {
+        return id.error();
+    }
+    auto r = run();
+    if (!r) {
+        return r.error();
+    }
+    const Task& t = task(*id);
+    if (t.state != TaskState::Exited) {
+        std::string last = m_findings.empty() ? "" : ": " + m_findings.back().message;
+        return make_error("machine: call of {} did not return (stopped: {}){}", spec.name,
+                          stop_reason_name(r->reason), last);
+    }
+    return t.exit_value;
+}
+
+void Machine::add_observer(ExecutionObserver* o) { m_observers.push_back(o); }
+
+void Machine::remove_observer(ExecutionObserver* o) {
+    std::erase(m_observers, o);
+}
+
+void Machine::schedule_irq(int cpu, uint64_t at_instruction) {
+    auto& list = m_cpus.at(size_t(cpu))->scripted_irqs;
+    list.insert(std::upper_bound(list.begin(), list.end(), at_instruction), at_instruction);
+    m_horizon = m_clock; // Re-evaluate at the next instruction boundary.
+}
+
+uint64_t Machine::exceptions_taken(int cpu) const { return m_cpus.at(size_t(cpu))->exceptions; }
+
+void Machine::register_host_call(uint16_t number, HostCallHandler handler) {
+    m_host_calls[number] = std::move(handler);
+}
+
+Result<void> Machine::write_text(GuestAddr addr, InsnWord word) {
+    if (!addr.is_aligned(kInsnSize)) {
+        return make_error("machine: text write at {} is not 4-byte aligned", addr);
+    }
+    uint8_t b[4];
+    std::memcpy(b, &word.raw, 4);
+    return write_text_bytes(addr, b);
+}
+
+Result<void> Machine::write_text_bytes(GuestAddr addr, std::span<const uint8_t> bytes) {
+    uint8_t* p = m_memory.host_ptr(addr, bytes.size());
+    if (!p) {
+        return make_error("machine: text write of {} bytes at {} is unmapped", bytes.size(), addr);
+    }
+    if (p != bytes.data()) {
+        std::memmove(p, bytes.data(), bytes.size());
+    }
+    GuestAddr end = addr + int64_t(bytes.size());
+    // UC_CTL_TB_REMOVE_CACHE resolves only its start address: one call per 4 KiB page.
+    for (GuestAddr page = addr.align_down(kPageSize); page < end; page += int64_t(kPageSize)) {
+        GuestAddr lo = std::max(page, addr);
+        GuestAddr hi = std::min(page + int64_t(kPageSize), end);
+        for (auto& cpu : m_cpus) {
+            KLP_TRY(cpu->backend->remove_cache(lo, hi));
+        }
+    }
+    m_costs->invalidate(addr, end);
+    if (m_in_hook) {
+        // The hooked CPU retranslates from the instruction it is about to execute; the hook
+        // fires again there and is skipped once.
+        Cpu& cpu = *m_in_hook;
+        cpu.guard_pc = cpu.last_pc;
+        cpu.guard_skip_all = true;
+        cpu.backend->set_pc(cpu.last_pc);
+    }
+    return {};
+}
+
+CpuState Machine::cpu_state(int cpu) const { return m_cpus.at(size_t(cpu))->backend->state(); }
+
+void Machine::set_cpu_state(int cpu, const CpuState& state) {
+    Cpu& c = *m_cpus.at(size_t(cpu));
+    c.backend->set_state(state);
+    c.guard_pc = kNoPc;
+}
+
+uint64_t Machine::cpu_instructions(int cpu) const { return m_cpus.at(size_t(cpu))->instructions; }
+uint64_t Machine::cpu_cycles(int cpu) const { return m_cpus.at(size_t(cpu))->cycles; }
+
+void Machine::add_finding(Finding f) {
+    if (f.instruction == 0) {
+        f.instruction = m_clock;
+    }
+    m_findings.push_back(std::move(f));
+}
+
+void Machine::log_line(int cpu, std::string_view task_name, std::string_view text) {
+    m_log.push_back(fmt::format("[cpu{} {}] {}", cpu, task_name, text));
+}
+
+std::string Machine::symbolized(uint64_t pc) const { return m_symbols.symbolize(GuestAddr(pc)).str(); }
+
+uint64_t HostCallContext::arg(int index) const {
+    return m_machine.m_cpus.at(size_t(m_cpu))->backend->x(index);
+}
+
+void HostCallContext::set_reg(int index, uint64_t value) {
+    m_machine.m_cpus.at(size_t(m_cpu))->backend->set_x(index, value);
+}
+
+} // namespace klpemu::emu

@@ -1,0 +1,278 @@
+// The machine: the front door of emu/ (design.md §3). It models an arm64 SMP system running a
+// small kernel: N CPUs (one Unicorn instance each) sharing guest RAM, tasks with kernel stacks
+// laid out as v6.13+ does, exception entry for IRQs, host calls, and one deterministic
+// scheduler driving every CPU from one host thread. The patcher and the unwinder act on it
+// through write_text() and ExecutionObserver; tests and scenarios through run().
+//
+// Memory map (all kernel virtual addresses; flat on Unicorn 2.0.1):
+//
+//   0xffff800002000000  module area, near: [K-96 MiB, K-32 MiB), within BL reach of the kernel
+//   0xffff800008000000  K: kernel image (32 MiB): the machine's guest objects, then kernel objects
+//   0xffff800040000000  task stacks: 16 KiB each, 16 KiB aligned, 16 KiB unmapped guard between
+//   0xffff800050000000  per-CPU IRQ stacks: 16 KiB each (allocated; entry does not switch yet)
+//   0xffff800100000000  module area, far: > 2 GiB from the kernel, so calls need PLTs
+#pragma once
+
+#include "emu/cpu_state.h"
+#include "emu/finding.h"
+#include "emu/guest_addr.h"
+#include "emu/guest_memory.h"
+#include "emu/host_call.h"
+#include "emu/image.h"
+#include "emu/insn_word.h"
+#include "emu/observer.h"
+#include "emu/result.h"
+#include "emu/symbol_table.h"
+#include "emu/task.h"
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace klpemu::emu {
+
+inline constexpr GuestAddr kKernelBase{0xffff800008000000ULL};
+inline constexpr uint64_t kKernelSize = 32ULL << 20;
+inline constexpr GuestAddr kModuleNearBase{0xffff800002000000ULL};
+inline constexpr uint64_t kModuleNearSize = 64ULL << 20;
+inline constexpr GuestAddr kStackBase{0xffff800040000000ULL};
+inline constexpr GuestAddr kIrqStackBase{0xffff800050000000ULL};
+inline constexpr GuestAddr kModuleFarBase{0xffff800100000000ULL};
+inline constexpr int kMaxCpus = 8;
+
+// Stated costs of what the machine does outside guest instructions (cycles).
+inline constexpr uint64_t kExceptionEntryCycles = 24;  // vector entry, as a taken exception
+inline constexpr uint64_t kExceptionReturnCycles = 12; // ERET, added to its own cost
+inline constexpr uint64_t kHostCallCycles = 40;        // a trapped HVC round trip
+
+// The guest returns from an exception with a real ERET (ELR_EL1/SPSR_EL1 work on 2.0.1); the
+// machine notices it when the code hook reaches `el1_eret` in emu/guest/entry.S.
+
+enum class Placement { Near, Far, At };
+
+struct SwitchPoint {
+    uint64_t at_instruction = 0; // Global instruction count at which `cpu` starts running.
+    int cpu = 0;
+};
+
+enum class ScheduleKind { RoundRobin, Random, Scripted };
+
+struct SchedulePolicy {
+    ScheduleKind kind = ScheduleKind::RoundRobin;
+    uint64_t quantum = 1000;                // RoundRobin: slice; Random: maximum slice.
+    std::vector<SwitchPoint> switch_points; // Scripted; round-robin after the last one.
+};
+
+struct MachineConfig {
+    int cpus = 1;                          // 1..8
+    std::string core = "cortex-a53";       // Scheduling model for cycle costs.
+    uint64_t seed = 0;                     // Random interleaving.
+    SchedulePolicy scheduling;
+    uint64_t instruction_budget = 200'000'000; // Global; exhausting it is a finding.
+    uint64_t irq_timer_period = 0;         // Per-CPU instructions between timer IRQs; 0 = off.
+    bool observe_memory_writes = false;    // Install UC_HOOK_MEM_WRITE (decided at creation).
+    bool code_hook = true;                 // Off only for the raw-Unicorn benchmark.
+};
+
+struct TaskSpec {
+    std::string name;
+    TaskKind kind = TaskKind::Kthread;
+    GuestAddr entry;           // Kthread: the thread function; User: the syscall function.
+    std::array<uint64_t, 8> args{};
+    int cpu = 0;
+    uint64_t repeat = 1;       // User tasks: number of syscalls before exit.
+};
+
+enum class StopReason {
+    AllTasksFinished, // Every non-idle task exited or was killed.
+    InstructionLimit, // run()'s max_instructions reached.
+    BudgetExhausted,  // The machine's instruction budget is spent (a finding was added).
+    Breakpoint,       // A CPU is about to execute a breakpoint address.
+    StopRequested,    // An observer or host call asked for a stop.
+    AllBlocked,       // Live tasks remain but none is runnable.
+};
+
+struct RunResult {
+    StopReason reason = StopReason::AllTasksFinished;
+    int cpu = -1;        // The CPU that hit the breakpoint or stopped.
+    GuestAddr pc;
+};
+
+std::string_view stop_reason_name(StopReason r);
+
+class Machine {
+  public:
+    // Builds the CPUs, maps the memory map and boots the guest machine object (emu/guest/*.S).
+    static Result<std::unique_ptr<Machine>> create(const MachineConfig& config);
+    ~Machine();
+    Machine(const Machine&) = delete;
+    Machine& operator=(const Machine&) = delete;
+
+    const MachineConfig& config() const { return m_config; }
+    int cpu_count() const { return int(m_cpus.size()); }
+    GuestMemory& memory() { return m_memory; }
+    const GuestMemory& memory() const { return m_memory; }
+    SymbolTable& symbols() { return m_symbols; }
+    const SymbolTable& symbols() const { return m_symbols; }
+    Symbolized symbolize(GuestAddr a) const { return m_symbols.symbolize(a); }
+    // Address of a global symbol; error names it if unknown.
+    Result<GuestAddr> symbol(std::string_view name) const;
+
+    // --- images ---
+    // Reserves `size` bytes (page aligned) in the kernel image area.
+    Result<GuestAddr> reserve_kernel_region(uint64_t size);
+    // Reserves and maps a module region: Near (BL reach of the kernel), Far (>= 2 GiB away,
+    // needs PLTs) or At `at`.
+    Result<GuestAddr> reserve_module_region(uint64_t size, Placement placement, GuestAddr at = {});
+    // Copies the object's sections into guest memory (bss zero-filled), mapping any pages not
+    // yet mapped, and adds its symbols.
+    Result<void> load(const LoadedObject& object);
+    // Assembles `source`, loads it at the next free kernel address (or a module region) against
+    // the machine's symbols, maps it and returns it.
+    Result<LoadedObject> load_assembly(std::string_view source, std::string_view name,
+                                       ObjectKind kind = ObjectKind::Kernel,
+                                       Placement placement = Placement::Near);
+
+    // --- tasks ---
+    // Creates a task with its stack and terminal frame; it starts in ret_from_fork (kthread),
+    // the syscall loop (user) on its CPU.
+    Result<int> create_task(const TaskSpec& spec);
+    Task& task(int id) { return *m_tasks.at(size_t(id)); }
+    const Task& task(int id) const { return *m_tasks.at(size_t(id)); }
+    int task_count() const { return int(m_tasks.size()); }
+    // Id of the task running on `cpu` (its idle task when nothing else runs).
+    int current_task(int cpu) const;
+    // Blocks / wakes a task (a blocked task is skipped by schedule()).
+    void block_task(int id);
+    void wake_task(int id);
+    // Creates a kthread calling `fn(args)`, runs the machine until every task finishes, returns
+    // its exit value. For tests.
+    Result<uint64_t> call(GuestAddr fn, std::array<uint64_t, 8> args = {}, int cpu = 0);
+
+    // --- running ---
+    // Runs until a stop reason (at most `max_instructions` more instructions).
+    Result<RunResult> run(uint64_t max_instructions = UINT64_MAX);
+    // Asks the run loop to stop at the next instruction boundary (observers, host calls).
+    void request_stop() { m_stop_requested = true; }
+    void add_breakpoint(GuestAddr a) { m_breakpoints.insert(a.value); }
+    void remove_breakpoint(GuestAddr a) { m_breakpoints.erase(a.value); }
+    void add_observer(ExecutionObserver* o);
+    void remove_observer(ExecutionObserver* o);
+
+    // --- exceptions ---
+    // IRQ on `cpu` when the global instruction count reaches `at_instruction` (or as soon after
+    // as IRQs are unmasked and that CPU runs).
+    void schedule_irq(int cpu, uint64_t at_instruction);
+    // IRQ on `cpu` at its next instruction boundary.
+    void request_irq(int cpu) { schedule_irq(cpu, 0); }
+    uint64_t exceptions_taken(int cpu) const;
+
+    // --- host calls ---
+    // Registers `handler` for `hvc #number`; replaces an earlier one.
+    void register_host_call(uint16_t number, HostCallHandler handler);
+
+    // --- text ---
+    // THE way to change guest text: writes the word, invalidates translated code for the page on
+    // every CPU, drops cached costs, and (inside a hook) makes the hooked CPU retranslate at PC.
+    Result<void> write_text(GuestAddr addr, InsnWord word);
+    // Same for several bytes (PLT blocks, 64-bit literals).
+    Result<void> write_text_bytes(GuestAddr addr, std::span<const uint8_t> bytes);
+
+    // --- state and clocks ---
+    CpuState cpu_state(int cpu) const;
+    void set_cpu_state(int cpu, const CpuState& state);
+    uint64_t instructions() const { return m_clock; } // The one clock.
+    uint64_t cpu_instructions(int cpu) const;
+    uint64_t cpu_cycles(int cpu) const;
+    const std::vector<Finding>& findings() const { return m_findings; }
+    void add_finding(Finding f);
+    const std::vector<std::string>& log() const { return m_log; }
+    void log_line(int cpu, std::string_view task, std::string_view text);
+
+  private:
+    struct Cpu;
+    class CostCache;
+    friend class HostCallContext;
+    friend struct Cpu;
+
+    explicit Machine(const MachineConfig& config);
+    Result<void> boot();
+    Result<void> map_region(std::string name, GuestAddr base, uint64_t size);
+    void register_machine_host_calls();
+
+    // Hook paths (noexcept, inside Unicorn).
+    void on_code(Cpu& cpu, uint64_t pc) noexcept;
+    bool slow_event(Cpu& cpu, uint64_t pc) noexcept;
+    void on_trap(Cpu& cpu) noexcept;
+    void on_mem_fault(Cpu& cpu, int access, bool unmapped, uint64_t addr, int size) noexcept;
+    void on_mem_write(Cpu& cpu, uint64_t addr, int size) noexcept;
+
+    // Driver.
+    int pick_cpu(uint64_t& slice_end);
+    Result<bool> run_slice(Cpu& cpu, RunResult& out);
+    void update_horizon(Cpu& cpu);
+    bool irq_due(const Cpu& cpu) const;
+    void enter_irq(Cpu& cpu);
+    Result<void> handle_trap(Cpu& cpu);
+    Result<void> handle_host_call(Cpu& cpu, uint16_t number, GuestAddr pc);
+    void kill_current(Cpu& cpu, Finding finding);
+    Task* pick_next(Cpu& cpu);
+    void switch_to(Cpu& cpu, Task& next, bool save_prev, uint64_t prev_resume_pc);
+    void budget_findings();
+    bool any_live_task() const;
+    uint64_t next_random();
+    std::string symbolized(uint64_t pc) const;
+
+    // Machine host calls.
+    void hc_schedule(HostCallContext& ctx);
+    void hc_task_exit(HostCallContext& ctx);
+    void hc_printk(HostCallContext& ctx);
+    void hc_irq(HostCallContext& ctx);
+    void hc_idle(HostCallContext& ctx);
+    void hc_ret_to_user(HostCallContext& ctx);
+
+    MachineConfig m_config;
+    GuestMemory m_memory;
+    SymbolTable m_symbols;
+    std::vector<std::unique_ptr<Cpu>> m_cpus;
+    std::vector<std::unique_ptr<Task>> m_tasks;
+    std::vector<ExecutionObserver*> m_observers;
+    std::unordered_set<uint64_t> m_breakpoints;
+    std::unordered_map<uint16_t, HostCallHandler> m_host_calls;
+    std::unique_ptr<CostCache> m_costs;
+    std::vector<Finding> m_findings;
+    std::vector<std::string> m_log;
+
+    // Guest entry points of the machine object.
+    uint64_t m_ret_from_fork = 0;
+    uint64_t m_user_entry = 0;
+    uint64_t m_cpu_idle = 0;
+    uint64_t m_el1_irq = 0;
+    uint64_t m_eret_pc = 0;
+
+    // Clock and run state.
+    uint64_t m_clock = 0;
+    uint64_t m_horizon = 0;     // Hook slow path when m_clock reaches it.
+    uint64_t m_slice_end = 0;
+    uint64_t m_run_end = 0;
+    bool m_stop_requested = false;
+    Cpu* m_in_hook = nullptr;   // The CPU whose Unicorn callback is running.
+    int m_rr_next = 0;
+    uint64_t m_rng;
+    size_t m_script_index = 0;
+
+    // Address-space allocators.
+    GuestAddr m_kernel_next = kKernelBase;
+    GuestAddr m_near_next = kModuleNearBase;
+    GuestAddr m_far_next = kModuleFarBase;
+    std::vector<std::string> m_loaded_objects;
+};
+
+} // namespace klpemu::emu

@@ -1,0 +1,580 @@
+// The machine's run loop: one host thread drives every CPU in slices chosen by a deterministic
+// scheduler (round robin, seeded random interleaving, or scripted switch points), the global
+// code hook counts instructions, charges cycles, feeds observers and decides when a CPU must stop
+// (slice end, IRQ due, breakpoint, stop request); the driver then takes IRQs (the hardware half
+// of exception entry), runs host calls and turns BRK, undefined instructions and faults into
+// findings that kill the current task. Nothing here touches Unicorn directly.
+#include "emu/machine.h"
+
+#include "emu/machine_internal.h"
+
+#include <algorithm>
+
+namespace klpemu::emu {
+
+namespace {
+constexpr uint32_t kHvcMask = 0xffe0001f, kHvcBits = 0xd4000002; // hvc #imm16
+constexpr uint32_t kBrkMask = 0xffe0001f, kBrkBits = 0xd4200000; // brk #imm16
+constexpr uint16_t kPatchedBrkImm = 0x100;                       // AARCH64_BREAK_FAULT
+constexpr uint64_t kNzcvMask = 0xf0000000ULL;
+
+uint64_t splitmix64(uint64_t& state) {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+} // namespace
+
+uint64_t Machine::next_random() { return splitmix64(m_rng); }
+
+// ---- hooks (inside Unicorn; noexcept) ----
+
+void Machine::on_code(Cpu& cpu, uint64_t pc) noexcept {
+    bool pass_breakpoint = false;
+    if (cpu.guard_pc != kNoPc) [[unlikely]] {
+        bool same = cpu.guard_pc == pc;
+        cpu.guard_pc = kNoPc;
+        if (same && cpu.guard_skip_all) {
+            return;
+        }
+        pass_breakpoint = same;
+    }
+    if (m_clock >= m_horizon) [[unlikely]] {
+        if (slow_event(cpu, pc)) {
+            return;
+        }
+    }
+    if (!m_breakpoints.empty() && !pass_breakpoint && m_breakpoints.count(pc)) [[unlikely]] {
+        cpu.guard_pc = pc;
+        cpu.guard_skip_all = false;
+        cpu.last_pc = pc;
+        cpu.stop_now(CpuStop::Breakpoint);
+        return;
+    }
+    cpu.last_pc = pc;
+    const uint64_t before = m_clock++;
+    ++cpu.instructions;
+    Task& t = *cpu.current;
+    ++t.instructions;
+    const uint32_t cost = m_costs->cycles(pc);
+    cpu.cycles += cost;
+    t.cycles += cost;
+    if (pc == m_eret_pc) [[unlikely]] {
+        cpu.cycles += kExceptionReturnCycles;
+        t.cycles += kExceptionReturnCycles;
+        cpu.irq_masked = false;
+        m_horizon = m_clock; // A pending IRQ may now be taken.
+        const GuestAddr target(cpu.backend->sysreg(SysReg::ElrEl1));
+        for (ExecutionObserver* o : m_observers) {
+            o->on_exception_return(cpu.index, t.id, ExceptionKind::Irq, target);
+        }
+    }
+    if (!m_observers.empty()) {
+        const uint8_t* p = m_memory.host_ptr(GuestAddr(pc), 4);
+        uint32_t word = 0;
+        if (p) {
+            std::memcpy(&word, p, 4);
+        }
+        InsnEvent ev{cpu.index, t.id, GuestAddr(pc), InsnWord(word), before};
+        m_in_hook = &cpu;
+        for (ExecutionObserver* o : m_observers) {
+            o->on_instruction(ev);
+        }
+        m_in_hook = nullptr;
+    }
+    if (m_stop_requested) [[unlikely]] {
+        if (cpu.guard_pc == kNoPc) {
+            cpu.guard_pc = pc;
+            cpu.guard_skip_all = true;
+        }
+        cpu.stop_now(CpuStop::Observer);
+    }
+}
+
+bool Machine::irq_due(const Cpu& cpu) const {
+    if (!cpu.scripted_irqs.empty() && cpu.scripted_irqs.front() <= m_clock) {
+        return true;
+    }
+    return cpu.next_timer != 0 && cpu.instructions >= cpu.next_timer;
+}
+
+void Machine::update_horizon(Cpu& cpu) {
+    uint64_t h = m_slice_end;
+    if (irq_due(cpu)) {
+        h = m_clock + (cpu.irq_masked ? 1 : 0); // Masked: look again at every boundary.
+    } else {
+        if (!cpu.scripted_irqs.empty()) {
+            h = std::min(h, cpu.scripted_irqs.front());
+        }
+        if (cpu.next_timer != 0) {
+            h = std::min(h, m_clock + (cpu.next_timer - cpu.instructions));
+        }
+    }
+    m_horizon = h;
+}
+
+bool Machine::slow_event(Cpu& cpu, uint64_t pc) noexcept {
+    if (!cpu.irq_masked && irq_due(cpu)) {
+        cpu.last_pc = pc;
+        cpu.stop_now(CpuStop::Irq);
+        return true;
+    }
+    if (m_clock >= m_slice_end) {
+        cpu.last_pc = pc;
+        cpu.stop_now(CpuStop::Slice);
+        return true;
+    }
+    update_horizon(cpu);
+    return false;
+}
+
+void Machine::on_trap(Cpu& cpu) noexcept {
+    cpu.trap_pc = cpu.backend->pc();
+    cpu.stop_now(CpuStop::Trap);
+}
+
+void Machine::on_mem_fault(Cpu& cpu, int access, bool unmapped, uint64_t addr, int size) noexcept {
+    Cpu::Fault f;
+    f.access = access;
+    f.unmapped = unmapped;
+    f.addr = addr;
+    f.size = size;
+    f.pc = access == int(MemAccess::Fetch) ? addr : cpu.last_pc;
+    cpu.fault = f;
+    cpu.stop = CpuStop::Fault;
+}
+
+void Machine::on_mem_write(Cpu& cpu, uint64_t addr, int size) noexcept {
+    m_in_hook = &cpu;
+    for (ExecutionObserver* o : m_observers) {
+        o->on_memory_write(cpu.index, GuestAddr(cpu.last_pc), GuestAddr(addr), size);
+    }
+    m_in_hook = nullptr;
+    if (m_stop_requested) {
+        cpu.stop_now(CpuStop::Observer);
+    }
+}
+
+// ---- driver ----
+
+bool Machine::any_live_task() const {
+    return std::any_of(m_tasks.begin(), m_tasks.end(), [](const std::unique_ptr<Task>& t) {
+        return t->kind != TaskKind::Idle && !t->finished();
+    });
+}
+
+int Machine::pick_cpu(uint64_t& slice_end) {
+    const int n = cpu_count();
+    const uint64_t quantum = m_config.scheduling.quantum;
+    auto round_robin = [&](uint64_t limit) {
+        for (int i = 0; i < n; ++i) {
+            int c = (m_rr_next + i) % n;
+            if (!m_cpus[size_t(c)]->halted) {
+                m_rr_next = (c + 1) % n;
+                slice_end = std::min(limit, m_clock + quantum);
+                return c;
+            }
+        }
+        return -1;
+    };
+    switch (m_config.scheduling.kind) {
+    case ScheduleKind::RoundRobin: return round_robin(UINT64_MAX);
+    case ScheduleKind::Random: {
+        int runnable[kMaxCpus];
+        int count = 0;
+        for (int c = 0; c < n; ++c) {
+            if (!m_cpus[size_t(c)]->halted) {
+                runnable[count++] = c;
+            }
+        }
+        if (count == 0) {
+            return -1;
+        }
+        int c = runnable[next_random() % uint64_t(count)];
+        slice_end = m_clock + 1 + next_random() % quantum;
+        return c;
+    }
+    case ScheduleKind::Scripted: {
+        const auto& points = m_config.scheduling.switch_points;
+        while (m_script_index < points.size() && points[m_script_index].at_instruction <= m_clock) {
+            ++m_script_index;
+        }
+        int c = m_script_index == 0 ? 0 : points[m_script_index - 1].cpu;
+        uint64_t boundary = m_script_index < points.size() ? points[m_script_index].at_instruction
+                                                           : UINT64_MAX;
+        if (m_script_index == points.size() && m_script_index > 0) {
+            return round_robin(UINT64_MAX); // Script over.
+        }
+        if (c >= 0 && c < n && !m_cpus[size_t(c)]->halted) {
+            slice_end = boundary;
+            return c;
+        }
+        return round_robin(boundary);
+    }
+    }
+    return -1;
+}
+
+Result<RunResult> Machine::run(uint64_t max_instructions) {
+    m_stop_requested = false;
+    m_run_end = max_instructions >= UINT64_MAX - m_clock ? UINT64_MAX : m_clock + max_instructions;
+    RunResult out;
+    while (true) {
+        if (!any_live_task()) {
+            out.reason = StopReason::AllTasksFinished;
+            return out;
+        }
+        if (m_clock >= m_config.instruction_budget) {
+            budget_findings();
+            out.reason = StopReason::BudgetExhausted;
+            return out;
+        }
+        if (m_clock >= m_run_end) {
+            out.reason = StopReason::InstructionLimit;
+            return out;
+        }
+        uint64_t slice_end = UINT64_MAX;
+        int c = pick_cpu(slice_end);
+        if (c < 0) {
+            out.reason = StopReason::AllBlocked;
+            return out;
+        }
+        m_slice_end = std::min({slice_end, m_run_end, m_config.instruction_budget});
+        auto stopped = run_slice(*m_cpus[size_t(c)], out);
+        if (!stopped) {
+            return stopped.error();
+        }
+        if (*stopped) {
+            return out;
+        }
+    }
+}
+
+Result<bool> Machine::run_slice(Cpu& cpu, RunResult& out) {
+    while (m_clock < m_slice_end && !cpu.halted) {
+        update_horizon(cpu);
+        cpu.stop = CpuStop::None;
+        cpu.fault.reset();
+        const uint64_t pc = cpu.backend->pc();
+        auto r = cpu.backend->run(GuestAddr(pc));
+        if (cpu.fault) {
+            const Cpu::Fault f = *cpu.fault;
+            static constexpr const char* kAccess[] = {"read", "write", "fetch"};
+            Finding finding;
+            finding.kind = f.unmapped ? "unmapped-access" : "protection-fault";
+            finding.severity = Severity::Fatal;
+            finding.message = fmt::format("{} {} of {} bytes at {:#018x}",
+                                          f.unmapped ? "unmapped" : "protection fault on",
+                                          kAccess[f.access], f.size, f.addr);
+            finding.pc = GuestAddr(f.pc);
+            kill_current(cpu, std::move(finding));
+            continue;
+        }
+        if (!r) {
+            return make_error("machine: cpu{} at {}: {}", cpu.index, symbolized(pc), r.error().message);
+        }
+        switch (cpu.stop) {
+        case CpuStop::None:
+        case CpuStop::Fault:
+            return make_error("machine: cpu{} stopped at {} without a reason", cpu.index,
+                              symbolized(cpu.backend->pc()));
+        case CpuStop::Slice: return false;
+        case CpuStop::Irq: enter_irq(cpu); break;
+        case CpuStop::Breakpoint:
+            out.reason = StopReason::Breakpoint;
+            out.cpu = cpu.index;
+            out.pc = GuestAddr(cpu.last_pc);
+            return true;
+        case CpuStop::Observer:
+            out.reason = StopReason::StopRequested;
+            out.cpu = cpu.index;
+            out.pc = GuestAddr(cpu.backend->pc());
+            return true;
+        case CpuStop::Trap:
+            KLP_TRY(handle_trap(cpu));
+            if (m_stop_requested) {
+                out.reason = StopReason::StopRequested;
+                out.cpu = cpu.index;
+                out.pc = GuestAddr(cpu.backend->pc());
+                return true;
+            }
+            break;
+        }
+    }
+    return false;
+}
+
+void Machine::enter_irq(Cpu& cpu) {
+    if (!cpu.scripted_irqs.empty() && cpu.scripted_irqs.front() <= m_clock) {
+        cpu.scripted_irqs.erase(cpu.scripted_irqs.begin());
+    } else if (cpu.next_timer != 0 && cpu.instructions >= cpu.next_timer) {
+        cpu.next_timer = cpu.instructions + m_config.irq_timer_period;
+    }
+    // The hardware half of exception entry (the guest's el1_irq does kernel_entry).
+    UnicornBackend& b = *cpu.backend;
+    const uint64_t pc = b.pc();
+    b.set_sysreg(SysReg::ElrEl1, pc);
+    b.set_sysreg(SysReg::SpsrEl1, b.pstate());
+    b.set_pc(m_el1_irq);
+    cpu.guard_pc = kNoPc;
+    cpu.irq_masked = true;
+    ++cpu.exceptions;
+    cpu.cycles += kExceptionEntryCycles;
+    cpu.current->cycles += kExceptionEntryCycles;
+    for (ExecutionObserver* o : m_observers) {
+        o->on_exception_entry(cpu.index, cpu.current->id, ExceptionKind::Irq, GuestAddr(pc));
+    }
+}
+
+Result<void> Machine::handle_trap(Cpu& cpu) {
+    const uint64_t pc = cpu.trap_pc;
+    const uint8_t* p = m_memory.host_ptr(GuestAddr(pc), 4);
+    uint32_t word = 0;
+    if (p) {
+        std::memcpy(&word, p, 4);
+    }
+    Finding f;
+    f.severity = Severity::Fatal;
+    f.pc = GuestAddr(pc);
+    if (cpu.trap_kind == TrapKind::Undefined && (word & kHvcMask) == kHvcBits) {
+        return handle_host_call(cpu, uint16_t((word >> 5) & 0xffff), GuestAddr(pc));
+    }
+    if (cpu.trap_kind == TrapKind::Breakpoint && (word & kBrkMask) == kBrkBits) {
+        const uint16_t imm = uint16_t((word >> 5) & 0xffff);
+        if (imm == kPatchedBrkImm) {
+            f.kind = "patched-brk";
+            f.message = "patched BRK executed";
+        } else {
+            f.kind = "brk";
+            f.message = fmt::format("BRK #{:#x} executed", imm);
+        }
+    } else if (cpu.trap_kind == TrapKind::Syscall) {
+        f.kind = "unexpected-svc";
+        f.message = "SVC executed in kernel mode";
+        f.pc = GuestAddr(pc - 4);
+    } else {
+        f.kind = "undefined-instruction";
+        f.message = fmt::format("undefined instruction {:08x}", word);
+    }
+    kill_current(cpu, std::move(f));
+    return {};
+}
+
+Result<void> Machine::handle_host_call(Cpu& cpu, uint16_t number, GuestAddr pc) {
+    Task& t = *cpu.current;
+    cpu.cycles += kHostCallCycles;
+    t.cycles += kHostCallCycles;
+    for (ExecutionObserver* o : m_observers) {
+        o->on_host_call(cpu.index, t.id, number);
+    }
+    auto it = m_host_calls.find(number);
+    if (it == m_host_calls.end()) {
+        Finding f;
+        f.kind = "unknown-host-call";
+        f.severity = Severity::Fatal;
+        f.pc = pc;
+        f.message = fmt::format("hvc #{:#x} has no host handler", number);
+        kill_current(cpu, std::move(f));
+        return {};
+    }
+    HostCallContext ctx(*this, cpu.index, t, number, pc);
+    it->second(ctx);
+    if (!ctx.switched()) {
+        cpu.backend->set_pc(ctx.next_pc().value);
+    }
+    cpu.guard_pc = kNoPc;
+    return {};
+}
+
+void Machine::kill_current(Cpu& cpu, Finding finding) {
+    Task& t = *cpu.current;
+    finding.cpu = cpu.index;
+    finding.task = t.name;
+    if (finding.pc) {
+        finding.where = symbolized(finding.pc->value);
+    }
+    add_finding(std::move(finding));
+    if (t.kind == TaskKind::Idle) {
+        t.state = TaskState::Killed;
+        cpu.halted = true; // A dead idle task leaves its CPU stopped.
+        return;
+    }
+    t.state = TaskState::Killed;
+    Task* next = pick_next(cpu);
+    switch_to(cpu, *next, false, 0);
+}
+
+Task* Machine::pick_next(Cpu& cpu) {
+    Task* cur = cpu.current;
+    auto eligible = [&](const Task& t) {
+        return t.cpu == cpu.index && t.kind != TaskKind::Idle &&
+               (t.state == TaskState::Runnable || (&t == cur && t.state == TaskState::Running));
+    };
+    const int n = int(m_tasks.size());
+    const int start = cur ? cur->id : 0;
+    for (int i = 1; i <= n; ++i) {
+        Task& t = *m_tasks[size_t((start + i) % n)];
+        if (eligible(t)) {
+            return &t;
+        }
+    }
+    return cpu.idle;
+}
+
+// cpu_switch_to: save the callee-saved context of `prev` (resuming at prev_resume_pc) and load
+// `next`'s. Caller-saved registers are zeroed so nothing leaks between tasks.
+void Machine::switch_to(Cpu& cpu, Task& next, bool save_prev, uint64_t prev_resume_pc) {
+    Task* prev = cpu.current;
+    UnicornBackend& b = *cpu.backend;
+    CpuState s = b.state();
+    if (save_prev && prev) {
+        for (size_t i = 0; i < 10; ++i) {
+            prev->saved.x19_x28[i] = s.x[19 + i];
+        }
+        prev->saved.fp = s.x[29];
+        prev->saved.lr = s.x[30];
+        prev->saved.sp = s.sp;
+        prev->saved.pc = prev_resume_pc;
+        prev->saved.irq_masked = cpu.irq_masked;
+    }
+    if (prev && prev->state == TaskState::Running) {
+        prev->state = TaskState::Runnable;
+    }
+    CpuState n;
+    for (size_t i = 0; i < 10; ++i) {
+        n.x[19 + i] = next.saved.x19_x28[i];
+    }
+    n.x[29] = next.saved.fp;
+    n.x[30] = next.saved.lr;
+    n.sp = next.saved.sp;
+    n.pc = next.saved.pc;
+    n.pstate = s.pstate & ~kNzcvMask;
+    b.set_state(n);
+    cpu.irq_masked = next.saved.irq_masked;
+    cpu.current = &next;
+    if (next.state == TaskState::Runnable) {
+        next.state = TaskState::Running;
+    }
+    cpu.guard_pc = kNoPc;
+    for (ExecutionObserver* o : m_observers) {
+        o->on_task_switch(cpu.index, prev ? prev->id : -1, next.id);
+    }
+}
+
+void Machine::budget_findings() {
+    for (auto& cpu : m_cpus) {
+        if (cpu->halted) {
+            continue;
+        }
+        const uint64_t pc = cpu->backend->pc();
+        Finding f;
+        f.kind = "budget-exhausted";
+        f.severity = Severity::Error;
+        f.pc = GuestAddr(pc);
+        f.where = symbolized(pc);
+        f.cpu = cpu->index;
+        f.task = cpu->current->name;
+        f.message = fmt::format("instruction budget of {} exhausted; cpu{} ({}) at {}",
+                                m_config.instruction_budget, cpu->index, cpu->current->name,
+                                f.where);
+        add_finding(std::move(f));
+    }
+}
+
+// ---- machine host calls ----
+
+void Machine::register_machine_host_calls() {
+    register_host_call(hc::kSchedule, [this](HostCallContext& c) { hc_schedule(c); });
+    register_host_call(hc::kTaskExit, [this](HostCallContext& c) { hc_task_exit(c); });
+    register_host_call(hc::kPrintk, [this](HostCallContext& c) { hc_printk(c); });
+    register_host_call(hc::kIrq, [this](HostCallContext& c) { hc_irq(c); });
+    register_host_call(hc::kIdle, [this](HostCallContext& c) { hc_idle(c); });
+    register_host_call(hc::kRetToUser, [this](HostCallContext& c) { hc_ret_to_user(c); });
+}
+
+void Machine::hc_schedule(HostCallContext& ctx) {
+    Cpu& cpu = *m_cpus[size_t(ctx.cpu())];
+    Task* next = pick_next(cpu);
+    if (next == cpu.current) {
+        return;
+    }
+    switch_to(cpu, *next, true, ctx.next_pc().value);
+    ctx.mark_switched();
+}
+
+void Machine::hc_task_exit(HostCallContext& ctx) {
+    Cpu& cpu = *m_cpus[size_t(ctx.cpu())];
+    Task& t = ctx.task();
+    t.exit_value = ctx.arg(0);
+    t.state = TaskState::Exited;
+    switch_to(cpu, *pick_next(cpu), false, 0);
+    ctx.mark_switched();
+}
+
+void Machine::hc_printk(HostCallContext& ctx) {
+    // A small printk: %d %u %x %lx %ld %lu %llx %s %p %%, arguments from x1.
+    auto read_string = [&](uint64_t addr) {
+        std::string s;
+        for (uint64_t i = 0; i < 512; ++i) {
+            const uint8_t* p = m_memory.host_ptr(GuestAddr(addr + i), 1);
+            if (!p || *p == 0) {
+                break;
+            }
+            s.push_back(char(*p));
+        }
+        return s;
+    };
+    const std::string format = read_string(ctx.arg(0));
+    std::string out;
+    int next_arg = 1;
+    for (size_t i = 0; i < format.size(); ++i) {
+        if (format[i] != '%' || i + 1 >= format.size()) {
+            out.push_back(format[i]);
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < format.size() && format[j] == 'l') {
+            ++j;
+        }
+        const char conv = j < format.size() ? format[j] : '%';
+        const uint64_t v = next_arg <= 7 ? ctx.arg(next_arg) : 0;
+        switch (conv) {
+        case 'd': out += fmt::format("{}", int64_t(j == i + 1 ? int64_t(int32_t(v)) : int64_t(v))); ++next_arg; break;
+        case 'u': out += fmt::format("{}", v); ++next_arg; break;
+        case 'x': out += fmt::format("{:x}", v); ++next_arg; break;
+        case 'p': out += symbolized(v); ++next_arg; break;
+        case 's': out += read_string(v); ++next_arg; break;
+        case '%': out.push_back('%'); break;
+        default: out += format.substr(i, j - i + 1); break;
+        }
+        i = j;
+    }
+    while (!out.empty() && out.back() == '\n') {
+        out.pop_back();
+    }
+    log_line(ctx.cpu(), ctx.task().name, out);
+}
+
+void Machine::hc_irq(HostCallContext& ctx) {
+    Cpu& cpu = *m_cpus[size_t(ctx.cpu())];
+    Task* next = pick_next(cpu);
+    ctx.set_result(next != cpu.current ? 1 : 0); // need_resched
+}
+
+void Machine::hc_idle(HostCallContext& ctx) {
+    Cpu& cpu = *m_cpus[size_t(ctx.cpu())];
+    if (pick_next(cpu) == cpu.idle) {
+        cpu.halted = true; // wfi: wait until a task becomes runnable here.
+    }
+}
+
+void Machine::hc_ret_to_user(HostCallContext& ctx) {
+    Task& t = ctx.task();
+    ++t.syscalls;
+    for (ExecutionObserver* o : m_observers) {
+        o->on_return_to_user(ctx.cpu(), t.id);
+    }
+}
+
+} // namespace klpemu::emu
