@@ -43,7 +43,11 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
         return make_error("machine: scheduling quantum must be at least 1 instruction");
     }
     std::unique_ptr<Machine> m(new Machine(config));
-    m->m_costs = std::make_unique<CostCache>(m->m_memory);
+    auto model = CycleModel::create(config.core);
+    if (!model) {
+        return make_error("machine: {}", model.error().message);
+    }
+    m->m_costs = std::make_unique<CostCache>(m->m_memory, std::move(*model));
     BackendOptions options;
     options.code_hook = config.code_hook;
     options.mem_write_hook = config.observe_memory_writes;

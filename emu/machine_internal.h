@@ -2,6 +2,7 @@
 // machine_run.cpp (hooks, scheduler, exceptions, host calls). Not a public header.
 #pragma once
 
+#include "emu/cycle_model.h"
 #include "emu/machine.h"
 #include "emu/unicorn_backend.h"
 
@@ -28,6 +29,7 @@ struct Machine::Cpu final : BackendClient {
     uint64_t instructions = 0;
     uint64_t cycles = 0;
     uint64_t exceptions = 0;
+    InOrderPipeline pipeline; // Per-CPU issue state for the in-order cycle rule.
     uint64_t last_pc = kNoPc; // PC of the instruction whose hook ran last (exact).
     // Re-entry guard: the first hook after a resume at this PC is skipped (Observer/text
     // restart) or passes the breakpoint (Breakpoint).
@@ -65,24 +67,26 @@ struct Machine::Cpu final : BackendClient {
     }
 };
 
-// Per-address instruction cost, cached and invalidated by write_text (design.md §3 "Clock").
-// A direct-mapped table in front of the cost function keeps the hook's lookup to a compare.
+// Per-address instruction cost from the CycleModel (LLVM's scheduling model for the configured
+// core), cached and invalidated by write_text (design.md §3 "Clock"). A direct-mapped table keeps
+// the hook's lookup to one compare; a miss decodes the word guest memory holds now.
 class Machine::CostCache {
   public:
     static constexpr size_t kEntries = 1 << 14;
     struct Entry {
         uint64_t pc = kNoPc;
-        uint32_t cycles = 0;
+        InsnCost cost;
     };
-    explicit CostCache(const GuestMemory& memory) : m_memory(memory), m_table(kEntries) {}
+    CostCache(const GuestMemory& memory, CycleModel model)
+        : m_memory(memory), m_model(std::move(model)), m_table(kEntries) {}
 
-    uint32_t cycles(uint64_t pc) {
+    const InsnCost& cost(uint64_t pc) {
         Entry& e = m_table[(pc >> 2) & (kEntries - 1)];
         if (e.pc != pc) [[unlikely]] {
             e.pc = pc;
-            e.cycles = compute(pc);
+            e.cost = compute(pc);
         }
-        return e.cycles;
+        return e.cost;
     }
     void invalidate(GuestAddr begin, GuestAddr end) {
         for (uint64_t a = begin.align_down(4).value; a < end.value; a += 4) {
@@ -92,10 +96,20 @@ class Machine::CostCache {
             }
         }
     }
+    const CycleModel& model() const { return m_model; }
 
   private:
-    uint32_t compute(uint64_t) { return 1; }
+    InsnCost compute(uint64_t pc) const {
+        const uint8_t* p = m_memory.host_ptr(GuestAddr(pc), 4);
+        if (!p) {
+            return kUnknownInsnCost;
+        }
+        uint32_t w = 0;
+        std::memcpy(&w, p, 4);
+        return m_model.cost(InsnWord(w));
+    }
     const GuestMemory& m_memory;
+    CycleModel m_model;
     std::vector<Entry> m_table;
 };
 

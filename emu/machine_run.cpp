@@ -17,6 +17,7 @@ constexpr uint32_t kHvcMask = 0xffe0001f, kHvcBits = 0xd4000002; // hvc #imm16
 constexpr uint32_t kBrkMask = 0xffe0001f, kBrkBits = 0xd4200000; // brk #imm16
 constexpr uint16_t kPatchedBrkImm = 0x100;                       // AARCH64_BREAK_FAULT
 constexpr uint64_t kNzcvMask = 0xf0000000ULL;
+constexpr uint64_t kLoneCpuSlice = 1 << 20;
 
 uint64_t splitmix64(uint64_t& state) {
     uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
@@ -57,7 +58,7 @@ void Machine::on_code(Cpu& cpu, uint64_t pc) noexcept {
     ++cpu.instructions;
     Task& t = *cpu.current;
     ++t.instructions;
-    const uint32_t cost = m_costs->cycles(pc);
+    const uint64_t cost = cpu.pipeline.account(m_costs->cost(pc));
     cpu.cycles += cost;
     t.cycles += cost;
     if (pc == m_eret_pc) [[unlikely]] {
@@ -179,7 +180,18 @@ int Machine::pick_cpu(uint64_t& slice_end) {
         return -1;
     };
     switch (m_config.scheduling.kind) {
-    case ScheduleKind::RoundRobin: return round_robin(UINT64_MAX);
+    case ScheduleKind::RoundRobin: {
+        // A lone runnable CPU needs no interleaving: give it long slices (stopping costs ~µs).
+        int c = round_robin(UINT64_MAX);
+        int runnable = 0;
+        for (auto& cpu : m_cpus) {
+            runnable += cpu->halted ? 0 : 1;
+        }
+        if (c >= 0 && runnable == 1) {
+            slice_end = m_clock + std::max<uint64_t>(quantum, kLoneCpuSlice);
+        }
+        return c;
+    }
     case ScheduleKind::Random: {
         int runnable[kMaxCpus];
         int count = 0;

@@ -253,3 +253,33 @@ hello:  stp x29, x30, [sp, #-16]!
     REQUIRE(m->log().size() == 1);
     CHECK(m->log()[0] == "[cpu0 call:hello] hello 7 from guest");
 }
+
+#include "emu/cycle_model.h"
+
+TEST_CASE("machine: the cycle count equals the CycleModel's sum over what ran") {
+    MachineConfig cfg;
+    cfg.core = "cortex-a53";
+    auto m = make_machine(cfg);
+    load_asm(*m, kNested);
+    struct Words : ExecutionObserver {
+        std::vector<InsnWord> words;
+        int host_calls = 0;
+        void on_instruction(const InsnEvent& e) override { words.push_back(e.word); }
+        void on_host_call(int, int, uint32_t) override { ++host_calls; }
+    } w;
+    m->add_observer(&w);
+    auto r = m->call(sym(*m, "outer"), {3, 4});
+    REQUIRE(r.ok());
+    auto model = CycleModel::create("cortex-a53");
+    REQUIRE(model.ok());
+    InOrderPipeline pipe;
+    uint64_t expected = 0;
+    for (InsnWord word : w.words) {
+        expected += pipe.account(model->cost(word));
+    }
+    expected += uint64_t(w.host_calls) * kHostCallCycles;
+    CHECK(w.words.size() == m->cpu_instructions(0));
+    CHECK(m->cpu_cycles(0) == expected);
+    CHECK(m->cpu_cycles(0) > m->cpu_instructions(0) / 2);
+    CHECK_FALSE(Machine::create([] { MachineConfig c; c.core = "no-such-core"; return c; }()).ok());
+}
