@@ -84,6 +84,7 @@ BranchClass classify(GuestAddr pc, InsnWord word) {
             }
         }
     }
+    c.is_eret = w == 0xd69f03e0u;
     c.may_write_memory = (is_load_store(w) && load_store_may_write(w)) || is_trap(w) ||
                          is_dc_zva(w);
     return c;

@@ -20,6 +20,7 @@ struct BranchClass {
     std::optional<GuestAddr> target; // B/BL: the immediate target.
     uint8_t rn = 30;                 // BLR/BR/RET: the register holding the target.
     bool may_write_memory = false;   // Stores, atomics, DC ZVA, and HVC/BRK/SVC (host work).
+    bool is_eret = false;            // ERET: the exception frame is already popped, IRQs masked.
 };
 
 // Classifies one instruction word at `pc` (pure function).

@@ -107,6 +107,9 @@ void ReliabilityChecker::add_task(int id, TaskContext context) {
     t->selected = m_config.tasks.empty() ||
                   std::find(m_config.tasks.begin(), m_config.tasks.end(), context.name) !=
                       m_config.tasks.end();
+    if (!context.truth_from_start) {
+        t->truth.mark_incomplete();
+    }
     t->context = std::move(context);
     t->walks.resize(m_policies.size());
     m_tasks[id] = std::move(t);
@@ -142,7 +145,7 @@ void ReliabilityChecker::on_instruction(const Boundary& b) {
     if (selected(*t, b.pc)) {
         const Registers regs{b.pc, GuestAddr(b.regs->x(30)), GuestAddr(b.regs->x(29)),
                              GuestAddr(b.regs->x(31))};
-        if (m_config.check_interrupted && t->truth.exception_depth() == 0) {
+        if (m_config.check_interrupted && t->truth.exception_depth() == 0 && !cls.is_eret) {
             check_view(*t, b, StopKind::Interrupted, regs);
         }
         if (m_config.check_blocked && cls.kind == BranchKind::Call) {

@@ -57,6 +57,7 @@ struct TaskContext {
     std::vector<KnownStack> stacks; // The task stack first.
     GuestAddr pt_regs;              // task_pt_regs.
     const GraphReturnStack* graph = nullptr;
+    bool truth_from_start = true;   // False: the checker attached after the task ran.
 };
 
 struct PolicyStats {
