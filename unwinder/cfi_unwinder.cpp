@@ -19,7 +19,7 @@ struct Frame {
 
 class Walk {
   public:
-    explicit Walk(const StackView& view) : m_view(view), m_graph(view.graph) {}
+    explicit Walk(const StackView& view) : m_view(view), m_graph(view.graph, view.return_to_handler) {}
 
     UnwindResult run(Frame frame) {
         m_result.return_addresses.push_back(frame.pc);

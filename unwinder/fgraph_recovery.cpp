@@ -3,11 +3,15 @@
 
 namespace klpemu::unwinder {
 
-GraphRecovery::GraphRecovery(const GraphReturnStack* graph)
-    : m_graph(graph), m_next(graph != nullptr ? graph->entries().size() : 0) {}
+GraphRecovery::GraphRecovery(const GraphReturnStack* graph,
+                             std::optional<GuestAddr> return_to_handler)
+    : m_graph(graph),
+      m_return_to_handler(graph != nullptr ? std::optional(graph->return_to_handler())
+                                           : return_to_handler),
+      m_next(graph != nullptr ? graph->entries().size() : 0) {}
 
 bool GraphRecovery::is_hijacked(GuestAddr pc) const {
-    return m_graph != nullptr && pc == m_graph->return_to_handler();
+    return m_return_to_handler && pc == *m_return_to_handler;
 }
 
 std::optional<GuestAddr> GraphRecovery::recover(GuestAddr retp) {

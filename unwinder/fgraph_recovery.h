@@ -14,9 +14,11 @@ namespace klpemu::unwinder {
 
 class GraphRecovery {
   public:
-    explicit GraphRecovery(const GraphReturnStack* graph);
+    // `return_to_handler`, if known, marks hijacked addresses even when `graph` is null (the
+    // stack was not wired up): they are then unrecoverable, never reported as return addresses.
+    GraphRecovery(const GraphReturnStack* graph, std::optional<GuestAddr> return_to_handler);
 
-    // True if `pc` is return_to_handler and the task has a graph return stack.
+    // True if `pc` is return_to_handler.
     bool is_hijacked(GuestAddr pc) const;
     // The original return address for a hijacked `pc` whose next frame pointer is `retp`, or
     // nullopt when no entry matches (the kernel then returns -EINVAL).
@@ -24,6 +26,7 @@ class GraphRecovery {
 
   private:
     const GraphReturnStack* m_graph;
+    std::optional<GuestAddr> m_return_to_handler;
     size_t m_next; // Entries below this index are still searchable (the kernel's graph_idx).
 };
 

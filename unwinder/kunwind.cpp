@@ -20,7 +20,7 @@ enum class Step { Continue, End, Error };
 
 class Walk {
   public:
-    explicit Walk(const StackView& view) : m_view(view), m_graph(view.graph) {
+    explicit Walk(const StackView& view) : m_view(view), m_graph(view.graph, view.return_to_handler) {
         for (const KnownStack& s : view.stacks) {
             m_low.push_back(s.range.begin);
         }

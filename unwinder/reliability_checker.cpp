@@ -215,6 +215,7 @@ void ReliabilityChecker::check_view(TaskState& t, const Boundary& b, StopKind ki
                                                   t.context.pt_regs)
                          : StackView::blocked(regs, m_memory, t.context.stacks, t.context.pt_regs);
     view.graph = t.context.graph;
+    view.return_to_handler = m_return_to_handler;
     view.cfi = m_cfi;
     view.bottom_return_addresses = m_bottom_returns;
 

@@ -20,7 +20,7 @@ constexpr size_t kLoopLimit = 1024;
 UnwindResult SeedV4Unwinder::unwind(const StackView& view) const {
     UnwindResult result;
     result.return_addresses.push_back(view.regs.pc);
-    GraphRecovery graph(view.graph);
+    GraphRecovery graph(view.graph, view.return_to_handler);
     GuestAddr fp = view.regs.fp;
     for (size_t n = 0; n < kLoopLimit; ++n) {
         if (!fp.is_aligned(8)) {

@@ -106,6 +106,7 @@ struct StackView {
     std::vector<KnownStack> stacks;          // The task stack first.
     GuestAddr task_pt_regs;                  // task stack top - PT_REGS_SIZE: the FINAL record.
     const GraphReturnStack* graph = nullptr; // The graph tracer's return stack, if any.
+    std::optional<GuestAddr> return_to_handler; // Known even when `graph` is not wired up.
     const CfiTable* cfi = nullptr;           // CFI of everything loaded, for the cfi policy.
     std::span<const GuestAddr> bottom_return_addresses; // seed-v4: where a kthread's last LR points.
 

@@ -240,3 +240,14 @@ TEST_CASE("unwind: the virtual pt_regs is served by the view, not written") {
     CHECK(v.read_u64(regs + int64_t(pt_regs::kMetaType)) == uint64_t(FrameMetaType::PtRegs));
     CHECK(c.s.memory().read_u64(regs + int64_t(pt_regs::kPc)) == 0u);
 }
+
+TEST_CASE("unwind: return_to_handler without a graph stack is never reported reliably") {
+    Chain c;
+    c.s.record(c.b_rec, c.a_rec, kReturnToHandler);
+    StackView v = c.view(c.blocked_in_c());
+    v.return_to_handler = kReturnToHandler; // Known by symbol, ret_stack not wired up.
+    for (std::string_view policy : {"seed-v4", "kunwind", "cfi"}) {
+        CAPTURE(policy);
+        CHECK_FALSE(run(policy, v).reliable);
+    }
+}
