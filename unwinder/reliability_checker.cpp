@@ -249,7 +249,7 @@ void ReliabilityChecker::check_view(TaskState& t, const Boundary& b, StopKind ki
         } else {
             ++m_stats[i].unsound;
             ++fn[i].unsound;
-            report_unsound(t, b, kind, policy, r);
+            report_unsound(t, b, kind, i, r);
         }
     }
 }
@@ -293,12 +293,15 @@ std::string first_difference(const std::vector<GuestAddr>& trace,
 } // namespace
 
 void ReliabilityChecker::report_unsound(const TaskState& t, const Boundary& b, StopKind kind,
-                                        const UnwindPolicy& policy, const UnwindResult& r) {
-    const auto key = std::make_tuple(std::string(policy.name()), view_index(kind), b.pc.value);
-    if (m_reported.count(key) != 0 || m_findings.size() >= m_config.max_findings) {
+                                        size_t policy_index, const UnwindResult& r) {
+    // pc is 4-aligned: its low two bits carry the view, the top byte (kernel addresses are
+    // 0xffff...) the policy index.
+    const uint64_t key = ((b.pc.value | uint64_t(view_index(kind))) & 0x00ffffffffffffffull) |
+                         (uint64_t(policy_index) << 56);
+    if (m_findings.size() >= m_config.max_findings || !m_reported.insert(key).second) {
         return;
     }
-    m_reported.emplace(key, m_findings.size());
+    const UnwindPolicy& policy = *m_policies[policy_index];
     Finding f;
     f.kind = "unsound-reliable-trace";
     f.severity = Severity::Error;

@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace klpemu::unwinder {
@@ -112,8 +113,8 @@ class ReliabilityChecker {
     TaskState* task_state(int id);
     bool selected(const TaskState& t, GuestAddr pc) const;
     void check_view(TaskState& t, const Boundary& b, StopKind kind, const Registers& regs);
-    void report_unsound(const TaskState& t, const Boundary& b, StopKind kind,
-                        const UnwindPolicy& policy, const UnwindResult& result);
+    void report_unsound(const TaskState& t, const Boundary& b, StopKind kind, size_t policy,
+                        const UnwindResult& result);
     std::vector<PolicyStats>& function_slot(GuestAddr pc);
     void report_mismatches(const TaskState& t, size_t before, std::optional<int> cpu,
                            uint64_t instruction);
@@ -133,7 +134,7 @@ class ReliabilityChecker {
     std::vector<GuestAddr> m_bottom_returns;
     std::optional<GuestAddr> m_return_to_handler;
     std::vector<Finding> m_findings;
-    std::map<std::tuple<std::string, int, uint64_t>, size_t> m_reported; // policy, view, pc
+    std::unordered_set<uint64_t> m_reported; // (pc, policy, view) already reported
     std::map<std::string, std::vector<PolicyStats>> m_function_stats; // Per policy index.
     std::unordered_map<GuestAddr, std::vector<PolicyStats>*> m_function_slots;
     std::vector<GuestAddr> m_truth_scratch;

@@ -24,25 +24,25 @@ std::optional<uint64_t> HostMemory::read_u64(GuestAddr addr) const {
 }
 
 StackView StackView::interrupted(const Registers& regs, const MemoryReader& memory,
-                                 std::vector<KnownStack> stacks, GuestAddr task_pt_regs) {
+                                 std::span<const KnownStack> stacks, GuestAddr task_pt_regs) {
     StackView v;
     v.stop = StopKind::Interrupted;
     v.regs = regs;
     v.memory = &memory;
-    v.stacks = std::move(stacks);
+    v.stacks = stacks;
     v.task_pt_regs = task_pt_regs;
     v.m_virtual = VirtualPtRegs{regs.sp - int64_t(pt_regs::kSize), regs};
     return v;
 }
 
 StackView StackView::blocked(const Registers& regs, const MemoryReader& memory,
-                             std::vector<KnownStack> stacks, GuestAddr task_pt_regs,
+                             std::span<const KnownStack> stacks, GuestAddr task_pt_regs,
                              StopKind kind) {
     StackView v;
     v.stop = kind;
     v.regs = regs;
     v.memory = &memory;
-    v.stacks = std::move(stacks);
+    v.stacks = stacks;
     v.task_pt_regs = task_pt_regs;
     return v;
 }

@@ -103,7 +103,7 @@ struct StackView {
     StopKind stop = StopKind::Blocked;
     Registers regs;
     const MemoryReader* memory = nullptr;
-    std::vector<KnownStack> stacks;          // The task stack first.
+    std::span<const KnownStack> stacks;      // The task stack first; not owned.
     GuestAddr task_pt_regs;                  // task stack top - PT_REGS_SIZE: the FINAL record.
     const GraphReturnStack* graph = nullptr; // The graph tracer's return stack, if any.
     std::optional<GuestAddr> return_to_handler; // Known even when `graph` is not wired up.
@@ -111,11 +111,12 @@ struct StackView {
     std::span<const GuestAddr> bottom_return_addresses; // seed-v4: where a kthread's last LR points.
 
     // Builds an interrupted view: a virtual pt_regs frame at regs.sp - 336 (nothing is written).
+    // `stacks` must outlive the view.
     static StackView interrupted(const Registers& regs, const MemoryReader& memory,
-                                 std::vector<KnownStack> stacks, GuestAddr task_pt_regs);
+                                 std::span<const KnownStack> stacks, GuestAddr task_pt_regs);
     // Builds a blocked (or current) view starting at pc/fp.
     static StackView blocked(const Registers& regs, const MemoryReader& memory,
-                             std::vector<KnownStack> stacks, GuestAddr task_pt_regs,
+                             std::span<const KnownStack> stacks, GuestAddr task_pt_regs,
                              StopKind kind = StopKind::Blocked);
 
     // Guest memory as the policy sees it: the virtual pt_regs first, then `memory`.

@@ -66,10 +66,7 @@ class SyntheticStack {
         return meta;
     }
 
-    std::vector<KnownStack> stacks() const {
-        return {KnownStack{StackKind::Task, GuestRange{kStackBase, kStackTop}},
-                KnownStack{StackKind::Irq, GuestRange{kIrqBase, kIrqTop}}};
-    }
+    std::span<const KnownStack> stacks() const { return m_stacks; }
     StackView blocked(const Registers& r) const {
         StackView v = StackView::blocked(r, m_memory, stacks(), pt_regs());
         v.bottom_return_addresses = m_bottoms;
@@ -87,6 +84,9 @@ class SyntheticStack {
     std::vector<uint8_t> m_irq;
     HostMemory m_memory;
     std::vector<GuestAddr> m_bottoms{kRetFromForkRet};
+    std::vector<KnownStack> m_stacks{
+        KnownStack{StackKind::Task, GuestRange{kStackBase, kStackTop}},
+        KnownStack{StackKind::Irq, GuestRange{kIrqBase, kIrqTop}}};
 };
 
 // CFI of a standard frame function at `f` (size 0x100):
