@@ -6,6 +6,7 @@
 
 #include "emu/cfi_table.h"
 #include "unwinder/machine_checker.h"
+#include "unwinder/task_walker.h"
 
 #include <doctest/doctest.h>
 
@@ -215,4 +216,38 @@ TEST_CASE("unwind checker: timer IRQs preempting through schedule()") {
     CHECK(c.stats("kunwind").unsound == 0);
     CHECK(c.stats("cfi").unsound == 0);
     CHECK(c.stats("kunwind").checked > 1000);
+}
+
+TEST_CASE("unwind task walker: a task sleeping in schedule() is walked from its saved context") {
+    Rig rig;
+    emu::Machine& m = *rig.m;
+    const int a = *m.create_task({"a", emu::TaskKind::Kthread, sym(m, "outer"), {1}, 0, 1});
+    const int b = *m.create_task({"b", emu::TaskKind::Kthread, sym(m, "outer"), {2}, 0, 1});
+    TaskWalker kunwind(m, "kunwind", &rig.cfi);
+    TaskWalker naive(m, "fp-naive", &rig.cfi);
+    TaskWalker cfi(m, "cfi", &rig.cfi);
+
+    CHECK_FALSE(kunwind.save_task_reliable(a).entries.size() > 1); // Not started: only its pc.
+    // Run until a has switched out inside schedule() (sleeper's call) and b runs.
+    bool slept = false;
+    for (int i = 0; i < 10000 && !slept; ++i) {
+        REQUIRE(m.run(1).ok());
+        const emu::Task& t = m.task(a);
+        slept = t.state != emu::TaskState::Running && t.instructions > 0 && !t.finished();
+    }
+    REQUIRE(slept);
+    CHECK(m.task(b).state == emu::TaskState::Running);
+    CHECK_FALSE(kunwind.save_task_reliable(b).reliable); // Running: refused.
+
+    const emu::StackWalkResult k = kunwind.save_task_reliable(a);
+    INFO(k.reason);
+    CHECK(k.reliable);
+    REQUIRE(k.entries.size() == 4);
+    CHECK(m.symbolize(k.entries[0]).base == "schedule");
+    CHECK(k.entries[1] == sym(m, "sleeper") + 0xc);
+    CHECK(k.entries[2] == sym(m, "outer") + 0x10);
+    CHECK(k.entries[3] == sym(m, "ret_from_fork") + 0x24);
+    CHECK(naive.save_task_reliable(a).entries == k.entries);
+    // schedule() has no CFI (hand-written guest code): the cfi policy refuses.
+    CHECK_FALSE(cfi.save_task_reliable(a).reliable);
 }
