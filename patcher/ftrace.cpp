@@ -195,17 +195,19 @@ Result<void> Ftrace::add_object(const LoadedObject& object) {
         }
         m_poke.watch_mov_slot(ps.first_nop);
         m_poke.watch(ps.rec_ip);
+        CallSite site{ps, CallSiteState::Off, {}, std::nullopt};
+        // ftrace_init_nop: with CALL_OPS the literal is set to ftrace_nop_ops first.
+        if (m_layout.call_ops) {
+            const Symbol owner{ps.function, ps.function_addr, 0, SymbolKind::Function, false, {}};
+            KLP_TRY(m_poke.write_literal(*ps.ops_literal, kLiteralNops, m_nop_ops.value, &owner));
+            site.literal = m_nop_ops.value;
+        }
         PokeContext init = poke_context();
         init.text_not_live = true;
         auto r = m_poke.apply(init_nop_patch(ps), init);
         flush_poke_findings();
         if (!r.ok()) {
             return make_error("ftrace: ftrace_init_nop: {}", r.error().message);
-        }
-        CallSite site{ps, CallSiteState::Off, {}, std::nullopt};
-        if (m_layout.call_ops) {
-            KLP_TRY(m_poke.write_literal(*ps.ops_literal, kLiteralNops, m_nop_ops.value));
-            site.literal = m_nop_ops.value;
         }
         const size_t index = m_sites.size();
         m_site_by_ip.emplace(ps.rec_ip, index);
@@ -243,6 +245,14 @@ Result<GuestAddr> Ftrace::callable_addr(CallSite& site) {
                       m_trampoline - site.site.rec_ip, site.site.function);
 }
 
+Result<void> Ftrace::write_site_literal(CallSite& site, uint64_t value) {
+    const Symbol owner{site.site.function, site.site.function_addr, 0, SymbolKind::Function,
+                       false, {}};
+    KLP_TRY(m_poke.write_literal(*site.site.ops_literal, *site.literal, value, &owner));
+    site.literal = value;
+    return {};
+}
+
 Result<void> Ftrace::update_site(CallSite& site) {
     if (site.state == CallSiteState::Broken || site.state == CallSiteState::Compiled) {
         return {};
@@ -254,8 +264,7 @@ Result<void> Ftrace::update_site(CallSite& site) {
         }
         // ftrace_make_nop: the literal goes back to nop_ops first, then the BL to NOP.
         if (m_layout.call_ops) {
-            KLP_TRY(m_poke.write_literal(*site.site.ops_literal, *site.literal, m_nop_ops.value));
-            site.literal = m_nop_ops.value;
+            KLP_TRY(write_site_literal(site, m_nop_ops.value));
         }
         auto patch = make_nop_patch(site.site, site.target);
         if (!patch.ok()) {
@@ -270,8 +279,7 @@ Result<void> Ftrace::update_site(CallSite& site) {
     if (site.state == CallSiteState::On) {
         // ftrace_modify_call with the same target: only the literal changes.
         if (m_layout.call_ops && site.literal != want_literal) {
-            KLP_TRY(m_poke.write_literal(*site.site.ops_literal, *site.literal, want_literal));
-            site.literal = want_literal;
+            KLP_TRY(write_site_literal(site, want_literal));
         }
         return {};
     }
@@ -289,8 +297,7 @@ Result<void> Ftrace::update_site(CallSite& site) {
     }
     // ftrace_make_call: the literal first, then NOP -> BL.
     if (m_layout.call_ops) {
-        KLP_TRY(m_poke.write_literal(*site.site.ops_literal, *site.literal, want_literal));
-        site.literal = want_literal;
+        KLP_TRY(write_site_literal(site, want_literal));
     }
     auto patch = make_call_patch(site.site, *target);
     if (!patch.ok()) {
@@ -433,6 +440,44 @@ Result<void> Ftrace::disable(std::string_view filter_text) {
     return {};
 }
 
+Result<void> Ftrace::apply_action(bool enable_sites, std::string_view filter,
+                                  std::string_view tracer) {
+    if (!enable_sites) {
+        return disable(filter);
+    }
+    auto kind = parse_tracer_kind(tracer.empty() ? "function" : tracer);
+    if (!kind.ok()) {
+        return kind.error();
+    }
+    return enable(filter, *kind);
+}
+
+void Ftrace::add_trace(std::string line) {
+    m_trace.push_back(std::move(line));
+    m_trace_instructions.push_back(m_machine.instructions());
+}
+
+std::vector<Ftrace::Event> Ftrace::take_events() {
+    std::vector<Event> out;
+    const auto& log = m_poke.log();
+    size_t p = m_log_taken;
+    size_t t = m_trace_taken;
+    while (p < log.size() || t < m_trace.size()) {
+        const bool patch_first = t == m_trace.size() ||
+                                 (p < log.size() && log[p].instruction <= m_trace_instructions[t]);
+        if (patch_first) {
+            out.push_back(Event{Event::Kind::Patch, log[p].line, log[p].instruction});
+            ++p;
+        } else {
+            out.push_back(Event{Event::Kind::Trace, m_trace[t], m_trace_instructions[t]});
+            ++t;
+        }
+    }
+    m_log_taken = p;
+    m_trace_taken = t;
+    return out;
+}
+
 std::vector<std::string> Ftrace::patch_log() const {
     std::vector<std::string> out;
     for (const PokeRecord& r : m_poke.log()) {
@@ -523,8 +568,8 @@ void Ftrace::on_ops_call(emu::HostCallContext& ctx) {
 
 void Ftrace::function_tracer(FtraceCall& call) {
     const emu::Task& task = call.host.task();
-    m_trace.push_back(fmt::format("{}-{} [{:03}] {} <-{}", task.name, task.id, call.host.cpu(),
-                                  call.function, m_machine.symbolize(call.parent_ip).base));
+    add_trace(fmt::format("{}-{} [{:03}] {} <-{}", task.name, task.id, call.host.cpu(),
+                          call.function, m_machine.symbolize(call.parent_ip).base));
 }
 
 void Ftrace::graph_tracer(FtraceCall& call) {
@@ -534,8 +579,8 @@ void Ftrace::graph_tracer(FtraceCall& call) {
     stack.push_back(GraphFrame{std::string(call.function), call.regs.lr(), call.regs.fp(),
                                m_machine.cpu_cycles(call.host.cpu())});
     call.regs.set_lr(m_return_to_handler);
-    m_trace.push_back(fmt::format("{:>2}) {:>12} | {:{}}{}() {{", call.host.cpu(), "", "",
-                                  2 * depth, call.function));
+    add_trace(fmt::format("{:>2}) {:>12} | {:{}}{}() {{", call.host.cpu(), "", "",
+                          2 * depth, call.function));
 }
 
 void Ftrace::on_graph_return(emu::HostCallContext& ctx) {
@@ -559,8 +604,8 @@ void Ftrace::on_graph_return(emu::HostCallContext& ctx) {
     }
     ctx.set_result(frame.ret.value);
     const uint64_t cycles = m_machine.cpu_cycles(ctx.cpu()) - frame.start_cycles;
-    m_trace.push_back(fmt::format("{:>2}) {:>6} cycles | {:{}}}} /* {} */", ctx.cpu(), cycles, "",
-                                  2 * stack.size(), frame.function));
+    add_trace(fmt::format("{:>2}) {:>6} cycles | {:{}}}} /* {} */", ctx.cpu(), cycles, "",
+                          2 * stack.size(), frame.function));
 }
 
 // ---- per-step checks ---------------------------------------------------------------------------

@@ -137,14 +137,32 @@ class Ftrace final : public emu::ExecutionObserver {
     Result<void> enable(std::string_view filter, TracerKind tracer = TracerKind::Function);
     Result<void> disable(std::string_view filter);
 
+    // One scenario action as the runner parsed it: enable (with tracer "function" or "graph") or
+    // disable FILTER. Errors name the filter or the tracer.
+    Result<void> apply_action(bool enable, std::string_view filter, std::string_view tracer);
+
     // Where a non-kernel-reachable site goes instead (module ftrace PLTs): given the site,
     // return a callable address within BL reach, or nullopt (ftrace_find_callable_addr).
     using CallableHook = std::function<std::optional<GuestAddr>(const PatchSite&)>;
     void set_callable_hook(CallableHook hook) { m_callable_hook = std::move(hook); }
 
+    // What happened since the previous call, in order: text writes and trace lines, for the
+    // scenario transcript.
+    struct Event {
+        enum class Kind { Patch, Trace };
+        Kind kind = Kind::Patch;
+        std::string text;
+        uint64_t instruction = 0;
+    };
+    std::vector<Event> take_events();
+
     // The trace buffer: function-tracer and graph-tracer lines, in execution order.
     const std::vector<std::string>& trace() const { return m_trace; }
-    void clear_trace() { m_trace.clear(); }
+    void clear_trace() {
+        m_trace.clear();
+        m_trace_instructions.clear();
+        m_trace_taken = 0;
+    }
     // Every text write so far, as transcript lines ("patch f+0x4: nop -> bl ftrace_caller").
     std::vector<std::string> patch_log() const;
     TextPoke& text_poke() { return m_poke; }
@@ -188,6 +206,7 @@ class Ftrace final : public emu::ExecutionObserver {
     Ftrace(emu::Machine& machine, const FtraceOptions& options);
     Result<void> install();
     Result<void> update_site(CallSite& site);
+    Result<void> write_site_literal(CallSite& site, uint64_t value);
     Result<void> update_tracer_call();
     Result<GuestAddr> callable_addr(CallSite& site);
     std::vector<OpsId> ops_for(const CallSite& site) const;
@@ -198,6 +217,7 @@ class Ftrace final : public emu::ExecutionObserver {
                      int task, std::string message);
     std::string task_name(int task) const;
 
+    void add_trace(std::string line);
     void on_ops_call(emu::HostCallContext& ctx);
     void on_graph_return(emu::HostCallContext& ctx);
     void function_tracer(FtraceCall& call);
@@ -228,6 +248,9 @@ class Ftrace final : public emu::ExecutionObserver {
     CallableHook m_callable_hook;
 
     std::vector<std::string> m_trace;
+    std::vector<uint64_t> m_trace_instructions; // Clock of each trace line.
+    size_t m_trace_taken = 0;
+    size_t m_log_taken = 0;
     uint64_t m_ops_calls = 0;
     std::unordered_map<int, std::vector<GraphFrame>> m_graph;     // Per task.
     std::unordered_map<int, std::vector<TrampolineFrame>> m_frames; // Per task.

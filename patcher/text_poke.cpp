@@ -95,8 +95,11 @@ Result<void> TextPoke::apply_all(const std::vector<TextPatch>& patches,
     return {};
 }
 
-Result<void> TextPoke::write_literal(GuestAddr addr, uint64_t expected_old, uint64_t value) {
-    const std::string where = m_symbols.symbolize(addr).str();
+Result<void> TextPoke::write_literal(GuestAddr addr, uint64_t expected_old, uint64_t value,
+                                     const Symbol* function) {
+    const std::string where = function ? fmt::format("{}-{:#x}", function->name,
+                                                     function->addr - addr)
+                                       : m_symbols.symbolize(addr).str();
     if (!addr.is_aligned(8)) {
         return make_error("text poke: {}: CALL_OPS literal at {} is not 8-byte aligned", where,
                           addr);
@@ -110,6 +113,11 @@ Result<void> TextPoke::write_literal(GuestAddr addr, uint64_t expected_old, uint
                           where, expected_old, *current);
     }
     KLP_TRY(m_target.write_u64(addr, value));
+    // The compiler leaves two NOPs where the literal goes.
+    auto show = [&](uint64_t v) {
+        return v == 0xd503201fd503201fULL ? std::string("nop; nop")
+                                          : m_symbols.symbolize(GuestAddr(v)).str();
+    };
     m_log.push_back(PokeRecord{
         .id = m_next_id++,
         .instruction = m_target.instruction_count(),
@@ -117,8 +125,7 @@ Result<void> TextPoke::write_literal(GuestAddr addr, uint64_t expected_old, uint
         .old_word = {},
         .new_word = {},
         .purpose = PatchPurpose::CallSite,
-        .line = fmt::format("literal {}: {} -> {}", where, m_symbols.symbolize(GuestAddr(expected_old)).str(),
-                            m_symbols.symbolize(GuestAddr(value)).str()),
+        .line = fmt::format("literal {}: {} -> {}", where, show(expected_old), show(value)),
     });
     return {};
 }

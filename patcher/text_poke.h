@@ -73,8 +73,10 @@ class TextPoke {
     Result<void> apply_all(const std::vector<TextPatch>& patches, const PokeContext& context = {});
 
     // Writes the 8-byte CALL_OPS literal as one aligned data store (no cache maintenance, as
-    // aarch64_insn_write_literal_u64), after checking the old value.
-    Result<void> write_literal(GuestAddr addr, uint64_t expected_old, uint64_t value);
+    // aarch64_insn_write_literal_u64), after checking the old value. `function` (the function
+    // the literal precedes) names it in the log: "literal g5-0x8: ftrace_nop_ops -> ...".
+    Result<void> write_literal(GuestAddr addr, uint64_t expected_old, uint64_t value,
+                               const Symbol* function = nullptr);
 
     // Marks `pc` as a MOV X9 slot: writing it once its code has run is mov-slot-rewritten.
     void watch_mov_slot(GuestAddr pc);

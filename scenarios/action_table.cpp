@@ -1,0 +1,207 @@
+// Parsers for the timeline actions (see action_table.h).
+#include "scenarios/action_table.h"
+
+#include "scenarios/guest_value.h"
+
+#include <array>
+#include <cctype>
+#include <vector>
+
+namespace klpemu::scenario {
+
+namespace {
+
+std::vector<std::string_view> split_words(std::string_view text) {
+    std::vector<std::string_view> words;
+    size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) {
+            ++i;
+        }
+        size_t start = i;
+        while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) {
+            ++i;
+        }
+        if (i > start) {
+            words.push_back(text.substr(start, i - start));
+        }
+    }
+    return words;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+bool is_symbol_name(std::string_view w) {
+    if (w.empty() || std::isdigit(static_cast<unsigned char>(w[0]))) {
+        return false;
+    }
+    for (char c : w) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '$') {
+            return false;
+        }
+    }
+    return true;
+}
+
+Result<Action> parse_run(std::string_view args) {
+    auto words = split_words(args);
+    if (words.size() != 1) {
+        return make_error("expected 'run N' (N instructions)");
+    }
+    auto n = parse_guest_value(words[0]);
+    if (!n || static_cast<int64_t>(*n) <= 0) {
+        return make_error("expected a positive instruction count after 'run', got '{}'", words[0]);
+    }
+    return Action{RunAction{*n}};
+}
+
+Result<Action> parse_until(std::string_view args) {
+    auto reach = parse_reach_point(args);
+    if (!reach) {
+        return reach.error();
+    }
+    return Action{UntilAction{*reach}};
+}
+
+Result<Action> parse_irq(std::string_view args) {
+    auto words = split_words(args);
+    if (words.size() != 1) {
+        return make_error("expected 'irq CPU'");
+    }
+    auto n = parse_guest_value(words[0]);
+    if (!n || *n > 1024) {
+        return make_error("expected a CPU number after 'irq', got '{}'", words[0]);
+    }
+    return Action{IrqAction{static_cast<int>(*n)}};
+}
+
+Result<Action> parse_call(std::string_view args) {
+    auto words = split_words(args);
+    if (words.empty() || !is_symbol_name(words[0])) {
+        return make_error("expected 'call FUNC [ARG...]' with a function name");
+    }
+    if (words.size() > 9) {
+        return make_error("'call' passes at most 8 arguments (x0-x7), got {}", words.size() - 1);
+    }
+    CallAction call{std::string(words[0]), {}};
+    for (size_t i = 1; i < words.size(); ++i) {
+        auto arg = parse_guest_arg(words[i]);
+        if (!arg) {
+            return arg.error();
+        }
+        call.args.push_back(*arg);
+    }
+    return Action{std::move(call)};
+}
+
+Result<Action> parse_log(std::string_view args) {
+    auto text = trim(args);
+    if (text.empty()) {
+        return make_error("expected 'log TEXT'");
+    }
+    return Action{LogAction{std::string(text)}};
+}
+
+Result<Action> parse_ftrace(std::string_view args) {
+    auto words = split_words(args);
+    if (words.empty() || (words[0] != "enable" && words[0] != "disable")) {
+        return make_error("expected 'ftrace enable FILTER [tracer=function|graph]' or "
+                          "'ftrace disable FILTER'");
+    }
+    FtraceAction action;
+    action.enable = words[0] == "enable";
+    for (size_t i = 1; i < words.size(); ++i) {
+        const std::string_view w = words[i];
+        if (w.starts_with("tracer=")) {
+            if (!action.enable) {
+                return make_error("'ftrace disable' takes no tracer");
+            }
+            action.tracer = std::string(w.substr(7));
+            if (action.tracer != "function" && action.tracer != "graph") {
+                return make_error("unknown tracer '{}' (expected function or graph)",
+                                  action.tracer);
+            }
+            continue;
+        }
+        action.filter += action.filter.empty() ? "" : " ";
+        action.filter += w;
+    }
+    if (action.filter.empty()) {
+        return make_error("'ftrace {}' needs a FILTER (function names or globs)", words[0]);
+    }
+    return Action{std::move(action)};
+}
+
+constexpr std::array k_actions{
+    ActionInfo{"run", "run N", "run the machine for N more instructions", parse_run},
+    ActionInfo{"until", "until [TASK reaches] SYMBOL",
+               "run until a task (or TASK) is about to execute SYMBOL", parse_until},
+    ActionInfo{"irq", "irq CPU", "inject an interrupt on CPU now", parse_irq},
+    ActionInfo{"call", "call FUNC [ARG...]",
+               "run FUNC(ARG...) on a fresh kthread until it returns and log its result", parse_call},
+    ActionInfo{"log", "log TEXT", "write TEXT to the log", parse_log},
+    ActionInfo{"ftrace", "ftrace enable|disable FILTER [tracer=function|graph]",
+               "turn ftrace call sites on (function or graph tracer) or off", parse_ftrace},
+};
+
+std::string action_names() {
+    std::string out;
+    for (const auto& a : k_actions) {
+        out += out.empty() ? "" : ", ";
+        out += a.name;
+    }
+    return out;
+}
+
+} // namespace
+
+std::span<const ActionInfo> known_actions() { return k_actions; }
+
+Result<Action> parse_action(std::string_view text) {
+    text = trim(text);
+    size_t end = 0;
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end]))) {
+        ++end;
+    }
+    const auto name = text.substr(0, end);
+    if (name.empty()) {
+        return make_error("empty action; expected one of: {}", action_names());
+    }
+    for (const auto& info : k_actions) {
+        if (info.name == name) {
+            return info.parse(text.substr(end));
+        }
+    }
+    return make_error("unknown action '{}'; expected one of: {}", name, action_names());
+}
+
+Result<ReachPoint> parse_reach_point(std::string_view text) {
+    auto words = split_words(text);
+    if (words.size() == 1 && is_symbol_name(words[0])) {
+        return ReachPoint{"", std::string(words[0])};
+    }
+    if (words.size() == 3 && words[1] == "reaches" && is_symbol_name(words[2])) {
+        return ReachPoint{std::string(words[0]), std::string(words[2])};
+    }
+    return make_error("expected 'SYMBOL' or 'TASK reaches SYMBOL', got '{}'", trim(text));
+}
+
+Result<GuestArg> parse_guest_arg(std::string_view word) {
+    if (is_symbol_name(word)) {
+        return GuestArg{std::string(word)};
+    }
+    if (auto n = parse_guest_value(word)) {
+        return GuestArg{*n};
+    }
+    return make_error("expected a number or a symbol name, got '{}'", word);
+}
+
+} // namespace klpemu::scenario

@@ -1,0 +1,135 @@
+// Chrome trace event JSON (see chrome_trace.h).
+#include "scenarios/chrome_trace.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace klpemu::scenario {
+
+ChromeTrace::ChromeTrace() = default;
+ChromeTrace::~ChromeTrace() = default;
+
+ChromeTraceProcess& ChromeTrace::add_process(std::string name) {
+    const int pid = static_cast<int>(m_processes.size()) + 1;
+    m_processes.push_back(std::make_unique<ChromeTraceProcess>(pid, std::move(name)));
+    return *m_processes.back();
+}
+
+namespace {
+
+nlohmann::json to_json_event(const TraceEvent& e) {
+    nlohmann::json j{{"name", e.name}, {"ph", std::string(1, e.phase)}, {"pid", e.pid},
+                     {"tid", e.tid}};
+    if (e.phase != 'M') {
+        j["cat"] = e.category;
+        j["ts"] = e.ts;
+    }
+    if (e.phase == 'X') {
+        j["dur"] = e.dur;
+    }
+    if (e.phase == 'i') {
+        j["s"] = "t"; // Thread-scoped instant: drawn on its track.
+    }
+    nlohmann::json args = nlohmann::json::object();
+    for (const auto& [k, v] : e.args) {
+        args[k] = v;
+    }
+    if (!args.empty()) {
+        j["args"] = std::move(args);
+    }
+    return j;
+}
+
+} // namespace
+
+std::string ChromeTrace::to_json() const {
+    nlohmann::json events = nlohmann::json::array();
+    for (const auto& p : m_processes) {
+        for (const auto& e : p->metadata()) {
+            events.push_back(to_json_event(e));
+        }
+        for (const auto& e : p->events()) {
+            events.push_back(to_json_event(e));
+        }
+    }
+    nlohmann::json doc{{"traceEvents", std::move(events)}, {"displayTimeUnit", "ns"},
+                       {"otherData", {{"clock", "ts = global instruction count"}}}};
+    return doc.dump(1) + "\n";
+}
+
+ChromeTraceProcess::ChromeTraceProcess(int pid, std::string name)
+    : m_pid(pid), m_name(std::move(name)) {}
+
+int ChromeTraceProcess::cpu_track(int cpu) {
+    m_track_names.try_emplace(cpu, "cpu" + std::to_string(cpu));
+    return cpu;
+}
+
+int ChromeTraceProcess::task_track(const std::string& task) {
+    auto [it, inserted] =
+        m_task_tids.try_emplace(task, 1000 + static_cast<int>(m_task_tids.size()));
+    if (inserted) {
+        m_track_names[it->second] = task;
+    }
+    return it->second;
+}
+
+void ChromeTraceProcess::complete(int tid, std::string name, std::string category, uint64_t ts,
+                                  uint64_t end, std::vector<std::pair<std::string, std::string>> args) {
+    m_events.push_back(TraceEvent{std::move(name), std::move(category), 'X', ts,
+                                  end > ts ? end - ts : 0, m_pid, tid, std::move(args)});
+}
+
+void ChromeTraceProcess::instant(int tid, std::string name, std::string category, uint64_t ts,
+                                 std::vector<std::pair<std::string, std::string>> args) {
+    m_events.push_back(
+        TraceEvent{std::move(name), std::move(category), 'i', ts, 0, m_pid, tid, std::move(args)});
+}
+
+std::vector<TraceEvent> ChromeTraceProcess::metadata() const {
+    std::vector<TraceEvent> out;
+    out.push_back(TraceEvent{"process_name", "", 'M', 0, 0, m_pid, 0, {{"name", m_name}}});
+    for (const auto& [tid, name] : m_track_names) {
+        out.push_back(TraceEvent{"thread_name", "", 'M', 0, 0, m_pid, tid, {{"name", name}}});
+    }
+    return out;
+}
+
+void CallSpanTracker::call(std::string function, uint64_t return_addr, uint64_t ts) {
+    m_frames.push_back(Frame{std::move(function), return_addr, ts});
+}
+
+void CallSpanTracker::ret(uint64_t target, uint64_t ts) {
+    auto it = std::find_if(m_frames.rbegin(), m_frames.rend(),
+                           [&](const Frame& f) { return f.return_addr == target; });
+    if (it == m_frames.rend()) {
+        return;
+    }
+    const size_t keep = static_cast<size_t>(m_frames.rend() - it) - 1;
+    while (m_frames.size() > keep) {
+        auto& f = m_frames.back();
+        m_process.complete(m_tid, f.function, "function", f.start, ts);
+        m_frames.pop_back();
+    }
+}
+
+void CallSpanTracker::tail_call(std::string function, uint64_t ts) {
+    if (m_frames.empty()) {
+        return;
+    }
+    auto& f = m_frames.back();
+    m_process.complete(m_tid, f.function, "function", f.start, ts);
+    f.function = std::move(function);
+    f.start = ts;
+}
+
+void CallSpanTracker::finish(uint64_t ts) {
+    while (!m_frames.empty()) {
+        auto& f = m_frames.back();
+        m_process.complete(m_tid, f.function, "function", f.start, ts);
+        m_frames.pop_back();
+    }
+}
+
+} // namespace klpemu::scenario

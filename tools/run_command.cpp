@@ -1,0 +1,111 @@
+// `klpemu run [FILE|DIR...]`: runs scenarios and reports verdicts (design.md §7). With no
+// argument it runs the bundled library. Exit status: 0 every scenario passed or was skipped,
+// 1 a scenario failed, 2 bad input or an error.
+#include "scenarios/chrome_trace.h"
+#include "scenarios/machine_backend.h"
+#include "scenarios/report_formats.h"
+#include "scenarios/runner.h"
+#include "scenarios/scenario_discovery.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace klpemu::tools {
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace klpemu::scenario;
+
+struct RunCommandOptions {
+    std::vector<std::string> paths;
+    std::string format = "text";
+    std::string trace_file;
+    bool update = false;
+};
+
+fs::path self_exe() {
+    std::error_code ec;
+    auto p = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? fs::path{} : p;
+}
+
+int run_scenarios(const RunCommandOptions& o) {
+    auto paths = o.paths;
+    if (paths.empty()) {
+        auto library = bundled_library(self_exe());
+        if (!library) {
+            std::fprintf(stderr, "klpemu: error: no scenario library found (looked in %s/scenarios "
+                                 "and <exe dir>/../share/klpemu/scenarios)\n",
+                         KLPEMU_SOURCE_ROOT);
+            return 2;
+        }
+        paths.push_back(library->string());
+    }
+    auto files = collect_scenarios(paths);
+    if (!files) {
+        std::fprintf(stderr, "%s\n", files.error().message.c_str());
+        return 2;
+    }
+
+    ChromeTrace trace;
+    RunOptions options;
+    options.update_golden = o.update;
+    options.trace = o.trace_file.empty() ? nullptr : &trace;
+    Runner runner(machine_backend_factory());
+    std::vector<ScenarioResult> results;
+    for (const auto& file : *files) {
+        results.push_back(runner.run_file(file, options));
+    }
+
+    std::string report;
+    if (o.format == "ktap") {
+        report = report_ktap(results);
+    } else if (o.format == "junit") {
+        report = report_junit(results);
+    } else if (o.format == "json") {
+        report = report_json(results);
+    } else {
+        report = report_text(results);
+    }
+    std::fwrite(report.data(), 1, report.size(), stdout);
+    std::fflush(stdout);
+
+    if (!o.trace_file.empty()) {
+        std::ofstream out(o.trace_file, std::ios::binary | std::ios::trunc);
+        out << trace.to_json();
+        if (!out) {
+            std::fprintf(stderr, "klpemu: error: cannot write trace file %s\n",
+                         o.trace_file.c_str());
+            return 2;
+        }
+    }
+    return exit_status(summarize(results));
+}
+
+} // namespace
+
+// Registers `run` on `app`; its exit status goes to `exit_status`.
+void register_run_command(CLI::App& app, int& exit_status) {
+    auto options = std::make_shared<RunCommandOptions>();
+    auto* run = app.add_subcommand("run", "Run scenario files (default: the bundled library)");
+    run->add_option("paths", options->paths, "Scenario files or directories (searched recursively)");
+    run->add_option("--format", options->format, "Report format")
+        ->check(CLI::IsMember({"text", "ktap", "junit", "json"}))
+        ->capture_default_str();
+    run->add_option("--trace", options->trace_file,
+                    "Write a Chrome trace (Perfetto) JSON file: ts = instruction count");
+    run->add_flag("--update", options->update,
+                  "Rewrite each scenario's golden transcript (NAME.expected) from this run");
+    run->callback([options, &exit_status] { exit_status = run_scenarios(*options); });
+}
+
+} // namespace klpemu::tools
