@@ -88,6 +88,8 @@ class GroundTruth {
     // False once a return popped more than was pushed: the truth started too late.
     bool complete() const { return m_complete; }
     const std::vector<TruthMismatch>& mismatches() const { return m_mismatches; }
+    // return_to_handler's address once the graph tracer is installed.
+    void set_return_to_handler(std::optional<GuestAddr> a) { m_return_to_handler = a; }
     // The truth did not start with the task (attached late): never complete.
     void mark_incomplete() { m_complete = false; }
     // Bumped whenever the return-address list changes (for the checker's caches).

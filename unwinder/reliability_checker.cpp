@@ -79,6 +79,22 @@ ReliabilityChecker::ReliabilityChecker(CheckerConfig config, const MemoryReader&
 
 ReliabilityChecker::~ReliabilityChecker() = default;
 
+void ReliabilityChecker::refresh_symbols() {
+    m_sleep_entries.clear();
+    m_bottom_returns.clear();
+    m_return_to_handler.reset();
+    m_entries.invalidate();
+    m_function_slots.clear();
+    resolve_symbols();
+    for (auto& [id, t] : m_tasks) {
+        t->truth.set_return_to_handler(m_return_to_handler);
+        for (auto& walks : t->walks) {
+            walks[0].valid = false;
+            walks[1].valid = false;
+        }
+    }
+}
+
 void ReliabilityChecker::resolve_symbols() {
     for (const std::string& n : m_config.sleep_functions) {
         if (auto s = m_symbols.lookup(n)) {

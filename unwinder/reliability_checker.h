@@ -86,6 +86,10 @@ class ReliabilityChecker {
                        const SymbolTable& symbols, const CfiTable* cfi);
     ~ReliabilityChecker();
 
+    // Looks up sleep/bottom functions and return_to_handler again and forgets per-address
+    // facts: call after loading objects (modules, livepatches, ftrace's trampolines).
+    void refresh_symbols();
+
     // Registers task `id` before it runs its first instruction (its truth starts empty).
     void add_task(int id, TaskContext context);
 
