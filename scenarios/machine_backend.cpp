@@ -33,9 +33,10 @@ RunStop to_run_stop(emu::StopReason r) {
     return RunStop::Done;
 }
 
-// A kthread body calling `entry(args)` `count` times (forever if count is 0); the last call's
-// x0 is the thread's exit value. No relocations: the entry and arguments are literals.
-std::string repeat_wrapper(std::string_view name, uint64_t entry,
+// A kthread body calling `entry(args)` `count` times (forever if count is 0) and schedule()
+// after each call, as a kernel thread loop calls cond_resched(); the last call's x0 is the
+// thread's exit value. No relocations: entry, schedule and the arguments are literals.
+std::string repeat_wrapper(std::string_view name, uint64_t entry, uint64_t schedule,
                            std::span<const uint64_t> args, uint64_t count) {
     std::string quads;
     for (size_t i = 0; i < 8; ++i) {
@@ -48,7 +49,7 @@ std::string repeat_wrapper(std::string_view name, uint64_t entry,
 {0}:
         stp     x29, x30, [sp, #-32]!
         mov     x29, sp
-        str     x19, [sp, #16]
+        stp     x19, x20, [sp, #16]
         ldr     x19, 3f
 1:      adr     x9, 2f
         ldp     x0, x1, [x9]
@@ -57,19 +58,25 @@ std::string repeat_wrapper(std::string_view name, uint64_t entry,
         ldp     x6, x7, [x9, #48]
         ldr     x16, 4f
         blr     x16
-        cbz     x19, 1b
+        mov     x20, x0
+        ldr     x16, 5f
+        cbz     x16, 6f
+        blr     x16
+6:      cbz     x19, 1b
         subs    x19, x19, #1
         b.ne    1b
-        ldr     x19, [sp, #16]
+        mov     x0, x20
+        ldp     x19, x20, [sp, #16]
         ldp     x29, x30, [sp], #32
         ret
         .p2align 3
 2:
 {1}3:      .quad {2:#x}
 4:      .quad {3:#x}
+5:      .quad {4:#x}
         .size   {0}, . - {0}
 )",
-                       name, quads, count, entry);
+                       name, quads, count, entry, schedule);
 }
 
 // A scenario gets ftrace (trampolines loaded, call sites initialised at object load) when it
@@ -236,7 +243,8 @@ Result<void> MachineBackend::start_task(const TaskSpec& task, std::span<const ui
     if (spec.kind == emu::TaskKind::Kthread && (task.loop || task.repeat > 1)) {
         const auto name = fmt::format("__scenario_repeat_{}", task.name);
         auto wrapper = m_machine->load_assembly(
-            repeat_wrapper(name, *entry, args, task.loop ? 0 : task.repeat),
+            repeat_wrapper(name, *entry, symbol_address("schedule").value_or(0), args,
+                           task.loop ? 0 : task.repeat),
             fmt::format("scenario:{}", name), ObjectKind::Kernel);
         if (!wrapper) {
             return located_error(task.loc, wrapper.error().message);

@@ -51,7 +51,9 @@ class Play {
     Result<bool> perform(const Step& step);
     // Copies backend events into the transcript and the record.
     void drain();
-    bool note_stop(RunStop stop, const Step& step);
+    // Handles why the machine stopped; false ends the timeline. `ran_action` is true when the
+    // stop ended a `run N` action itself, where running out of work is a normal end.
+    bool note_stop(RunStop stop, const Step& step, bool ran_action);
 
     const Scenario& m_s;
     Backend& m_backend;
@@ -111,16 +113,15 @@ void Play::drain() {
     }
 }
 
-bool Play::note_stop(RunStop stop, const Step& step) {
+bool Play::note_stop(RunStop stop, const Step& step, bool ran_action) {
     drain();
     if (stop == RunStop::BudgetExhausted) {
         m_budget_gone = true;
         return false;
     }
     if (stop == RunStop::Idle) {
-        if (std::holds_alternative<RunAction>(step.action) &&
-            step.trigger.kind == Trigger::Kind::AfterPrevious) {
-            return true; // Running out of work is a normal end for `run N`.
+        if (ran_action && std::holds_alternative<RunAction>(step.action)) {
+            return true;
         }
         problem = fmt::format("{}: '{}' never happened: every task has exited", step.loc.str(),
                               step_line(step));
@@ -146,12 +147,12 @@ Result<bool> Play::fire_trigger(const Step& step) {
         }
         auto stop = m_backend.run_for(step.trigger.instruction - now);
         KLP_TRY(stop);
-        return note_stop(*stop, step);
+        return note_stop(*stop, step, false);
     }
     case Trigger::Kind::WhenReaches: {
         auto stop = m_backend.run_until(step.trigger.reach);
         KLP_TRY(stop);
-        return note_stop(*stop, step);
+        return note_stop(*stop, step, false);
     }
     }
     return true;
@@ -161,7 +162,7 @@ Result<bool> Play::perform(const Step& step) {
     if (const auto* run = std::get_if<RunAction>(&step.action)) {
         auto stop = m_backend.run_for(run->instructions);
         KLP_TRY(stop);
-        return note_stop(*stop, step);
+        return note_stop(*stop, step, true);
     }
     if (const auto* until = std::get_if<UntilAction>(&step.action)) {
         if (!m_backend.symbol_address(until->reach.symbol)) {
@@ -171,7 +172,7 @@ Result<bool> Play::perform(const Step& step) {
         }
         auto stop = m_backend.run_until(until->reach);
         KLP_TRY(stop);
-        return note_stop(*stop, step);
+        return note_stop(*stop, step, true);
     }
     if (const auto* irq = std::get_if<IrqAction>(&step.action)) {
         KLP_TRY(m_backend.inject_irq(irq->cpu));

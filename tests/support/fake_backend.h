@@ -9,7 +9,9 @@
 #include <fmt/format.h>
 
 #include <functional>
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <sstream>
 
 namespace klpemu::test {
@@ -21,6 +23,7 @@ class FakeBackend : public scenario::Backend {
     explicit FakeBackend(uint64_t budget) : m_budget(budget) {}
 
     std::map<std::string, Fn> functions;
+    std::optional<uint64_t> idle_at; // Every task has exited once the clock reaches this.
 
     Result<void> load_object(const scenario::ObjectSpec& object) override {
         std::istringstream in(object.text);
@@ -61,6 +64,10 @@ class FakeBackend : public scenario::Backend {
             e.instruction = m_clock;
             m_events.push_back(std::move(e));
             return scenario::RunStop::BudgetExhausted;
+        }
+        if (idle_at && m_clock + n >= *idle_at) {
+            m_clock = std::max(m_clock, *idle_at);
+            return scenario::RunStop::Idle;
         }
         m_clock += n;
         return scenario::RunStop::Done;

@@ -175,3 +175,17 @@ TEST_CASE("findings become trace instants on their task's track") {
     CHECK(json.find("\"budget-exhausted\"") != std::string::npos);
     CHECK(json.find("\"ph\": \"i\"") != std::string::npos);
 }
+
+TEST_CASE("running out of tasks ends `run N` normally but leaves a later trigger unreached") {
+    test::TempDir dir;
+    const auto file = dir.write("i.toml", "[[object]]\nname = \"k\"\nkind = \"kernel\"\n"
+                                          "asm = \"f:\\n\"\n[[step]]\ndo = \"run 10\"\nat = 5\n"
+                                          "[[step]]\ndo = \"log late\"\nat = 100\n");
+    Runner runner(test::fake_factory([](test::FakeBackend& b) { b.idle_at = 8; }));
+    auto r = runner.run_file(file, RunOptions{true, nullptr});
+    CHECK(r.status == Status::Fail);
+    INFO(r.message);
+    CHECK(r.message.find("i.toml:9:7: 'at 100: log late' never happened") != std::string::npos);
+    CHECK(r.transcript == "loaded k\n% at 5: run 10\n% at 100: log late\n"
+                          "(never reached: every task has exited)\n");
+}
