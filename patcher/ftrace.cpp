@@ -169,7 +169,9 @@ Result<void> Ftrace::install() {
     return {};
 }
 
-PokeContext Ftrace::poke_context() const { return PokeContext{m_options.writer_cpu, false}; }
+PokeContext Ftrace::poke_context() const {
+    return PokeContext{m_options.writer_cpu, false};
+}
 
 Result<void> Ftrace::poke(const TextPatch& patch) {
     auto r = m_poke.apply(patch, poke_context());
@@ -246,8 +248,8 @@ Result<GuestAddr> Ftrace::callable_addr(CallSite& site) {
 }
 
 Result<void> Ftrace::write_site_literal(CallSite& site, uint64_t value) {
-    const Symbol owner{site.site.function, site.site.function_addr, 0, SymbolKind::Function,
-                       false, {}};
+    const Symbol owner{
+        site.site.function, site.site.function_addr, 0, SymbolKind::Function, false, {}};
     KLP_TRY(m_poke.write_literal(*site.site.ops_literal, *site.literal, value, &owner));
     site.literal = value;
     return {};
@@ -274,8 +276,8 @@ Result<void> Ftrace::update_site(CallSite& site) {
         site.state = CallSiteState::Off;
         return {};
     }
-    const uint64_t want_literal = ops.size() == 1 ? m_ops.at(ops[0]).record.value
-                                                  : m_list_ops.value;
+    const uint64_t want_literal =
+        ops.size() == 1 ? m_ops.at(ops[0]).record.value : m_list_ops.value;
     if (site.state == CallSiteState::On) {
         // ftrace_modify_call with the same target: only the literal changes.
         if (m_layout.call_ops && site.literal != want_literal) {
@@ -422,8 +424,8 @@ Result<void> Ftrace::disable(std::string_view filter_text) {
     std::vector<OpsId> emptied;
     for (auto& [tracer, id] : m_builtin) {
         OpsEntry& entry = m_ops.at(id);
-        removed += std::erase_if(entry.functions,
-                                 [&](const std::string& f) { return filter.matches(f); });
+        removed +=
+            std::erase_if(entry.functions, [&](const std::string& f) { return filter.matches(f); });
         if (entry.functions.empty()) {
             emptied.push_back(id);
         }
@@ -502,8 +504,8 @@ std::string Ftrace::task_name(int task) const {
     return m_machine.task(task).name;
 }
 
-void Ftrace::add_finding(std::string kind, Severity severity, GuestAddr pc,
-                         std::optional<int> cpu, int task, std::string message) {
+void Ftrace::add_finding(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
+                         int task, std::string message) {
     Finding f;
     f.kind = std::move(kind);
     f.severity = severity;
@@ -579,8 +581,8 @@ void Ftrace::graph_tracer(FtraceCall& call) {
     stack.push_back(GraphFrame{std::string(call.function), call.regs.lr(), call.regs.fp(),
                                m_machine.cpu_cycles(call.host.cpu())});
     call.regs.set_lr(m_return_to_handler);
-    add_trace(fmt::format("{:>2}) {:>12} | {:{}}{}() {{", call.host.cpu(), "", "",
-                          2 * depth, call.function));
+    add_trace(fmt::format("{:>2}) {:>12} | {:{}}{}() {{", call.host.cpu(), "", "", 2 * depth,
+                          call.function));
 }
 
 void Ftrace::on_graph_return(emu::HostCallContext& ctx) {
@@ -613,7 +615,16 @@ void Ftrace::on_graph_return(emu::HostCallContext& ctx) {
 void Ftrace::on_instruction(const emu::InsnEvent& ev) {
     m_poke.on_instruction(ev.cpu, ev.pc, ev.word, ev.instruction);
     flush_poke_findings();
-    if (m_options.check_abi) {
+    const bool probe = ev.pc == m_trampoline || ev.pc == m_trampoline_ret ||
+                       ev.pc == m_return_to_handler || ev.pc == m_return_to_handler_ret;
+    if (probe && m_options.check_abi) {
+        // A hook delivered twice for one instruction (a stop and restart at this PC) must not
+        // push or pop twice.
+        auto& last = m_last_probe[ev.task];
+        if (last.first == ev.pc && last.second == ev.instruction) {
+            return;
+        }
+        last = {ev.pc, ev.instruction};
         if (ev.pc == m_trampoline) {
             m_frames[ev.task].push_back(TrampolineFrame{m_machine.cpu_state(ev.cpu), {}, {}});
         } else if (ev.pc == m_trampoline_ret) {
@@ -650,7 +661,7 @@ void Ftrace::check_trampoline_exit(const emu::InsnEvent& ev) {
     for (int r = 0; r <= 8; ++r) {
         expect(fmt::format("x{}", r), now.x[size_t(r)], in.x[size_t(r)]);
     }
-    for (int r = 19; r <= 29; ++r) {
+    for (int r = 18; r <= 29; ++r) {
         expect(fmt::format("x{}", r), now.x[size_t(r)], in.x[size_t(r)]);
     }
     expect("sp", now.sp, in.sp);
@@ -675,14 +686,14 @@ void Ftrace::check_graph_exit(const emu::InsnEvent& ev) {
     std::vector<std::string> diffs;
     for (int r = 0; r <= 7; ++r) {
         if (now.x[size_t(r)] != in.x[size_t(r)]) {
-            diffs.push_back(fmt::format("x{} {:#x} (expected {:#x})", r, now.x[size_t(r)],
-                                        in.x[size_t(r)]));
+            diffs.push_back(
+                fmt::format("x{} {:#x} (expected {:#x})", r, now.x[size_t(r)], in.x[size_t(r)]));
         }
     }
-    for (int r = 19; r <= 29; ++r) {
+    for (int r = 18; r <= 29; ++r) {
         if (now.x[size_t(r)] != in.x[size_t(r)]) {
-            diffs.push_back(fmt::format("x{} {:#x} (expected {:#x})", r, now.x[size_t(r)],
-                                        in.x[size_t(r)]));
+            diffs.push_back(
+                fmt::format("x{} {:#x} (expected {:#x})", r, now.x[size_t(r)], in.x[size_t(r)]));
         }
     }
     if (now.sp != in.sp) {

@@ -8,8 +8,9 @@
 // `func <-parent` lines, the function-graph tracer hijacks the return address with
 // return_to_handler (host call 0x101) and logs nested entry/exit lines with durations in cycles.
 //
-// Checks (docs/findings.md): abi-clobber, store-below-sp, brk-at-callsite, bl-out-of-range,
-// fgraph-mismatch, plus TextPoke's cmodx-unsafe, mov-slot-rewritten, stale-fetch.
+// Checks (docs/findings.md): abi-clobber (x0-x8, x18-x29, SP, return address), store-below-sp,
+// brk-at-callsite, bl-out-of-range, fgraph-mismatch, plus TextPoke's cmodx-unsafe,
+// mov-slot-rewritten, stale-fetch.
 #pragma once
 
 #include "emu/cpu_state.h"
@@ -38,8 +39,8 @@ namespace klpemu::patcher {
 
 // The patcher's host-call numbers (range emu::hc::kPatcherFirst..kPatcherLast).
 namespace hc {
-inline constexpr uint16_t kFtraceOps = 0x100;    // x0 ip, x1 parent_ip, x2 ops, x3 regs
-inline constexpr uint16_t kGraphReturn = 0x101;  // x0 fregs of return_to_handler -> x0 ret
+inline constexpr uint16_t kFtraceOps = 0x100;   // x0 ip, x1 parent_ip, x2 ops, x3 regs
+inline constexpr uint16_t kGraphReturn = 0x101; // x0 fregs of return_to_handler -> x0 ret
 } // namespace hc
 
 struct FtraceOptions {
@@ -85,8 +86,8 @@ class FtraceRegs {
 // One call of an ops callback (the kernel's ftrace_func_t arguments plus where it runs).
 struct FtraceCall {
     emu::HostCallContext& host;
-    GuestAddr ip;           // rec->ip
-    GuestAddr parent_ip;    // The traced function's return address.
+    GuestAddr ip;        // rec->ip
+    GuestAddr parent_ip; // The traced function's return address.
     std::string_view function;
     FtraceRegs& regs;
 };
@@ -181,13 +182,13 @@ class Ftrace final : public emu::ExecutionObserver {
     struct CallSite {
         PatchSite site;
         CallSiteState state = CallSiteState::Compiled;
-        GuestAddr target;          // The BL's target while On.
+        GuestAddr target;                // The BL's target while On.
         std::optional<uint64_t> literal; // CALL_OPS: the ops the literal holds.
     };
     struct OpsEntry {
         FtraceOps ops;
         std::set<std::string> functions; // The resolved filter hash.
-        GuestAddr record;                 // Its guest ftrace_ops record (CALL_OPS single-ops).
+        GuestAddr record;                // Its guest ftrace_ops record (CALL_OPS single-ops).
         bool builtin = false;
         TracerKind tracer = TracerKind::Function;
     };
@@ -252,10 +253,11 @@ class Ftrace final : public emu::ExecutionObserver {
     size_t m_trace_taken = 0;
     size_t m_log_taken = 0;
     uint64_t m_ops_calls = 0;
-    std::unordered_map<int, std::vector<GraphFrame>> m_graph;     // Per task.
-    std::unordered_map<int, std::vector<TrampolineFrame>> m_frames; // Per task.
-    std::unordered_map<int, std::vector<emu::CpuState>> m_graph_entries; // Per task.
-    std::set<GuestAddr> m_reported; // (kind-local) one finding per PC for per-step checks.
+    std::unordered_map<int, std::vector<GraphFrame>> m_graph;             // Per task.
+    std::unordered_map<int, std::vector<TrampolineFrame>> m_frames;       // Per task.
+    std::unordered_map<int, std::vector<emu::CpuState>> m_graph_entries;  // Per task.
+    std::unordered_map<int, std::pair<GuestAddr, uint64_t>> m_last_probe; // Per task.
+    std::set<GuestAddr> m_reported; // store-below-sp: one finding per PC.
     std::set<GuestAddr> m_brk_reported;
 };
 

@@ -97,9 +97,9 @@ Result<void> TextPoke::apply_all(const std::vector<TextPatch>& patches,
 
 Result<void> TextPoke::write_literal(GuestAddr addr, uint64_t expected_old, uint64_t value,
                                      const Symbol* function) {
-    const std::string where = function ? fmt::format("{}-{:#x}", function->name,
-                                                     function->addr - addr)
-                                       : m_symbols.symbolize(addr).str();
+    const std::string where = function
+                                  ? fmt::format("{}-{:#x}", function->name, function->addr - addr)
+                                  : m_symbols.symbolize(addr).str();
     if (!addr.is_aligned(8)) {
         return make_error("text poke: {}: CALL_OPS literal at {} is not 8-byte aligned", where,
                           addr);
@@ -135,7 +135,9 @@ void TextPoke::watch_mov_slot(GuestAddr pc) {
     m_watched.insert(pc);
 }
 
-void TextPoke::watch(GuestAddr pc) { m_watched.insert(pc); }
+void TextPoke::watch(GuestAddr pc) {
+    m_watched.insert(pc);
+}
 
 void TextPoke::on_instruction(int cpu, GuestAddr pc, InsnWord word, uint64_t instruction) {
     if (m_watched.contains(pc)) {
@@ -162,7 +164,9 @@ void TextPoke::on_instruction(int cpu, GuestAddr pc, InsnWord word, uint64_t ins
     }
 }
 
-void TextPoke::on_context_sync(int cpu) { m_icache.synchronise(cpu); }
+void TextPoke::on_context_sync(int cpu) {
+    m_icache.synchronise(cpu);
+}
 
 std::vector<Finding> TextPoke::take_findings() {
     std::vector<Finding> out;

@@ -22,6 +22,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace klpemu::patcher {
@@ -110,9 +111,9 @@ class TextPoke {
     int m_cpu_count;
     IcacheModel m_icache;
     Disassembler m_disassembler;
-    std::set<GuestAddr> m_mov_slots;
-    std::set<GuestAddr> m_watched;
-    std::set<GuestAddr> m_executed;
+    std::unordered_set<GuestAddr> m_mov_slots;
+    std::unordered_set<GuestAddr> m_watched; // Consulted on every instruction.
+    std::unordered_set<GuestAddr> m_executed;
     std::set<std::pair<int, uint64_t>> m_stale_reported; // (cpu, write id)
     std::vector<PokeRecord> m_log;
     std::vector<Finding> m_findings;

@@ -148,8 +148,8 @@ TEST_CASE("ftrace events: patch and trace lines in clock order for the transcrip
     auto events = ftrace.take_events();
     std::vector<std::string> lines;
     for (const auto& e : events) {
-        lines.push_back(fmt::format("{} {}", e.kind == Ftrace::Event::Kind::Patch ? "P" : "T",
-                                    e.text));
+        lines.push_back(
+            fmt::format("{} {}", e.kind == Ftrace::Event::Kind::Patch ? "P" : "T", e.text));
     }
     const std::vector<std::string> expected{
         "P patch ftrace_call: bl ftrace_stub -> bl ftrace_ops_list_func",
@@ -160,4 +160,40 @@ TEST_CASE("ftrace events: patch and trace lines in clock order for the transcrip
     };
     CHECK_MESSAGE(lines == expected, fmt::format("{}", fmt::join(lines, "\n")));
     CHECK(ftrace.take_events().empty());
+}
+
+TEST_CASE("ftrace call-ops: a site shared by two ops calls through ftrace_list_ops") {
+    auto rig = test::make_ftrace_rig(TrampolineVariant::CallOps, Compiler::Gcc);
+    emu::Machine& m = *rig.machine;
+    Ftrace& ftrace = *rig.ftrace;
+    (void)ftrace.take_events();
+    REQUIRE(ftrace.enable("leaf").ok());
+    REQUIRE(ftrace.enable("leaf", TracerKind::Graph).ok());
+    auto r = m.call(test::fn(m, "nonleaf"), {4});
+    REQUIRE(r.ok());
+    CHECK(*r == 27);
+    REQUIRE(ftrace.disable("leaf").ok());
+
+    std::vector<std::string> lines;
+    for (const auto& e : ftrace.take_events()) {
+        if (e.kind == Ftrace::Event::Kind::Patch) {
+            lines.push_back(e.text);
+        }
+    }
+    const std::vector<std::string> expected{
+        // ftrace_make_call: the single ops' own record, then the BL.
+        "literal leaf-0x8: ftrace_nop_ops -> ftrace_ops_pool",
+        "patch leaf+0x4: nop -> bl ftrace_caller",
+        // A second ops on the site: only the literal changes (ftrace_modify_call, same target).
+        "literal leaf-0x8: ftrace_ops_pool -> ftrace_list_ops",
+        // Both gone: the literal back to nop_ops, then the NOP.
+        "literal leaf-0x8: ftrace_list_ops -> ftrace_nop_ops",
+        "patch leaf+0x4: bl ftrace_caller -> nop",
+    };
+    CHECK_MESSAGE(lines == expected, fmt::format("{}", fmt::join(lines, "\n")));
+    const auto& trace = ftrace.trace();
+    CHECK(test::count_ending(trace, "] leaf <-nonleaf") == 2);
+    CHECK(test::count_ending(trace, "leaf() {") == 2);
+    CHECK(test::count_ending(trace, "} /* leaf */") == 2);
+    CHECK_MESSAGE(m.findings().empty(), test::findings_text(m));
 }

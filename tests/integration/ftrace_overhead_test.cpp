@@ -30,11 +30,16 @@ Cost run_loop(emu::Machine& m, GuestAddr loop, uint64_t calls) {
 // Extra guest instructions per traced call (pinned: the trampolines are fixed code).
 uint64_t expected_instructions(TrampolineVariant v) {
     switch (v) {
-    case TrampolineVariant::RegsV3: return 40;
-    case TrampolineVariant::RegsV4: return 42;
-    case TrampolineVariant::Regs: return 43;
-    case TrampolineVariant::Args: return 33;
-    case TrampolineVariant::CallOps: return 35;
+    case TrampolineVariant::RegsV3:
+        return 40;
+    case TrampolineVariant::RegsV4:
+        return 42;
+    case TrampolineVariant::Regs:
+        return 43;
+    case TrampolineVariant::Args:
+        return 33;
+    case TrampolineVariant::CallOps:
+        return 35;
     }
     return 0;
 }

@@ -34,8 +34,8 @@ int spawn(emu::Machine& m, std::string name, GuestAddr entry, std::array<uint64_
 } // namespace
 
 TEST_CASE("ftrace smp: enable and disable while two CPUs run the traced code") {
-    for (TrampolineVariant variant : {TrampolineVariant::Regs, TrampolineVariant::Args,
-                                      TrampolineVariant::CallOps}) {
+    for (TrampolineVariant variant :
+         {TrampolineVariant::Regs, TrampolineVariant::Args, TrampolineVariant::CallOps}) {
         CAPTURE(trampoline_layout(variant).name);
         auto rig = test::make_ftrace_rig(variant, Compiler::Clang, two_cpus());
         emu::Machine& m = *rig.machine;
@@ -68,7 +68,9 @@ TEST_CASE("ftrace smp: enable and disable while two CPUs run the traced code") {
         CHECK(m.task(a).exit_value == *expected);
         CHECK(m.task(b).exit_value == *expected);
         CHECK(ftrace.ops_calls() > 0);
-        MESSAGE(fmt::format("{} ops calls, {} trace lines, {} writes, {} findings", ftrace.ops_calls(), ftrace.trace().size(), ftrace.text_poke().log().size(), m.findings().size()));
+        MESSAGE(fmt::format("{} ops calls, {} trace lines, {} writes, {} findings",
+                            ftrace.ops_calls(), ftrace.trace().size(),
+                            ftrace.text_poke().log().size(), m.findings().size()));
 
         CHECK_MESSAGE(test::findings_of(m, "cmodx-unsafe").empty(), test::findings_text(m));
         for (const Finding& f : m.findings()) {
@@ -95,7 +97,7 @@ TEST_CASE("ftrace smp: an unsafe live patch of an ordinary instruction is cmodx-
     // g5's body `add x0, x0, #5` (after its two patchable NOPs) -> `add x0, x0, #6`.
     const GuestAddr body = test::fn(m, "g5") + 8;
     auto old_word = m.memory().load<uint32_t>(body);
-    REQUIRE(old_word == 0x91001400u); // add x0, x0, #5
+    REQUIRE(old_word == 0x91001400u);                                        // add x0, x0, #5
     const TextPatch patch{body, InsnWord(0x91001400), InsnWord(0x91001800)}; // add x0, x0, #6
     REQUIRE(rig.ftrace->text_poke().apply(patch, PokeContext{0}).ok());
     auto unsafe = rig.ftrace->text_poke().findings();

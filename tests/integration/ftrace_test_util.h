@@ -17,7 +17,9 @@
 
 namespace klpemu::test {
 
-inline const char* compiler_name(Compiler c) { return c == Compiler::Clang ? "clang" : "gcc"; }
+inline const char* compiler_name(Compiler c) {
+    return c == Compiler::Clang ? "clang" : "gcc";
+}
 
 // Compiles tests/data/ftrace/`file` and loads it as kernel text.
 inline LoadedObject load_c(emu::Machine& m, std::string_view file, Compiler compiler,
@@ -60,8 +62,8 @@ inline FtraceRig make_ftrace_rig(patcher::TrampolineVariant variant, Compiler co
     auto f = patcher::Ftrace::create(*rig.machine, options);
     REQUIRE_MESSAGE(f.ok(), (f.ok() ? "" : f.error().message));
     rig.ftrace = std::move(*f);
-    rig.object = load_c(*rig.machine, "chain.c", compiler,
-                        patcher::trampoline_layout(variant).call_ops);
+    rig.object =
+        load_c(*rig.machine, "chain.c", compiler, patcher::trampoline_layout(variant).call_ops);
     auto added = rig.ftrace->add_object(rig.object);
     REQUIRE_MESSAGE(added.ok(), (added.ok() ? "" : added.error().message));
     return rig;
@@ -94,8 +96,8 @@ inline std::string findings_text(const emu::Machine& m) {
 
 inline size_t count_ending(const std::vector<std::string>& lines, std::string_view suffix) {
     return size_t(std::count_if(lines.begin(), lines.end(), [&](const std::string& l) {
-        return l.size() >= suffix.size() && l.compare(l.size() - suffix.size(), suffix.size(),
-                                                      suffix) == 0;
+        return l.size() >= suffix.size() &&
+               l.compare(l.size() - suffix.size(), suffix.size(), suffix) == 0;
     }));
 }
 

@@ -61,7 +61,8 @@ TEST_CASE("text poke: old word mismatch writes nothing") {
     text.words[kBase + 4] = a64::mov_reg(a64::kX9, a64::kLr);
     const SymbolTable symbols = make_symbols();
     TextPoke poke(text, symbols, 2);
-    auto r = poke.apply(TextPatch{kBase + 4, a64::nop(), a64::bl(kBase + 4, kBase + 0x1000).value()});
+    auto r =
+        poke.apply(TextPatch{kBase + 4, a64::nop(), a64::bl(kBase + 4, kBase + 0x1000).value()});
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message.find("traced+0x4") != std::string::npos);
     CHECK(r.error().message.find("nothing written") != std::string::npos);
