@@ -28,15 +28,18 @@ CfiRule convert_rule(const llvm::dwarf::UnwindRow& row, uint32_t reg) {
     }
     switch (loc->getLocation()) {
     case llvm::dwarf::UnwindLocation::Unspecified:
-    case llvm::dwarf::UnwindLocation::Same: return {CfiRuleKind::SameValue, 0};
-    case llvm::dwarf::UnwindLocation::Undefined: return {CfiRuleKind::Undefined, 0};
+    case llvm::dwarf::UnwindLocation::Same:
+        return {CfiRuleKind::SameValue, 0};
+    case llvm::dwarf::UnwindLocation::Undefined:
+        return {CfiRuleKind::Undefined, 0};
     case llvm::dwarf::UnwindLocation::CFAPlusOffset:
         // Only "saved at [CFA + off]" (DW_CFA_offset) is a save slot; "is CFA + off" is a value.
         if (*loc == llvm::dwarf::UnwindLocation::createAtCFAPlusOffset(loc->getOffset())) {
             return {CfiRuleKind::AtCfa, loc->getOffset()};
         }
         return {CfiRuleKind::Other, 0};
-    default: return {CfiRuleKind::Other, 0};
+    default:
+        return {CfiRuleKind::Other, 0};
     }
 }
 

@@ -14,8 +14,8 @@ namespace klpemu::emu {
 
 struct StackWalkResult {
     bool reliable = false;
-    std::string reason;               // Why not (or how the walk ended).
-    std::vector<GuestAddr> entries;   // The saved pc, then each return address, innermost first.
+    std::string reason;             // Why not (or how the walk ended).
+    std::vector<GuestAddr> entries; // The saved pc, then each return address, innermost first.
 };
 
 class StackWalker {

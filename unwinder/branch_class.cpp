@@ -14,7 +14,9 @@ namespace klpemu::unwinder {
 
 namespace {
 
-bool is_load_store(uint32_t w) { return (w & 0x0a000000u) == 0x08000000u; }
+bool is_load_store(uint32_t w) {
+    return (w & 0x0a000000u) == 0x08000000u;
+}
 
 // Conservative: true unless the encoding is certainly a pure load.
 bool load_store_may_write(uint32_t w) {
@@ -46,7 +48,9 @@ bool is_trap(uint32_t w) {
     return (w & 0xff000000u) == 0xd4000000u;
 }
 
-bool is_dc_zva(uint32_t w) { return (w & 0xffffffe0u) == 0xd50b7420u; }
+bool is_dc_zva(uint32_t w) {
+    return (w & 0xffffffe0u) == 0xd50b7420u;
+}
 
 } // namespace
 
@@ -76,17 +80,24 @@ BranchClass classify(GuestAddr pc, InsnWord word) {
             c.rn = uint8_t((w >> 5) & 0x1f);
             switch (opc) {
             case 0x0:
-            case 0x8: c.kind = BranchKind::Jump; return c;   // br, braa/brab(z)
+            case 0x8:
+                c.kind = BranchKind::Jump;
+                return c; // br, braa/brab(z)
             case 0x1:
-            case 0x9: c.kind = BranchKind::Call; return c;   // blr, blraa/blrab(z)
-            case 0x2: c.kind = BranchKind::Ret; return c;    // ret
-            default: break;
+            case 0x9:
+                c.kind = BranchKind::Call;
+                return c; // blr, blraa/blrab(z)
+            case 0x2:
+                c.kind = BranchKind::Ret;
+                return c; // ret
+            default:
+                break;
             }
         }
     }
     c.is_eret = w == 0xd69f03e0u;
-    c.may_write_memory = (is_load_store(w) && load_store_may_write(w)) || is_trap(w) ||
-                         is_dc_zva(w);
+    c.may_write_memory =
+        (is_load_store(w) && load_store_may_write(w)) || is_trap(w) || is_dc_zva(w);
     return c;
 }
 

@@ -19,7 +19,8 @@ struct Frame {
 
 class Walk {
   public:
-    explicit Walk(const StackView& view) : m_view(view), m_graph(view.graph, view.return_to_handler) {}
+    explicit Walk(const StackView& view)
+        : m_view(view), m_graph(view.graph, view.return_to_handler) {}
 
     UnwindResult run(Frame frame) {
         m_result.return_addresses.push_back(frame.pc);
@@ -72,8 +73,8 @@ class Walk {
         if (m_graph.is_hijacked(pc)) {
             const std::optional<GuestAddr> orig = m_graph.recover(*caller_fp);
             if (!orig) {
-                return fail(fmt::format("return_to_handler with retp {} not in ret_stack",
-                                        *caller_fp));
+                return fail(
+                    fmt::format("return_to_handler with retp {} not in ret_stack", *caller_fp));
             }
             pc = *orig;
         }
@@ -101,8 +102,8 @@ class Walk {
         if (!pc || !sp || !fp || !lr) {
             return fail(fmt::format("pt_regs at {} is unmapped", regs));
         }
-        frame = Frame{strip_pac(GuestAddr(*pc)), GuestAddr(*sp), GuestAddr(*fp), GuestAddr(*lr),
-                      false};
+        frame =
+            Frame{strip_pac(GuestAddr(*pc)), GuestAddr(*sp), GuestAddr(*fp), GuestAddr(*lr), false};
         m_result.return_addresses.push_back(frame.pc);
         return true;
     }

@@ -12,10 +12,10 @@ bool FunctionEntries::is_entry(GuestAddr a) {
     return it->second;
 }
 
-void GroundTruth::on_instruction(GuestAddr pc, const BranchClass& cls,
-                                 const RegisterReader& regs) {
+void GroundTruth::on_instruction(GuestAddr pc, const BranchClass& cls, const RegisterReader& regs) {
     switch (cls.kind) {
-    case BranchKind::None: return;
+    case BranchKind::None:
+        return;
     case BranchKind::Call: {
         const GuestAddr target = cls.target ? *cls.target : GuestAddr(regs.x(cls.rn));
         m_frames.push_back(ShadowFrame{ShadowKind::Call, pc + 4, target, false});
@@ -30,7 +30,9 @@ void GroundTruth::on_instruction(GuestAddr pc, const BranchClass& cls,
         }
         return;
     }
-    case BranchKind::Ret: ret_to(pc, GuestAddr(regs.x(cls.rn))); return;
+    case BranchKind::Ret:
+        ret_to(pc, GuestAddr(regs.x(cls.rn)));
+        return;
     }
 }
 

@@ -56,15 +56,15 @@ enum class ShadowKind { Call, Exception };
 
 struct ShadowFrame {
     ShadowKind kind = ShadowKind::Call;
-    GuestAddr return_address; // Call: pc + 4 of the BL/BLR; Exception: ELR.
-    GuestAddr callee;         // Call: the function entered (updated by tail calls).
+    GuestAddr return_address;     // Call: pc + 4 of the BL/BLR; Exception: ELR.
+    GuestAddr callee;             // Call: the function entered (updated by tail calls).
     bool graph_returning = false; // Its RET went to return_to_handler.
 };
 
 struct TruthMismatch {
-    GuestAddr pc;          // The RET or ERET.
+    GuestAddr pc;                      // The RET or ERET.
     std::optional<GuestAddr> expected; // The popped return address (nullopt: stack was empty).
-    GuestAddr actual;      // Where it really went.
+    GuestAddr actual;                  // Where it really went.
 };
 
 class GroundTruth {

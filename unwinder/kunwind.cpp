@@ -20,7 +20,8 @@ enum class Step { Continue, End, Error };
 
 class Walk {
   public:
-    explicit Walk(const StackView& view) : m_view(view), m_graph(view.graph, view.return_to_handler) {
+    explicit Walk(const StackView& view)
+        : m_view(view), m_graph(view.graph, view.return_to_handler) {
         for (const KnownStack& s : view.stacks) {
             m_low.push_back(s.range.begin);
         }
@@ -157,8 +158,8 @@ UnwindResult KunwindUnwinder::unwind(const StackView& view) const {
         // The reliable consumer (arch_stack_walk_reliable's arch_reliable_kunwind_consume_entry).
         if (source == Source::RegsPc && !exception_boundary) {
             exception_boundary = true;
-            first_problem = fmt::format("exception boundary: pt_regs below {} (REGS_PC {})",
-                                        fp, pc);
+            first_problem =
+                fmt::format("exception boundary: pt_regs below {} (REGS_PC {})", fp, pc);
         }
         if (result.return_addresses.size() == kMaxStackEntries) {
             if (first_problem.empty()) {

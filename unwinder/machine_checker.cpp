@@ -38,15 +38,17 @@ std::optional<uint64_t> MachineMemory::read_u64(GuestAddr addr) const {
 
 MachineChecker::MachineChecker(emu::Machine& machine, CheckerConfig config, const CfiTable* cfi)
     : m_machine(machine), m_memory(machine.memory()),
-      m_checker(std::make_unique<ReliabilityChecker>(std::move(config), m_memory,
-                                                     machine.symbols(), cfi)) {
+      m_checker(std::make_unique<ReliabilityChecker>(std::move(config), m_memory, machine.symbols(),
+                                                     cfi)) {
     if (auto eret = machine.symbols().lookup("el1_eret")) {
         m_eret = eret->addr;
     }
     m_machine.add_observer(this);
 }
 
-MachineChecker::~MachineChecker() { m_machine.remove_observer(this); }
+MachineChecker::~MachineChecker() {
+    m_machine.remove_observer(this);
+}
 
 void MachineChecker::ensure_task(int task) {
     if (m_known.count(task) != 0) {

@@ -29,7 +29,9 @@ struct ReliabilityChecker::TaskState {
 
 namespace {
 
-int view_index(StopKind k) { return k == StopKind::Interrupted ? 0 : 1; }
+int view_index(StopKind k) {
+    return k == StopKind::Interrupted ? 0 : 1;
+}
 
 const char* view_name(StopKind k) {
     return k == StopKind::Interrupted ? "interrupted" : "blocked";
@@ -120,9 +122,8 @@ std::vector<std::string_view> ReliabilityChecker::policies() const {
 void ReliabilityChecker::add_task(int id, TaskContext context) {
     auto t = std::make_unique<TaskState>(m_entries, m_return_to_handler);
     t->id = id;
-    t->selected = m_config.tasks.empty() ||
-                  std::find(m_config.tasks.begin(), m_config.tasks.end(), context.name) !=
-                      m_config.tasks.end();
+    t->selected = m_config.tasks.empty() || std::find(m_config.tasks.begin(), m_config.tasks.end(),
+                                                      context.name) != m_config.tasks.end();
     if (!context.truth_from_start) {
         t->truth.mark_incomplete();
     }
@@ -168,7 +169,8 @@ void ReliabilityChecker::on_instruction(const Boundary& b) {
             const GuestAddr target = cls.target ? *cls.target : GuestAddr(b.regs->x(cls.rn));
             if (std::find(m_sleep_entries.begin(), m_sleep_entries.end(), target) !=
                 m_sleep_entries.end()) {
-                check_view(*t, b, StopKind::Blocked, Registers{b.pc + 4, regs.lr, regs.fp, regs.sp});
+                check_view(*t, b, StopKind::Blocked,
+                           Registers{b.pc + 4, regs.lr, regs.fp, regs.sp});
             }
         }
     }
@@ -226,10 +228,10 @@ void ReliabilityChecker::check_view(TaskState& t, const Boundary& b, StopKind ki
     }
     t.truth.return_addresses(regs.pc, m_truth_scratch);
 
-    StackView view = kind == StopKind::Interrupted
-                         ? StackView::interrupted(regs, m_memory, t.context.stacks,
-                                                  t.context.pt_regs)
-                         : StackView::blocked(regs, m_memory, t.context.stacks, t.context.pt_regs);
+    StackView view =
+        kind == StopKind::Interrupted
+            ? StackView::interrupted(regs, m_memory, t.context.stacks, t.context.pt_regs)
+            : StackView::blocked(regs, m_memory, t.context.stacks, t.context.pt_regs);
     view.graph = t.context.graph;
     view.return_to_handler = m_return_to_handler;
     view.cfi = m_cfi;
@@ -326,11 +328,10 @@ void ReliabilityChecker::report_unsound(const TaskState& t, const Boundary& b, S
     f.cpu = b.cpu;
     f.task = t.context.name;
     f.instruction = b.instruction;
-    f.message = fmt::format("unwinder: {}: reliable trace {} ({}); trace: {}; truth: {}",
-                            policy.name(), first_difference(r.return_addresses, m_truth_scratch,
-                                                            m_symbols),
-                            view_name(kind), symbolize_list(r.return_addresses),
-                            symbolize_list(m_truth_scratch));
+    f.message = fmt::format(
+        "unwinder: {}: reliable trace {} ({}); trace: {}; truth: {}", policy.name(),
+        first_difference(r.return_addresses, m_truth_scratch, m_symbols), view_name(kind),
+        symbolize_list(r.return_addresses), symbolize_list(m_truth_scratch));
     m_findings.push_back(std::move(f));
 }
 
@@ -379,8 +380,8 @@ ReliabilityChecker::function_stats() const {
 }
 
 std::string ReliabilityChecker::summary() const {
-    std::string out = fmt::format("{:<10} {:>10} {:>10} {:>10} {:>8} {:>8}\n", "policy",
-                                  "checked", "reliable", "unreliable", "unsound", "skipped");
+    std::string out = fmt::format("{:<10} {:>10} {:>10} {:>10} {:>8} {:>8}\n", "policy", "checked",
+                                  "reliable", "unreliable", "unsound", "skipped");
     for (size_t i = 0; i < m_policies.size(); ++i) {
         const PolicyStats& s = m_stats[i];
         out += fmt::format("{:<10} {:>10} {:>10} {:>10} {:>8} {:>8}\n", m_policies[i]->name(),

@@ -38,9 +38,9 @@
 namespace klpemu::unwinder {
 
 struct CheckerConfig {
-    std::vector<std::string> policies;   // Policy names; empty: all of policy_names().
-    std::vector<std::string> tasks;      // Task names to check; empty: every task.
-    std::vector<GuestRange> pc_ranges;   // Check only boundaries with pc inside; empty: all.
+    std::vector<std::string> policies; // Policy names; empty: all of policy_names().
+    std::vector<std::string> tasks;    // Task names to check; empty: every task.
+    std::vector<GuestRange> pc_ranges; // Check only boundaries with pc inside; empty: all.
     std::vector<std::string> sleep_functions{"schedule"};
     // Functions at the bottom of every task stack: seed-v4's "kthread bottom" return addresses
     // are the return addresses of their calls.
@@ -58,7 +58,7 @@ struct TaskContext {
     std::vector<KnownStack> stacks; // The task stack first.
     GuestAddr pt_regs;              // task_pt_regs.
     const GraphReturnStack* graph = nullptr;
-    bool truth_from_start = true;   // False: the checker attached after the task ran.
+    bool truth_from_start = true; // False: the checker attached after the task ran.
 };
 
 struct PolicyStats {
@@ -75,15 +75,15 @@ struct Boundary {
     int cpu = 0;
     GuestAddr pc;
     InsnWord word;
-    uint64_t instruction = 0;     // The one clock.
+    uint64_t instruction = 0; // The one clock.
     const RegisterReader* regs = nullptr;
 };
 
 class ReliabilityChecker {
   public:
     // `memory` and `symbols` must outlive the checker; `cfi` may be null (cfi then unreliable).
-    ReliabilityChecker(CheckerConfig config, const MemoryReader& memory,
-                       const SymbolTable& symbols, const CfiTable* cfi);
+    ReliabilityChecker(CheckerConfig config, const MemoryReader& memory, const SymbolTable& symbols,
+                       const CfiTable* cfi);
     ~ReliabilityChecker();
 
     // Looks up sleep/bottom functions and return_to_handler again and forgets per-address

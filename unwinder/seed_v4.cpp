@@ -45,8 +45,8 @@ UnwindResult SeedV4Unwinder::unwind(const StackView& view) const {
                 result.reliable = true;
                 result.reason = "reached the kthread bottom";
             } else {
-                result.reason = fmt::format("chain ends at {} below {}, not at the kthread bottom",
-                                            fp, last);
+                result.reason =
+                    fmt::format("chain ends at {} below {}, not at the kthread bottom", fp, last);
             }
             return result;
         }

@@ -52,15 +52,24 @@ std::optional<uint64_t> StackView::read_u64(GuestAddr addr) const {
         const uint64_t off = uint64_t(addr - m_virtual->addr);
         const Registers& r = m_virtual->regs;
         switch (off) {
-        case pt_regs::kX29: return r.fp.value;
-        case pt_regs::kLr: return r.lr.value;
-        case pt_regs::kSp: return r.sp.value;
-        case pt_regs::kPc: return r.pc.value;
-        case pt_regs::kPstate: return 0x5; // EL1h: an exception taken from EL1.
-        case pt_regs::kStackframe: return 0;
-        case pt_regs::kStackframe + 8: return 0;
-        case pt_regs::kMetaType: return uint64_t(FrameMetaType::PtRegs);
-        default: return 0; // Registers nobody walks; exception entry would have saved them.
+        case pt_regs::kX29:
+            return r.fp.value;
+        case pt_regs::kLr:
+            return r.lr.value;
+        case pt_regs::kSp:
+            return r.sp.value;
+        case pt_regs::kPc:
+            return r.pc.value;
+        case pt_regs::kPstate:
+            return 0x5; // EL1h: an exception taken from EL1.
+        case pt_regs::kStackframe:
+            return 0;
+        case pt_regs::kStackframe + 8:
+            return 0;
+        case pt_regs::kMetaType:
+            return uint64_t(FrameMetaType::PtRegs);
+        default:
+            return 0; // Registers nobody walks; exception entry would have saved them.
         }
     }
     return memory != nullptr ? memory->read_u64(addr) : std::nullopt;

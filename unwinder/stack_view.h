@@ -39,14 +39,14 @@ namespace klpemu::unwinder {
 
 // struct pt_regs offsets, v6.13+ (reference §0).
 namespace pt_regs {
-inline constexpr uint64_t kSize = 336;      // PT_REGS_SIZE
-inline constexpr uint64_t kX29 = 232;       // S_FP
-inline constexpr uint64_t kLr = 240;        // S_LR
-inline constexpr uint64_t kSp = 248;        // S_SP
-inline constexpr uint64_t kPc = 256;        // S_PC
-inline constexpr uint64_t kPstate = 264;    // S_PSTATE
+inline constexpr uint64_t kSize = 336;       // PT_REGS_SIZE
+inline constexpr uint64_t kX29 = 232;        // S_FP
+inline constexpr uint64_t kLr = 240;         // S_LR
+inline constexpr uint64_t kSp = 248;         // S_SP
+inline constexpr uint64_t kPc = 256;         // S_PC
+inline constexpr uint64_t kPstate = 264;     // S_PSTATE
 inline constexpr uint64_t kStackframe = 296; // S_STACKFRAME: frame_record_meta {fp, lr, type}
-inline constexpr uint64_t kMetaType = 312;  // stackframe.type
+inline constexpr uint64_t kMetaType = 312;   // stackframe.type
 } // namespace pt_regs
 
 // frame_record_meta.type (asm/stacktrace/frame.h).
@@ -95,20 +95,21 @@ enum class StopKind { Interrupted, Blocked, Current };
 
 // The pt_regs frame exception entry would push at an interrupted boundary, held on the host.
 struct VirtualPtRegs {
-    GuestAddr addr;     // sp - PT_REGS_SIZE.
-    Registers regs;     // The interrupted state.
+    GuestAddr addr; // sp - PT_REGS_SIZE.
+    Registers regs; // The interrupted state.
 };
 
 struct StackView {
     StopKind stop = StopKind::Blocked;
     Registers regs;
     const MemoryReader* memory = nullptr;
-    std::span<const KnownStack> stacks;      // The task stack first; not owned.
-    GuestAddr task_pt_regs;                  // task stack top - PT_REGS_SIZE: the FINAL record.
-    const GraphReturnStack* graph = nullptr; // The graph tracer's return stack, if any.
+    std::span<const KnownStack> stacks;         // The task stack first; not owned.
+    GuestAddr task_pt_regs;                     // task stack top - PT_REGS_SIZE: the FINAL record.
+    const GraphReturnStack* graph = nullptr;    // The graph tracer's return stack, if any.
     std::optional<GuestAddr> return_to_handler; // Known even when `graph` is not wired up.
-    const CfiTable* cfi = nullptr;           // CFI of everything loaded, for the cfi policy.
-    std::span<const GuestAddr> bottom_return_addresses; // seed-v4: where a kthread's last LR points.
+    const CfiTable* cfi = nullptr;              // CFI of everything loaded, for the cfi policy.
+    std::span<const GuestAddr>
+        bottom_return_addresses; // seed-v4: where a kthread's last LR points.
 
     // Builds an interrupted view: a virtual pt_regs frame at regs.sp - 336 (nothing is written).
     // `stacks` must outlive the view.

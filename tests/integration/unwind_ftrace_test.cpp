@@ -58,8 +58,8 @@ LoadedObject load_chain_with_cfi(emu::Machine& m, Compiler compiler, bool call_o
 
 size_t count_kind(const ReliabilityChecker& c, std::string_view kind, std::string_view policy) {
     return size_t(std::count_if(c.findings().begin(), c.findings().end(), [&](const Finding& f) {
-        return f.kind == kind && f.message.find(fmt::format("unwinder: {}:", policy)) !=
-                                     std::string::npos;
+        return f.kind == kind &&
+               f.message.find(fmt::format("unwinder: {}:", policy)) != std::string::npos;
     }));
 }
 
@@ -68,9 +68,8 @@ size_t count_kind(const ReliabilityChecker& c, std::string_view kind, std::strin
 TEST_CASE("unwind checker: compiled C traced by every trampoline variant and the graph tracer") {
     for (Compiler compiler : {Compiler::Clang, Compiler::Gcc}) {
         for (TrampolineVariant variant : kVariants) {
-            const std::string name = fmt::format("{} / {}",
-                                                 patcher::trampoline_layout(variant).name,
-                                                 test::compiler_name(compiler));
+            const std::string name = fmt::format(
+                "{} / {}", patcher::trampoline_layout(variant).name, test::compiler_name(compiler));
             CAPTURE(name);
             auto machine = emu::Machine::create({});
             REQUIRE(machine.ok());
@@ -79,8 +78,8 @@ TEST_CASE("unwind checker: compiled C traced by every trampoline variant and the
             options.variant = variant;
             auto ftrace = patcher::Ftrace::create(m, options);
             REQUIRE_MESSAGE(ftrace.ok(), (ftrace.ok() ? "" : ftrace.error().message));
-            const LoadedObject object = load_chain_with_cfi(
-                m, compiler, patcher::trampoline_layout(variant).call_ops);
+            const LoadedObject object =
+                load_chain_with_cfi(m, compiler, patcher::trampoline_layout(variant).call_ops);
             REQUIRE((*ftrace)->add_object(object).ok());
             CfiTable cfi;
             REQUIRE_FALSE(object.cfi.empty());
@@ -99,15 +98,14 @@ TEST_CASE("unwind checker: compiled C traced by every trampoline variant and the
             const ReliabilityChecker& c = mc.checker();
             INFO(describe(c));
 
-            CHECK(std::none_of(c.findings().begin(), c.findings().end(), [](const Finding& f) {
-                return f.kind == "shadow-stack-mismatch";
-            }));
+            CHECK(std::none_of(c.findings().begin(), c.findings().end(),
+                               [](const Finding& f) { return f.kind == "shadow-stack-mismatch"; }));
             CHECK(c.stats("kunwind").unsound == 0);
             CHECK(c.stats("kunwind").reliable_correct > 0);
             CHECK(c.stats("fp-naive").unsound > 0);
             // Window A: inside the trampoline before its frame records exist.
-            const bool window_a = std::any_of(
-                c.findings().begin(), c.findings().end(), [](const Finding& f) {
+            const bool window_a =
+                std::any_of(c.findings().begin(), c.findings().end(), [](const Finding& f) {
                     return f.message.find("unwinder: fp-naive:") != std::string::npos &&
                            f.where.find("ftrace") != std::string::npos;
                 });

@@ -191,10 +191,10 @@ TEST_CASE("unwind checker: timer IRQs preempting through schedule()") {
     cfg.irq_timer_period = 300;
     Rig rig(cfg);
     MachineChecker mc(*rig.m, CheckerConfig{}, &rig.cfi);
-    REQUIRE(rig.m->create_task({"a", emu::TaskKind::Kthread, sym(*rig.m, "spin"), {200}, 0, 1})
-                .ok());
-    REQUIRE(rig.m->create_task({"b", emu::TaskKind::Kthread, sym(*rig.m, "spin"), {150}, 0, 1})
-                .ok());
+    REQUIRE(
+        rig.m->create_task({"a", emu::TaskKind::Kthread, sym(*rig.m, "spin"), {200}, 0, 1}).ok());
+    REQUIRE(
+        rig.m->create_task({"b", emu::TaskKind::Kthread, sym(*rig.m, "spin"), {150}, 0, 1}).ok());
     auto r = rig.m->run(2'000'000);
     REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
     CHECK(r->reason == emu::StopReason::AllTasksFinished);
@@ -206,8 +206,8 @@ TEST_CASE("unwind checker: timer IRQs preempting through schedule()") {
                        [](const Finding& f) { return f.kind == "shadow-stack-mismatch"; }));
     // A task preempted from an IRQ sleeps below a PT_REGS record: fp-naive stops at its {0, 0}
     // and calls the truncated trace reliable; kunwind refuses it (v6.17).
-    const auto interrupt_call = std::find_if(
-        c.findings().begin(), c.findings().end(), [](const Finding& f) {
+    const auto interrupt_call =
+        std::find_if(c.findings().begin(), c.findings().end(), [](const Finding& f) {
             return f.message.find("unwinder: fp-naive:") != std::string::npos &&
                    f.where.rfind("el1_interrupt", 0) == 0 &&
                    f.message.find("(blocked)") != std::string::npos;

@@ -23,8 +23,8 @@ SymbolTable symbols() {
     o.name = "k.o";
     o.symbols.push_back(Symbol{"P", kFuncA, 0x100, SymbolKind::Function, true, "k.o"});
     o.symbols.push_back(Symbol{"Q", kFuncB, 0x100, SymbolKind::Function, true, "k.o"});
-    o.sections.push_back(PlacedSection{".text", SectionKind::Text, GuestRange{kFuncA, kFuncB + 0x100},
-                                       4, true, false, {}});
+    o.sections.push_back(PlacedSection{
+        ".text", SectionKind::Text, GuestRange{kFuncA, kFuncB + 0x100}, 4, true, false, {}});
     SymbolTable t;
     t.add_object(o);
     return t;
@@ -43,14 +43,12 @@ TEST_CASE("checker: a prologue window is an unsound-reliable-trace finding for f
     Regs r;
     r.fp = s.final_record().value;
     r.sp = s.pt_regs().value;
-    auto step = [&](GuestAddr pc, InsnWord w) {
-        c.on_instruction(Boundary{1, 0, pc, w, 0, &r});
-    };
-    step(kFuncA, a64::nop());                       // P runs with x29 at the FINAL record.
+    auto step = [&](GuestAddr pc, InsnWord w) { c.on_instruction(Boundary{1, 0, pc, w, 0, &r}); };
+    step(kFuncA, a64::nop());                              // P runs with x29 at the FINAL record.
     step(kFuncA + 8, a64::bl(kFuncA + 8, kFuncB).value()); // bl Q
     r.lr = (kFuncA + 12).value;
-    step(kFuncB, a64::nop());                       // Q's first instruction: caller only in x30.
-    step(kFuncB, a64::nop());                       // Same boundary again: one finding only.
+    step(kFuncB, a64::nop()); // Q's first instruction: caller only in x30.
+    step(kFuncB, a64::nop()); // Same boundary again: one finding only.
 
     REQUIRE(c.findings().size() == 1);
     const Finding& f = c.findings()[0];

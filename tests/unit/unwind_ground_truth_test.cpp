@@ -28,12 +28,15 @@ struct Regs final : RegisterReader {
 SymbolTable make_symbols() {
     LoadedObject o;
     o.name = "test.o";
-    for (auto [name, addr] : {std::pair{"P", kP}, {"F", kF}, {"G", kG}, {"new_F", kNewF},
+    for (auto [name, addr] : {std::pair{"P", kP},
+                              {"F", kF},
+                              {"G", kG},
+                              {"new_F", kNewF},
                               {"return_to_handler", kRth}}) {
         o.symbols.push_back(Symbol{name, addr, 0x100, SymbolKind::Function, true, "test.o"});
     }
-    o.sections.push_back(PlacedSection{".text", SectionKind::Text,
-                                       GuestRange{kP, kRth + 0x100}, 4, true, false, {}});
+    o.sections.push_back(PlacedSection{
+        ".text", SectionKind::Text, GuestRange{kP, kRth + 0x100}, 4, true, false, {}});
     SymbolTable t;
     t.add_object(o);
     return t;
@@ -76,8 +79,8 @@ TEST_CASE("ground truth: calls push, returns pop, a tail call keeps the return a
 
 TEST_CASE("ground truth: ftrace's ret x9 back into the body, or into a livepatched function") {
     Feeder f;
-    f.bl(kP + 0x10, kF);              // P calls F.
-    f.bl(kF + 4, kG);                 // F's patch site: bl ftrace_caller (G plays it).
+    f.bl(kP + 0x10, kF); // P calls F.
+    f.bl(kF + 4, kG);    // F's patch site: bl ftrace_caller (G plays it).
     CHECK(f.list(kG + 8) == std::vector<GuestAddr>{kG + 8, kF + 8, kP + 0x14});
     SUBCASE("ret x9 = rec->ip + 4") {
         f.ret(kG + 0x40, 9, kF + 8);
@@ -98,7 +101,7 @@ TEST_CASE("ground truth: a graph-hijacked return keeps the real return address")
     f.bl(kP + 0x10, kF);
     f.ret(kF + 0x30, 30, kRth); // x30 was replaced with return_to_handler.
     CHECK(f.list(kRth) == std::vector<GuestAddr>{kRth, kP + 0x14});
-    f.bl(kRth + 0x10, kG);      // ftrace_return_to_handler
+    f.bl(kRth + 0x10, kG); // ftrace_return_to_handler
     f.ret(kG + 0x10, 30, kRth + 0x14);
     f.ret(kRth + 0x30, 30, kP + 0x14);
     CHECK(f.truth.frames().empty());
@@ -133,9 +136,9 @@ TEST_CASE("branch classes: calls, returns, jumps and stores") {
     CHECK(classify(pc, InsnWord(0xd65f0bff)).kind == BranchKind::Ret); // retaa
     CHECK(classify(pc, a64::stp_pre(29, 30, 31, -16)).may_write_memory);
     CHECK_FALSE(classify(pc, a64::ldp_post(29, 30, 31, 16)).may_write_memory);
-    CHECK(classify(pc, InsnWord(0xf90003e0)).may_write_memory);        // str x0, [sp]
-    CHECK_FALSE(classify(pc, InsnWord(0xf94003e0)).may_write_memory);  // ldr x0, [sp]
-    CHECK(classify(pc, InsnWord(0x3d8003e0)).may_write_memory);        // str q0, [sp]
+    CHECK(classify(pc, InsnWord(0xf90003e0)).may_write_memory);       // str x0, [sp]
+    CHECK_FALSE(classify(pc, InsnWord(0xf94003e0)).may_write_memory); // ldr x0, [sp]
+    CHECK(classify(pc, InsnWord(0x3d8003e0)).may_write_memory);       // str q0, [sp]
     CHECK(classify(pc, a64::hvc(1)).may_write_memory);
     CHECK_FALSE(classify(pc, a64::nop()).may_write_memory);
 }

@@ -84,9 +84,8 @@ class SyntheticStack {
     std::vector<uint8_t> m_irq;
     HostMemory m_memory;
     std::vector<GuestAddr> m_bottoms{kRetFromForkRet};
-    std::vector<KnownStack> m_stacks{
-        KnownStack{StackKind::Task, GuestRange{kStackBase, kStackTop}},
-        KnownStack{StackKind::Irq, GuestRange{kIrqBase, kIrqTop}}};
+    std::vector<KnownStack> m_stacks{KnownStack{StackKind::Task, GuestRange{kStackBase, kStackTop}},
+                                     KnownStack{StackKind::Irq, GuestRange{kIrqBase, kIrqTop}}};
 };
 
 // CFI of a standard frame function at `f` (size 0x100):
@@ -99,9 +98,15 @@ inline std::vector<CfiRow> standard_frame_cfi(GuestAddr f) {
     const CfiRule same{CfiRuleKind::SameValue, 0};
     return {
         CfiRow{GuestRange{f, f + 4}, CfaBase::Sp, 0, same, same},
-        CfiRow{GuestRange{f + 4, f + 8}, CfaBase::Sp, 16, {CfiRuleKind::AtCfa, -16},
+        CfiRow{GuestRange{f + 4, f + 8},
+               CfaBase::Sp,
+               16,
+               {CfiRuleKind::AtCfa, -16},
                {CfiRuleKind::AtCfa, -8}},
-        CfiRow{GuestRange{f + 8, f + 0xfc}, CfaBase::Fp, 16, {CfiRuleKind::AtCfa, -16},
+        CfiRow{GuestRange{f + 8, f + 0xfc},
+               CfaBase::Fp,
+               16,
+               {CfiRuleKind::AtCfa, -16},
                {CfiRuleKind::AtCfa, -8}},
         CfiRow{GuestRange{f + 0xfc, f + 0x100}, CfaBase::Sp, 0, same, same},
     };
