@@ -1,0 +1,163 @@
+// See cfi_unwinder.h.
+#include "unwinder/cfi_unwinder.h"
+
+#include "unwinder/fgraph_recovery.h"
+
+#include <fmt/format.h>
+
+namespace klpemu::unwinder {
+
+namespace {
+
+struct Frame {
+    GuestAddr pc;
+    GuestAddr sp;
+    GuestAddr fp;
+    std::optional<GuestAddr> lr; // Known only in the first frame and right after a pt_regs.
+    bool at_call = false;        // pc is a return address: look the row up at pc - 4.
+};
+
+class Walk {
+  public:
+    explicit Walk(const StackView& view)
+        : m_view(view), m_graph(view.graph, view.return_to_handler) {}
+
+    UnwindResult run(Frame frame) {
+        m_result.return_addresses.push_back(frame.pc);
+        while (m_result.return_addresses.size() <= kMaxStackEntries) {
+            if (!step(frame)) {
+                return std::move(m_result);
+            }
+        }
+        m_result.reliable = false;
+        m_result.reason = fmt::format("more than {} entries", kMaxStackEntries);
+        return std::move(m_result);
+    }
+
+  private:
+    // Unwinds one frame; false when the walk ended (m_result says how).
+    bool step(Frame& frame) {
+        if (m_view.cfi == nullptr) {
+            return fail("no CFI table");
+        }
+        const GuestAddr lookup = frame.at_call ? frame.pc - 4 : frame.pc;
+        const CfiRow* row = m_view.cfi->find(lookup);
+        if (row == nullptr) {
+            return fail(fmt::format("no CFI covers {}", lookup));
+        }
+        if (row->cfa_base == CfaBase::Other || row->fp.kind == CfiRuleKind::Other ||
+            row->ra.kind == CfiRuleKind::Other) {
+            return fail(fmt::format("unsupported CFI rule at {}", lookup));
+        }
+        const GuestAddr base = row->cfa_base == CfaBase::Sp ? frame.sp : frame.fp;
+        const GuestAddr cfa = base + row->cfa_offset;
+        if (cfa < frame.sp || m_view.stack_containing(cfa - 1, 1) == nullptr) {
+            return fail(fmt::format("CFA {} at {} is off the stack or below sp", cfa, lookup));
+        }
+        if (row->ra.kind == CfiRuleKind::Undefined) {
+            // The outermost frame by CFI: fine only if it is the task's bottom frame.
+            if (frame.fp == m_view.final_record() && is_meta(frame.fp, FrameMetaType::Final)) {
+                return done();
+            }
+            return fail(fmt::format("outermost frame at {} is not at the task's pt_regs", lookup));
+        }
+        std::optional<GuestAddr> ra = read_rule(row->ra, cfa, frame.lr);
+        if (!ra) {
+            return fail(fmt::format("return address of {} not recoverable", lookup));
+        }
+        std::optional<GuestAddr> caller_fp = read_rule(row->fp, cfa, frame.fp);
+        if (!caller_fp) {
+            return fail(fmt::format("caller's x29 of {} not recoverable", lookup));
+        }
+        GuestAddr pc = strip_pac(*ra);
+        if (m_graph.is_hijacked(pc)) {
+            const std::optional<GuestAddr> orig = m_graph.recover(*caller_fp);
+            if (!orig) {
+                return fail(
+                    fmt::format("return_to_handler with retp {} not in ret_stack", *caller_fp));
+            }
+            pc = *orig;
+        }
+        m_result.return_addresses.push_back(pc);
+        if (*caller_fp == m_view.final_record() && is_meta(*caller_fp, FrameMetaType::Final)) {
+            return done();
+        }
+        if (is_meta(*caller_fp, FrameMetaType::PtRegs)) {
+            return cross_exception(*caller_fp, cfa, frame);
+        }
+        frame = Frame{pc, cfa, *caller_fp, std::nullopt, true};
+        return true;
+    }
+
+    // Continues from the pt_regs whose stackframe is at `meta`.
+    bool cross_exception(GuestAddr meta, GuestAddr cfa, Frame& frame) {
+        const GuestAddr regs = meta - int64_t(pt_regs::kStackframe);
+        if (regs < cfa || m_view.stack_containing(regs, pt_regs::kSize) == nullptr) {
+            return fail(fmt::format("pt_regs at {} is off the stack", regs));
+        }
+        const auto pc = m_view.read_u64(regs + int64_t(pt_regs::kPc));
+        const auto sp = m_view.read_u64(regs + int64_t(pt_regs::kSp));
+        const auto fp = m_view.read_u64(regs + int64_t(pt_regs::kX29));
+        const auto lr = m_view.read_u64(regs + int64_t(pt_regs::kLr));
+        if (!pc || !sp || !fp || !lr) {
+            return fail(fmt::format("pt_regs at {} is unmapped", regs));
+        }
+        frame =
+            Frame{strip_pac(GuestAddr(*pc)), GuestAddr(*sp), GuestAddr(*fp), GuestAddr(*lr), false};
+        m_result.return_addresses.push_back(frame.pc);
+        return true;
+    }
+
+    std::optional<GuestAddr> read_rule(const CfiRule& rule, GuestAddr cfa,
+                                       std::optional<GuestAddr> same) const {
+        if (rule.kind == CfiRuleKind::SameValue) {
+            return same;
+        }
+        if (rule.kind != CfiRuleKind::AtCfa) {
+            return std::nullopt;
+        }
+        const GuestAddr slot = cfa + rule.offset;
+        if (m_view.stack_containing(slot, 8) == nullptr) {
+            return std::nullopt;
+        }
+        const std::optional<uint64_t> v = m_view.read_u64(slot);
+        return v ? std::optional<GuestAddr>(GuestAddr(*v)) : std::nullopt;
+    }
+
+    bool is_meta(GuestAddr fp, FrameMetaType type) const {
+        if (!fp.is_aligned(8) || m_view.stack_containing(fp, 24) == nullptr) {
+            return false;
+        }
+        return m_view.read_u64(fp) == 0u && m_view.read_u64(fp + 8) == 0u &&
+               m_view.read_u64(fp + 16) == uint64_t(type);
+    }
+
+    bool done() {
+        m_result.reliable = true;
+        m_result.reason = "reached the task's FINAL record";
+        return false;
+    }
+
+    bool fail(std::string why) {
+        m_result.reliable = false;
+        m_result.reason = std::move(why);
+        return false;
+    }
+
+    const StackView& m_view;
+    GraphRecovery m_graph;
+    UnwindResult m_result;
+};
+
+} // namespace
+
+UnwindResult CfiUnwinder::unwind(const StackView& view) const {
+    const Registers& r = view.regs;
+    if (view.stop == StopKind::Interrupted) {
+        return Walk(view).run(Frame{strip_pac(r.pc), r.sp, r.fp, r.lr, false});
+    }
+    // Blocked/Current: pc is a return address into the function that made the call.
+    return Walk(view).run(Frame{strip_pac(r.pc), r.sp, r.fp, std::nullopt, true});
+}
+
+} // namespace klpemu::unwinder

@@ -1,0 +1,185 @@
+// See kunwind.h. The walk state mirrors struct kunwind_state: fp, pc, source, and per known
+// stack the lowest address not yet consumed (struct stack_info.low).
+//
+//   fp -> [fp+0]  caller fp \ frame record, or metadata {0, 0, type}:
+//         [fp+8]  lr        /   FINAL (1)   at task_pt_regs->stackframe: clean end
+//         [fp+16] type          PT_REGS (2) regs = fp - 296: pc = regs->pc, fp = regs->x29
+#include "unwinder/kunwind.h"
+
+#include "unwinder/fgraph_recovery.h"
+
+#include <fmt/format.h>
+
+namespace klpemu::unwinder {
+
+namespace {
+
+enum class Source { Task, Caller, RegsPc, FrameRecord };
+
+enum class Step { Continue, End, Error };
+
+class Walk {
+  public:
+    explicit Walk(const StackView& view)
+        : m_view(view), m_graph(view.graph, view.return_to_handler) {
+        for (const KnownStack& s : view.stacks) {
+            m_low.push_back(s.range.begin);
+        }
+    }
+
+    // kunwind_next_frame_record() (and _meta); on Error, m_error says why.
+    Step next(GuestAddr& fp, GuestAddr& pc, Source& source) {
+        if (!fp.is_aligned(8)) {
+            return fail(fmt::format("misaligned fp {}", fp));
+        }
+        const int s = unconsumed_stack(fp, 16);
+        if (s < 0) {
+            return fail(fmt::format("frame record {} is not inside an unconsumed known stack", fp));
+        }
+        const std::optional<uint64_t> rec_fp = m_view.read_u64(fp);
+        const std::optional<uint64_t> rec_lr = m_view.read_u64(fp + 8);
+        if (!rec_fp || !rec_lr) {
+            return fail(fmt::format("frame record at {} is unmapped", fp));
+        }
+        if (*rec_fp == 0 && *rec_lr == 0) {
+            return next_meta(s, fp, pc, source);
+        }
+        consume(s, fp + 16);
+        fp = GuestAddr(*rec_fp);
+        pc = strip_pac(GuestAddr(*rec_lr));
+        source = Source::FrameRecord;
+        return recover(fp, pc) ? Step::Continue : Step::Error;
+    }
+
+    // kunwind_recover_return_address().
+    bool recover(GuestAddr fp, GuestAddr& pc) {
+        if (!m_graph.is_hijacked(pc)) {
+            return true;
+        }
+        const std::optional<GuestAddr> orig = m_graph.recover(fp);
+        if (!orig) {
+            fail(fmt::format("return_to_handler with retp {} not found in ret_stack", fp));
+            return false;
+        }
+        pc = *orig;
+        return true;
+    }
+
+    const std::string& error() const { return m_error; }
+
+  private:
+    Step next_meta(int s, GuestAddr& fp, GuestAddr& pc, Source& source) {
+        if (unconsumed_stack(fp, 24) != s) {
+            return fail(fmt::format("metadata record {} does not fit on its stack", fp));
+        }
+        const std::optional<uint64_t> type = m_view.read_u64(fp + 16);
+        if (!type) {
+            return fail(fmt::format("metadata record at {} is unmapped", fp));
+        }
+        if (*type == uint64_t(FrameMetaType::Final)) {
+            if (fp == m_view.final_record()) {
+                return Step::End;
+            }
+            return fail(fmt::format("FINAL record at {} is not the task's pt_regs", fp));
+        }
+        if (*type != uint64_t(FrameMetaType::PtRegs)) {
+            return fail(fmt::format("metadata record at {} has unknown type {}", fp, *type));
+        }
+        const GuestAddr regs = fp - int64_t(pt_regs::kStackframe);
+        if (unconsumed_stack(regs, pt_regs::kSize) != s) {
+            return fail(fmt::format("pt_regs at {} is not on the stack", regs));
+        }
+        const std::optional<uint64_t> regs_pc = m_view.read_u64(regs + int64_t(pt_regs::kPc));
+        const std::optional<uint64_t> regs_fp = m_view.read_u64(regs + int64_t(pt_regs::kX29));
+        if (!regs_pc || !regs_fp) {
+            return fail(fmt::format("pt_regs at {} is unmapped", regs));
+        }
+        consume(s, regs + int64_t(pt_regs::kSize));
+        fp = GuestAddr(*regs_fp);
+        pc = strip_pac(GuestAddr(*regs_pc));
+        source = Source::RegsPc;
+        return recover(fp, pc) ? Step::Continue : Step::Error;
+    }
+
+    // The index of the known stack holding [addr, addr+size) above its consumed part, or -1.
+    int unconsumed_stack(GuestAddr addr, uint64_t size) const {
+        for (size_t i = 0; i < m_view.stacks.size(); ++i) {
+            const GuestRange& r = m_view.stacks[i].range;
+            if (addr >= m_low[i] && addr.value + size <= r.end.value &&
+                addr.value + size > addr.value) {
+                return int(i);
+            }
+        }
+        return -1;
+    }
+
+    // Everything below `new_low` on stack s is consumed; leaving another stack consumes it all.
+    void consume(int s, GuestAddr new_low) {
+        if (m_current >= 0 && m_current != s) {
+            m_low[size_t(m_current)] = m_view.stacks[size_t(m_current)].range.end;
+        }
+        m_current = s;
+        m_low[size_t(s)] = new_low;
+    }
+
+    Step fail(std::string why) {
+        m_error = std::move(why);
+        return Step::Error;
+    }
+
+    const StackView& m_view;
+    GraphRecovery m_graph;
+    std::vector<GuestAddr> m_low;
+    int m_current = -1;
+    std::string m_error;
+};
+
+} // namespace
+
+UnwindResult KunwindUnwinder::unwind(const StackView& view) const {
+    UnwindResult result;
+    Walk walk(view);
+    GuestAddr fp = view.regs.fp;
+    GuestAddr pc = strip_pac(view.regs.pc);
+    Source source = view.stop == StopKind::Current ? Source::Caller : Source::Task;
+    bool exception_boundary = false;
+    std::string first_problem;
+
+    Step step = Step::Continue;
+    if (view.stop == StopKind::Interrupted) {
+        // Another task's walk reaches the interrupted context through the PT_REGS record that
+        // kernel_entry left at regs->stackframe, which x29 pointed to.
+        fp = view.virtual_regs()->addr + int64_t(pt_regs::kStackframe);
+        step = walk.next(fp, pc, source);
+    } else if (!walk.recover(fp, pc)) {
+        step = Step::Error;
+    }
+    while (step == Step::Continue) {
+        // The reliable consumer (arch_stack_walk_reliable's arch_reliable_kunwind_consume_entry).
+        if (source == Source::RegsPc && !exception_boundary) {
+            exception_boundary = true;
+            first_problem =
+                fmt::format("exception boundary: pt_regs below {} (REGS_PC {})", fp, pc);
+        }
+        if (result.return_addresses.size() == kMaxStackEntries) {
+            if (first_problem.empty()) {
+                first_problem = fmt::format("more than {} entries", kMaxStackEntries);
+            }
+            break;
+        }
+        result.return_addresses.push_back(pc);
+        step = walk.next(fp, pc, source);
+    }
+    if (step == Step::Error && first_problem.empty()) {
+        first_problem = walk.error();
+    }
+    if (step == Step::End && first_problem.empty()) {
+        result.reliable = true;
+        result.reason = "reached the task's FINAL record";
+    } else {
+        result.reason = first_problem;
+    }
+    return result;
+}
+
+} // namespace klpemu::unwinder

@@ -1,0 +1,58 @@
+// The reliability checker attached to a running Machine: an ExecutionObserver (emu/observer.h)
+// that feeds every instruction, exception entry/return and host call of the machine's tasks to
+// a ReliabilityChecker, reading registers from the stopped CPU and guest memory through the
+// machine's host pointers. Tasks are registered the first time they run; a task that had
+// already run when the checker was attached has an incomplete truth and is only counted as
+// skipped.
+#pragma once
+
+#include "emu/machine.h"
+#include "emu/observer.h"
+#include "unwinder/reliability_checker.h"
+
+#include <memory>
+#include <unordered_map>
+
+namespace klpemu::unwinder {
+
+// Guest memory of a machine, read through its host pointers (no copies, no Unicorn calls).
+class MachineMemory final : public MemoryReader {
+  public:
+    explicit MachineMemory(const emu::GuestMemory& memory) : m_memory(memory) {}
+    std::optional<uint64_t> read_u64(GuestAddr addr) const override;
+
+  private:
+    const emu::GuestMemory& m_memory;
+};
+
+class MachineChecker final : public emu::ExecutionObserver {
+  public:
+    // Attaches to `machine` (which must outlive this); `cfi` may be null.
+    MachineChecker(emu::Machine& machine, CheckerConfig config, const CfiTable* cfi);
+    ~MachineChecker() override;
+    MachineChecker(const MachineChecker&) = delete;
+    MachineChecker& operator=(const MachineChecker&) = delete;
+
+    // The graph tracer's return stack of `task` (the patcher implements GraphReturnStack).
+    void set_graph_stack(int task, const GraphReturnStack* graph) { m_graph[task] = graph; }
+
+    ReliabilityChecker& checker() { return *m_checker; }
+    const ReliabilityChecker& checker() const { return *m_checker; }
+
+    void on_instruction(const emu::InsnEvent& ev) override;
+    void on_exception_entry(int cpu, int task, emu::ExceptionKind kind, GuestAddr pc) override;
+    void on_exception_return(int cpu, int task, emu::ExceptionKind kind, GuestAddr pc) override;
+    void on_host_call(int cpu, int task, uint32_t number) override;
+
+  private:
+    void ensure_task(int task);
+
+    emu::Machine& m_machine;
+    MachineMemory m_memory;
+    std::unique_ptr<ReliabilityChecker> m_checker;
+    std::unordered_map<int, bool> m_known;
+    std::unordered_map<int, const GraphReturnStack*> m_graph;
+    GuestAddr m_eret; // el1_eret: where exception returns are reported from.
+};
+
+} // namespace klpemu::unwinder

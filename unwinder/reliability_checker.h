@@ -1,0 +1,147 @@
+// The per-step reliability checker (design.md §5 "Checks at every step"): at every instruction
+// boundary of the selected tasks it asks each unwinder policy for a trace as if the task had
+// been stopped there, and compares it with the ground-truth shadow stack.
+//
+//   view         when                                 the policy starts from
+//   -----------  -----------------------------------  --------------------------------------
+//   interrupted  every boundary outside an exception  a virtual pt_regs at sp - 336 (nothing
+//                                                     written), as an IRQ there would build
+//   blocked      at a BL/BLR into a sleep function    pc = the call's return address, fp = x29
+//                (schedule)                           (what thread_saved_pc/fp would give)
+//
+// A reliable trace that differs from the truth is a finding `unsound-reliable-trace` (PC,
+// policy, both traces, symbolized); an unreliable answer where the truth was complete counts
+// against the policy's precision. Statistics per policy and per function.
+//
+// Speed: branch classes are cached per address, guest memory is read through host pointers,
+// and a policy's walk is reused while fp, sp, lr (pc too for cfi) and everything the task may
+// have written since are unchanged.
+#pragma once
+
+#include "emu/cfi_table.h"
+#include "emu/finding.h"
+#include "emu/graph_return_stack.h"
+#include "emu/symbol_table.h"
+#include "unwinder/branch_class.h"
+#include "unwinder/ground_truth.h"
+#include "unwinder/stack_view.h"
+#include "unwinder/unwind_policy.h"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace klpemu::unwinder {
+
+struct CheckerConfig {
+    std::vector<std::string> policies; // Policy names; empty: all of policy_names().
+    std::vector<std::string> tasks;    // Task names to check; empty: every task.
+    std::vector<GuestRange> pc_ranges; // Check only boundaries with pc inside; empty: all.
+    std::vector<std::string> sleep_functions{"schedule"};
+    // Functions at the bottom of every task stack: seed-v4's "kthread bottom" return addresses
+    // are the return addresses of their calls.
+    std::vector<std::string> bottom_functions{"ret_from_fork", "el0_svc_loop", "cpu_idle"};
+    std::string return_to_handler = "return_to_handler"; // Symbol; absent: no graph tracer.
+    bool check_interrupted = true;
+    bool check_blocked = true;
+    bool reuse_walks = true;
+    size_t max_findings = 1000;
+};
+
+// What the checker needs to know of one task.
+struct TaskContext {
+    std::string name;
+    std::vector<KnownStack> stacks; // The task stack first.
+    GuestAddr pt_regs;              // task_pt_regs.
+    const GraphReturnStack* graph = nullptr;
+    bool truth_from_start = true; // False: the checker attached after the task ran.
+};
+
+struct PolicyStats {
+    uint64_t checked = 0;          // Views compared with a complete truth.
+    uint64_t reliable_correct = 0; // Reliable and equal to the truth.
+    uint64_t unreliable = 0;       // Said unreliable although the truth was complete.
+    uint64_t unsound = 0;          // Said reliable and wrong.
+    uint64_t skipped = 0;          // The truth was incomplete.
+};
+
+// One instruction boundary as the machine reports it.
+struct Boundary {
+    int task = -1;
+    int cpu = 0;
+    GuestAddr pc;
+    InsnWord word;
+    uint64_t instruction = 0; // The one clock.
+    const RegisterReader* regs = nullptr;
+};
+
+class ReliabilityChecker {
+  public:
+    // `memory` and `symbols` must outlive the checker; `cfi` may be null (cfi then unreliable).
+    ReliabilityChecker(CheckerConfig config, const MemoryReader& memory, const SymbolTable& symbols,
+                       const CfiTable* cfi);
+    ~ReliabilityChecker();
+
+    // Looks up sleep/bottom functions and return_to_handler again and forgets per-address
+    // facts: call after loading objects (modules, livepatches, ftrace's trampolines).
+    void refresh_symbols();
+
+    // Registers task `id` before it runs its first instruction (its truth starts empty).
+    void add_task(int id, TaskContext context);
+
+    // The instruction at b.pc is about to execute.
+    void on_instruction(const Boundary& b);
+    void on_exception_entry(int task, GuestAddr elr);
+    void on_exception_return(int task, GuestAddr pc, GuestAddr target);
+    // The host did work for `task` that may have written its stack (host call, task switch).
+    void on_host_work(int task);
+
+    const std::vector<Finding>& findings() const { return m_findings; }
+    const PolicyStats& stats(std::string_view policy) const;
+    // Per function (symbol name) and policy.
+    std::map<std::string, std::map<std::string, PolicyStats>> function_stats() const;
+    // The ground truth of a task, for tests and the stepper.
+    const GroundTruth* truth(int task) const;
+    // A deterministic text table of the statistics.
+    std::string summary() const;
+    std::vector<std::string_view> policies() const;
+
+  private:
+    struct TaskState;
+    struct CachedWalk;
+
+    TaskState* task_state(int id);
+    bool selected(const TaskState& t, GuestAddr pc) const;
+    void check_view(TaskState& t, const Boundary& b, StopKind kind, const Registers& regs);
+    void report_unsound(const TaskState& t, const Boundary& b, StopKind kind, size_t policy,
+                        const UnwindResult& result);
+    std::vector<PolicyStats>& function_slot(GuestAddr pc);
+    void report_mismatches(const TaskState& t, size_t before, std::optional<int> cpu,
+                           uint64_t instruction);
+    std::string symbolize_list(const std::vector<GuestAddr>& list) const;
+    void resolve_symbols();
+
+    CheckerConfig m_config;
+    const MemoryReader& m_memory;
+    const SymbolTable& m_symbols;
+    const CfiTable* m_cfi;
+    FunctionEntries m_entries;
+    BranchClassCache m_classes;
+    std::vector<std::unique_ptr<UnwindPolicy>> m_policies;
+    std::vector<PolicyStats> m_stats;
+    std::unordered_map<int, std::unique_ptr<TaskState>> m_tasks;
+    std::vector<GuestAddr> m_sleep_entries;
+    std::vector<GuestAddr> m_bottom_returns;
+    std::optional<GuestAddr> m_return_to_handler;
+    std::vector<Finding> m_findings;
+    std::unordered_set<uint64_t> m_reported; // (pc, policy, view) already reported
+    std::map<std::string, std::vector<PolicyStats>> m_function_stats; // Per policy index.
+    std::unordered_map<GuestAddr, std::vector<PolicyStats>*> m_function_slots;
+    std::vector<GuestAddr> m_truth_scratch;
+};
+
+} // namespace klpemu::unwinder

@@ -1,0 +1,69 @@
+// See seed_v4.h.
+//
+//   fp -> [fp+0] caller's fp   must be 8-aligned and on a known stack
+//         [fp+8] return addr   return_to_handler -> ret_stack entry
+//   {0, 0}                     the end: reliable iff the last return address is the bottom LR
+#include "unwinder/seed_v4.h"
+
+#include "unwinder/fgraph_recovery.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace klpemu::unwinder {
+
+namespace {
+constexpr size_t kLoopLimit = 1024;
+} // namespace
+
+UnwindResult SeedV4Unwinder::unwind(const StackView& view) const {
+    UnwindResult result;
+    result.return_addresses.push_back(view.regs.pc);
+    GraphRecovery graph(view.graph, view.return_to_handler);
+    GuestAddr fp = view.regs.fp;
+    for (size_t n = 0; n < kLoopLimit; ++n) {
+        if (!fp.is_aligned(8)) {
+            result.reason = fmt::format("misaligned fp {}", fp);
+            return result;
+        }
+        if (view.stack_containing(fp, 16) == nullptr) {
+            result.reason = fmt::format("fp {} is not on an accessible stack", fp);
+            return result;
+        }
+        const std::optional<uint64_t> next_fp = view.read_u64(fp);
+        const std::optional<uint64_t> lr = view.read_u64(fp + 8);
+        if (!next_fp || !lr) {
+            result.reason = fmt::format("frame record at {} is unmapped", fp);
+            return result;
+        }
+        if (*next_fp == 0 && *lr == 0) {
+            const GuestAddr last = result.return_addresses.back();
+            const auto& bottoms = view.bottom_return_addresses;
+            if (result.return_addresses.size() > 1 &&
+                std::find(bottoms.begin(), bottoms.end(), last) != bottoms.end()) {
+                result.reliable = true;
+                result.reason = "reached the kthread bottom";
+            } else {
+                result.reason =
+                    fmt::format("chain ends at {} below {}, not at the kthread bottom", fp, last);
+            }
+            return result;
+        }
+        GuestAddr pc(*lr);
+        if (graph.is_hijacked(pc)) {
+            const std::optional<GuestAddr> orig = graph.recover(GuestAddr(*next_fp));
+            if (!orig) {
+                result.reason = fmt::format("return_to_handler at {} not in ret_stack", fp + 8);
+                return result;
+            }
+            pc = *orig;
+        }
+        result.return_addresses.push_back(pc);
+        fp = GuestAddr(*next_fp);
+    }
+    result.reason = "frame record chain loops";
+    return result;
+}
+
+} // namespace klpemu::unwinder
