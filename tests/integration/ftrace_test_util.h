@@ -21,7 +21,8 @@ inline const char* compiler_name(Compiler c) {
     return c == Compiler::Clang ? "clang" : "gcc";
 }
 
-// Compiles tests/data/ftrace/`file` and loads it as kernel text.
+// Compiles scenarios/ftrace/`file` (the bundled library's C, shared with the ftrace scenarios)
+// and loads it as kernel text.
 inline LoadedObject load_c(emu::Machine& m, std::string_view file, Compiler compiler,
                            bool call_ops) {
     CompileOptions opts;
@@ -29,7 +30,7 @@ inline LoadedObject load_c(emu::Machine& m, std::string_view file, Compiler comp
     if (call_ops) {
         opts.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
     }
-    auto obj = compile_c(std::string(KLPEMU_TEST_DATA) + "/ftrace/" + std::string(file), opts);
+    auto obj = compile_c(std::string(KLPEMU_SOURCE_ROOT) + "/scenarios/ftrace/" + std::string(file), opts);
     REQUIRE_MESSAGE(obj.ok(), (obj.ok() ? "" : obj.error().message));
     auto size = Loader::layout_size(*obj);
     REQUIRE(size.ok());

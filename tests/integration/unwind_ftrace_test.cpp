@@ -35,7 +35,7 @@ std::string describe(const ReliabilityChecker& c) {
     return s;
 }
 
-// tests/data/ftrace/chain.c compiled with unwind tables (the cfi policy's input) and loaded.
+// scenarios/ftrace/chain.c compiled with unwind tables (the cfi policy's input) and loaded.
 LoadedObject load_chain_with_cfi(emu::Machine& m, Compiler compiler, bool call_ops) {
     CompileOptions opts;
     opts.compiler = compiler;
@@ -44,7 +44,7 @@ LoadedObject load_chain_with_cfi(emu::Machine& m, Compiler compiler, bool call_o
         opts.extra_flags.push_back("-fpatchable-function-entry=4,2");
         opts.extra_flags.push_back("-falign-functions=8");
     }
-    auto obj = compile_c(std::string(KLPEMU_TEST_DATA) + "/ftrace/chain.c", opts);
+    auto obj = compile_c(std::string(KLPEMU_SOURCE_ROOT) + "/scenarios/ftrace/chain.c", opts);
     REQUIRE_MESSAGE(obj.ok(), (obj.ok() ? "" : obj.error().message));
     auto size = Loader::layout_size(*obj);
     REQUIRE(size.ok());
