@@ -390,6 +390,22 @@ void Machine::add_finding(Finding f) {
     m_findings.push_back(std::move(f));
 }
 
+void Machine::report(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
+                     int task, std::string message) {
+    Finding f;
+    f.kind = std::move(kind);
+    f.severity = severity;
+    f.where = m_symbols.symbolize(pc).str();
+    f.pc = pc;
+    f.cpu = cpu;
+    if (task >= 0 && task < task_count()) {
+        f.task = this->task(task).name;
+    }
+    f.message = std::move(message);
+    f.instruction = m_clock;
+    m_findings.push_back(std::move(f));
+}
+
 void Machine::log_line(int cpu, std::string_view task_name, std::string_view text) {
     m_log.push_back(fmt::format("[cpu{} {}] {}", cpu, task_name, text));
 }

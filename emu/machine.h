@@ -193,6 +193,10 @@ class Machine {
     uint64_t cpu_cycles(int cpu) const;
     const std::vector<Finding>& findings() const { return m_findings; }
     void add_finding(Finding f);
+    // Records a finding at `pc` (symbolized) on `cpu`, for task id `task` (-1 or unknown: none),
+    // stamped with the current instruction count.
+    void report(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
+                int task, std::string message);
     const std::vector<std::string>& log() const { return m_log; }
     void log_line(int cpu, std::string_view task, std::string_view text);
 

@@ -531,25 +531,9 @@ CallSiteState Ftrace::site_state(std::string_view function) const {
     return CallSiteState::Compiled;
 }
 
-std::string Ftrace::task_name(int task) const {
-    if (task < 0 || task >= m_machine.task_count()) {
-        return {};
-    }
-    return m_machine.task(task).name;
-}
-
 void Ftrace::add_finding(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
                          int task, std::string message) {
-    Finding f;
-    f.kind = std::move(kind);
-    f.severity = severity;
-    f.where = m_machine.symbolize(pc).str();
-    f.pc = pc;
-    f.cpu = cpu;
-    f.task = task_name(task);
-    f.message = std::move(message);
-    f.instruction = m_machine.instructions();
-    m_machine.add_finding(std::move(f));
+    m_machine.report(std::move(kind), severity, pc, cpu, task, std::move(message));
 }
 
 // ---- the trampoline's host calls ---------------------------------------------------------------

@@ -223,7 +223,6 @@ class Ftrace final : public emu::ExecutionObserver {
     void flush_poke_findings();
     void add_finding(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
                      int task, std::string message);
-    std::string task_name(int task) const;
 
     void add_trace(std::string line);
     void on_ops_call(emu::HostCallContext& ctx);

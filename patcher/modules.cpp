@@ -356,18 +356,7 @@ void Modules::check_plt_exit(const emu::InsnEvent& ev, const PendingPlt& pending
 
 void Modules::add_finding(std::string kind, Severity severity, GuestAddr pc,
                           std::optional<int> cpu, int task, std::string message) {
-    Finding f;
-    f.kind = std::move(kind);
-    f.severity = severity;
-    f.where = m_machine.symbolize(pc).str();
-    f.pc = pc;
-    f.cpu = cpu;
-    if (task >= 0) {
-        f.task = m_machine.task(task).name;
-    }
-    f.message = std::move(message);
-    f.instruction = m_machine.instructions();
-    m_machine.add_finding(std::move(f));
+    m_machine.report(std::move(kind), severity, pc, cpu, task, std::move(message));
 }
 
 } // namespace klpemu::patcher
