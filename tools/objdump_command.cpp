@@ -1,13 +1,17 @@
 // `klpemu objdump FILE…`: shows the image exactly as the loader builds it, the way `objdump -d`
 // shows a vmlinux or a .ko: placed sections, symbols, ftrace patch sites (the NOPs
 // ftrace_init_nop and ftrace_make_call will rewrite) and disassembly with symbolized branch
-// targets. Files load in order, each page-aligned after the previous one, and later files
-// resolve undefined symbols against earlier ones, as modules resolve against kernel exports.
+// targets. The first file is the kernel; later files are modules, placed and linked by the
+// module loader (tools/objdump_modules.h: near, far or at an address, with PLTs), resolving
+// undefined symbols against earlier files' exports.
 #include "tools/objdump_command.h"
+
+#include "tools/objdump_modules.h"
 
 #include "emu/c_compiler.h"
 #include "emu/disassembler.h"
 #include "emu/loader.h"
+#include "emu/machine.h"
 #include "emu/symbol_table.h"
 
 #include <CLI/CLI.hpp>
@@ -17,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +31,8 @@ namespace {
 
 struct ObjdumpOptions {
     std::vector<std::string> files;
-    std::string base = "0xffff800008000000";
+    std::string base; // Empty: kKernelBase alone, the machine's first free address with modules.
+    std::string module_placement = "near";
     std::string compiler = "clang";
     std::vector<std::string> cflags;
     bool json = false;
@@ -118,7 +124,7 @@ void print_text(const std::vector<LoadedObject>& objects, const SymbolTable& sym
     }
 }
 
-nlohmann::json to_json(const std::vector<LoadedObject>& objects) {
+nlohmann::json to_json(const std::vector<LoadedObject>& objects, nlohmann::json modules) {
     nlohmann::json sections = nlohmann::json::array();
     nlohmann::json syms = nlohmann::json::array();
     nlohmann::json sites = nlohmann::json::array();
@@ -150,43 +156,72 @@ nlohmann::json to_json(const std::vector<LoadedObject>& objects) {
             sites.push_back(std::move(site));
         }
     }
-    return {{"sections", sections}, {"symbols", syms}, {"patch_sites", sites}};
+    return {{"sections", sections},
+            {"symbols", syms},
+            {"patch_sites", sites},
+            {"modules", std::move(modules)}};
 }
 
 int run_objdump(const ObjdumpOptions& o) {
-    char* end = nullptr;
-    const uint64_t base_value = std::strtoull(o.base.c_str(), &end, 0);
-    if (o.base.empty() || *end != '\0') {
-        fmt::print(stderr, "klpemu objdump: error: --base '{}' is not a number\n", o.base);
+    std::optional<GuestAddr> base;
+    if (!o.base.empty()) {
+        char* end = nullptr;
+        const uint64_t value = std::strtoull(o.base.c_str(), &end, 0);
+        if (*end != '\0') {
+            fmt::print(stderr, "klpemu objdump: error: --base '{}' is not a number\n", o.base);
+            return 2;
+        }
+        base = GuestAddr(value);
+    }
+    auto placement = parse_module_placement(o.module_placement);
+    if (!placement) {
+        fmt::print(stderr, "{}\n", placement.error().message);
         return 2;
     }
     CompileOptions copts;
     copts.compiler = o.compiler == "gcc" ? Compiler::Gcc : Compiler::Clang;
     copts.extra_flags = o.cflags;
 
-    SymbolTable symbols;
-    std::vector<LoadedObject> objects;
-    GuestAddr base(base_value);
-    const Loader loader;
+    std::vector<ObjectBytes> inputs;
     for (const std::string& file : o.files) {
         Result<ObjectBytes> bytes = load_source_file(file, copts);
         if (!bytes) {
             fmt::print(stderr, "{}\n", bytes.error().message);
             return 2;
         }
-        LoadOptions lopts;
-        lopts.kind = objects.empty() ? ObjectKind::Kernel : ObjectKind::Module;
-        Result<LoadedObject> loaded = loader.load(*bytes, base, lopts, symbols);
-        if (!loaded) {
-            fmt::print(stderr, "{}\n", loaded.error().message);
+        inputs.push_back(std::move(bytes).value());
+    }
+    if (inputs.size() > 1) {
+        auto image = load_module_image(inputs.front(),
+                                       std::vector<ObjectBytes>(inputs.begin() + 1, inputs.end()),
+                                       base, *placement);
+        if (!image) {
+            fmt::print(stderr, "{}\n", image.error().message);
             return 2;
         }
-        symbols.add_object(*loaded);
-        base = loaded->extent.end;
-        objects.push_back(std::move(loaded).value());
+        if (o.json) {
+            fmt::print("{}\n", to_json(image->objects, module_image_json(*image)).dump(2));
+            return 0;
+        }
+        print_text(image->objects, image->machine->symbols(), Disassembler());
+        print_module_image(*image);
+        return 0;
     }
+
+    SymbolTable symbols;
+    LoadOptions lopts;
+    lopts.kind = ObjectKind::Kernel;
+    Result<LoadedObject> loaded =
+        Loader().load(inputs.front(), base.value_or(emu::kKernelBase), lopts, symbols);
+    if (!loaded) {
+        fmt::print(stderr, "{}\n", loaded.error().message);
+        return 2;
+    }
+    symbols.add_object(*loaded);
+    std::vector<LoadedObject> objects;
+    objects.push_back(std::move(loaded).value());
     if (o.json) {
-        fmt::print("{}\n", to_json(objects).dump(2));
+        fmt::print("{}\n", to_json(objects, nlohmann::json::array()).dump(2));
         return 0;
     }
     print_text(objects, symbols, Disassembler());
@@ -199,16 +234,23 @@ void register_objdump_command(CLI::App& app, int& exit_status) {
     auto opts = std::make_shared<ObjdumpOptions>();
     CLI::App* cmd = app.add_subcommand(
         "objdump", "Load .S/.s/.c/.o files like the loader would and print the image");
-    cmd->add_option("files", opts->files, "Files to load, in order (later ones may use earlier ones' exports)")
+    cmd->add_option("files", opts->files,
+                    "Files to load, in order: the kernel, then modules (which may use earlier "
+                    "files' exports)")
         ->required()
         ->check(CLI::ExistingFile);
-    cmd->add_option("--base", opts->base, "Load address of the first file")->capture_default_str();
+    cmd->add_option("--base", opts->base,
+                    "Load address of the first file (default 0xffff800008000000; with modules, "
+                    "the first free kernel address after the machine's own objects)");
+    cmd->add_option("--module-placement", opts->module_placement,
+                    "Where files after the first go as modules: near, far or 0xADDR")
+        ->capture_default_str();
     cmd->add_option("--compiler", opts->compiler, "Compiler for .c files")
         ->check(CLI::IsMember({"clang", "gcc"}))
         ->capture_default_str();
     cmd->add_option("--cflags", opts->cflags, "Extra compiler flags for .c files")
         ->allow_extra_args(false);
-    cmd->add_flag("--json", opts->json, "Print sections, symbols and patch_sites as JSON");
+    cmd->add_flag("--json", opts->json, "Print sections, symbols, patch_sites and modules as JSON");
     cmd->callback([opts, &exit_status] { exit_status = run_objdump(*opts); });
 }
 

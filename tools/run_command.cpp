@@ -6,6 +6,7 @@
 #include "scenarios/report_formats.h"
 #include "scenarios/runner.h"
 #include "scenarios/scenario_discovery.h"
+#include "tools/run_reports.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -30,6 +31,7 @@ struct RunCommandOptions {
     std::string format = "text";
     std::string trace_file;
     bool update = false;
+    std::vector<std::string> reports; // --report NAME (tools/run_reports.h)
 };
 
 fs::path self_exe() {
@@ -76,6 +78,7 @@ int run_scenarios(const RunCommandOptions& o) {
     } else {
         report = report_text(results);
     }
+    const Result<void> added = add_run_reports(o.reports, o.format, report);
     std::fwrite(report.data(), 1, report.size(), stdout);
     std::fflush(stdout);
 
@@ -87,6 +90,10 @@ int run_scenarios(const RunCommandOptions& o) {
                          o.trace_file.c_str());
             return 2;
         }
+    }
+    if (!added.ok()) {
+        std::fprintf(stderr, "%s\n", added.error().message.c_str());
+        return 2;
     }
     return exit_status(summarize(results));
 }
@@ -105,6 +112,11 @@ void register_run_command(CLI::App& app, int& exit_status) {
                     "Write a Chrome trace (Perfetto) JSON file: ts = instruction count");
     run->add_flag("--update", options->update,
                   "Rewrite each scenario's golden transcript (NAME.expected) from this run");
+    run->add_option("--report", options->reports,
+                    "Also print a measured report after the verdicts: overhead (ftrace cost per "
+                    "traced call, per trampoline variant and core)")
+        ->check(CLI::IsMember(run_report_names()))
+        ->allow_extra_args(false);
     run->callback([options, &exit_status] { exit_status = run_scenarios(*options); });
 }
 

@@ -1,5 +1,6 @@
 // `klpemu objdump` end to end: the binary a user runs, on assembly, on C from both compilers,
-// with --json, and on each kind of bad input (exit status 2, the file named in the message).
+// with --json, with modules placed near, far and at an address (regions and PLT entries), and
+// on each kind of bad input (exit status 2, the file named in the message).
 #include "emu/assembler.h"
 #include "support/subprocess.h"
 
@@ -8,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 using klpemu::test::run_process;
@@ -77,9 +79,140 @@ TEST_CASE("objdump resolves a later file against an earlier one's exports") {
     std::ofstream(dir / "user.S") << ".text\n.globl user\n.type user, %function\nuser:\n"
                                      "  b helper\n.size user, .-user\n";
     const auto r = objdump({data("cli/kernel_and_module.S"), (dir / "user.S").string()});
-    INFO(r.err);
+    INFO(r.out, r.err);
     REQUIRE(r.exit_status == 0);
-    CHECK(r.out.find("b 0xffff80000800001c <helper>") != std::string::npos);
+    // A near module reaches the kernel directly: the branch goes to helper itself.
+    const auto j = nlohmann::json::parse(
+        objdump({"--json", data("cli/kernel_and_module.S"), (dir / "user.S").string()}).out);
+    std::string helper;
+    for (const auto& s : j["symbols"]) {
+        if (s["name"] == "helper") {
+            helper = s["address"];
+        }
+    }
+    REQUIRE(helper.size() > 2);
+    CHECK(r.out.find("b " + helper + " <helper>") != std::string::npos);
+}
+
+namespace {
+
+const std::vector<std::string> k_plt_files{data("cli/plt_kernel.S"), data("cli/plt_module.S")};
+
+std::vector<std::string> with_plt_files(std::vector<std::string> args) {
+    args.insert(args.end(), k_plt_files.begin(), k_plt_files.end());
+    return args;
+}
+
+// Each line of `text` that starts (after indentation) with `prefix`.
+std::vector<std::string> lines_starting(const std::string& text, const std::string& prefix) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        const size_t first = line.find_first_not_of(' ');
+        if (first != std::string::npos && line.compare(first, prefix.size(), prefix) == 0) {
+            out.push_back(line.substr(first));
+        }
+    }
+    return out;
+}
+
+std::string symbol_address(const nlohmann::json& j, const std::string& name) {
+    for (const auto& s : j["symbols"]) {
+        if (s["name"] == name) {
+            return s["address"];
+        }
+    }
+    return "";
+}
+
+} // namespace
+
+TEST_CASE("objdump --module-placement far: one PLT entry per distinct kernel callee") {
+    const auto r = objdump(with_plt_files({"--module-placement", "far"}));
+    INFO(r.out, r.err);
+    REQUIRE(r.exit_status == 0);
+    CHECK(r.out.find("plt_module.S: module core at +") != std::string::npos);
+    CHECK(r.out.find("(out of BL reach)") != std::string::npos);
+    const auto plts = lines_starting(r.out, ".plt[");
+    REQUIRE(plts.size() == 3);
+    CHECK(plts[0].ends_with(" -> kernel_add"));
+    CHECK(plts[1].ends_with(" -> kernel_mul"));
+    CHECK(plts[2].ends_with(" -> kernel_inc"));
+    CHECK(lines_starting(r.out, ".init.plt[").empty());
+    CHECK(r.out.find("3 of 3 entries used") != std::string::npos);
+
+    const auto jr = objdump(with_plt_files({"--json", "--module-placement", "far"}));
+    REQUIRE(jr.exit_status == 0);
+    const auto j = nlohmann::json::parse(jr.out);
+    // The keys objdump always had are still there.
+    CHECK(j.contains("sections"));
+    CHECK(j.contains("symbols"));
+    CHECK(j.contains("patch_sites"));
+    REQUIRE(j["modules"].size() == 1);
+    const auto& mod = j["modules"][0];
+    CHECK(mod["name"] == "plt_module.S");
+    std::string plt_begin, plt_end;
+    for (const auto& region : mod["regions"]) {
+        if (region["name"] == ".plt") {
+            plt_begin = region["address"];
+            plt_end = region["end"];
+        }
+    }
+    REQUIRE_FALSE(plt_begin.empty());
+    const auto& entries = mod["plts"];
+    REQUIRE(entries.size() == 3);
+    const char* targets[] = {"kernel_add", "kernel_mul", "kernel_inc"};
+    for (size_t i = 0; i < 3; ++i) {
+        CAPTURE(i);
+        CHECK(entries[i]["section"] == ".plt");
+        CHECK(entries[i]["index"] == i);
+        CHECK(entries[i]["target"] == targets[i]);
+        CHECK(entries[i]["target_address"] == symbol_address(j, targets[i]));
+        const uint64_t at = std::stoull(entries[i]["address"].get<std::string>(), nullptr, 16);
+        CHECK(at >= std::stoull(plt_begin, nullptr, 16));
+        CHECK(at + 12 <= std::stoull(plt_end, nullptr, 16));
+        // The text listing names the same entry, and the module's BLs branch to it.
+        const std::string address = entries[i]["address"];
+        CHECK(plts[i].find(address) != std::string::npos);
+        CHECK(r.out.find("bl " + address + " <plt_module.S:.plt") != std::string::npos);
+    }
+}
+
+TEST_CASE("objdump near placement (the default) needs no PLT entries") {
+    for (const std::vector<std::string>& args :
+         {with_plt_files({}), with_plt_files({"--module-placement", "near"})}) {
+        const auto r = objdump(args);
+        INFO(r.out, r.err);
+        REQUIRE(r.exit_status == 0);
+        CHECK(r.out.find("(in BL reach)") != std::string::npos);
+        CHECK(r.out.find("PLT entries:\n  (none)\n") != std::string::npos);
+        CHECK(r.out.find("0 of 3 entries used") != std::string::npos);
+        CHECK(lines_starting(r.out, ".plt[").empty());
+    }
+    const auto j = nlohmann::json::parse(objdump(with_plt_files({"--json"})).out);
+    REQUIRE(j["modules"].size() == 1);
+    CHECK(j["modules"][0]["plts"].empty());
+    CHECK(j["modules"][0]["regions"].size() >= 6);
+}
+
+TEST_CASE("objdump --module-placement ADDR puts the module's core memory there") {
+    const auto r = objdump(with_plt_files({"--json", "--module-placement", "0xffff8000c0000000"}));
+    INFO(r.out, r.err);
+    REQUIRE(r.exit_status == 0);
+    const auto j = nlohmann::json::parse(r.out);
+    REQUIRE(j["modules"].size() == 1);
+    const auto& core = j["modules"][0]["regions"][0];
+    CHECK(core["name"] == "core");
+    CHECK(core["address"] == "0xffff8000c0000000");
+    // 2.9 GiB from the kernel: out of BL reach, so PLTs again.
+    CHECK(j["modules"][0]["plts"].size() == 3);
+}
+
+TEST_CASE("objdump --json on one file has an empty modules list") {
+    const auto r = objdump({"--json", data("cli/kernel_and_module.S")});
+    REQUIRE(r.exit_status == 0);
+    const auto j = nlohmann::json::parse(r.out);
+    CHECK(j["modules"] == nlohmann::json::array());
 }
 
 TEST_CASE("objdump: bad input exits 2 with a message naming the file") {
@@ -117,6 +250,17 @@ TEST_CASE("objdump: bad input exits 2 with a message naming the file") {
         const auto r = objdump({path.string()});
         CHECK(r.exit_status == 2);
         CHECK(r.err.find("klpemu-broken.c:2:") != std::string::npos);
+    }
+    SUBCASE("a bad --module-placement") {
+        const auto r = objdump(with_plt_files({"--module-placement", "sideways"}));
+        CHECK(r.exit_status == 2);
+        CHECK(r.err.find("--module-placement 'sideways' is not near, far or a page-aligned "
+                         "address") != std::string::npos);
+    }
+    SUBCASE("a --base over the machine's own objects when modules are loaded") {
+        const auto r = objdump(with_plt_files({"--base", "0xffff800008000000"}));
+        CHECK(r.exit_status == 2);
+        CHECK(r.err.find("overlaps the machine's own guest objects") != std::string::npos);
     }
     SUBCASE("a missing file") {
         const auto r = objdump({"/nonexistent/nothing.S"});

@@ -1,9 +1,11 @@
-// What one traced call costs, per trampoline variant and core model: instructions and cycles
-// added to each call of leaf() by the function tracer (mov x9, x30; bl; the trampoline; the
-// tracer stub and its host call, charged at emu::kHostCallCycles). Instruction counts are exact
-// and pinned; cycles (the machine's per-core model) are checked against windows and against
-// each other. The table is printed and recorded in docs/ftrace.md.
+// What one traced call costs, per trampoline variant and core model, as
+// patcher::measure_ftrace_overhead() measures it on a real machine (the numbers `klpemu run
+// --report overhead` prints and docs/ftrace.md records). Instruction counts are exact and
+// pinned; cycles (the machine's per-core model) are checked against windows and against each
+// other. A second case checks that the shipped workload is what clang-19 makes of the C source:
+// the same instructions per call as tests/data/ftrace/chain.c compiled now.
 #include "ftrace_test_util.h"
+#include "patcher/ftrace_overhead.h"
 
 #include <fmt/format.h>
 
@@ -13,19 +15,6 @@ using namespace klpemu;
 using namespace klpemu::patcher;
 
 namespace {
-
-struct Cost {
-    uint64_t instructions = 0;
-    uint64_t cycles = 0;
-};
-
-Cost run_loop(emu::Machine& m, GuestAddr loop, uint64_t calls) {
-    const uint64_t i0 = m.instructions();
-    const uint64_t c0 = m.cpu_cycles(0);
-    auto r = m.call(loop, {calls});
-    REQUIRE(r.ok());
-    return Cost{m.instructions() - i0, m.cpu_cycles(0) - c0};
-}
 
 // Extra guest instructions per traced call (pinned: the trampolines are fixed code).
 uint64_t expected_instructions(TrampolineVariant v) {
@@ -47,40 +36,60 @@ uint64_t expected_instructions(TrampolineVariant v) {
 } // namespace
 
 TEST_CASE("ftrace overhead: instructions and cycles per traced call") {
-    constexpr uint64_t kCalls = 64;
+    auto rows = measure_ftrace_overhead({"cortex-a53", "neoverse-n1"}, all_trampoline_variants());
+    REQUIRE_MESSAGE(rows.ok(), (rows.ok() ? "" : rows.error().message));
+    REQUIRE(rows->size() == 10);
     std::string table = "| variant | core | instructions/call | cycles/call |\n|---|---|---|---|\n";
-    for (const char* core : {"cortex-a53", "neoverse-n1"}) {
-        std::map<TrampolineVariant, double> per_variant;
-        for (TrampolineVariant variant :
-             {TrampolineVariant::RegsV3, TrampolineVariant::RegsV4, TrampolineVariant::Regs,
-              TrampolineVariant::Args, TrampolineVariant::CallOps}) {
-            CAPTURE(core);
-            CAPTURE(trampoline_layout(variant).name);
-            emu::MachineConfig config;
-            config.core = core;
-            auto rig = test::make_ftrace_rig(variant, Compiler::Clang, config);
-            emu::Machine& m = *rig.machine;
-            const GuestAddr loop = test::fn(m, "leaf_loop");
-            const Cost off = run_loop(m, loop, kCalls);
-            REQUIRE(rig.ftrace->enable("leaf").ok());
-            const Cost on = run_loop(m, loop, kCalls);
-            REQUIRE(on.instructions > off.instructions);
-            const uint64_t insns = (on.instructions - off.instructions) / kCalls;
-            const double cycles = double(on.cycles - off.cycles) / double(kCalls);
-            // A few instructions of scheduler noise per run, never a whole call's worth.
-            CHECK((on.instructions - off.instructions) % kCalls < 8);
-            CHECK(insns == expected_instructions(variant));
-            // The host call alone is kHostCallCycles; the rest is the trampoline.
-            CHECK(cycles > double(emu::kHostCallCycles + insns / 2));
-            CHECK(cycles < double(emu::kHostCallCycles + 4 * insns));
-            per_variant[variant] = cycles;
-            table += fmt::format("| {} | {} | {} | {:.1f} |\n", trampoline_layout(variant).name,
-                                 core, insns, cycles);
-        }
+    std::map<std::string, std::map<TrampolineVariant, double>> per_core;
+    for (const OverheadRow& row : *rows) {
+        CAPTURE(row.core);
+        CAPTURE(trampoline_layout(row.variant).name);
+        CHECK(row.calls == 64);
+        REQUIRE(row.traced.instructions > row.untraced.instructions);
+        const uint64_t insns = row.instructions_per_call();
+        const double cycles = row.cycles_per_call();
+        // A few instructions of scheduler noise per run, never a whole call's worth.
+        CHECK((row.traced.instructions - row.untraced.instructions) % row.calls < 8);
+        CHECK(insns == expected_instructions(row.variant));
+        // The host call alone is kHostCallCycles; the rest is the trampoline.
+        CHECK(cycles > double(emu::kHostCallCycles + insns / 2));
+        CHECK(cycles < double(emu::kHostCallCycles + 4 * insns));
+        per_core[row.core][row.variant] = cycles;
+        table += fmt::format("| {} | {} | {} | {:.1f} |\n", trampoline_layout(row.variant).name,
+                             row.core, insns, cycles);
+    }
+    for (auto& [core, per_variant] : per_core) {
+        CAPTURE(core);
         // WITH_ARGS saves a third of what WITH_REGS saves: it must be the cheaper trampoline.
         CHECK(per_variant[TrampolineVariant::Args] < per_variant[TrampolineVariant::Regs]);
         CHECK(per_variant[TrampolineVariant::Args] < per_variant[TrampolineVariant::RegsV4]);
         CHECK(per_variant[TrampolineVariant::Args] < per_variant[TrampolineVariant::CallOps]);
     }
     MESSAGE(table);
+}
+
+TEST_CASE("ftrace overhead: an unknown core is an error, not a crash") {
+    auto rows = measure_ftrace_overhead({"cortex-z9"}, {TrampolineVariant::Args});
+    REQUIRE_FALSE(rows.ok());
+    CHECK(rows.error().message.find("cortex-z9") != std::string::npos);
+}
+
+TEST_CASE("ftrace overhead: the shipped workload costs what the compiled C source costs") {
+    constexpr uint64_t kCalls = 64;
+    auto rows = measure_ftrace_overhead({"cortex-a53"}, all_trampoline_variants(), kCalls);
+    REQUIRE(rows.ok());
+    for (const OverheadRow& row : *rows) {
+        CAPTURE(trampoline_layout(row.variant).name);
+        auto rig = test::make_ftrace_rig(row.variant, Compiler::Clang);
+        emu::Machine& m = *rig.machine;
+        const GuestAddr loop = test::fn(m, "leaf_loop");
+        const uint64_t i0 = m.instructions();
+        REQUIRE(m.call(loop, {kCalls}).ok());
+        const uint64_t off = m.instructions() - i0;
+        REQUIRE(rig.ftrace->enable("leaf").ok());
+        const uint64_t i1 = m.instructions();
+        REQUIRE(m.call(loop, {kCalls}).ok());
+        const uint64_t on = m.instructions() - i1;
+        CHECK((on - off) / kCalls == row.instructions_per_call());
+    }
 }
