@@ -1,40 +1,30 @@
-// Runs the built klpemu binary (KLPEMU_BINARY) through the shell and captures what it prints
-// (stdout and stderr together) and its exit status, for end-to-end command-line tests.
+// Runs the built klpemu binary (KLPEMU_BINARY) for end-to-end command-line tests and captures
+// its exit status and everything it printed (stdout, then stderr). Built on run_process().
 #pragma once
 
-#include <sys/wait.h>
+#include "support/subprocess.h"
 
-#include <array>
-#include <cstdio>
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace klpemu::test {
 
-struct ProcessResult {
+struct KlpemuRun {
     int status = -1; // Exit status, or -1 if the process did not exit normally.
     std::string output;
 };
 
-// Runs `KLPEMU_BINARY arguments` with the working directory `cwd` (empty: unchanged).
-inline ProcessResult run_klpemu(const std::string& arguments, const std::string& cwd = {}) {
-    std::string command;
-    if (!cwd.empty()) {
-        command = "cd '" + cwd + "' && ";
+// Runs `KLPEMU_BINARY arguments` in `cwd` (empty: unchanged). Arguments are split at white
+// space; no shell and no quoting, so paths must not contain spaces.
+inline KlpemuRun run_klpemu(const std::string& arguments, const std::string& cwd = {}) {
+    std::vector<std::string> argv{KLPEMU_BINARY};
+    std::istringstream words(arguments);
+    for (std::string w; words >> w;) {
+        argv.push_back(w);
     }
-    command += std::string("'") + KLPEMU_BINARY + "' " + arguments + " 2>&1";
-    ProcessResult r;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (!pipe) {
-        return r;
-    }
-    std::array<char, 4096> buffer{};
-    size_t n = 0;
-    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-        r.output.append(buffer.data(), n);
-    }
-    const int raw = pclose(pipe);
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    return r;
+    const ProcessResult p = run_process(argv, cwd);
+    return KlpemuRun{p.exit_status, p.out + p.err};
 }
 
 } // namespace klpemu::test

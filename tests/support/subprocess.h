@@ -27,8 +27,9 @@ inline std::string slurp(const std::string& path) {
     return ss.str();
 }
 
-// Runs argv[0] with argv (no shell), stdout/stderr redirected to temporary files.
-inline ProcessResult run_process(const std::vector<std::string>& argv) {
+// Runs argv[0] with argv (no shell) in `cwd` (empty: unchanged), stdout/stderr redirected to
+// temporary files.
+inline ProcessResult run_process(const std::vector<std::string>& argv, const std::string& cwd = {}) {
     char out_path[] = "/tmp/klpemu-test-out-XXXXXX";
     char err_path[] = "/tmp/klpemu-test-err-XXXXXX";
     const int out_fd = mkstemp(out_path);
@@ -37,6 +38,9 @@ inline ProcessResult run_process(const std::vector<std::string>& argv) {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
     posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+    if (!cwd.empty()) {
+        posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+    }
     std::vector<char*> args;
     for (const std::string& a : argv) {
         args.push_back(const_cast<char*>(a.c_str()));
