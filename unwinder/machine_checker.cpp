@@ -7,21 +7,29 @@ namespace klpemu::unwinder {
 
 namespace {
 
-// Reads the CPU's registers once, on first use, at one instruction boundary.
-class LazyRegisters final : public RegisterReader {
+// The registers of one CPU at one boundary: sp/x29/x30 from the checker's per-CPU cache (read in
+// one call when stale), anything else read on demand.
+class BoundaryRegisters final : public RegisterReader {
   public:
-    LazyRegisters(const emu::Machine& machine, int cpu) : m_machine(machine), m_cpu(cpu) {}
+    BoundaryRegisters(const emu::Machine& machine, int cpu, MachineChecker::CpuRegs& cache)
+        : m_machine(machine), m_cpu(cpu), m_cache(cache) {}
     uint64_t x(unsigned n) const override {
-        if (!m_state) {
-            m_state = m_machine.cpu_state(m_cpu);
+        if (n < 29) {
+            return m_machine.read_x(m_cpu, int(n));
         }
-        return n == 31 ? m_state->sp : m_state->x[n];
+        const uint64_t writes = m_machine.register_writes(m_cpu);
+        if (!m_cache.valid || m_cache.host_writes != writes) {
+            m_cache.regs = m_machine.frame_regs(m_cpu);
+            m_cache.host_writes = writes;
+            m_cache.valid = true;
+        }
+        return n == 29 ? m_cache.regs.fp : n == 30 ? m_cache.regs.lr : m_cache.regs.sp;
     }
 
   private:
     const emu::Machine& m_machine;
     int m_cpu;
-    mutable std::optional<emu::CpuState> m_state;
+    MachineChecker::CpuRegs& m_cache;
 };
 
 } // namespace
@@ -39,7 +47,8 @@ std::optional<uint64_t> MachineMemory::read_u64(GuestAddr addr) const {
 MachineChecker::MachineChecker(emu::Machine& machine, CheckerConfig config, const CfiTable* cfi)
     : m_machine(machine), m_memory(machine.memory()),
       m_checker(std::make_unique<ReliabilityChecker>(std::move(config), m_memory, machine.symbols(),
-                                                     cfi)) {
+                                                     cfi)),
+      m_regs(size_t(machine.cpu_count())) {
     if (auto eret = machine.symbols().lookup("el1_eret")) {
         m_eret = eret->addr;
     }
@@ -69,8 +78,15 @@ void MachineChecker::ensure_task(int task) {
 
 void MachineChecker::on_instruction(const emu::InsnEvent& ev) {
     ensure_task(ev.task);
-    LazyRegisters regs(m_machine, ev.cpu);
-    m_checker->on_instruction(Boundary{ev.task, ev.cpu, ev.pc, ev.word, ev.instruction, &regs});
+    CpuRegs& cache = m_regs[size_t(ev.cpu)];
+    BoundaryRegisters regs(m_machine, ev.cpu, cache);
+    const BranchClass& cls =
+        m_checker->on_instruction(Boundary{ev.task, ev.cpu, ev.pc, ev.word, ev.instruction, &regs});
+    // sp/x29/x30 stay valid across instructions that certainly leave them alone; host writes
+    // (task switches, exception entry, host calls) are noticed through register_writes().
+    if (cls.writes_frame_regs) {
+        cache.valid = false;
+    }
 }
 
 void MachineChecker::on_exception_entry(int /*cpu*/, int task, emu::ExceptionKind /*kind*/,
