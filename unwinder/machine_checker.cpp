@@ -7,29 +7,23 @@ namespace klpemu::unwinder {
 
 namespace {
 
-// The registers of one CPU at one boundary: sp/x29/x30 from the checker's per-CPU cache (read in
-// one call when stale), anything else read on demand.
+// The registers of one CPU at one boundary: sp/x29/x30 from the checker's per-CPU cache (made
+// current before the boundary is checked), anything else read on demand.
 class BoundaryRegisters final : public RegisterReader {
   public:
-    BoundaryRegisters(const emu::Machine& machine, int cpu, MachineChecker::CpuRegs& cache)
-        : m_machine(machine), m_cpu(cpu), m_cache(cache) {}
+    BoundaryRegisters(const emu::Machine& machine, int cpu, const emu::FrameRegs& frame)
+        : m_machine(machine), m_cpu(cpu), m_frame(frame) {}
     uint64_t x(unsigned n) const override {
         if (n < 29) {
             return m_machine.read_x(m_cpu, int(n));
         }
-        const uint64_t writes = m_machine.register_writes(m_cpu);
-        if (!m_cache.valid || m_cache.host_writes != writes) {
-            m_cache.regs = m_machine.frame_regs(m_cpu);
-            m_cache.host_writes = writes;
-            m_cache.valid = true;
-        }
-        return n == 29 ? m_cache.regs.fp : n == 30 ? m_cache.regs.lr : m_cache.regs.sp;
+        return n == 29 ? m_frame.fp : n == 30 ? m_frame.lr : m_frame.sp;
     }
 
   private:
     const emu::Machine& m_machine;
     int m_cpu;
-    MachineChecker::CpuRegs& m_cache;
+    const emu::FrameRegs& m_frame;
 };
 
 } // namespace
@@ -60,10 +54,13 @@ MachineChecker::~MachineChecker() {
 }
 
 void MachineChecker::ensure_task(int task) {
-    if (m_known.count(task) != 0) {
+    if (task < 0 || (size_t(task) < m_known.size() && m_known[size_t(task)])) {
         return;
     }
-    m_known[task] = true;
+    if (size_t(task) >= m_known.size()) {
+        m_known.resize(size_t(task) + 1, false);
+    }
+    m_known[size_t(task)] = true;
     const emu::Task& t = m_machine.task(task);
     TaskContext ctx;
     ctx.name = t.name;
@@ -79,7 +76,13 @@ void MachineChecker::ensure_task(int task) {
 void MachineChecker::on_instruction(const emu::InsnEvent& ev) {
     ensure_task(ev.task);
     CpuRegs& cache = m_regs[size_t(ev.cpu)];
-    BoundaryRegisters regs(m_machine, ev.cpu, cache);
+    const uint64_t writes = m_machine.register_writes(ev.cpu);
+    if (!cache.valid || cache.host_writes != writes) {
+        cache.regs = m_machine.frame_regs(ev.cpu);
+        cache.host_writes = writes;
+        cache.valid = true;
+    }
+    BoundaryRegisters regs(m_machine, ev.cpu, cache.regs);
     const BranchClass& cls =
         m_checker->on_instruction(Boundary{ev.task, ev.cpu, ev.pc, ev.word, ev.instruction, &regs});
     // sp/x29/x30 stay valid across instructions that certainly leave them alone; host writes

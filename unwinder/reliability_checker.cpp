@@ -63,6 +63,15 @@ struct ReliabilityChecker::AddrFacts {
     BranchClass cls;
     std::vector<PolicyStats>* slot = nullptr; // Per-function statistics, on first check.
     bool in_pc_ranges = true;
+    // The memoised walk last used at this pc, per view (a hint: checked against task, key and
+    // the task's memo generation before use).
+    struct Hint {
+        const void* task = nullptr;
+        uint64_t memo_generation = 0;
+        WalkKey key{};
+        MemoEntry* entry = nullptr;
+    };
+    std::array<Hint, 2> hints{};
 };
 
 // Every policy's walk of one view at one (pc, sp, fp, lr), with the task-stack addresses the
@@ -76,6 +85,7 @@ struct ReliabilityChecker::MemoEntry {
     std::vector<UnwindResult> results;   // Per policy.
     std::vector<Outcome> outcomes;       // Per policy, valid for truth_generation.
     uint64_t truth_generation = ~0ull;
+    uint64_t reported = 0; // Policies whose unsound trace was reported here (pc is in the key).
 };
 
 struct ReliabilityChecker::TaskState {
@@ -91,7 +101,7 @@ struct ReliabilityChecker::TaskState {
     uint64_t resync_epoch = 0;
     // Memoised walks per view: 0 = interrupted, 1 = blocked.
     std::array<std::unordered_map<WalkKey, MemoEntry, WalkKeyHash>, 2> memo;
-    std::array<std::pair<WalkKey, MemoEntry*>, 2> last{};
+    uint64_t memo_generation = 1; // Bumped whenever a memo is cleared (entries freed).
 
     TaskState(FunctionEntries& entries, std::optional<GuestAddr> rth) : truth(entries, rth) {}
 };
@@ -144,6 +154,7 @@ ReliabilityChecker::ReliabilityChecker(CheckerConfig config, const MemoryReader&
         KLP_CHECK(p != nullptr, "unknown unwinder policy '{}'", n);
         m_policies.push_back(std::move(p));
     }
+    KLP_CHECK(m_policies.size() <= 64, "at most 64 policies, {} given", m_policies.size());
     m_stats.resize(m_policies.size());
     m_facts.resize(kFactSlots);
     resolve_symbols();
@@ -165,8 +176,8 @@ void ReliabilityChecker::refresh_symbols() {
         t->truth.set_return_to_handler(m_return_to_handler);
         for (size_t v = 0; v < 2; ++v) {
             t->memo[v].clear();
-            t->last[v].second = nullptr;
         }
+        ++t->memo_generation;
     }
 }
 
@@ -449,34 +460,26 @@ bool ReliabilityChecker::still_valid(TaskState& t, MemoEntry& e) const {
     return true;
 }
 
-ReliabilityChecker::MemoEntry& ReliabilityChecker::walk_all(TaskState& t, StopKind kind,
-                                                           const Registers& regs) {
+ReliabilityChecker::MemoEntry& ReliabilityChecker::walk_all(TaskState& t, AddrFacts& f,
+                                                           StopKind kind, const Registers& regs) {
     const size_t v = size_t(view_index(kind));
     const WalkKey key{regs.pc.value, regs.sp.value, regs.fp.value, regs.lr.value};
-    auto& [last_key, last_entry] = t.last[v];
+    auto& memo = t.memo[v];
+    if (memo.size() >= kMaxMemo) {
+        memo.clear();
+        ++t.memo_generation;
+    }
+    AddrFacts::Hint& hint = f.hints[v];
     MemoEntry* e = nullptr;
-    if (m_config.reuse_walks) {
-        if (last_entry != nullptr && last_key == key) {
-            e = last_entry;
-        } else {
-            auto& memo = t.memo[v];
-            if (memo.size() >= kMaxMemo) {
-                memo.clear();
-            }
-            e = &memo[key];
-        }
-        last_key = key;
-        last_entry = e;
-        if (!e->results.empty() && still_valid(t, *e)) {
-            return *e;
-        }
+    if (hint.entry != nullptr && hint.task == &t && hint.memo_generation == t.memo_generation &&
+        hint.key == key) {
+        e = hint.entry;
     } else {
-        auto& memo = t.memo[v];
-        if (memo.size() >= kMaxMemo) {
-            memo.clear();
-        }
         e = &memo[key];
-        last_entry = nullptr;
+        hint = AddrFacts::Hint{&t, t.memo_generation, key, e};
+    }
+    if (m_config.reuse_walks && !e->results.empty() && still_valid(t, *e)) {
+        return *e;
     }
 
     // Walk every policy, recording the task-stack words they read.
@@ -532,7 +535,7 @@ void ReliabilityChecker::check_view(TaskState& t, const Boundary& b, AddrFacts& 
             resync(t);
         }
     }
-    MemoEntry& e = walk_all(t, kind, regs);
+    MemoEntry& e = walk_all(t, f, kind, regs);
     bool have_truth = false;
     if (e.truth_generation != t.truth.generation()) {
         t.truth.return_addresses(regs.pc, m_truth_scratch);
@@ -561,11 +564,15 @@ void ReliabilityChecker::check_view(TaskState& t, const Boundary& b, AddrFacts& 
         case Outcome::Unsound:
             ++m_stats[i].unsound;
             ++fn[i].unsound;
+            if ((e.reported & (1ull << i)) != 0) {
+                break; // Already reported (or dropped at max_findings) at this pc and view.
+            }
             if (!have_truth) {
                 t.truth.return_addresses(regs.pc, m_truth_scratch);
                 have_truth = true;
             }
             report_unsound(t, b, kind, i, e.results[i]);
+            e.reported |= 1ull << i;
             break;
         }
     }

@@ -133,7 +133,7 @@ class ReliabilityChecker {
     AddrFacts& facts(GuestAddr pc, InsnWord word);
     void check_view(TaskState& t, const Boundary& b, AddrFacts& f, StopKind kind,
                     const Registers& regs);
-    MemoEntry& walk_all(TaskState& t, StopKind kind, const Registers& regs);
+    MemoEntry& walk_all(TaskState& t, AddrFacts& f, StopKind kind, const Registers& regs);
     bool still_valid(TaskState& t, MemoEntry& e) const;
     void note_store(const Boundary& b, const BranchClass& cls);
     void compare_pending(int cpu);
