@@ -108,4 +108,10 @@ void MachineChecker::on_host_call(int /*cpu*/, int task, uint32_t /*number*/) {
     m_checker->on_host_work(task);
 }
 
+void MachineChecker::on_task_switch(int /*cpu*/, int /*from*/, int to) {
+    // The host saved and restored task context: registers are caught by register_writes(),
+    // guest memory it may have written by comparing every task stack before its next check.
+    m_checker->on_host_work(to);
+}
+
 } // namespace klpemu::unwinder

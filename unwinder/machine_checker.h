@@ -47,6 +47,7 @@ class MachineChecker final : public emu::ExecutionObserver {
     void on_exception_entry(int cpu, int task, emu::ExceptionKind kind, GuestAddr pc) override;
     void on_exception_return(int cpu, int task, emu::ExceptionKind kind, GuestAddr pc) override;
     void on_host_call(int cpu, int task, uint32_t number) override;
+    void on_task_switch(int cpu, int from, int to) override;
 
     // sp/x29/x30 of one CPU as last read, valid until an instruction that may write them runs or
     // the host writes a register (Machine::register_writes).
