@@ -1,9 +1,13 @@
 // Machine speed against raw Unicorn on the same image in the same run (design.md §8): a
 // call-heavy loop (stp/ldp frame records, bl/ret, 13 instructions per iteration) run (a) with no
 // code hook at all, (b) through the machine's global code hook with no observers, (c) with a
-// trivial observer; then the peak RSS of an 8-CPU machine with 64 tasks. Prints `NAME: VALUE
-// UNIT` lines; figures are recorded in bench/RESULTS.md.
+// trivial observer, (d) with the reliability checker (ground truth plus all four unwinder
+// policies checking every boundary, unwinder/machine_checker.h); then the peak RSS of an 8-CPU
+// machine with 64 tasks. Prints `NAME: VALUE UNIT` lines; figures are recorded in
+// bench/RESULTS.md.
+#include "emu/cfi_table.h"
 #include "emu/machine.h"
+#include "unwinder/machine_checker.h"
 
 #include <fmt/format.h>
 
@@ -16,29 +20,61 @@ using namespace klpemu::emu;
 
 namespace {
 
+// The CFI directives only add a .eh_frame section (for the checker's cfi policy); the
+// instructions are the same with and without them.
 constexpr std::string_view kLoop = R"(
         .text
         .globl leaf, mid, bench_loop
-leaf:   add     x0, x0, #1
+        .type leaf, %function
+leaf:   .cfi_startproc
+        add     x0, x0, #1
         ret
-mid:    stp     x29, x30, [sp, #-16]!
+        .cfi_endproc
+        .size leaf, . - leaf
+        .type mid, %function
+mid:    .cfi_startproc
+        stp     x29, x30, [sp, #-16]!
+        .cfi_def_cfa_offset 16
+        .cfi_offset w30, -8
+        .cfi_offset w29, -16
         mov     x29, sp
+        .cfi_def_cfa w29, 16
         bl      leaf
         bl      leaf
+        .cfi_def_cfa wsp, 16
         ldp     x29, x30, [sp], #16
+        .cfi_def_cfa_offset 0
+        .cfi_restore w30
+        .cfi_restore w29
         ret
+        .cfi_endproc
+        .size mid, . - mid
+        .type bench_loop, %function
 bench_loop:
+        .cfi_startproc
         stp     x29, x30, [sp, #-32]!
+        .cfi_def_cfa_offset 32
+        .cfi_offset w30, -24
+        .cfi_offset w29, -32
         mov     x29, sp
+        .cfi_def_cfa w29, 32
         str     x19, [sp, #16]
+        .cfi_offset w19, -16
         mov     x19, x0
         mov     x0, #0
 1:      bl      mid
         subs    x19, x19, #1
         b.ne    1b
         ldr     x19, [sp, #16]
+        .cfi_def_cfa wsp, 32
         ldp     x29, x30, [sp], #32
+        .cfi_def_cfa_offset 0
+        .cfi_restore w30
+        .cfi_restore w29
+        .cfi_restore w19
         ret
+        .cfi_endproc
+        .size bench_loop, . - bench_loop
 )";
 constexpr uint64_t kIterations = 4'000'000; // 13 instructions each: 52 M instructions.
 constexpr uint64_t kInsnPerIteration = 13;
@@ -53,8 +89,11 @@ struct Counter : ExecutionObserver {
     std::exit(1);
 }
 
+enum class Mode { Raw, Hook, Observer, Checked };
+
 // Runs the loop once; returns seconds.
-double run_once(bool code_hook, ExecutionObserver* observer) {
+double run_once(Mode mode) {
+    const bool code_hook = mode != Mode::Raw;
     MachineConfig cfg;
     cfg.code_hook = code_hook;
     cfg.instruction_budget = 1'000'000'000;
@@ -66,8 +105,19 @@ double run_once(bool code_hook, ExecutionObserver* observer) {
     if (!obj) {
         die(obj.error().message);
     }
-    if (observer) {
-        (*m)->add_observer(observer);
+    Counter counter;
+    if (mode == Mode::Observer) {
+        (*m)->add_observer(&counter);
+    }
+    CfiTable cfi;
+    std::unique_ptr<unwinder::MachineChecker> checker;
+    if (mode == Mode::Checked) {
+        for (const CfiSection& s : obj->cfi) {
+            if (auto r = cfi.add_section(s); !r) {
+                die(r.error().message);
+            }
+        }
+        checker = std::make_unique<unwinder::MachineChecker>(**m, unwinder::CheckerConfig{}, &cfi);
     }
     auto fn = (*m)->symbol("bench_loop");
     auto t0 = std::chrono::steady_clock::now();
@@ -79,6 +129,19 @@ double run_once(bool code_hook, ExecutionObserver* observer) {
     if (code_hook && (*m)->instructions() < kIterations * kInsnPerIteration) {
         die("instruction count too low");
     }
+    if (checker) {
+        // Every policy checked every boundary; the ones that must be sound were.
+        const unwinder::ReliabilityChecker& c = checker->checker();
+        for (std::string_view p : c.policies()) {
+            if (c.stats(p).checked < kIterations * kInsnPerIteration) {
+                die(fmt::format("{} checked too few boundaries", p));
+            }
+        }
+        if (c.stats("kunwind").unsound != 0 || c.stats("cfi").unsound != 0 ||
+            c.stats("cfi").reliable_correct < kIterations * kInsnPerIteration) {
+            die(fmt::format("unexpected checker results:\n{}", c.summary()));
+        }
+    }
     return std::chrono::duration<double>(t1 - t0).count();
 }
 
@@ -86,14 +149,16 @@ double run_once(bool code_hook, ExecutionObserver* observer) {
 
 int main() {
     const double insns = double(kIterations * kInsnPerIteration);
-    const double raw = run_once(false, nullptr);
-    const double hook = run_once(true, nullptr);
-    Counter counter;
-    const double obs = run_once(true, &counter);
+    const double raw = run_once(Mode::Raw);
+    const double hook = run_once(Mode::Hook);
+    const double obs = run_once(Mode::Observer);
+    const double checked = run_once(Mode::Checked);
     fmt::print("raw_unicorn: {:.1f} Minsn/s\n", insns / raw / 1e6);
     fmt::print("machine_hook: {:.1f} Minsn/s\n", insns / hook / 1e6);
     fmt::print("machine_observer: {:.1f} Minsn/s\n", insns / obs / 1e6);
     fmt::print("hook_over_raw: {:.2f} ratio\n", raw / hook);
+    fmt::print("checked_all_policies: {:.1f} Minsn/s\n", insns / checked / 1e6);
+    fmt::print("checked_over_raw: {:.3f} ratio\n", raw / checked);
 
     MachineConfig big;
     big.cpus = 8;

@@ -28,6 +28,16 @@ struct CpuState {
     std::vector<std::string> diff(const CpuState& other) const;
 };
 
+// The registers a frame-record walk starts from (x29, x30, sp), read in one call by observers
+// that look at every instruction boundary (Machine::frame_regs).
+struct FrameRegs {
+    uint64_t sp = 0;
+    uint64_t fp = 0; // x29
+    uint64_t lr = 0; // x30
+
+    bool operator==(const FrameRegs&) const = default;
+};
+
 // Name of register index 0..33 in the order x0..x30, sp, pc, pstate.
 std::string register_name(int index);
 

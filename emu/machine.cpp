@@ -373,6 +373,16 @@ Result<void> Machine::write_text_bytes(GuestAddr addr, std::span<const uint8_t> 
 
 CpuState Machine::cpu_state(int cpu) const { return m_cpus.at(size_t(cpu))->backend->state(); }
 
+FrameRegs Machine::frame_regs(int cpu) const { return m_cpus[size_t(cpu)]->backend->frame_regs(); }
+
+uint64_t Machine::read_x(int cpu, int index) const {
+    return m_cpus[size_t(cpu)]->backend->x(index);
+}
+
+uint64_t Machine::register_writes(int cpu) const {
+    return m_cpus[size_t(cpu)]->backend->register_writes();
+}
+
 void Machine::set_cpu_state(int cpu, const CpuState& state) {
     Cpu& c = *m_cpus.at(size_t(cpu));
     c.backend->set_state(state);

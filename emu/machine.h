@@ -187,6 +187,13 @@ class Machine {
 
     // --- state and clocks ---
     CpuState cpu_state(int cpu) const;
+    // sp, x29, x30 of `cpu` in one Unicorn call: the narrow read for per-instruction observers.
+    FrameRegs frame_regs(int cpu) const;
+    // One register: x0..x30, 31 = sp.
+    uint64_t read_x(int cpu, int index) const;
+    // Counts host writes to `cpu`'s registers (task switches, exception entry, set_cpu_state,
+    // host calls): unchanged means only guest instructions changed them since it was read.
+    uint64_t register_writes(int cpu) const;
     void set_cpu_state(int cpu, const CpuState& state);
     uint64_t instructions() const { return m_clock; } // The one clock.
     uint64_t cpu_instructions(int cpu) const;

@@ -157,6 +157,7 @@ uint64_t UnicornBackend::pc() const {
 }
 
 void UnicornBackend::set_pc(uint64_t pc) noexcept {
+    ++m_register_writes;
     uc_reg_write(m_impl->uc, UC_ARM64_REG_PC, &pc);
 }
 
@@ -167,6 +168,7 @@ uint64_t UnicornBackend::x(int index) const {
 }
 
 void UnicornBackend::set_x(int index, uint64_t value) {
+    ++m_register_writes;
     must(uc_reg_write(m_impl->uc, reg_id(index), &value), "write x");
 }
 
@@ -191,7 +193,16 @@ CpuState UnicornBackend::state() const {
     return s;
 }
 
+FrameRegs UnicornBackend::frame_regs() const {
+    FrameRegs r;
+    int ids[3] = {UC_ARM64_REG_SP, UC_ARM64_REG_X29, UC_ARM64_REG_X30};
+    void* vals[3] = {&r.sp, &r.fp, &r.lr};
+    must(uc_reg_read_batch(m_impl->uc, ids, vals, 3), "read frame registers");
+    return r;
+}
+
 void UnicornBackend::set_state(const CpuState& s) {
+    ++m_register_writes;
     int ids[34];
     void* vals[34];
     CpuState copy = s;
@@ -216,6 +227,7 @@ uint64_t UnicornBackend::sysreg(SysReg reg) const {
 }
 
 void UnicornBackend::set_sysreg(SysReg reg, uint64_t value) {
+    ++m_register_writes;
     uc_arm64_cp_reg r = cp_reg(reg);
     r.val = value;
     must(uc_reg_write(m_impl->uc, UC_ARM64_REG_CP_REG, &r), "write system register");

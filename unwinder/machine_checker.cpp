@@ -7,21 +7,23 @@ namespace klpemu::unwinder {
 
 namespace {
 
-// Reads the CPU's registers once, on first use, at one instruction boundary.
-class LazyRegisters final : public RegisterReader {
+// The registers of one CPU at one boundary: sp/x29/x30 from the checker's per-CPU cache (made
+// current before the boundary is checked), anything else read on demand.
+class BoundaryRegisters final : public RegisterReader {
   public:
-    LazyRegisters(const emu::Machine& machine, int cpu) : m_machine(machine), m_cpu(cpu) {}
+    BoundaryRegisters(const emu::Machine& machine, int cpu, const emu::FrameRegs& frame)
+        : m_machine(machine), m_cpu(cpu), m_frame(frame) {}
     uint64_t x(unsigned n) const override {
-        if (!m_state) {
-            m_state = m_machine.cpu_state(m_cpu);
+        if (n < 29) {
+            return m_machine.read_x(m_cpu, int(n));
         }
-        return n == 31 ? m_state->sp : m_state->x[n];
+        return n == 29 ? m_frame.fp : n == 30 ? m_frame.lr : m_frame.sp;
     }
 
   private:
     const emu::Machine& m_machine;
     int m_cpu;
-    mutable std::optional<emu::CpuState> m_state;
+    const emu::FrameRegs& m_frame;
 };
 
 } // namespace
@@ -39,7 +41,8 @@ std::optional<uint64_t> MachineMemory::read_u64(GuestAddr addr) const {
 MachineChecker::MachineChecker(emu::Machine& machine, CheckerConfig config, const CfiTable* cfi)
     : m_machine(machine), m_memory(machine.memory()),
       m_checker(std::make_unique<ReliabilityChecker>(std::move(config), m_memory, machine.symbols(),
-                                                     cfi)) {
+                                                     cfi)),
+      m_regs(size_t(machine.cpu_count())) {
     if (auto eret = machine.symbols().lookup("el1_eret")) {
         m_eret = eret->addr;
     }
@@ -51,10 +54,13 @@ MachineChecker::~MachineChecker() {
 }
 
 void MachineChecker::ensure_task(int task) {
-    if (m_known.count(task) != 0) {
+    if (task < 0 || (size_t(task) < m_known.size() && m_known[size_t(task)])) {
         return;
     }
-    m_known[task] = true;
+    if (size_t(task) >= m_known.size()) {
+        m_known.resize(size_t(task) + 1, false);
+    }
+    m_known[size_t(task)] = true;
     const emu::Task& t = m_machine.task(task);
     TaskContext ctx;
     ctx.name = t.name;
@@ -69,8 +75,21 @@ void MachineChecker::ensure_task(int task) {
 
 void MachineChecker::on_instruction(const emu::InsnEvent& ev) {
     ensure_task(ev.task);
-    LazyRegisters regs(m_machine, ev.cpu);
-    m_checker->on_instruction(Boundary{ev.task, ev.cpu, ev.pc, ev.word, ev.instruction, &regs});
+    CpuRegs& cache = m_regs[size_t(ev.cpu)];
+    const uint64_t writes = m_machine.register_writes(ev.cpu);
+    if (!cache.valid || cache.host_writes != writes) {
+        cache.regs = m_machine.frame_regs(ev.cpu);
+        cache.host_writes = writes;
+        cache.valid = true;
+    }
+    BoundaryRegisters regs(m_machine, ev.cpu, cache.regs);
+    const BranchClass& cls =
+        m_checker->on_instruction(Boundary{ev.task, ev.cpu, ev.pc, ev.word, ev.instruction, &regs});
+    // sp/x29/x30 stay valid across instructions that certainly leave them alone; host writes
+    // (task switches, exception entry, host calls) are noticed through register_writes().
+    if (cls.writes_frame_regs) {
+        cache.valid = false;
+    }
 }
 
 void MachineChecker::on_exception_entry(int /*cpu*/, int task, emu::ExceptionKind /*kind*/,
@@ -87,6 +106,12 @@ void MachineChecker::on_exception_return(int /*cpu*/, int task, emu::ExceptionKi
 
 void MachineChecker::on_host_call(int /*cpu*/, int task, uint32_t /*number*/) {
     m_checker->on_host_work(task);
+}
+
+void MachineChecker::on_task_switch(int /*cpu*/, int /*from*/, int to) {
+    // The host saved and restored task context: registers are caught by register_writes(),
+    // guest memory it may have written by comparing every task stack before its next check.
+    m_checker->on_host_work(to);
 }
 
 } // namespace klpemu::unwinder

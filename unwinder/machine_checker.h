@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 namespace klpemu::unwinder {
 
@@ -20,6 +21,9 @@ class MachineMemory final : public MemoryReader {
   public:
     explicit MachineMemory(const emu::GuestMemory& memory) : m_memory(memory) {}
     std::optional<uint64_t> read_u64(GuestAddr addr) const override;
+    const uint8_t* host_bytes(GuestAddr addr, uint64_t size) const override {
+        return m_memory.host_ptr(addr, size);
+    }
 
   private:
     const emu::GuestMemory& m_memory;
@@ -43,6 +47,15 @@ class MachineChecker final : public emu::ExecutionObserver {
     void on_exception_entry(int cpu, int task, emu::ExceptionKind kind, GuestAddr pc) override;
     void on_exception_return(int cpu, int task, emu::ExceptionKind kind, GuestAddr pc) override;
     void on_host_call(int cpu, int task, uint32_t number) override;
+    void on_task_switch(int cpu, int from, int to) override;
+
+    // sp/x29/x30 of one CPU as last read, valid until an instruction that may write them runs or
+    // the host writes a register (Machine::register_writes).
+    struct CpuRegs {
+        emu::FrameRegs regs;
+        uint64_t host_writes = 0;
+        bool valid = false;
+    };
 
   private:
     void ensure_task(int task);
@@ -50,9 +63,10 @@ class MachineChecker final : public emu::ExecutionObserver {
     emu::Machine& m_machine;
     MachineMemory m_memory;
     std::unique_ptr<ReliabilityChecker> m_checker;
-    std::unordered_map<int, bool> m_known;
+    std::vector<bool> m_known; // Per task id: registered with the checker.
     std::unordered_map<int, const GraphReturnStack*> m_graph;
     GuestAddr m_eret; // el1_eret: where exception returns are reported from.
+    std::vector<CpuRegs> m_regs; // Per CPU.
 };
 
 } // namespace klpemu::unwinder

@@ -4,15 +4,88 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace klpemu::unwinder {
 
-// A policy's last walk for one view of one task, reused while its inputs are unchanged.
-struct ReliabilityChecker::CachedWalk {
-    bool valid = false;
-    GuestAddr pc, fp, sp, lr;
-    uint64_t memory_generation = 0;
-    UnwindResult result;
+namespace {
+
+constexpr size_t kFactSlots = 1 << 14; // Direct-mapped per-address facts.
+constexpr size_t kChangeLog = 64;      // Recent stack changes per task.
+constexpr size_t kMaxMemo = 4096;      // Memoised walks per task and view.
+
+struct WalkKey {
+    uint64_t pc, sp, fp, lr;
+    bool operator==(const WalkKey&) const = default;
+};
+
+struct WalkKeyHash {
+    size_t operator()(const WalkKey& k) const {
+        uint64_t h = k.pc * 0x9e3779b97f4a7c15ull;
+        h ^= (k.sp + (h << 6) + (h >> 2)) * 0xbf58476d1ce4e5b9ull;
+        h ^= (k.fp + (h << 6) + (h >> 2)) * 0x94d049bb133111ebull;
+        h ^= k.lr + (h << 6) + (h >> 2);
+        return size_t(h ^ (h >> 31));
+    }
+};
+
+enum class Outcome : uint8_t { Correct, Unreliable, Unsound };
+
+// Guest memory as a walk reads it: every read of the task stack is recorded; a read anywhere
+// else marks the walk as not reusable.
+class RecordingMemory final : public MemoryReader {
+  public:
+    RecordingMemory(const MemoryReader& inner, GuestRange stack, std::vector<GuestAddr>& reads,
+                    bool& outside)
+        : m_inner(inner), m_stack(stack), m_reads(reads), m_outside(outside) {}
+    std::optional<uint64_t> read_u64(GuestAddr addr) const override {
+        if (addr >= m_stack.begin && addr.value + 8 <= m_stack.end.value) {
+            m_reads.push_back(addr);
+        } else {
+            m_outside = true;
+        }
+        return m_inner.read_u64(addr);
+    }
+
+  private:
+    const MemoryReader& m_inner;
+    GuestRange m_stack;
+    std::vector<GuestAddr>& m_reads;
+    bool& m_outside;
+};
+
+} // namespace
+
+// Facts about the instruction at one address, kept while the word there is unchanged.
+struct ReliabilityChecker::AddrFacts {
+    GuestAddr pc{~0ull};
+    InsnWord word;
+    BranchClass cls;
+    std::vector<PolicyStats>* slot = nullptr; // Per-function statistics, on first check.
+    bool in_pc_ranges = true;
+    // The memoised walk last used at this pc, per view (a hint: checked against task, key and
+    // the task's memo generation before use).
+    struct Hint {
+        const void* task = nullptr;
+        uint64_t memo_generation = 0;
+        WalkKey key{};
+        MemoEntry* entry = nullptr;
+    };
+    std::array<Hint, 2> hints{};
+};
+
+// Every policy's walk of one view at one (pc, sp, fp, lr), with the task-stack addresses the
+// walks read and their last comparison with the truth.
+struct ReliabilityChecker::MemoEntry {
+    uint64_t epoch = 0;   // The task's change epoch when this was last known valid.
+    bool reusable = true; // False: a walk read memory outside the task stack.
+    std::vector<GuestAddr> reads;
+    uint64_t lo = 0, hi = 0; // Bounds of `reads` (hi exclusive).
+    std::vector<GraphReturnEntry> graph; // The graph return stack the walks saw.
+    std::vector<UnwindResult> results;   // Per policy.
+    std::vector<Outcome> outcomes;       // Per policy, valid for truth_generation.
+    uint64_t truth_generation = ~0ull;
+    uint64_t reported = 0; // Policies whose unsound trace was reported here (pc is in the key).
 };
 
 struct ReliabilityChecker::TaskState {
@@ -20,9 +93,15 @@ struct ReliabilityChecker::TaskState {
     TaskContext context;
     GroundTruth truth;
     bool selected = true;
-    uint64_t memory_generation = 0; // Bumped when the task (or the host for it) may have written.
-    // [policy][view]: 0 = interrupted, 1 = blocked.
-    std::vector<std::array<CachedWalk, 2>> walks;
+    // Store tracking: the task stack as the checker last saw it, and where it changed since.
+    GuestRange stack;
+    std::vector<uint8_t> shadow;
+    uint64_t change_epoch = 0;
+    std::array<std::pair<uint64_t, uint64_t>, kChangeLog> changes{}; // [lo, hi) per epoch.
+    uint64_t resync_epoch = 0;
+    // Memoised walks per view: 0 = interrupted, 1 = blocked.
+    std::array<std::unordered_map<WalkKey, MemoEntry, WalkKeyHash>, 2> memo;
+    uint64_t memo_generation = 1; // Bumped whenever a memo is cleared (entries freed).
 
     TaskState(FunctionEntries& entries, std::optional<GuestAddr> rth) : truth(entries, rth) {}
 };
@@ -75,7 +154,9 @@ ReliabilityChecker::ReliabilityChecker(CheckerConfig config, const MemoryReader&
         KLP_CHECK(p != nullptr, "unknown unwinder policy '{}'", n);
         m_policies.push_back(std::move(p));
     }
+    KLP_CHECK(m_policies.size() <= 64, "at most 64 policies, {} given", m_policies.size());
     m_stats.resize(m_policies.size());
+    m_facts.resize(kFactSlots);
     resolve_symbols();
 }
 
@@ -88,12 +169,15 @@ void ReliabilityChecker::refresh_symbols() {
     m_entries.invalidate();
     m_function_slots.clear();
     resolve_symbols();
+    for (AddrFacts& f : m_facts) {
+        f = AddrFacts{};
+    }
     for (auto& [id, t] : m_tasks) {
         t->truth.set_return_to_handler(m_return_to_handler);
-        for (auto& walks : t->walks) {
-            walks[0].valid = false;
-            walks[1].valid = false;
+        for (size_t v = 0; v < 2; ++v) {
+            t->memo[v].clear();
         }
+        ++t->memo_generation;
     }
 }
 
@@ -128,13 +212,46 @@ void ReliabilityChecker::add_task(int id, TaskContext context) {
         t->truth.mark_incomplete();
     }
     t->context = std::move(context);
-    t->walks.resize(m_policies.size());
+    if (!t->context.stacks.empty()) {
+        t->stack = t->context.stacks.front().range;
+        t->shadow.assign(size_t(t->stack.end - t->stack.begin), 0);
+        resync(*t);
+    }
+    t->resync_epoch = m_resync_epoch;
+    if (auto old = m_tasks.find(id); old != m_tasks.end()) {
+        std::erase_if(m_stacks, [&](const auto& kv) { return kv.second == old->second.get(); });
+    }
+    m_last_task = nullptr;
+    if (!t->shadow.empty()) {
+        m_stacks[t->stack.begin.value] = t.get();
+    }
     m_tasks[id] = std::move(t);
 }
 
 ReliabilityChecker::TaskState* ReliabilityChecker::task_state(int id) {
+    if (m_last_task != nullptr && m_last_task->id == id) {
+        return m_last_task;
+    }
     auto it = m_tasks.find(id);
-    return it == m_tasks.end() ? nullptr : it->second.get();
+    if (it == m_tasks.end()) {
+        return nullptr;
+    }
+    m_last_task = it->second.get();
+    return m_last_task;
+}
+
+ReliabilityChecker::AddrFacts& ReliabilityChecker::facts(GuestAddr pc, InsnWord word) {
+    AddrFacts& f = m_facts[(pc.value >> 2) & (kFactSlots - 1)];
+    if (f.pc != pc || f.word != word) {
+        f = AddrFacts{};
+        f.pc = pc;
+        f.word = word;
+        f.cls = classify(pc, word);
+        f.in_pc_ranges = m_config.pc_ranges.empty() ||
+                         std::any_of(m_config.pc_ranges.begin(), m_config.pc_ranges.end(),
+                                     [&](const GuestRange& r) { return r.contains(pc); });
+    }
+    return f;
 }
 
 const GroundTruth* ReliabilityChecker::truth(int task) const {
@@ -142,34 +259,132 @@ const GroundTruth* ReliabilityChecker::truth(int task) const {
     return it == m_tasks.end() ? nullptr : &it->second->truth;
 }
 
-bool ReliabilityChecker::selected(const TaskState& t, GuestAddr pc) const {
-    if (!t.selected) {
-        return false;
-    }
-    if (m_config.pc_ranges.empty()) {
-        return true;
-    }
-    return std::any_of(m_config.pc_ranges.begin(), m_config.pc_ranges.end(),
-                       [&](const GuestRange& r) { return r.contains(pc); });
+// ---- store tracking ----
+//
+// A walk's result depends on the registers (its key) and the task-stack words it read. The
+// checker keeps a shadow copy of every task stack; at each store it computes the bytes the store
+// may write from the encoding and the base register, and at the storing CPU's next boundary (the
+// store has executed) compares them with the shadow. Only bytes that really changed are logged
+// as a change of the task's stack; a memoised walk that read none of them stays valid. Stores
+// whose address is not decoded, and host work, make every task compare its whole stack.
+
+void ReliabilityChecker::record_change(TaskState& t, uint64_t lo, uint64_t hi) {
+    ++t.change_epoch;
+    t.changes[t.change_epoch % kChangeLog] = {lo, hi};
 }
 
-void ReliabilityChecker::on_instruction(const Boundary& b) {
-    TaskState* t = task_state(b.task);
-    if (t == nullptr) {
+void ReliabilityChecker::resync(TaskState& t) {
+    const uint8_t* p = m_memory.host_bytes(t.stack.begin, t.shadow.size());
+    const size_t n = t.shadow.size();
+    std::vector<uint8_t> now(n, 0);
+    if (p != nullptr) {
+        std::memcpy(now.data(), p, n);
+    } else {
+        for (size_t off = 0; off + 8 <= n; off += 8) {
+            const uint64_t v = m_memory.read_u64(t.stack.begin + int64_t(off)).value_or(0);
+            std::memcpy(now.data() + off, &v, 8);
+        }
+    }
+    size_t lo = 0;
+    while (lo < n && now[lo] == t.shadow[lo]) {
+        ++lo;
+    }
+    if (lo == n) {
         return;
     }
-    const BranchClass& cls = m_classes.get(b.pc, b.word);
-    if (selected(*t, b.pc)) {
+    size_t hi = n;
+    while (hi > lo && now[hi - 1] == t.shadow[hi - 1]) {
+        --hi;
+    }
+    t.shadow = std::move(now);
+    record_change(t, t.stack.begin.value + lo, t.stack.begin.value + hi);
+}
+
+void ReliabilityChecker::compare_range(GuestAddr addr, uint64_t size) {
+    auto it = m_stacks.upper_bound(addr.value + size - 1);
+    if (it == m_stacks.begin()) {
+        return;
+    }
+    --it;
+    TaskState& t = *it->second;
+    const uint64_t lo = std::max(addr.value, t.stack.begin.value);
+    const uint64_t hi = std::min(addr.value + size, t.stack.end.value);
+    if (lo >= hi) {
+        return;
+    }
+    uint8_t* shadow = t.shadow.data() + (lo - t.stack.begin.value);
+    const uint8_t* p = m_memory.host_bytes(GuestAddr(lo), hi - lo);
+    if (p == nullptr) {
+        record_change(t, lo, hi); // Not readable as bytes: assume it changed.
+        return;
+    }
+    if (std::memcmp(shadow, p, hi - lo) != 0) {
+        std::memcpy(shadow, p, hi - lo);
+        record_change(t, lo, hi);
+    }
+}
+
+void ReliabilityChecker::compare_pending(int cpu) {
+    for (size_t c = 0; c < m_pending.size(); ++c) {
+        PendingStore& p = m_pending[c];
+        if (!p.active) {
+            continue;
+        }
+        compare_range(p.addr, p.size);
+        // Another CPU's store may not have executed yet (its CPU stopped before it): keep it.
+        if (int(c) == cpu) {
+            p.active = false;
+        }
+    }
+}
+
+void ReliabilityChecker::note_store(const Boundary& b, const BranchClass& cls) {
+    const StoreAccess& s = cls.store;
+    if (s.mode == StoreMode::None) {
+        return;
+    }
+    if (s.mode == StoreMode::Unknown) {
+        ++m_resync_epoch;
+        return;
+    }
+    uint64_t addr = b.regs->x(s.rn); // 31 = sp.
+    if (s.mode == StoreMode::Offset) {
+        addr += uint64_t(s.imm);
+    } else if (s.mode == StoreMode::RegOffset) {
+        uint64_t index = s.rm == 31 ? 0 : b.regs->x(s.rm);
+        switch (s.option) {
+        case 2: index = uint32_t(index); break;
+        case 6: index = uint64_t(int64_t(int32_t(uint32_t(index)))); break;
+        default: break;
+        }
+        addr += index << s.shift;
+    }
+    if (size_t(b.cpu) >= m_pending.size()) {
+        m_pending.resize(size_t(b.cpu) + 1);
+    }
+    m_pending[size_t(b.cpu)] = PendingStore{true, GuestAddr(addr), s.size};
+}
+
+const BranchClass& ReliabilityChecker::on_instruction(const Boundary& b) {
+    compare_pending(b.cpu);
+    AddrFacts& f = facts(b.pc, b.word);
+    const BranchClass& cls = f.cls;
+    TaskState* t = task_state(b.task);
+    if (t == nullptr) {
+        note_store(b, cls);
+        return cls;
+    }
+    if (t->selected && f.in_pc_ranges) {
         const Registers regs{b.pc, GuestAddr(b.regs->x(30)), GuestAddr(b.regs->x(29)),
                              GuestAddr(b.regs->x(31))};
         if (m_config.check_interrupted && t->truth.exception_depth() == 0 && !cls.is_eret) {
-            check_view(*t, b, StopKind::Interrupted, regs);
+            check_view(*t, b, f, StopKind::Interrupted, regs);
         }
         if (m_config.check_blocked && cls.kind == BranchKind::Call) {
             const GuestAddr target = cls.target ? *cls.target : GuestAddr(b.regs->x(cls.rn));
             if (std::find(m_sleep_entries.begin(), m_sleep_entries.end(), target) !=
                 m_sleep_entries.end()) {
-                check_view(*t, b, StopKind::Blocked,
+                check_view(*t, b, f, StopKind::Blocked,
                            Registers{b.pc + 4, regs.lr, regs.fp, regs.sp});
             }
         }
@@ -177,15 +392,13 @@ void ReliabilityChecker::on_instruction(const Boundary& b) {
     const size_t before = t->truth.mismatches().size();
     t->truth.on_instruction(b.pc, cls, *b.regs);
     report_mismatches(*t, before, b.cpu, b.instruction);
-    if (cls.may_write_memory) {
-        ++t->memory_generation;
-    }
+    note_store(b, cls);
+    return cls;
 }
 
 void ReliabilityChecker::on_exception_entry(int task, GuestAddr elr) {
     if (TaskState* t = task_state(task)) {
         t->truth.on_exception_entry(elr);
-        ++t->memory_generation;
     }
 }
 
@@ -193,15 +406,12 @@ void ReliabilityChecker::on_exception_return(int task, GuestAddr pc, GuestAddr t
     if (TaskState* t = task_state(task)) {
         const size_t before = t->truth.mismatches().size();
         t->truth.on_exception_return(pc, target);
-        ++t->memory_generation;
         report_mismatches(*t, before, std::nullopt, 0);
     }
 }
 
-void ReliabilityChecker::on_host_work(int task) {
-    if (TaskState* t = task_state(task)) {
-        ++t->memory_generation;
-    }
+void ReliabilityChecker::on_host_work(int /*task*/) {
+    ++m_resync_epoch; // The host may write any task's stack.
 }
 
 std::vector<PolicyStats>& ReliabilityChecker::function_slot(GuestAddr pc) {
@@ -216,9 +426,102 @@ std::vector<PolicyStats>& ReliabilityChecker::function_slot(GuestAddr pc) {
     return slot;
 }
 
-void ReliabilityChecker::check_view(TaskState& t, const Boundary& b, StopKind kind,
+bool ReliabilityChecker::still_valid(TaskState& t, MemoEntry& e) const {
+    if (!e.reusable) {
+        return false;
+    }
+    if (t.context.graph != nullptr) {
+        const auto now = t.context.graph->entries();
+        if (!std::equal(now.begin(), now.end(), e.graph.begin(), e.graph.end(),
+                        [](const GraphReturnEntry& a, const GraphReturnEntry& b) {
+                            return a.ret == b.ret && a.retp == b.retp && a.func == b.func;
+                        })) {
+            return false;
+        }
+    }
+    if (e.epoch == t.change_epoch) {
+        return true;
+    }
+    if (t.change_epoch - e.epoch >= kChangeLog) {
+        return false; // Too many changes since: the log no longer reaches back.
+    }
+    for (uint64_t ep = e.epoch + 1; ep <= t.change_epoch; ++ep) {
+        const auto [lo, hi] = t.changes[ep % kChangeLog];
+        if (hi <= e.lo || lo >= e.hi) {
+            continue;
+        }
+        for (GuestAddr r : e.reads) {
+            if (r.value < hi && r.value + 8 > lo) {
+                return false;
+            }
+        }
+    }
+    e.epoch = t.change_epoch;
+    return true;
+}
+
+ReliabilityChecker::MemoEntry& ReliabilityChecker::walk_all(TaskState& t, AddrFacts& f,
+                                                           StopKind kind, const Registers& regs) {
+    const size_t v = size_t(view_index(kind));
+    const WalkKey key{regs.pc.value, regs.sp.value, regs.fp.value, regs.lr.value};
+    auto& memo = t.memo[v];
+    if (memo.size() >= kMaxMemo) {
+        memo.clear();
+        ++t.memo_generation;
+    }
+    AddrFacts::Hint& hint = f.hints[v];
+    MemoEntry* e = nullptr;
+    if (hint.entry != nullptr && hint.task == &t && hint.memo_generation == t.memo_generation &&
+        hint.key == key) {
+        e = hint.entry;
+    } else {
+        e = &memo[key];
+        hint = AddrFacts::Hint{&t, t.memo_generation, key, e};
+    }
+    if (m_config.reuse_walks && !e->results.empty() && still_valid(t, *e)) {
+        return *e;
+    }
+
+    // Walk every policy, recording the task-stack words they read.
+    e->reads.clear();
+    bool outside = t.shadow.empty();
+    RecordingMemory memory(m_memory, t.stack, e->reads, outside);
+    StackView view =
+        kind == StopKind::Interrupted
+            ? StackView::interrupted(regs, memory, t.context.stacks, t.context.pt_regs)
+            : StackView::blocked(regs, memory, t.context.stacks, t.context.pt_regs);
+    view.graph = t.context.graph;
+    view.return_to_handler = m_return_to_handler;
+    view.cfi = m_cfi;
+    view.bottom_return_addresses = m_bottom_returns;
+    e->results.resize(m_policies.size());
+    for (size_t i = 0; i < m_policies.size(); ++i) {
+        e->results[i] = m_policies[i]->unwind(view);
+        ++m_walks;
+    }
+    e->reusable = !outside;
+    e->epoch = t.change_epoch;
+    e->lo = ~0ull;
+    e->hi = 0;
+    for (GuestAddr r : e->reads) {
+        e->lo = std::min(e->lo, r.value);
+        e->hi = std::max(e->hi, r.value + 8);
+    }
+    e->graph.clear();
+    if (t.context.graph != nullptr) {
+        const auto g = t.context.graph->entries();
+        e->graph.assign(g.begin(), g.end());
+    }
+    e->truth_generation = ~0ull;
+    return *e;
+}
+
+void ReliabilityChecker::check_view(TaskState& t, const Boundary& b, AddrFacts& f, StopKind kind,
                                     const Registers& regs) {
-    std::vector<PolicyStats>& fn = function_slot(b.pc);
+    if (f.slot == nullptr) {
+        f.slot = &function_slot(b.pc);
+    }
+    std::vector<PolicyStats>& fn = *f.slot;
     if (!t.truth.complete()) {
         for (size_t i = 0; i < m_policies.size(); ++i) {
             ++m_stats[i].skipped;
@@ -226,48 +529,51 @@ void ReliabilityChecker::check_view(TaskState& t, const Boundary& b, StopKind ki
         }
         return;
     }
-    t.truth.return_addresses(regs.pc, m_truth_scratch);
-
-    StackView view =
-        kind == StopKind::Interrupted
-            ? StackView::interrupted(regs, m_memory, t.context.stacks, t.context.pt_regs)
-            : StackView::blocked(regs, m_memory, t.context.stacks, t.context.pt_regs);
-    view.graph = t.context.graph;
-    view.return_to_handler = m_return_to_handler;
-    view.cfi = m_cfi;
-    view.bottom_return_addresses = m_bottom_returns;
-
-    for (size_t i = 0; i < m_policies.size(); ++i) {
-        const UnwindPolicy& policy = *m_policies[i];
-        CachedWalk& cache = t.walks[i][size_t(view_index(kind))];
-        const bool reusable = m_config.reuse_walks && cache.valid && cache.fp == regs.fp &&
-                              cache.sp == regs.sp && cache.lr == regs.lr &&
-                              cache.memory_generation == t.memory_generation &&
-                              (!policy.depends_on_pc() || cache.pc == regs.pc);
-        if (!reusable) {
-            cache.result = policy.unwind(view);
-            cache.valid = true;
-            cache.fp = regs.fp;
-            cache.sp = regs.sp;
-            cache.lr = regs.lr;
-            cache.pc = regs.pc;
-            cache.memory_generation = t.memory_generation;
-        } else if (!cache.result.return_addresses.empty()) {
-            cache.result.return_addresses[0] = regs.pc;
+    if (t.resync_epoch != m_resync_epoch) {
+        t.resync_epoch = m_resync_epoch;
+        if (!t.shadow.empty()) {
+            resync(t);
         }
-        const UnwindResult& r = cache.result;
+    }
+    MemoEntry& e = walk_all(t, f, kind, regs);
+    bool have_truth = false;
+    if (e.truth_generation != t.truth.generation()) {
+        t.truth.return_addresses(regs.pc, m_truth_scratch);
+        have_truth = true;
+        e.outcomes.resize(m_policies.size());
+        for (size_t i = 0; i < m_policies.size(); ++i) {
+            const UnwindResult& r = e.results[i];
+            e.outcomes[i] = !r.reliable                              ? Outcome::Unreliable
+                            : r.return_addresses == m_truth_scratch ? Outcome::Correct
+                                                                    : Outcome::Unsound;
+        }
+        e.truth_generation = t.truth.generation();
+    }
+    for (size_t i = 0; i < m_policies.size(); ++i) {
         ++m_stats[i].checked;
         ++fn[i].checked;
-        if (!r.reliable) {
+        switch (e.outcomes[i]) {
+        case Outcome::Unreliable:
             ++m_stats[i].unreliable;
             ++fn[i].unreliable;
-        } else if (r.return_addresses == m_truth_scratch) {
+            break;
+        case Outcome::Correct:
             ++m_stats[i].reliable_correct;
             ++fn[i].reliable_correct;
-        } else {
+            break;
+        case Outcome::Unsound:
             ++m_stats[i].unsound;
             ++fn[i].unsound;
-            report_unsound(t, b, kind, i, r);
+            if ((e.reported & (1ull << i)) != 0) {
+                break; // Already reported (or dropped at max_findings) at this pc and view.
+            }
+            if (!have_truth) {
+                t.truth.return_addresses(regs.pc, m_truth_scratch);
+                have_truth = true;
+            }
+            report_unsound(t, b, kind, i, e.results[i]);
+            e.reported |= 1ull << i;
+            break;
         }
     }
 }

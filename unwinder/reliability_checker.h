@@ -13,9 +13,12 @@
 // policy, both traces, symbolized); an unreliable answer where the truth was complete counts
 // against the policy's precision. Statistics per policy and per function.
 //
-// Speed: branch classes are cached per address, guest memory is read through host pointers,
-// and a policy's walk is reused while fp, sp, lr (pc too for cfi) and everything the task may
-// have written since are unchanged.
+// Speed (docs/unwinder.md "How the check stays fast"): instruction facts are cached per address,
+// guest memory is read through host pointers, and the walks of every policy are memoised per
+// (pc, sp, fp, lr) of a view together with the stack addresses they read. Stores are tracked by
+// address against a shadow copy of each task stack: a memoised walk is reused only while no byte
+// it read has changed (a store of the same value changes nothing), and its comparison with the
+// truth is reused while the shadow call stack is unchanged.
 #pragma once
 
 #include "emu/cfi_table.h"
@@ -27,6 +30,7 @@
 #include "unwinder/stack_view.h"
 #include "unwinder/unwind_policy.h"
 
+#include <array>
 #include <map>
 #include <memory>
 #include <optional>
@@ -93,12 +97,17 @@ class ReliabilityChecker {
     // Registers task `id` before it runs its first instruction (its truth starts empty).
     void add_task(int id, TaskContext context);
 
-    // The instruction at b.pc is about to execute.
-    void on_instruction(const Boundary& b);
+    // The instruction at b.pc is about to execute; returns its cached class (the caller may
+    // cache registers while `writes_frame_regs` is false).
+    const BranchClass& on_instruction(const Boundary& b);
     void on_exception_entry(int task, GuestAddr elr);
     void on_exception_return(int task, GuestAddr pc, GuestAddr target);
-    // The host did work for `task` that may have written its stack (host call, task switch).
+    // The host did work for `task` that may have written guest memory (host call, task switch):
+    // every task stack is compared with its shadow copy before its next check.
     void on_host_work(int task);
+
+    // Policy walks actually run (the rest were reused), for tests and the benchmark.
+    uint64_t walks() const { return m_walks; }
 
     const std::vector<Finding>& findings() const { return m_findings; }
     const PolicyStats& stats(std::string_view policy) const;
@@ -112,11 +121,25 @@ class ReliabilityChecker {
 
   private:
     struct TaskState;
-    struct CachedWalk;
+    struct MemoEntry;
+    struct AddrFacts;
+    struct PendingStore {
+        bool active = false;
+        GuestAddr addr;
+        uint64_t size = 0;
+    };
 
     TaskState* task_state(int id);
-    bool selected(const TaskState& t, GuestAddr pc) const;
-    void check_view(TaskState& t, const Boundary& b, StopKind kind, const Registers& regs);
+    AddrFacts& facts(GuestAddr pc, InsnWord word);
+    void check_view(TaskState& t, const Boundary& b, AddrFacts& f, StopKind kind,
+                    const Registers& regs);
+    MemoEntry& walk_all(TaskState& t, AddrFacts& f, StopKind kind, const Registers& regs);
+    bool still_valid(TaskState& t, MemoEntry& e) const;
+    void note_store(const Boundary& b, const BranchClass& cls);
+    void compare_pending(int cpu);
+    void compare_range(GuestAddr addr, uint64_t size);
+    void resync(TaskState& t);
+    void record_change(TaskState& t, uint64_t lo, uint64_t hi);
     void report_unsound(const TaskState& t, const Boundary& b, StopKind kind, size_t policy,
                         const UnwindResult& result);
     std::vector<PolicyStats>& function_slot(GuestAddr pc);
@@ -130,7 +153,7 @@ class ReliabilityChecker {
     const SymbolTable& m_symbols;
     const CfiTable* m_cfi;
     FunctionEntries m_entries;
-    BranchClassCache m_classes;
+    std::vector<AddrFacts> m_facts; // Direct-mapped by pc.
     std::vector<std::unique_ptr<UnwindPolicy>> m_policies;
     std::vector<PolicyStats> m_stats;
     std::unordered_map<int, std::unique_ptr<TaskState>> m_tasks;
@@ -142,6 +165,11 @@ class ReliabilityChecker {
     std::map<std::string, std::vector<PolicyStats>> m_function_stats; // Per policy index.
     std::unordered_map<GuestAddr, std::vector<PolicyStats>*> m_function_slots;
     std::vector<GuestAddr> m_truth_scratch;
+    std::map<uint64_t, TaskState*> m_stacks; // Task stack begin -> task (store tracking).
+    std::vector<PendingStore> m_pending;     // Per CPU: the store seen at its last boundary.
+    uint64_t m_resync_epoch = 0;             // Bumped when any memory may have changed unseen.
+    TaskState* m_last_task = nullptr;
+    uint64_t m_walks = 0;
 };
 
 } // namespace klpemu::unwinder

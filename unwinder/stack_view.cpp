@@ -23,6 +23,16 @@ std::optional<uint64_t> HostMemory::read_u64(GuestAddr addr) const {
     return std::nullopt;
 }
 
+const uint8_t* HostMemory::host_bytes(GuestAddr addr, uint64_t size) const {
+    for (const Region& r : m_regions) {
+        if (addr >= r.range.begin && addr.value + size <= r.range.end.value &&
+            addr.value + size > addr.value) {
+            return r.host + (addr - r.range.begin);
+        }
+    }
+    return nullptr;
+}
+
 StackView StackView::interrupted(const Registers& regs, const MemoryReader& memory,
                                  std::span<const KnownStack> stacks, GuestAddr task_pt_regs) {
     StackView v;

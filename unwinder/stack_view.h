@@ -66,6 +66,11 @@ class MemoryReader {
     virtual ~MemoryReader() = default;
     // The 64-bit little-endian value at `addr`, or nullopt if unmapped.
     virtual std::optional<uint64_t> read_u64(GuestAddr addr) const = 0;
+    // Host bytes of [addr, addr+size) if they lie in one region, else nullptr (the checker
+    // compares stack bytes with its shadow copy through it).
+    virtual const uint8_t* host_bytes(GuestAddr /*addr*/, uint64_t /*size*/) const {
+        return nullptr;
+    }
 };
 
 // Guest memory given as host byte regions (the machine's RAM is host memory it owns).
@@ -74,6 +79,7 @@ class HostMemory final : public MemoryReader {
     // Makes `size` bytes at `host` readable as guest [base, base+size); they must outlive this.
     void map(GuestAddr base, const uint8_t* host, uint64_t size);
     std::optional<uint64_t> read_u64(GuestAddr addr) const override;
+    const uint8_t* host_bytes(GuestAddr addr, uint64_t size) const override;
 
   private:
     struct Region {

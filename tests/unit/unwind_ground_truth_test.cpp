@@ -142,3 +142,63 @@ TEST_CASE("branch classes: calls, returns, jumps and stores") {
     CHECK(classify(pc, a64::hvc(1)).may_write_memory);
     CHECK_FALSE(classify(pc, a64::nop()).may_write_memory);
 }
+
+TEST_CASE("branch classes: which instructions may change sp, x29 or x30") {
+    const GuestAddr pc = kP;
+    const auto writes = [&](uint32_t w) { return classify(pc, InsnWord(w)).writes_frame_regs; };
+    CHECK(writes(0xa9bf7bfd));       // stp x29, x30, [sp, #-16]!  (writeback)
+    CHECK(writes(0x910003fd));       // mov x29, sp
+    CHECK(writes(0xa8c17bfd));       // ldp x29, x30, [sp], #16
+    CHECK(writes(0xd10083ff));       // sub sp, sp, #32
+    CHECK(writes(0xf94007fd));       // ldr x29, [sp, #8]
+    CHECK(writes(0xf81f8fe0));       // str x0, [sp, #-8]!
+    CHECK(writes(0xd503233f));       // paciasp
+    CHECK(writes(0xd50323bf));       // autiasp
+    CHECK(writes(0xd538d09e));       // mrs x30, tpidr_el1
+    CHECK(writes(0xaa0003fe));       // mov x30, x0
+    CHECK(writes(a64::blr(4).raw));  // blr x4 (x30)
+    CHECK(writes(0xd69f03e0));       // eret
+    CHECK_FALSE(writes(0x91000400)); // add x0, x0, #1
+    CHECK_FALSE(writes(0xf100041f)); // cmp x0, #1 (xzr, not sp)
+    CHECK_FALSE(writes(0xf94003a9)); // ldr x9, [x29]
+    CHECK_FALSE(writes(0xf900052a)); // str x10, [x9, #8]
+    CHECK_FALSE(writes(0xd503201f)); // nop
+    CHECK_FALSE(writes(0xd538d080)); // mrs x0, tpidr_el1
+    CHECK_FALSE(writes(a64::ret().raw));
+    CHECK_FALSE(writes(a64::br(16).raw));
+}
+
+TEST_CASE("branch classes: where a store writes") {
+    const GuestAddr pc = kP;
+    const auto store = [&](uint32_t w) { return classify(pc, InsnWord(w)).store; };
+    StoreAccess s = store(0xa9bf7bfd); // stp x29, x30, [sp, #-16]!
+    CHECK(s.mode == StoreMode::Offset);
+    CHECK(s.rn == 31);
+    CHECK(s.imm == -16);
+    CHECK(s.size == 16);
+    s = store(0xf900052a); // str x10, [x9, #8]
+    CHECK(s.mode == StoreMode::Offset);
+    CHECK(s.rn == 9);
+    CHECK(s.imm == 8);
+    CHECK(s.size == 8);
+    s = store(0xb8004420); // str w0, [x1], #4
+    CHECK(s.mode == StoreMode::Base);
+    CHECK(s.rn == 1);
+    CHECK(s.size == 4);
+    s = store(0xf8227820); // str x0, [x1, x2, lsl #3]
+    CHECK(s.mode == StoreMode::RegOffset);
+    CHECK(s.rn == 1);
+    CHECK(s.rm == 2);
+    CHECK(s.shift == 3);
+    CHECK(s.option == 3);
+    s = store(0xad010460); // stp q0, q1, [x3, #32]
+    CHECK(s.mode == StoreMode::Offset);
+    CHECK(s.imm == 32);
+    CHECK(s.size == 32);
+    s = store(0xc8017c40); // stxr w1, x0, [x2]
+    CHECK(s.mode == StoreMode::Base);
+    CHECK(s.rn == 2);
+    CHECK(store(0xf9400420).mode == StoreMode::None);   // ldr x0, [x1, #8]
+    CHECK(store(a64::hvc(1).raw).mode == StoreMode::Unknown); // the host may write anything
+    CHECK(store(0xd50b7420).mode == StoreMode::Unknown);      // dc zva, x0
+}
