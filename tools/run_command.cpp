@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +31,8 @@ struct RunCommandOptions {
     std::string format = "text";
     std::string trace_file;
     bool update = false;
+    std::string policies;             // --policies all|NAME[,NAME...]
+    std::vector<std::string> reports; // --report unwind (repeatable)
 };
 
 fs::path self_exe() {
@@ -56,11 +59,23 @@ int run_scenarios(const RunCommandOptions& o) {
         return 2;
     }
 
+    UnwindRequest unwind;
+    unwind.report = std::find(o.reports.begin(), o.reports.end(), "unwind") != o.reports.end();
+    if (!o.policies.empty()) {
+        auto policies = parse_policy_list(o.policies);
+        if (!policies) {
+            std::fprintf(stderr, "klpemu: error: --policies: %s\n",
+                         policies.error().message.c_str());
+            return 2;
+        }
+        unwind.policies = std::move(*policies);
+    }
+
     ChromeTrace trace;
     RunOptions options;
     options.update_golden = o.update;
     options.trace = o.trace_file.empty() ? nullptr : &trace;
-    Runner runner(machine_backend_factory());
+    Runner runner(machine_backend_factory(unwind));
     std::vector<ScenarioResult> results;
     for (const auto& file : *files) {
         results.push_back(runner.run_file(file, options));
@@ -75,6 +90,9 @@ int run_scenarios(const RunCommandOptions& o) {
         report = report_json(results);
     } else {
         report = report_text(results);
+    }
+    if (unwind.report) {
+        report += report_unwind(results);
     }
     std::fwrite(report.data(), 1, report.size(), stdout);
     std::fflush(stdout);
@@ -103,6 +121,12 @@ void register_run_command(CLI::App& app, int& exit_status) {
         ->capture_default_str();
     run->add_option("--trace", options->trace_file,
                     "Write a Chrome trace (Perfetto) JSON file: ts = instruction count");
+    run->add_option("--policies", options->policies,
+                    "Also check these unwinder policies in every scenario (all or NAME,NAME; "
+                    "observed only: counted in reports, never in transcripts or verdicts)");
+    run->add_option("--report", options->reports, "Extra report after the normal output: unwind")
+        ->check(CLI::IsMember({"unwind"}))
+        ->allow_extra_args(false);
     run->add_flag("--update", options->update,
                   "Rewrite each scenario's golden transcript (NAME.expected) from this run");
     run->callback([options, &exit_status] { exit_status = run_scenarios(*options); });
