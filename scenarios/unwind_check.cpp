@@ -33,7 +33,8 @@ std::vector<std::string> asserted_policies(const MachineSpec& machine) {
         return {};
     }
     if (machine.policies == "all") {
-        return in_policy_order({unwinder::policy_names().begin(), unwinder::policy_names().end()});
+        const auto all = unwinder::policy_names();
+        return std::vector<std::string>(all.begin(), all.end());
     }
     return {machine.unwinder};
 }
