@@ -25,8 +25,8 @@ std::string report_unwind(const std::vector<ScenarioResult>& results) {
             continue;
         }
         out += fmt::format("\n{} ({})\n", r.name, r.file);
-        out += fmt::format("  {:<28} {:<9} {:>9} {:>9} {:>10} {:>8} {:>8}\n", "policy", "", "checked",
-                           "reliable", "unreliable", "unsound", "skipped");
+        out += fmt::format("  {:<28} {:<9} {:>9} {:>9} {:>10} {:>8} {:>8}\n", "policy", "",
+                           "checked", "reliable", "unreliable", "unsound", "skipped");
         for (const auto& p : r.unwind->policies) {
             out += counts_row(p.asserted ? p.policy : p.policy + " (observed)", "", p.counts);
         }

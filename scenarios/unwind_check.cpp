@@ -140,7 +140,8 @@ UnwindReport UnwindCheck::report() const {
         for (const auto& pr : r.policies) {
             auto it = per_policy.find(pr.policy);
             if (it != per_policy.end()) {
-                r.functions.push_back(UnwindFunctionRow{function, pr.policy, counts_of(it->second)});
+                r.functions.push_back(
+                    UnwindFunctionRow{function, pr.policy, counts_of(it->second)});
             }
         }
     }

@@ -23,7 +23,7 @@ struct UnwindCounts {
 struct UnsoundBoundary {
     std::string where; // Symbolized pc, e.g. "ftrace_caller+0x4".
     uint64_t pc = 0;
-    std::string view;  // "interrupted" or "blocked".
+    std::string view; // "interrupted" or "blocked".
     std::string task;
 };
 
