@@ -205,6 +205,7 @@ Result<void> Machine::load(const LoadedObject& object) {
     }
     m_symbols.add_object(object);
     m_loaded_objects.push_back(object.name);
+    m_cfi_sections.insert(m_cfi_sections.end(), object.cfi.begin(), object.cfi.end());
     return {};
 }
 

@@ -134,6 +134,9 @@ class Machine {
     // Copies the object's sections into guest memory (bss zero-filled), mapping any pages not
     // yet mapped, and adds its symbols.
     Result<void> load(const LoadedObject& object);
+    // The CFI sections of every object loaded so far (boot objects included), in load order:
+    // the input the cfi unwinder's table is built from.
+    const std::vector<CfiSection>& cfi_sections() const { return m_cfi_sections; }
     // Assembles `source`, loads it at the next free kernel address (or a module region) against
     // the machine's symbols, maps it and returns it.
     Result<LoadedObject> load_assembly(std::string_view source, std::string_view name,
@@ -284,6 +287,7 @@ class Machine {
     GuestAddr m_near_next = kModuleNearBase;
     GuestAddr m_far_next = kModuleFarBase;
     std::vector<std::string> m_loaded_objects;
+    std::vector<CfiSection> m_cfi_sections;
 };
 
 } // namespace klpemu::emu

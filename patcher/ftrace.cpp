@@ -598,9 +598,25 @@ void Ftrace::graph_tracer(FtraceCall& call) {
     const size_t depth = stack.size();
     stack.push_back(GraphFrame{std::string(call.function), call.regs.lr(), call.regs.fp(),
                                m_machine.cpu_cycles(call.host.cpu())});
+    const auto func = m_machine.symbols().lookup(call.function);
+    auto& unwind_view = graph_stack_of(task.id).stack;
+    unwind_view.push_back(GraphReturnEntry{call.regs.lr(), GuestAddr(call.regs.fp()),
+                                           func ? func->addr : call.ip});
     call.regs.set_lr(m_return_to_handler);
     add_trace(fmt::format("{:>2}) {:>12} | {:{}}{}() {{", call.host.cpu(), "", "", 2 * depth,
                           call.function));
+}
+
+Ftrace::TaskGraphStack& Ftrace::graph_stack_of(int task) {
+    auto& slot = m_graph_stacks[task];
+    if (!slot) {
+        slot = std::make_unique<TaskGraphStack>(m_return_to_handler);
+    }
+    return *slot;
+}
+
+const GraphReturnStack& Ftrace::graph_return_stack(int task) {
+    return graph_stack_of(task);
 }
 
 void Ftrace::on_graph_return(emu::HostCallContext& ctx) {
@@ -615,6 +631,9 @@ void Ftrace::on_graph_return(emu::HostCallContext& ctx) {
     }
     const GraphFrame frame = stack.back();
     stack.pop_back();
+    if (auto& entries = graph_stack_of(ctx.task().id).stack; !entries.empty()) {
+        entries.pop_back();
+    }
     if (fp != frame.fp) {
         add_finding("fgraph-mismatch", Severity::Error, ctx.pc(), ctx.cpu(), ctx.task().id,
                     fmt::format("Bad frame pointer: expected {:#x}, received {:#x} from func {} "

@@ -15,6 +15,7 @@
 
 #include "emu/cpu_state.h"
 #include "emu/finding.h"
+#include "emu/graph_return_stack.h"
 #include "emu/guest_addr.h"
 #include "emu/image.h"
 #include "emu/machine.h"
@@ -30,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -175,6 +177,10 @@ class Ftrace final : public emu::ExecutionObserver {
     std::vector<std::string> patch_log() const;
     TextPoke& text_poke() { return m_poke; }
 
+    // The graph tracer's return stack of `task` as unwinders read it (current->ret_stack); the
+    // object lives as long as this Ftrace and is empty while the task has no hijacked return.
+    const GraphReturnStack& graph_return_stack(int task);
+
     CallSiteState site_state(std::string_view function) const;
     // Number of ops callbacks run (host calls 0x100 that ran at least one ops).
     uint64_t ops_calls() const { return m_ops_calls; }
@@ -205,6 +211,17 @@ class Ftrace final : public emu::ExecutionObserver {
         uint64_t fp = 0;
         uint64_t start_cycles = 0;
     };
+    // One task's ret_stack, kept beside m_graph for the unwinders (GraphReturnStack).
+    class TaskGraphStack final : public GraphReturnStack {
+      public:
+        explicit TaskGraphStack(GuestAddr handler) : m_handler(handler) {}
+        std::span<const GraphReturnEntry> entries() const override { return stack; }
+        GuestAddr return_to_handler() const override { return m_handler; }
+        std::vector<GraphReturnEntry> stack; // Oldest first, as entries() gives them.
+
+      private:
+        GuestAddr m_handler;
+    };
     struct TrampolineFrame {
         emu::CpuState entry;
         std::optional<GuestAddr> new_lr;
@@ -227,6 +244,7 @@ class Ftrace final : public emu::ExecutionObserver {
     void add_trace(std::string line);
     void on_ops_call(emu::HostCallContext& ctx);
     void on_graph_return(emu::HostCallContext& ctx);
+    TaskGraphStack& graph_stack_of(int task);
     void function_tracer(FtraceCall& call);
     void graph_tracer(FtraceCall& call);
     void check_trampoline_exit(const emu::InsnEvent& ev);
@@ -260,6 +278,7 @@ class Ftrace final : public emu::ExecutionObserver {
     size_t m_log_taken = 0;
     uint64_t m_ops_calls = 0;
     std::unordered_map<int, std::vector<GraphFrame>> m_graph;             // Per task.
+    std::unordered_map<int, std::unique_ptr<TaskGraphStack>> m_graph_stacks; // Per task.
     std::unordered_map<int, std::vector<TrampolineFrame>> m_frames;       // Per task.
     std::unordered_map<int, std::vector<emu::CpuState>> m_graph_entries;  // Per task.
     std::unordered_map<int, std::pair<GuestAddr, uint64_t>> m_last_probe; // Per task.

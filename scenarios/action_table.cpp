@@ -122,7 +122,7 @@ Result<Action> parse_module(std::string_view args) {
 Result<Action> parse_ftrace(std::string_view args) {
     auto words = split_words(args);
     if (words.empty() || (words[0] != "enable" && words[0] != "disable")) {
-        return make_error("expected 'ftrace enable FILTER [tracer=function|graph]' or "
+        return make_error("expected 'ftrace enable FILTER [tracer=function|graph|stacktrace]' or "
                           "'ftrace disable FILTER'");
     }
     FtraceAction action;
@@ -134,8 +134,9 @@ Result<Action> parse_ftrace(std::string_view args) {
                 return make_error("'ftrace disable' takes no tracer");
             }
             action.tracer = std::string(w.substr(7));
-            if (action.tracer != "function" && action.tracer != "graph") {
-                return make_error("unknown tracer '{}' (expected function or graph)",
+            if (action.tracer != "function" && action.tracer != "graph" &&
+                action.tracer != "stacktrace") {
+                return make_error("unknown tracer '{}' (expected function, graph or stacktrace)",
                                   action.tracer);
             }
             continue;
@@ -160,7 +161,7 @@ constexpr std::array k_actions{
     ActionInfo{"module", "module load|unload NAME",
                "load a deferred module object (placement, PLTs, init, free init) or unload it",
                parse_module},
-    ActionInfo{"ftrace", "ftrace enable|disable FILTER [tracer=function|graph]",
+    ActionInfo{"ftrace", "ftrace enable|disable FILTER [tracer=function|graph|stacktrace]",
                "turn ftrace call sites on (function or graph tracer) or off", parse_ftrace},
 };
 

@@ -7,6 +7,7 @@
 #include "emu/finding.h"
 #include "emu/result.h"
 #include "scenarios/scenario_file.h"
+#include "scenarios/unwind_report.h"
 
 #include <cstdint>
 #include <functional>
@@ -98,6 +99,8 @@ class Backend {
     virtual uint64_t cycles() const = 0;
     // Called once after the timeline: close open trace spans and the like.
     virtual void finish() {}
+    // What the reliability checker saw, if one ran (after finish()).
+    virtual std::optional<UnwindReport> unwind_report() const { return std::nullopt; }
 };
 
 // Creates a backend for one scenario; `trace` (may be null) receives spans and instants.

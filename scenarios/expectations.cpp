@@ -82,7 +82,8 @@ std::string judge_log(const Expectation& e, const RunRecord& run) {
 
 std::string judge_finding(const Expectation& e, const RunRecord& run) {
     const auto hit = std::find_if(run.findings.begin(), run.findings.end(), [&](const Finding& f) {
-        return f.kind == e.text && location_matches(f.where, e.where);
+        return f.kind == e.text && location_matches(f.where, e.where) &&
+               f.message.find(e.message) != std::string::npos;
     });
     if (e.kind == ExpectKind::FindingPresent) {
         if (hit != run.findings.end()) {

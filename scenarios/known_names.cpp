@@ -39,7 +39,7 @@ constexpr std::array k_features{
     Feature{"ftrace", true, "ftrace call sites, ops and trampolines"},
     Feature{"graph-tracer", true, "function-graph return hijacking"},
     Feature{"livepatch", false, "livepatch redirection and transitions"},
-    Feature{"unwinder", false, "reliable-stacktrace checking"},
+    Feature{"unwinder", true, "reliable-stacktrace checking"},
 };
 
 } // namespace

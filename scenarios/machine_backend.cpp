@@ -14,6 +14,8 @@
 #include "scenarios/call_trace.h"
 #include "scenarios/guest_value.h"
 #include "scenarios/machine_events.h"
+#include "scenarios/unwind_check.h"
+#include "unwinder/unwinder.h"
 
 #include <fmt/format.h>
 
@@ -97,9 +99,10 @@ bool uses_ftrace(const Scenario& s) {
 class MachineBackend : public Backend {
   public:
     MachineBackend(const Scenario& scenario, std::unique_ptr<emu::Machine> machine,
-                   std::unique_ptr<patcher::Ftrace> ftrace, ChromeTraceProcess* trace)
+                   std::unique_ptr<patcher::Ftrace> ftrace, ChromeTraceProcess* trace,
+                   std::vector<std::string> observed_policies)
         : m_s(scenario), m_machine(std::move(machine)), m_ftrace(std::move(ftrace)),
-          m_events(*m_machine) {
+          m_events(*m_machine), m_observed(std::move(observed_policies)) {
         m_machine->add_observer(&m_events);
         if (trace) {
             m_trace = std::make_unique<CallTrace>(*m_machine, *trace);
@@ -128,18 +131,19 @@ class MachineBackend : public Backend {
         return std::exchange(m_pending, {});
     }
     Result<void> module_action(const ModuleAction& action) override;
-    Result<void> ftrace(const FtraceAction& action) override {
-        if (!m_ftrace) {
-            return make_error("ftrace is not set up for this scenario");
-        }
-        return m_ftrace->apply_action(action.enable, action.filter, action.tracer);
-    }
+    Result<void> ftrace(const FtraceAction& action) override;
     uint64_t instructions() const override { return m_machine->instructions(); }
     uint64_t cycles() const override;
     void finish() override {
         if (m_trace) {
             m_trace->finish();
         }
+    }
+    std::optional<UnwindReport> unwind_report() const override {
+        if (!m_unwind) {
+            return std::nullopt;
+        }
+        return m_unwind->report();
     }
 
   private:
@@ -152,6 +156,19 @@ class MachineBackend : public Backend {
     void flush();
     // Appends a transcript line after everything reported so far.
     void note(std::string text);
+    // The stacktrace tracer: logs the current task's trace as the scenario's policy sees it
+    // from inside the ftrace callback (stack_trace_save() called by a tracer).
+    void log_stack_trace(patcher::FtraceCall& call);
+    void objects_loaded() {
+        if (m_unwind) {
+            m_unwind->objects_loaded();
+        }
+    }
+    void tasks_created() {
+        if (m_unwind) {
+            m_unwind->tasks_created();
+        }
+    }
 
     const Scenario& m_s;
     std::unique_ptr<emu::Machine> m_machine;
@@ -163,6 +180,9 @@ class MachineBackend : public Backend {
     std::unique_ptr<patcher::Modules> m_modules; // Destroyed before ftrace, whose hook it is.
     std::vector<const ObjectSpec*> m_deferred;
     std::vector<BackendEvent> m_pending;
+    std::vector<std::string> m_observed;
+    std::vector<std::pair<std::string, patcher::OpsId>> m_stacktrace_ops; // Filter, ops.
+    std::unique_ptr<UnwindCheck> m_unwind; // Destroyed first: it observes the machine.
 };
 
 void MachineBackend::setup() {
@@ -176,6 +196,71 @@ void MachineBackend::setup() {
         options.init_ftrace_plt = m_s.machine.module_init_ftrace_plt;
         m_modules = std::make_unique<patcher::Modules>(*m_machine, options, m_ftrace.get());
     }
+    auto asserted = asserted_policies(m_s.machine);
+    if (!asserted.empty() || !m_observed.empty()) {
+        m_unwind = std::make_unique<UnwindCheck>(*m_machine, m_ftrace.get(), std::move(asserted),
+                                                 m_observed);
+    }
+}
+
+Result<void> MachineBackend::ftrace(const FtraceAction& action) {
+    if (!m_ftrace) {
+        return make_error("ftrace is not set up for this scenario");
+    }
+    if (action.enable && action.tracer == "stacktrace") {
+        patcher::FtraceOps ops;
+        ops.name = "stacktrace";
+        ops.filter = patcher::FtraceFilter(action.filter);
+        ops.func = [this](patcher::FtraceCall& call) { log_stack_trace(call); };
+        auto id = m_ftrace->register_ops(std::move(ops));
+        if (!id) {
+            return id.error();
+        }
+        m_stacktrace_ops.emplace_back(action.filter, *id);
+        return {};
+    }
+    if (!action.enable) {
+        auto it = std::find_if(m_stacktrace_ops.begin(), m_stacktrace_ops.end(),
+                               [&](const auto& s) { return s.first == action.filter; });
+        if (it != m_stacktrace_ops.end()) {
+            KLP_TRY(m_ftrace->unregister_ops(it->second));
+            m_stacktrace_ops.erase(it);
+            return {};
+        }
+    }
+    return m_ftrace->apply_action(action.enable, action.filter, action.tracer);
+}
+
+// Starts where stack_trace_save() called from the callback would (CALLER: the callback's
+// return address into the trampoline and the trampoline's x29) and walks with the scenario's
+// `unwinder` policy.
+void MachineBackend::log_stack_trace(patcher::FtraceCall& call) {
+    const int cpu = call.host.cpu();
+    const emu::Task& task = call.host.task();
+    const emu::CpuState state = m_machine->cpu_state(cpu);
+    const unwinder::Registers regs{GuestAddr(state.x[30]), GuestAddr(state.x[30]),
+                                   GuestAddr(state.x[29]), GuestAddr(state.sp)};
+    const unwinder::MachineMemory memory(m_machine->memory());
+    const std::vector<unwinder::KnownStack> stacks{
+        unwinder::KnownStack{unwinder::StackKind::Task, task.stack}};
+    unwinder::StackView view = unwinder::StackView::blocked(regs, memory, stacks, task.pt_regs,
+                                                            unwinder::StopKind::Current);
+    if (m_unwind) {
+        view.graph = m_unwind->graph_stack(task.id);
+        view.cfi = &m_unwind->cfi();
+    }
+    if (auto rth = m_machine->symbols().lookup("return_to_handler")) {
+        view.return_to_handler = rth->addr;
+    }
+    const auto policy = unwinder::make_policy(m_s.machine.unwinder);
+    const unwinder::UnwindResult result = policy->unwind(view);
+    std::string trace;
+    for (const GuestAddr a : result.return_addresses) {
+        trace += trace.empty() ? "" : " <- ";
+        trace += m_machine->symbolize(a).str();
+    }
+    note(fmt::format("stacktrace {} ({}: {}): {}", call.function, m_s.machine.unwinder,
+                     result.reliable ? "reliable" : "unreliable, " + result.reason, trace));
 }
 
 void MachineBackend::note(std::string text) {
@@ -208,6 +293,11 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
     if (m_s.machine.ftrace == "call-ops") {
         // CONFIG_DYNAMIC_FTRACE_WITH_CALL_OPS builds: an 8-byte ops literal before each function.
         options.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
+    }
+    if (m_s.machine.check_unwind) {
+        // The cfi policy's input. Only when the scenario asks for the check: the extra
+        // .eh_frame section moves later objects, so `--policies` must not add it.
+        options.extra_flags.push_back("-fasynchronous-unwind-tables");
     }
     return load_source_file(object.path, options);
 }
@@ -257,6 +347,7 @@ Result<void> MachineBackend::load_module(const ObjectSpec& object) {
     }
     KLP_TRY(m_modules->free_init(object.name));
     say(fmt::format("{}: init memory freed", object.name));
+    objects_loaded();
     return {};
 }
 
@@ -335,11 +426,27 @@ Result<void> MachineBackend::load_object(const ObjectSpec& object) {
             return fail(r.error());
         }
     }
+    objects_loaded();
     return {};
 }
 
 void MachineBackend::flush() {
     auto events = m_events.take();
+    if (m_unwind) {
+        for (auto& f : m_unwind->take_findings()) {
+            BackendEvent b;
+            b.kind = BackendEvent::Kind::Finding;
+            b.instruction = f.instruction;
+            b.cpu = f.cpu.value_or(-1);
+            b.task = f.task;
+            b.finding = std::move(f);
+            events.push_back(std::move(b));
+        }
+        std::stable_sort(events.begin(), events.end(),
+                         [](const BackendEvent& a, const BackendEvent& b) {
+                             return a.instruction < b.instruction;
+                         });
+    }
     if (!m_ftrace) {
         std::move(events.begin(), events.end(), std::back_inserter(m_pending));
         return;
@@ -385,11 +492,13 @@ Result<void> MachineBackend::start_task(const TaskSpec& task, std::span<const ui
         }
         spec.entry = GuestAddr(*symbol_address(name));
         spec.repeat = 1;
+        objects_loaded();
     }
     auto id = m_machine->create_task(spec);
     if (!id) {
         return located_error(task.loc, id.error().message);
     }
+    tasks_created();
     return {};
 }
 
@@ -469,6 +578,7 @@ Result<CallOutcome> MachineBackend::call_at(GuestAddr addr, std::string_view nam
     if (!id) {
         return id.error();
     }
+    tasks_created();
     m_events.set_quiet(*id);
     m_events.stop_when_finished(*id);
     CallOutcome outcome;
@@ -521,8 +631,9 @@ uint64_t MachineBackend::cycles() const {
 
 } // namespace
 
-BackendFactory machine_backend_factory() {
-    return [](const Scenario& scenario, ChromeTraceProcess* trace) -> Result<std::unique_ptr<Backend>> {
+BackendFactory machine_backend_factory(UnwindRequest request) {
+    return [request](const Scenario& scenario,
+                     ChromeTraceProcess* trace) -> Result<std::unique_ptr<Backend>> {
         emu::MachineConfig config;
         config.cpus = scenario.machine.cpus;
         config.core = scenario.machine.core;
@@ -533,6 +644,15 @@ BackendFactory machine_backend_factory() {
         config.instruction_budget = scenario.machine.budget;
         const bool with_ftrace = uses_ftrace(scenario);
         config.observe_memory_writes = with_ftrace; // store-below-sp
+        // Policies the command line adds to the scenario's own (observed, not asserted).
+        std::vector<std::string> observed = request.policies;
+        if (request.report && observed.empty()) {
+            observed.push_back(scenario.machine.unwinder);
+        }
+        const auto asserted = asserted_policies(scenario.machine);
+        std::erase_if(observed, [&](const std::string& p) {
+            return std::find(asserted.begin(), asserted.end(), p) != asserted.end();
+        });
         auto machine = emu::Machine::create(config);
         if (!machine) {
             return make_error("{}: error: cannot create the machine: {}", scenario.file.string(),
@@ -555,7 +675,8 @@ BackendFactory machine_backend_factory() {
             ftrace = std::move(*created);
         }
         auto backend = std::make_unique<MachineBackend>(scenario, std::move(*machine),
-                                                        std::move(ftrace), trace);
+                                                        std::move(ftrace), trace,
+                                                        std::move(observed));
         backend->setup();
         return std::unique_ptr<Backend>(std::move(backend));
     };

@@ -4,10 +4,12 @@
 #pragma once
 
 #include "scenarios/backend.h"
+#include "scenarios/unwind_check.h"
 
 namespace klpemu::scenario {
 
-// A factory creating one machine per scenario, configured from its [machine] table.
-BackendFactory machine_backend_factory();
+// A factory creating one machine per scenario, configured from its [machine] table; `request`
+// adds reliability checks the command line asked for.
+BackendFactory machine_backend_factory(UnwindRequest request = {});
 
 } // namespace klpemu::scenario

@@ -19,6 +19,10 @@ std::string report_ktap(const std::vector<ScenarioResult>& results);
 // JUnit XML: one <testsuite name="klpemu">, one <testcase> per scenario.
 std::string report_junit(const std::vector<ScenarioResult>& results);
 
+// `--report unwind`: per scenario that ran the reliability checker, the per-policy table, the
+// boundaries where a policy was unsound, and the per-function table.
+std::string report_unwind(const std::vector<ScenarioResult>& results);
+
 // The stable JSON shape documented in docs/scenario-format.md ("Reports").
 std::string report_json(const std::vector<ScenarioResult>& results);
 

@@ -1,13 +1,41 @@
 // The JSON report. Its shape is a documented, stable interface for scripts:
 //   {"scenarios":[{"name","file","status","message","findings":[{"kind","where","message"}],
-//     "expectations":[{"text","status"}],"stats":{"instructions","cycles"}}],
+//     "expectations":[{"text","status"}],"stats":{"instructions","cycles","unwind"?}}],
 //    "summary":{"pass","fail","error","skip"}}
-// `findings` lists every finding of the run, expected or not.
+// `findings` lists every finding of the run, expected or not. "unwind" appears when the
+// reliability checker ran: {policy: {"asserted","checked","reliable_correct","unreliable",
+// "unsound","skipped","unsound_at":[{"where","pc","view","task"}]}}.
 #include "scenarios/report_formats.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace klpemu::scenario {
+
+namespace {
+
+nlohmann::json unwind_json(const UnwindReport& report) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& p : report.policies) {
+        nlohmann::json at = nlohmann::json::array();
+        for (const auto& u : p.unsound) {
+            at.push_back({{"where", u.where},
+                          {"pc", fmt::format("{:#x}", u.pc)},
+                          {"view", u.view},
+                          {"task", u.task}});
+        }
+        out[p.policy] = {{"asserted", p.asserted},
+                         {"checked", p.counts.checked},
+                         {"reliable_correct", p.counts.reliable_correct},
+                         {"unreliable", p.counts.unreliable},
+                         {"unsound", p.counts.unsound},
+                         {"skipped", p.counts.skipped},
+                         {"unsound_at", std::move(at)}};
+    }
+    return out;
+}
+
+} // namespace
 
 std::string report_json(const std::vector<ScenarioResult>& results) {
     nlohmann::json scenarios = nlohmann::json::array();
@@ -24,13 +52,17 @@ std::string report_json(const std::vector<ScenarioResult>& results) {
             }
             expectations.push_back(std::move(entry));
         }
+        nlohmann::json stats{{"instructions", r.instructions}, {"cycles", r.cycles}};
+        if (r.unwind) {
+            stats["unwind"] = unwind_json(*r.unwind);
+        }
         scenarios.push_back({{"name", r.name},
                              {"file", r.file},
                              {"status", std::string(status_name(r.status))},
                              {"message", r.message},
                              {"findings", std::move(findings)},
                              {"expectations", std::move(expectations)},
-                             {"stats", {{"instructions", r.instructions}, {"cycles", r.cycles}}}});
+                             {"stats", std::move(stats)}});
     }
     const auto s = summarize(results);
     nlohmann::json doc{

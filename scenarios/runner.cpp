@@ -317,6 +317,7 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
     r.cycles = play.record.cycles;
     r.findings = play.record.findings;
     r.transcript = play.transcript.str();
+    r.unwind = (*backend)->unwind_report();
     if (!played) {
         r.status = Status::Error;
         r.message = played.error().message;

@@ -45,10 +45,11 @@ std::string args_str(const std::vector<GuestArg>& args) {
 }
 
 std::string finding_filter_str(const Expectation& e) {
-    if (e.where.empty()) {
-        return e.text;
+    std::string out = e.where.empty() ? e.text : fmt::format("{} at {}", e.text, e.where);
+    if (!e.message.empty()) {
+        out += fmt::format(" with \"{}\"", e.message);
     }
-    return fmt::format("{} at {}", e.text, e.where);
+    return out;
 }
 
 } // namespace

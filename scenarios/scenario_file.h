@@ -39,6 +39,8 @@ struct MachineSpec {
     uint64_t budget = 10'000'000;     // Instruction budget for the whole run.
     std::string ftrace = "args";      // ftrace trampoline variant.
     std::string unwinder = "kunwind"; // Unwinder policy for reliability checks.
+    std::string policies;             // "all": check every policy; empty: just `unwinder`.
+    bool check_unwind = false;        // Attach the reliability checker (set by the three keys).
     bool module_init_ftrace_plt = true; // false: v6.5..v6.17-rc4, before a7ed7b9d0ebb.
     bool erratum_843419 = false;        // Skip PLT slots whose ADRP would sit at 0xff8/0xffc.
 };
@@ -138,8 +140,8 @@ enum class ExpectKind {
     Returns,         // call = FUNC [args = [...]], returns = V
     LogPresent,      // log = "text"
     LogAbsent,       // no_log = "text"
-    FindingPresent,  // finding = "kind" [where = "func"]
-    FindingAbsent,   // no_finding = "kind" [where = "func"]
+    FindingPresent,  // finding = "kind" [where = "func"] [message = "text"]
+    FindingAbsent,   // no_finding = "kind" [where = "func"] [message = "text"]
     NoFindings,      // no_findings = true
     InstructionWindow, // instructions = [lo, hi]
     CycleWindow,     // cycles = [lo, hi]
@@ -153,6 +155,7 @@ struct Expectation {
     uint64_t value = 0;                      // Returns.
     std::string text;                        // Log text or finding kind.
     std::string where;                       // Finding location filter (function or func+0x..).
+    std::string message;                     // Finding message filter (a substring).
     uint64_t low = 0, high = 0;              // Windows (inclusive).
     SourceLoc loc;
 

@@ -177,7 +177,8 @@ Result<void> Parser::parse_machine(const toml::table& root) {
         std::string_view{"cpus"},    std::string_view{"core"},   std::string_view{"seed"},
         std::string_view{"quantum"}, std::string_view{"budget"}, std::string_view{"ftrace"},
         std::string_view{"unwinder"}, std::string_view{"module_init_ftrace_plt"},
-        std::string_view{"erratum_843419"}};
+        std::string_view{"erratum_843419"}, std::string_view{"policies"},
+        std::string_view{"check_unwind"}};
     KLP_TRY(r.reject_unknown_keys(k_keys));
     auto& m = m_s.machine;
 
@@ -203,6 +204,14 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     auto unwinder = r.one_of("unwinder", unwinders);
     KLP_TRY(unwinder);
     m.unwinder = unwinder->value_or(m.unwinder);
+    static constexpr std::array k_policy_sets{std::string_view{"all"}};
+    auto policies = r.one_of("policies", k_policy_sets);
+    KLP_TRY(policies);
+    m.policies = policies->value_or(m.policies);
+    auto check_unwind = r.boolean("check_unwind");
+    KLP_TRY(check_unwind);
+    // Naming a policy (or the policy set) asks for the check; check_unwind = false vetoes it.
+    m.check_unwind = check_unwind->value_or(unwinder->has_value() || policies->has_value());
 
     auto seed = r.unsigned_value("seed");
     KLP_TRY(seed);
@@ -489,7 +498,7 @@ Result<void> Parser::parse_expect(const toml::table& t, size_t index) {
         std::string_view{"call"},       std::string_view{"args"},        std::string_view{"returns"},
         std::string_view{"log"},        std::string_view{"no_log"},      std::string_view{"finding"},
         std::string_view{"no_finding"}, std::string_view{"where"},       std::string_view{"no_findings"},
-        std::string_view{"instructions"}, std::string_view{"cycles"}};
+        std::string_view{"instructions"}, std::string_view{"cycles"},    std::string_view{"message"}};
     KLP_TRY(r.reject_unknown_keys(k_keys));
     static constexpr std::array k_primary{
         std::string_view{"returns"},    std::string_view{"log"},         std::string_view{"no_log"},
@@ -511,7 +520,8 @@ Result<void> Parser::parse_expect(const toml::table& t, size_t index) {
     Expectation e;
     e.loc = r.key_loc(primary);
     auto only_with = [&](std::string_view key, std::string_view owner) -> Result<void> {
-        if (r.has(key) && primary != owner && !(key == "where" && primary.ends_with("finding"))) {
+        const bool finding_filter = key == "where" || key == "message";
+        if (r.has(key) && primary != owner && !(finding_filter && primary.ends_with("finding"))) {
             return located_error(r.key_loc(key), fmt::format("{}: '{}' only goes with '{}'",
                                                              r.context(), key, owner));
         }
@@ -520,6 +530,7 @@ Result<void> Parser::parse_expect(const toml::table& t, size_t index) {
     KLP_TRY(only_with("call", "returns"));
     KLP_TRY(only_with("args", "returns"));
     KLP_TRY(only_with("where", "finding"));
+    KLP_TRY(only_with("message", "finding"));
 
     if (primary == "returns") {
         e.kind = ExpectKind::Returns;
@@ -545,6 +556,9 @@ Result<void> Parser::parse_expect(const toml::table& t, size_t index) {
         auto where = r.string("where");
         KLP_TRY(where);
         e.where = where->value_or("");
+        auto message = r.string("message");
+        KLP_TRY(message);
+        e.message = message->value_or("");
     } else if (primary == "no_findings") {
         auto flag = r.boolean("no_findings");
         KLP_TRY(flag);

@@ -6,8 +6,10 @@
 
 #include "emu/finding.h"
 #include "scenarios/expectations.h"
+#include "scenarios/unwind_report.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +34,7 @@ struct ScenarioResult {
     std::string golden_file;
     std::string diff;            // Unified diff golden -> transcript; empty if it matched.
     bool golden_updated = false; // --update rewrote the golden file.
+    std::optional<UnwindReport> unwind; // Set when the reliability checker ran.
 };
 
 struct Summary {

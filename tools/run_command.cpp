@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -31,7 +32,8 @@ struct RunCommandOptions {
     std::string format = "text";
     std::string trace_file;
     bool update = false;
-    std::vector<std::string> reports; // --report NAME (tools/run_reports.h)
+    std::string policies;             // --policies all|NAME[,NAME...]
+    std::vector<std::string> reports; // --report NAME, repeatable (tools/run_reports.h)
 };
 
 fs::path self_exe() {
@@ -58,11 +60,23 @@ int run_scenarios(const RunCommandOptions& o) {
         return 2;
     }
 
+    UnwindRequest unwind;
+    unwind.report = std::find(o.reports.begin(), o.reports.end(), "unwind") != o.reports.end();
+    if (!o.policies.empty()) {
+        auto policies = parse_policy_list(o.policies);
+        if (!policies) {
+            std::fprintf(stderr, "klpemu: error: --policies: %s\n",
+                         policies.error().message.c_str());
+            return 2;
+        }
+        unwind.policies = std::move(*policies);
+    }
+
     ChromeTrace trace;
     RunOptions options;
     options.update_golden = o.update;
     options.trace = o.trace_file.empty() ? nullptr : &trace;
-    Runner runner(machine_backend_factory());
+    Runner runner(machine_backend_factory(unwind));
     std::vector<ScenarioResult> results;
     for (const auto& file : *files) {
         results.push_back(runner.run_file(file, options));
@@ -77,6 +91,9 @@ int run_scenarios(const RunCommandOptions& o) {
         report = report_json(results);
     } else {
         report = report_text(results);
+    }
+    if (unwind.report && o.format != "json") { // JSON carries it as each scenario's stats.unwind.
+        append_side_report(report_unwind(results), o.format, report);
     }
     const Result<void> added = add_run_reports(o.reports, o.format, report);
     std::fwrite(report.data(), 1, report.size(), stdout);
@@ -110,11 +127,15 @@ void register_run_command(CLI::App& app, int& exit_status) {
         ->capture_default_str();
     run->add_option("--trace", options->trace_file,
                     "Write a Chrome trace (Perfetto) JSON file: ts = instruction count");
+    run->add_option("--policies", options->policies,
+                    "Also check these unwinder policies in every scenario (all or NAME,NAME; "
+                    "observed only: counted in reports, never in transcripts or verdicts)");
     run->add_flag("--update", options->update,
                   "Rewrite each scenario's golden transcript (NAME.expected) from this run");
     run->add_option("--report", options->reports,
-                    "Also print a measured report after the verdicts: overhead (ftrace cost per "
-                    "traced call, per trampoline variant and core)")
+                    "Also print a report after the verdicts: overhead (ftrace cost per traced "
+                    "call, per trampoline variant and core) or unwind (reliability-check "
+                    "statistics per policy and function, and each unsound PC)")
         ->check(CLI::IsMember(run_report_names()))
         ->allow_extra_args(false);
     run->callback([options, &exit_status] { exit_status = run_scenarios(*options); });

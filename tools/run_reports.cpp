@@ -57,7 +57,18 @@ std::string prefixed(std::string_view text, std::string_view prefix) {
 } // namespace
 
 std::vector<std::string> run_report_names() {
-    return {std::string(kOverhead)};
+    return {std::string(kOverhead), "unwind"};
+}
+
+void append_side_report(std::string_view text, std::string_view format, std::string& report) {
+    if (format == "ktap") {
+        report += prefixed(text, "# ");
+    } else if (format == "junit") {
+        report += fmt::format("<!--\n{}-->\n", text);
+    } else {
+        report += "\n";
+        report += text;
+    }
 }
 
 std::vector<std::string> overhead_report_cores() {
@@ -112,14 +123,7 @@ Result<void> add_run_reports(const std::vector<std::string>& names, std::string_
     const std::string title = fmt::format(
         "ftrace overhead per traced call (leaf_loop, {} calls, untraced vs function tracer):\n",
         rows->empty() ? 0 : rows->front().calls);
-    const std::string table = title + overhead_table(*rows);
-    if (format == "ktap") {
-        report += prefixed(table, "# ");
-    } else if (format == "junit") {
-        report += fmt::format("<!--\n{}-->\n", table);
-    } else {
-        report += "\n" + table;
-    }
+    append_side_report(title + overhead_table(*rows), format, report);
     return {};
 }
 

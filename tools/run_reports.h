@@ -13,8 +13,13 @@
 
 namespace klpemu::tools {
 
-// The names --report accepts.
+// The names --report accepts: `overhead` (measured here) and `unwind` (the reliability check's
+// statistics, gathered by the scenario runs themselves).
 std::vector<std::string> run_report_names();
+
+// Appends a plain-text side report to `report`, already rendered in `format`: text as is, ktap
+// as `# ` diagnostic lines, junit as a trailing XML comment. Not for json, whose reports are keys.
+void append_side_report(std::string_view text, std::string_view format, std::string& report);
 
 // The cores the overhead report measures, in column order.
 std::vector<std::string> overhead_report_cores();

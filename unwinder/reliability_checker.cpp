@@ -639,6 +639,7 @@ void ReliabilityChecker::report_unsound(const TaskState& t, const Boundary& b, S
         first_difference(r.return_addresses, m_truth_scratch, m_symbols), view_name(kind),
         symbolize_list(r.return_addresses), symbolize_list(m_truth_scratch));
     m_findings.push_back(std::move(f));
+    m_finding_sources.push_back({std::string(policy.name()), view_name(kind)});
 }
 
 void ReliabilityChecker::report_mismatches(const TaskState& t, size_t before,
@@ -662,6 +663,7 @@ void ReliabilityChecker::report_mismatches(const TaskState& t, size_t before,
                                       "ground truth started late)",
                                       m_symbols.symbolize(m.actual).str());
         m_findings.push_back(std::move(f));
+        m_finding_sources.emplace_back();
     }
 }
 

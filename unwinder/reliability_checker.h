@@ -110,6 +110,13 @@ class ReliabilityChecker {
     uint64_t walks() const { return m_walks; }
 
     const std::vector<Finding>& findings() const { return m_findings; }
+    // The policy and view ("interrupted"/"blocked") behind findings()[i]; both empty for a
+    // shadow-stack-mismatch, which belongs to no policy.
+    struct FindingSource {
+        std::string policy;
+        std::string view;
+    };
+    const FindingSource& finding_source(size_t i) const { return m_finding_sources.at(i); }
     const PolicyStats& stats(std::string_view policy) const;
     // Per function (symbol name) and policy.
     std::map<std::string, std::map<std::string, PolicyStats>> function_stats() const;
@@ -161,6 +168,7 @@ class ReliabilityChecker {
     std::vector<GuestAddr> m_bottom_returns;
     std::optional<GuestAddr> m_return_to_handler;
     std::vector<Finding> m_findings;
+    std::vector<FindingSource> m_finding_sources; // Parallel to m_findings.
     std::unordered_set<uint64_t> m_reported; // (pc, policy, view) already reported
     std::map<std::string, std::vector<PolicyStats>> m_function_stats; // Per policy index.
     std::unordered_map<GuestAddr, std::vector<PolicyStats>*> m_function_slots;

@@ -4,6 +4,11 @@
 // that saves and restores what cpu_switch_to does (x19-x28, fp, sp, lr, pc). ret_from_fork,
 // the user syscall loop and cpu_idle are the frames every task starts in; each task's x29
 // starts at the FINAL metadata record in its pt_regs.
+//
+// CFI (.eh_frame, read by the cfi unwinder policy): schedule and printk describe their frames;
+// the three stack bottoms mark the return address undefined (`.cfi_undefined x30`), the DWARF
+// way of saying "outermost frame", which the cfi policy accepts only where x29 is the task's
+// FINAL record.
 
         .equ S_X0, 0
         .equ S_STACKFRAME, 296
@@ -19,11 +24,19 @@
         .type   schedule, %function
         .p2align 2
 schedule:
+        .cfi_startproc
         stp     x29, x30, [sp, #-16]!
+        .cfi_def_cfa_offset 16
+        .cfi_offset x29, -16
+        .cfi_offset x30, -8
         mov     x29, sp
         hvc     #HC_SCHEDULE
         ldp     x29, x30, [sp], #16
+        .cfi_def_cfa_offset 0
+        .cfi_same_value x29
+        .cfi_same_value x30
         ret
+        .cfi_endproc
         .size   schedule, . - schedule
 
 // A new kthread starts here (copy_thread: x19 = fn, x20.. = arguments).
@@ -31,6 +44,8 @@ schedule:
         .type   ret_from_fork, %function
         .p2align 2
 ret_from_fork:
+        .cfi_startproc
+        .cfi_undefined x30
         mov     x0, x20
         mov     x1, x21
         mov     x2, x22
@@ -42,6 +57,7 @@ ret_from_fork:
         blr     x19
         hvc     #HC_TASK_EXIT
 1:      b       1b
+        .cfi_endproc
         .size   ret_from_fork, . - ret_from_fork
 
 // A user task: the kernel side of a syscall loop. Each round enters as from EL0 (kernel_entry
@@ -52,6 +68,8 @@ ret_from_fork:
         .type   el0_svc_loop, %function
         .p2align 2
 el0_svc_loop:
+        .cfi_startproc
+        .cfi_undefined x30
         stp     xzr, xzr, [sp, #S_STACKFRAME]
         mov     x9, #FRAME_META_TYPE_FINAL
         str     x9, [sp, #S_STACKFRAME_TYPE]
@@ -73,6 +91,7 @@ ret_to_user:
         b.ne    el0_svc_loop
         hvc     #HC_TASK_EXIT
 1:      b       1b
+        .cfi_endproc
         .size   el0_svc_loop, . - el0_svc_loop
 
 // The idle task of each CPU: run anything runnable, else wait for an interrupt.
@@ -80,9 +99,12 @@ ret_to_user:
         .type   cpu_idle, %function
         .p2align 2
 cpu_idle:
+        .cfi_startproc
+        .cfi_undefined x30
         bl      schedule
         hvc     #HC_IDLE
         b       cpu_idle
+        .cfi_endproc
         .size   cpu_idle, . - cpu_idle
 
 // printk(fmt, ...): log a line through the host.
@@ -90,6 +112,8 @@ cpu_idle:
         .type   printk, %function
         .p2align 2
 printk:
+        .cfi_startproc
         hvc     #0x003
         ret
+        .cfi_endproc
         .size   printk, . - printk

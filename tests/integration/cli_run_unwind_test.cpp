@@ -1,0 +1,67 @@
+// `klpemu run --policies all --format json` over the whole bundled scenario library: the
+// soundness promise of the two unwinders livepatch may rely on. kunwind (v6.13+/v6.17) and the
+// cfi policy must never call a wrong trace reliable at any instruction boundary of any bundled
+// scenario; the JSON stats also show the checker really ran and that the unwind scenarios
+// reach the states they describe (reliable and correct counts where they claim recovery).
+#include "support/subprocess.h"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+using klpemu::test::run_process;
+
+namespace {
+
+// The "unwind" stats of the scenario whose file ends with `suffix`.
+const nlohmann::json* unwind_of(const nlohmann::json& doc, const std::string& suffix) {
+    for (const auto& s : doc["scenarios"]) {
+        const std::string file = s["file"];
+        if (file.size() >= suffix.size() &&
+            file.compare(file.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            return &s["stats"]["unwind"];
+        }
+    }
+    return nullptr;
+}
+
+} // namespace
+
+TEST_CASE("kunwind and cfi are never unsound anywhere in the bundled library") {
+    const auto r = run_process({KLPEMU_BINARY, "run", "--policies", "all", "--format", "json"});
+    INFO(r.err);
+    REQUIRE(r.exit_status == 0); // Observed policies never change a verdict.
+    const auto doc = nlohmann::json::parse(r.out);
+    REQUIRE(doc["scenarios"].size() > 20);
+    for (const auto& s : doc["scenarios"]) {
+        CAPTURE(s["file"].get<std::string>());
+        REQUIRE(s["stats"].contains("unwind"));
+        const auto& u = s["stats"]["unwind"];
+        REQUIRE(u.size() == 4);
+        CHECK(u["kunwind"]["checked"].get<uint64_t>() > 0);
+        CHECK(u["kunwind"]["unsound"].get<uint64_t>() == 0);
+        CHECK(u["cfi"]["unsound"].get<uint64_t>() == 0);
+        CHECK(u["kunwind"]["unsound_at"].empty());
+        CHECK(u["cfi"]["unsound_at"].empty());
+    }
+
+    // fp-naive is wrong at Window A and says where.
+    const auto* mark = unwind_of(doc, "seed/mark-windows-args.toml");
+    REQUIRE(mark != nullptr);
+    CHECK((*mark)["fp-naive"]["asserted"] == true);
+    bool window_a = false;
+    for (const auto& at : (*mark)["fp-naive"]["unsound_at"]) {
+        window_a = window_a || at["where"] == "ftrace_caller";
+    }
+    CHECK(window_a);
+
+    // Recovery through the ret_stack, deep stacks, CFI across an exception boundary.
+    const auto* graph = unwind_of(doc, "unwind/graph-recovery.toml");
+    REQUIRE(graph != nullptr);
+    CHECK((*graph)["kunwind"]["reliable_correct"].get<uint64_t>() >= 2);
+    const auto* cfi = unwind_of(doc, "unwind/cfi-irq-prologue.toml");
+    REQUIRE(cfi != nullptr);
+    CHECK((*cfi)["cfi"]["unreliable"].get<uint64_t>() == 0);
+    CHECK((*cfi)["cfi"]["reliable_correct"].get<uint64_t>() > 100);
+}
