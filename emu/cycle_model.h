@@ -51,20 +51,24 @@ inline constexpr unsigned kCallLatency = 1;
 enum class CycleAccuracy : uint8_t { Fast, Pipeline };
 
 // Register slots: x0..x30 = 0..30, sp = 31, v0..v31 (b/h/s/d/q views) = 32..63, NZCV = 64.
+// Unused entries of InsnCost::reads read kUnreadSlot (never written, always ready); unused
+// writes go to kUnwrittenSlot (never read), so pipelines can walk fixed-size arrays.
 inline constexpr uint8_t kNoSlot = 0xff;
-inline constexpr unsigned kNumSlots = 65;
+inline constexpr uint8_t kUnreadSlot = 65;
+inline constexpr uint8_t kUnwrittenSlot = 66;
+inline constexpr unsigned kNumSlots = 67;
 inline constexpr unsigned kSpBit = 31; // Bit of sp/wsp in InsnCost masks.
 
 enum class BranchKind : uint8_t { None, Conditional, Direct, Call, IndirectCall, Return, Indirect };
 
 struct SchedRead {
-    uint8_t slot = kNoSlot;
+    uint8_t slot = kUnreadSlot;
     uint8_t advance_group = 0; // 0: no ReadAdvance; else SchedTables::advance[group].
     constexpr bool operator==(const SchedRead&) const = default;
 };
 
 struct SchedWrite {
-    uint8_t slot = kNoSlot;
+    uint8_t slot = kUnwrittenSlot;
     uint16_t latency = 1;
     uint16_t write_resource = 0; // WriteResourceID, matched against ReadAdvance entries.
     constexpr bool operator==(const SchedWrite&) const = default;

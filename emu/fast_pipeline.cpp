@@ -21,24 +21,27 @@ FastPipeline::FastPipeline(const SchedTables& tables)
 }
 
 inline uint64_t FastPipeline::operands_ready(const InsnCost& cost, uint64_t from) const {
-    uint64_t t = from;
-    for (unsigned i = 0; i < cost.num_reads; ++i) {
-        const SchedRead r = cost.reads[i];
+    // A fixed number of reads (unused ones read kUnreadSlot, group 0 advances nothing) keeps
+    // the host's branch predictor out of it.
+    int64_t t = int64_t(from);
+    const SchedTables::AdvanceGroup* groups = m_tables->advance.data();
+    auto one = [&](const SchedRead r) {
         const SlotState& slot = m_slots[r.slot];
-        uint64_t ready = slot.ready;
-        if (r.advance_group != 0) {
-            const int adv = m_tables->advance[r.advance_group].advance(slot.writer);
-            ready = adv >= 0 ? (ready > uint64_t(adv) ? ready - uint64_t(adv) : 0)
-                             : ready + uint64_t(-adv);
-        }
-        t = std::max(t, ready);
+        t = std::max(t, int64_t(slot.ready) - groups[r.advance_group].advance(slot.writer));
+    };
+    one(cost.reads[0]);
+    one(cost.reads[1]);
+    one(cost.reads[2]);
+    one(cost.reads[3]);
+    for (unsigned i = 4; i < cost.num_reads; ++i) {
+        one(cost.reads[i]);
     }
-    return t;
+    return uint64_t(t);
 }
 
 inline void FastPipeline::write_back(const InsnCost& cost, uint64_t issue) {
-    for (unsigned i = 0; i < cost.num_writes; ++i) {
-        const SchedWrite w = cost.writes[i];
+    static_assert(std::tuple_size_v<decltype(cost.writes)> == 3);
+    for (const SchedWrite& w : cost.writes) { // Unused writes go to kUnwrittenSlot.
         m_slots[w.slot] = SlotState{issue + w.latency, w.write_resource};
     }
     m_last_done = issue + cost.latency;
