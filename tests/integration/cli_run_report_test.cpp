@@ -130,3 +130,14 @@ TEST_CASE("klpemu run --report overhead keeps the scenarios' exit status") {
     CHECK(bad.exit_status == 2);
     CHECK(bad.err.find("nonsense") != std::string::npos);
 }
+
+TEST_CASE("klpemu run --cycles picks the cycle model and rejects unknown ones") {
+    auto pipe = klpemu_run({k_pass, "--cycles", "pipeline"});
+    INFO(pipe.out, pipe.err);
+    CHECK(pipe.exit_status == 0);
+    CHECK(pipe.err.empty()); // llvm-mca's one-time call/return warnings are muted.
+    CHECK(pipe.out.find("1 passed") != std::string::npos);
+    auto bad = klpemu_run({k_pass, "--cycles", "exact"});
+    CHECK(bad.exit_status == 2);
+    CHECK(bad.err.find("exact") != std::string::npos);
+}
