@@ -56,22 +56,19 @@ Result<OverheadRow> measure_one(const std::string& core, TrampolineVariant varia
         return make_error("ftrace overhead: loading {}: {}", kWorkload, object.error().message);
     }
     KLP_TRY((*ftrace)->add_object(*object));
-    auto loop = m.symbol("leaf_loop");
-    if (!loop.ok()) {
-        return loop.error();
-    }
+    KLP_TRY_ASSIGN(loop, m.symbol("leaf_loop"));
 
     OverheadRow row;
     row.variant = variant;
     row.core = core;
     row.calls = calls;
-    auto untraced = run_loop(m, *loop, calls);
+    auto untraced = run_loop(m, loop, calls);
     if (!untraced.ok()) {
         return untraced.error();
     }
     row.untraced = *untraced;
     KLP_TRY((*ftrace)->enable("leaf"));
-    auto traced = run_loop(m, *loop, calls);
+    auto traced = run_loop(m, loop, calls);
     if (!traced.ok()) {
         return traced.error();
     }
@@ -115,11 +112,8 @@ measure_ftrace_overhead(const std::vector<std::string>& cores,
     std::vector<OverheadRow> rows;
     for (const std::string& core : cores) {
         for (TrampolineVariant variant : variants) {
-            auto row = measure_one(core, variant, calls);
-            if (!row.ok()) {
-                return row.error();
-            }
-            rows.push_back(std::move(*row));
+            KLP_TRY_ASSIGN(row, measure_one(core, variant, calls));
+            rows.push_back(std::move(row));
         }
     }
     return rows;
