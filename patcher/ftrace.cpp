@@ -2,7 +2,8 @@
 // trampoline's host call, and the transcript's event stream (see ftrace.h; reference §1, §2,
 // §3, §9). The call sites and their state machine are in ftrace_call_sites.cpp, the ops hashes
 // in ftrace_ops.cpp, the tracers in function_tracer/graph_tracer/tracers.cpp, the checks in
-// ftrace_abi_check.cpp, ftrace_brk_check.cpp and emu/store_below_sp_check.cpp.
+// ftrace_abi_check.cpp and ftrace_brk_check.cpp (store-below-sp watches every kernel stack
+// whether or not ftrace is on: emu/store_below_sp_check.h).
 #include "patcher/ftrace.h"
 
 #include <fmt/format.h>
@@ -121,7 +122,6 @@ Result<void> Ftrace::install() {
     m_brk_check = std::make_unique<FtraceBrkCheck>(
         m_machine, [this](GuestAddr pc) { return m_sites.is_site_word(pc); },
         [this](GuestAddr pc, InsnWord word) { return m_poke.describe(pc, word); });
-    m_stack_check = std::make_unique<emu::StoreBelowSpCheck>(m_machine);
     return {};
 }
 

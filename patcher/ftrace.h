@@ -11,9 +11,9 @@
 // Where the pieces are: call sites and their state machine (ftrace_call_sites.h), the ops
 // registry (ftrace_ops.h), the tracers (function_tracer.h, graph_tracer.h, tracers.h), and the
 // checks, each an observer of its own that Ftrace attaches (docs/findings.md): abi-clobber
-// (ftrace_abi_check.h), brk-at-callsite (ftrace_brk_check.h), store-below-sp
-// (emu/store_below_sp_check.h); bl-out-of-range when a site cannot be reached, fgraph-mismatch
-// from the graph tracer, and TextPoke's cmodx-unsafe, mov-slot-rewritten, stale-fetch.
+// (ftrace_abi_check.h), brk-at-callsite (ftrace_brk_check.h); bl-out-of-range when a site cannot be
+// reached, fgraph-mismatch from the graph tracer, and TextPoke's cmodx-unsafe, mov-slot-rewritten,
+// stale-fetch.
 #pragma once
 
 #include "emu/cpu_state.h"
@@ -24,7 +24,6 @@
 #include "emu/machine.h"
 #include "emu/observer.h"
 #include "emu/result.h"
-#include "emu/store_below_sp_check.h"
 #include "patcher/ftrace_abi_check.h"
 #include "patcher/ftrace_brk_check.h"
 #include "patcher/ftrace_call_sites.h"
@@ -201,7 +200,6 @@ class Ftrace final : public emu::ExecutionObserver {
     // The checks, each an observer of its own, attached after Ftrace in this order.
     std::unique_ptr<FtraceAbiCheck> m_abi_check; // Null unless FtraceOptions::check_abi.
     std::unique_ptr<FtraceBrkCheck> m_brk_check;
-    std::unique_ptr<emu::StoreBelowSpCheck> m_stack_check;
 };
 
 } // namespace klpemu::patcher

@@ -5,6 +5,7 @@
 #include "patcher/ftrace_overhead.h"
 
 #include "emu/machine.h"
+#include "emu/store_below_sp_check.h"
 #include "patcher/ftrace.h"
 
 #include <fmt/format.h>
@@ -41,6 +42,7 @@ Result<OverheadRow> measure_one(const std::string& core, TrampolineVariant varia
         return machine.error();
     }
     emu::Machine& m = **machine;
+    const emu::StoreBelowSpCheck stack_check(m);
     FtraceOptions options;
     options.variant = variant;
     auto ftrace = Ftrace::create(m, options);

@@ -6,8 +6,9 @@
 //
 //   moment                         hook                         today's features
 //   ---------------------------    ---------------------------  ------------------------------
-//   machine configuration          FeatureKind::configure       ftrace: observe memory writes
-//   attach (machine exists, no     FeatureKind::attach          ftrace: trampolines, host calls
+//   machine configuration          FeatureKind::configure       stack-check: memory writes
+//   attach (machine exists, no     FeatureKind::attach          stack-check: store-below-sp
+//                                                               ftrace: trampolines, host calls
 //     scenario object yet)                                      modules: loader, PLT observer
 //                                                               unwind: reliability checker
 //   an [[object]] to load          claim_object                 modules: modules, deferred ones
