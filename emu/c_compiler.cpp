@@ -100,18 +100,15 @@ Result<std::vector<uint8_t>> run_compiler(const std::vector<std::string>& argv, 
     if (dir.path().empty()) {
         return make_error("{}: error: cannot create a temporary directory", argv.back());
     }
-    auto result = run_process(argv, dir.path() / "output.txt");
-    if (!result.ok()) {
-        return result.error();
-    }
-    if (result->exit_code != 0) {
-        std::string message = result->output;
+    KLP_TRY_ASSIGN(result, run_process(argv, dir.path() / "output.txt"));
+    if (result.exit_code != 0) {
+        std::string message = result.output;
         while (!message.empty() && message.back() == '\n') {
             message.pop_back();
         }
         if (message.empty()) {
             message = fmt::format("{}: error: {} exited with status {}", argv.back(), argv[0],
-                                  result->exit_code);
+                                  result.exit_code);
         }
         return Error{message};
     }
@@ -156,11 +153,8 @@ Result<ObjectBytes> compile_c(const fs::path& file, const CompileOptions& option
     argv.insert(argv.end(), flags.begin(), flags.end());
     argv.insert(argv.end(), options.extra_flags.begin(), options.extra_flags.end());
     argv.insert(argv.end(), {"-o", out.string(), file.string()});
-    auto bytes = run_compiler(argv, dir, out);
-    if (!bytes.ok()) {
-        return bytes.error();
-    }
-    return ObjectBytes{file.filename().string(), std::move(*bytes)};
+    KLP_TRY_ASSIGN(bytes, run_compiler(argv, dir, out));
+    return ObjectBytes{file.filename().string(), std::move(bytes)};
 }
 
 Result<ObjectBytes> load_source_file(const fs::path& file, const CompileOptions& options) {
@@ -196,11 +190,8 @@ Result<ObjectBytes> load_source_file(const fs::path& file, const CompileOptions&
                 }
             }
             argv.insert(argv.end(), {"-o", out.string(), file.string()});
-            auto bytes = run_compiler(argv, dir, out);
-            if (!bytes.ok()) {
-                return bytes.error();
-            }
-            text = std::move(*bytes);
+            KLP_TRY_ASSIGN(bytes, run_compiler(argv, dir, out));
+            text = std::move(bytes);
         }
         return assemble(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()),
                         name);

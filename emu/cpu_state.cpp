@@ -1,6 +1,8 @@
 // CpuState comparison and printing (see cpu_state.h).
 #include "emu/cpu_state.h"
 
+#include "emu/check.h"
+
 #include <fmt/format.h>
 
 namespace klpemu::emu {
@@ -32,6 +34,36 @@ std::vector<std::string> CpuState::diff(const CpuState& other) const {
     add(31, sp, other.sp);
     add(32, pc, other.pc);
     add(33, pstate, other.pstate);
+    return out;
+}
+
+uint64_t CpuState::reg(int index) const {
+    if (index >= 0 && index < 31) {
+        return x[size_t(index)];
+    }
+    switch (index) {
+    case 31:
+        return sp;
+    case 32:
+        return pc;
+    case 33:
+        return pstate;
+    default:
+        break;
+    }
+    KLP_CHECK(false, "no register with index {}", index);
+    return 0;
+}
+
+std::vector<std::string> CpuState::changed(const CpuState& expected,
+                                           std::span<const int> which) const {
+    std::vector<std::string> out;
+    for (const int i : which) {
+        if (reg(i) != expected.reg(i)) {
+            out.push_back(fmt::format("{} {:#x} (expected {:#x})", register_name(i), reg(i),
+                                      expected.reg(i)));
+        }
+    }
     return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,13 @@ struct CpuState {
 
     // One line per register that differs from `other`: "x19: 0x1 != 0x2".
     std::vector<std::string> diff(const CpuState& other) const;
+
+    // Register `index` in register_name order (x0..x30, sp, pc, pstate).
+    uint64_t reg(int index) const;
+    // For each register of `which` (register_name indices) whose value here differs from
+    // `expected`'s, "x19 0xdead (expected 0x1)": what a check that a register was preserved
+    // reports.
+    std::vector<std::string> changed(const CpuState& expected, std::span<const int> which) const;
 };
 
 // The registers a frame-record walk starts from (x29, x30, sp), read in one call by observers

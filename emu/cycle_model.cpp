@@ -188,13 +188,10 @@ Result<CycleModel> CycleModel::create(std::string_view core) {
     }
     // The decode features are the assembler's, whatever the core implements, so that every
     // word klpemu can assemble also gets registers and a cost.
-    auto made = llvm_target::make_mc_target(core, llvm_target::kDefaultFeatures);
-    if (!made) {
-        return made.error();
-    }
+    KLP_TRY_ASSIGN(made, llvm_target::make_mc_target(core, llvm_target::kDefaultFeatures));
     auto impl = std::make_unique<Impl>();
     impl->core = std::string(core);
-    impl->mc = std::move(*made);
+    impl->mc = std::move(made);
     llvm_target::McTarget& mc = *impl->mc;
     const llvm::MCSchedModel& sm = mc.sti->getSchedModel();
     KLP_CHECK(sm.hasInstrSchedModel(), "LLVM has no sched model for {}", core);

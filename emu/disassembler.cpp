@@ -49,12 +49,9 @@ Disassembler::Disassembler() {
 }
 
 Result<Disassembler> Disassembler::create(std::string_view cpu, std::string_view features) {
-    auto made = llvm_target::make_mc_target(cpu, features);
-    if (!made) {
-        return made.error();
-    }
+    KLP_TRY_ASSIGN(made, llvm_target::make_mc_target(cpu, features));
     auto impl = std::make_unique<Impl>();
-    impl->mc = std::move(*made);
+    impl->mc = std::move(made);
     llvm_target::McTarget& mc = *impl->mc;
     impl->ctx = std::make_unique<llvm::MCContext>(mc.triple, mc.mai.get(), mc.mri.get(),
                                                   mc.sti.get(), nullptr, &mc.options);

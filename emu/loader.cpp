@@ -508,36 +508,27 @@ Result<LoadedObject> Loader::load(const ObjectBytes& obj, GuestAddr base, const 
     if (!base.is_aligned(kLoaderPageSize)) {
         return make_error("{}: error: load address {} is not page aligned", name, base);
     }
-    auto elf = ElfObject::parse(obj, name);
-    if (!elf.ok()) {
-        return elf.error();
-    }
+    KLP_TRY_ASSIGN(elf, ElfObject::parse(obj, name));
     if (opts.init_base && !opts.init_base->is_aligned(kLoaderPageSize)) {
         return make_error("{}: error: init load address {} is not page aligned", name,
                           *opts.init_base);
     }
     if (opts.reserved.empty()) {
-        return LoadJob(*elf, base, opts, resolved_against).run();
+        return LoadJob(elf, base, opts, resolved_against).run();
     }
-    return LoadJob(with_reserved(std::move(*elf), opts.reserved), base, opts, resolved_against)
+    return LoadJob(with_reserved(std::move(elf), opts.reserved), base, opts, resolved_against)
         .run();
 }
 
 Result<uint64_t> Loader::layout_size(const ObjectBytes& obj) {
-    auto elf = ElfObject::parse(obj);
-    if (!elf.ok()) {
-        return elf.error();
-    }
-    return plan_layout(*elf, GuestAddr(0)).extent.size();
+    KLP_TRY_ASSIGN(elf, ElfObject::parse(obj));
+    return plan_layout(elf, GuestAddr(0)).extent.size();
 }
 
 Result<LayoutSizes> Loader::layout_sizes(const ObjectBytes& obj, const LoadOptions& opts) {
-    auto elf = ElfObject::parse(obj);
-    if (!elf.ok()) {
-        return elf.error();
-    }
+    KLP_TRY_ASSIGN(elf, ElfObject::parse(obj));
     const Layout layout =
-        plan_layout(with_reserved(std::move(*elf), opts.reserved), GuestAddr(0), GuestAddr(0));
+        plan_layout(with_reserved(std::move(elf), opts.reserved), GuestAddr(0), GuestAddr(0));
     return LayoutSizes{layout.extent.size(), layout.init_extent->size()};
 }
 

@@ -79,12 +79,9 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
 }
 
 Result<void> Machine::map_region(std::string name, GuestAddr base, uint64_t size) {
-    auto region = m_memory.add_region(std::move(name), base, size);
-    if (!region) {
-        return region.error();
-    }
+    KLP_TRY_ASSIGN(region, m_memory.add_region(std::move(name), base, size));
     for (auto& cpu : m_cpus) {
-        KLP_TRY(cpu->backend->map(base, size, (*region)->host));
+        KLP_TRY(cpu->backend->map(base, size, region->host));
     }
     return {};
 }
@@ -99,11 +96,8 @@ Result<void> Machine::boot() {
         }
     }
     auto need = [&](std::string_view name) -> Result<uint64_t> {
-        auto a = symbol(name);
-        if (!a) {
-            return a.error();
-        }
-        return a->value;
+        KLP_TRY_ASSIGN(a, symbol(name));
+        return a.value;
     };
     auto set = [&](uint64_t& field, std::string_view name) -> Result<void> {
         auto v = need(name);
@@ -216,11 +210,8 @@ Result<void> Machine::load(const LoadedObject& object) {
 
 Result<LoadedObject> Machine::load_assembly(std::string_view source, std::string_view name,
                                             ObjectKind kind, Placement placement) {
-    auto obj = assemble(source, name);
-    if (!obj) {
-        return obj.error();
-    }
-    auto size = Loader::layout_size(*obj);
+    KLP_TRY_ASSIGN(obj, assemble(source, name));
+    auto size = Loader::layout_size(obj);
     if (!size) {
         return size.error();
     }
@@ -232,7 +223,7 @@ Result<LoadedObject> Machine::load_assembly(std::string_view source, std::string
     }
     LoadOptions opts;
     opts.kind = kind;
-    auto loaded = Loader().load(*obj, *base, opts, m_symbols);
+    auto loaded = Loader().load(obj, *base, opts, m_symbols);
     if (!loaded) {
         return loaded.error();
     }
@@ -304,15 +295,12 @@ Result<uint64_t> Machine::call(GuestAddr fn, std::array<uint64_t, 8> args, int c
     spec.entry = fn;
     spec.args = args;
     spec.cpu = cpu;
-    auto id = create_task(spec);
-    if (!id) {
-        return id.error();
-    }
+    KLP_TRY_ASSIGN(id, create_task(spec));
     auto r = run();
     if (!r) {
         return r.error();
     }
-    const Task& t = task(*id);
+    const Task& t = task(id);
     if (t.state != TaskState::Exited) {
         std::string last = m_findings.empty() ? "" : ": " + m_findings.back().message;
         return make_error("machine: call of {} did not return (stopped: {}){}", spec.name,

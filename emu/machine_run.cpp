@@ -278,11 +278,8 @@ Result<RunResult> Machine::run(uint64_t max_instructions) {
             return out;
         }
         m_slice_end = std::min({slice_end, m_run_end, m_config.instruction_budget});
-        auto stopped = run_slice(*m_cpus[size_t(c)], out);
-        if (!stopped) {
-            return stopped.error();
-        }
-        if (*stopped) {
+        KLP_TRY_ASSIGN(stopped, run_slice(*m_cpus[size_t(c)], out));
+        if (stopped) {
             return out;
         }
     }

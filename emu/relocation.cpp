@@ -315,11 +315,8 @@ Result<void> apply_relocation(uint32_t type, std::span<uint8_t> place, const Rel
     // val is S + A in the ABI's words (sym->st_value + r_addend in the kernel's).
     const uint64_t val = v.S + uint64_t(v.A);
     bool overflow_check = true;
-    auto status = dispatch(type, place, v.P, val, overflow_check);
-    if (!status.ok()) {
-        return status.error();
-    }
-    if (overflow_check && *status == Status::Overflow) {
+    KLP_TRY_ASSIGN(status, dispatch(type, place, v.P, val, overflow_check));
+    if (overflow_check && status == Status::Overflow) {
         return make_error("{} overflow: S + A = {:#x} does not fit at P = {}", relocation_name(type),
                           val, v.P);
     }

@@ -8,9 +8,12 @@
 // `func <-parent` lines, the function-graph tracer hijacks the return address with
 // return_to_handler (host call 0x101) and logs nested entry/exit lines with durations in cycles.
 //
-// Checks (docs/findings.md): abi-clobber (x0-x8, x18-x29, SP, return address), store-below-sp,
-// brk-at-callsite, bl-out-of-range, fgraph-mismatch, plus TextPoke's cmodx-unsafe,
-// mov-slot-rewritten, stale-fetch.
+// Where the pieces are: call sites and their state machine (ftrace_call_sites.h), the ops
+// registry (ftrace_ops.h), the tracers (function_tracer.h, graph_tracer.h, tracers.h), and the
+// checks, each an observer of its own that Ftrace attaches (docs/findings.md): abi-clobber
+// (ftrace_abi_check.h), brk-at-callsite (ftrace_brk_check.h); bl-out-of-range when a site cannot be
+// reached, fgraph-mismatch from the graph tracer, and TextPoke's cmodx-unsafe, mov-slot-rewritten,
+// stale-fetch.
 #pragma once
 
 #include "emu/cpu_state.h"
@@ -21,6 +24,9 @@
 #include "emu/machine.h"
 #include "emu/observer.h"
 #include "emu/result.h"
+#include "patcher/ftrace_abi_check.h"
+#include "patcher/ftrace_brk_check.h"
+#include "patcher/ftrace_call_sites.h"
 #include "patcher/ftrace_filter.h"
 #include "patcher/ftrace_layout.h"
 #include "patcher/ftrace_ops.h"
@@ -60,9 +66,6 @@ struct FtraceOptions {
     // Check every trampoline exit against its entry (abi-clobber).
     bool check_abi = true;
 };
-
-// The state of one call site (reference §1 "Callsite states").
-enum class CallSiteState { Compiled, Off, On, Broken };
 
 class Ftrace final : public emu::ExecutionObserver {
   public:
@@ -152,39 +155,21 @@ class Ftrace final : public emu::ExecutionObserver {
 
     // ExecutionObserver.
     void on_instruction(const emu::InsnEvent& ev) override;
-    void on_memory_write(int cpu, GuestAddr pc, GuestAddr addr, int size) override;
     void on_exception_entry(int cpu, int task, emu::ExceptionKind kind, GuestAddr pc) override;
     void on_exception_return(int cpu, int task, emu::ExceptionKind kind, GuestAddr pc) override;
 
   private:
-    struct CallSite {
-        PatchSite site;
-        CallSiteState state = CallSiteState::Compiled;
-        GuestAddr target;                // The BL's target while On.
-        std::optional<uint64_t> literal; // CALL_OPS: the ops the literal holds.
-    };
-    struct TrampolineFrame {
-        emu::CpuState entry;
-        std::optional<GuestAddr> new_lr;
-        std::optional<GuestAddr> new_pc;
-    };
-
     Ftrace(emu::Machine& machine, const FtraceOptions& options);
     Result<void> install();
     Result<void> update_site(CallSite& site);
     Result<void> write_site_literal(CallSite& site, uint64_t value);
     Result<void> update_tracer_call();
     Result<GuestAddr> callable_addr(CallSite& site);
-    std::vector<PatchSite> recorded_sites() const;
     PokeContext poke_context() const;
     Result<void> poke(const TextPatch& patch);
     void flush_poke_findings();
-    void add_finding(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
-                     int task, std::string message);
 
     void on_ops_call(emu::HostCallContext& ctx);
-    void check_trampoline_exit(const emu::InsnEvent& ev);
-    void check_graph_exit(const emu::InsnEvent& ev);
 
     class MachineText;
 
@@ -199,9 +184,7 @@ class Ftrace final : public emu::ExecutionObserver {
     GuestAddr m_return_to_handler, m_return_to_handler_ret;
     bool m_tracer_call_live = false; // ftrace_call is `bl ftrace_ops_list_func`.
 
-    std::vector<CallSite> m_sites;
-    std::unordered_map<GuestAddr, size_t> m_site_by_ip;
-    std::unordered_map<GuestAddr, size_t> m_site_by_word; // first_nop and rec_ip
+    FtraceCallSites m_sites;
     FtraceOpsRegistry m_registry;
     std::map<OpsId, GuestAddr> m_records; // Each ops' guest ftrace_ops record (CALL_OPS).
     std::vector<GuestAddr> m_free_records;
@@ -214,11 +197,9 @@ class Ftrace final : public emu::ExecutionObserver {
     std::unique_ptr<FunctionTracer> m_function_tracer;
     std::unique_ptr<GraphTracer> m_graph_tracer;
     std::unique_ptr<Tracers> m_tracers;
-    std::unordered_map<int, std::vector<TrampolineFrame>> m_frames;       // Per task.
-    std::unordered_map<int, std::vector<emu::CpuState>> m_graph_entries;  // Per task.
-    std::unordered_map<int, std::pair<GuestAddr, uint64_t>> m_last_probe; // Per task.
-    std::set<GuestAddr> m_reported; // store-below-sp: one finding per PC.
-    std::set<GuestAddr> m_brk_reported;
+    // The checks, each an observer of its own, attached after Ftrace in this order.
+    std::unique_ptr<FtraceAbiCheck> m_abi_check; // Null unless FtraceOptions::check_abi.
+    std::unique_ptr<FtraceBrkCheck> m_brk_check;
 };
 
 } // namespace klpemu::patcher

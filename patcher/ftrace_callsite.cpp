@@ -23,32 +23,23 @@ TextPatch init_nop_patch(const PatchSite& site) {
 }
 
 Result<TextPatch> make_call_patch(const PatchSite& site, GuestAddr target) {
-    auto bl = bl_from(site, target);
-    if (!bl.ok()) {
-        return bl.error();
-    }
-    return TextPatch{site.rec_ip, kNop, *bl, PatchPurpose::CallSite};
+    KLP_TRY_ASSIGN(bl, bl_from(site, target));
+    return TextPatch{site.rec_ip, kNop, bl, PatchPurpose::CallSite};
 }
 
 Result<TextPatch> make_nop_patch(const PatchSite& site, GuestAddr target) {
-    auto bl = bl_from(site, target);
-    if (!bl.ok()) {
-        return bl.error();
-    }
-    return TextPatch{site.rec_ip, *bl, kNop, PatchPurpose::CallSite};
+    KLP_TRY_ASSIGN(bl, bl_from(site, target));
+    return TextPatch{site.rec_ip, bl, kNop, PatchPurpose::CallSite};
 }
 
 Result<TextPatch> modify_call_patch(const PatchSite& site, GuestAddr old_target,
                                     GuestAddr new_target) {
-    auto old_bl = bl_from(site, old_target);
-    if (!old_bl.ok()) {
-        return old_bl.error();
-    }
+    KLP_TRY_ASSIGN(old_bl, bl_from(site, old_target));
     auto new_bl = bl_from(site, new_target);
     if (!new_bl.ok()) {
         return new_bl.error();
     }
-    return TextPatch{site.rec_ip, *old_bl, *new_bl, PatchPurpose::CallSite};
+    return TextPatch{site.rec_ip, old_bl, *new_bl, PatchPurpose::CallSite};
 }
 
 TextPatch break_fault_patch(const PatchSite& site) {

@@ -5,6 +5,7 @@
 #include "patcher/ftrace_overhead.h"
 
 #include "emu/machine.h"
+#include "emu/store_below_sp_check.h"
 #include "patcher/ftrace.h"
 
 #include <fmt/format.h>
@@ -42,6 +43,7 @@ Result<OverheadRow> measure_one(const std::string& core, TrampolineVariant varia
         return machine.error();
     }
     emu::Machine& m = **machine;
+    const emu::StoreBelowSpCheck stack_check(m);
     FtraceOptions options;
     options.variant = variant;
     auto ftrace = Ftrace::create(m, options);
@@ -57,16 +59,13 @@ Result<OverheadRow> measure_one(const std::string& core, TrampolineVariant varia
         return make_error("ftrace overhead: loading {}: {}", kWorkload, object.error().message);
     }
     KLP_TRY((*ftrace)->add_object(*object));
-    auto loop = m.symbol("leaf_loop");
-    if (!loop.ok()) {
-        return loop.error();
-    }
+    KLP_TRY_ASSIGN(loop, m.symbol("leaf_loop"));
 
     OverheadRow row;
     row.variant = variant;
     row.core = core;
     row.calls = calls;
-    auto untraced = run_loop(m, *loop, calls);
+    auto untraced = run_loop(m, loop, calls);
     if (!untraced.ok()) {
         return untraced.error();
     }
@@ -74,7 +73,7 @@ Result<OverheadRow> measure_one(const std::string& core, TrampolineVariant varia
     const uint64_t patch_before = m.text_patch_cycles();
     KLP_TRY((*ftrace)->enable("leaf"));
     row.enable_cycles = m.text_patch_cycles() - patch_before;
-    auto traced = run_loop(m, *loop, calls);
+    auto traced = run_loop(m, loop, calls);
     if (!traced.ok()) {
         return traced.error();
     }
@@ -119,11 +118,8 @@ measure_ftrace_overhead(const std::vector<std::string>& cores,
     std::vector<OverheadRow> rows;
     for (const std::string& core : cores) {
         for (TrampolineVariant variant : variants) {
-            auto row = measure_one(core, variant, calls, cycles);
-            if (!row.ok()) {
-                return row.error();
-            }
-            rows.push_back(std::move(*row));
+            KLP_TRY_ASSIGN(row, measure_one(core, variant, calls, cycles));
+            rows.push_back(std::move(row));
         }
     }
     return rows;

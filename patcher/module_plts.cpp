@@ -115,13 +115,10 @@ Result<GuestAddr> PltSection::emit(GuestAddr target, const std::string& symbol) 
                           m_name, index, symbol, m_max);
     }
     const GuestAddr at = m_base + int64_t(index * kPltEntrySize);
-    auto entry = make_plt_entry(at, target);
-    if (!entry.ok()) {
-        return entry.error();
-    }
+    KLP_TRY_ASSIGN(entry, make_plt_entry(at, target));
     m_used = index + 1;
     m_by_target.emplace(target, m_slots.size());
-    m_slots.push_back(PltSlot{index, at, target, symbol, *entry});
+    m_slots.push_back(PltSlot{index, at, target, symbol, entry});
     return at;
 }
 

@@ -29,7 +29,9 @@ uint64_t adjusted(uint64_t count, int64_t adjust) {
     return n < 0 ? 0 : uint64_t(n);
 }
 
-std::string distance(GuestAddr from, GuestAddr to) {
+} // namespace
+
+std::string format_distance(GuestAddr from, GuestAddr to) {
     const int64_t d = to - from;
     const uint64_t mag = d < 0 ? uint64_t(-d) : uint64_t(d);
     if (mag < (uint64_t(1) << 20)) {
@@ -37,8 +39,6 @@ std::string distance(GuestAddr from, GuestAddr to) {
     }
     return fmt::format("{}{} MiB", d < 0 ? "-" : "+", mag >> 20);
 }
-
-} // namespace
 
 // module_emit_plt_entry as the loader's BranchRangeHook: learns where .plt/.init.plt and the
 // ftrace PLTs were laid out, then hands out entries from the PLT of the branch's memory.
@@ -118,15 +118,12 @@ Result<const Module*> Modules::load(const ObjectBytes& bytes, const ModuleSpec& 
     if (find(spec.name) != nullptr) {
         return make_error("{}: error: module is already loaded", spec.name);
     }
-    auto elf = ElfObject::parse(bytes, spec.name);
-    if (!elf.ok()) {
-        return elf.error();
-    }
+    KLP_TRY_ASSIGN(elf, ElfObject::parse(bytes, spec.name));
     auto module = std::make_unique<Module>();
     Module& m = *module;
     m.name = spec.name;
     m.kind = spec.kind;
-    m.counts = count_plts(*elf, m_options.erratum_843419);
+    m.counts = count_plts(elf, m_options.erratum_843419);
     const uint64_t core_max = adjusted(m.counts.core, m_options.plt_reserve_adjust);
     const uint64_t init_max = adjusted(m.counts.init, m_options.plt_reserve_adjust);
 
@@ -282,11 +279,11 @@ std::optional<GuestAddr> Modules::ftrace_plt_for(GuestAddr pc) const {
 std::vector<std::string> Modules::describe(const Module& m) const {
     std::vector<std::string> lines;
     const GuestAddr kernel = emu::kKernelBase;
-    lines.push_back(fmt::format("{}: core {} from the kernel ({}), init {} from the core", m.name,
-                                distance(kernel, m.core.begin),
-                                reachable_by_branch26(m.core.begin, kernel) ? "in BL reach"
-                                                                            : "out of BL reach",
-                                distance(m.core.begin, m.init.begin)));
+    lines.push_back(
+        fmt::format("{}: core {} from the kernel ({}), init {} from the core", m.name,
+                    format_distance(kernel, m.core.begin),
+                    reachable_by_branch26(m.core.begin, kernel) ? "in BL reach" : "out of BL reach",
+                    format_distance(m.core.begin, m.init.begin)));
     for (const PltSection* plt : {&m.plt, &m.init_plt}) {
         lines.push_back(fmt::format("{}: {}: {} of {} entries used", m.name, plt->name(),
                                     plt->used(), plt->max_entries()));

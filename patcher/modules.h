@@ -29,6 +29,10 @@
 
 namespace klpemu::patcher {
 
+// How far `to` lies from `from`, as the module placement lines print it: "+12 MiB", "-64 KiB"
+// (rounded down to whole KiB below 1 MiB, whole MiB above).
+std::string format_distance(GuestAddr from, GuestAddr to);
+
 class Ftrace;
 
 // Where one module memory goes: near the kernel, far (>= 2 GiB away) or at an address.

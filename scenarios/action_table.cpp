@@ -64,11 +64,8 @@ Result<Action> parse_run(std::string_view args) {
 }
 
 Result<Action> parse_until(std::string_view args) {
-    auto reach = parse_reach_point(args);
-    if (!reach) {
-        return reach.error();
-    }
-    return Action{UntilAction{*reach}};
+    KLP_TRY_ASSIGN(reach, parse_reach_point(args));
+    return Action{UntilAction{reach}};
 }
 
 Result<Action> parse_irq(std::string_view args) {
@@ -93,11 +90,8 @@ Result<Action> parse_call(std::string_view args) {
     }
     CallAction call{std::string(words[0]), {}};
     for (size_t i = 1; i < words.size(); ++i) {
-        auto arg = parse_guest_arg(words[i]);
-        if (!arg) {
-            return arg.error();
-        }
-        call.args.push_back(*arg);
+        KLP_TRY_ASSIGN(arg, parse_guest_arg(words[i]));
+        call.args.push_back(arg);
     }
     return Action{std::move(call)};
 }

@@ -23,9 +23,7 @@ bool wanted(const Scenario& s, const UnwindRequest& /*request*/) {
     });
 }
 
-void configure(const Scenario& /*scenario*/, emu::MachineConfig& config) {
-    config.observe_memory_writes = true; // store-below-sp
-}
+void configure(const Scenario& /*scenario*/, emu::MachineConfig& /*config*/) {}
 
 Result<std::unique_ptr<MachineFeature>> attach(FeatureHost& host) {
     const Scenario& scenario = host.scenario();

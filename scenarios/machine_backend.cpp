@@ -370,11 +370,8 @@ std::optional<uint64_t> MachineBackend::symbol_address(std::string_view name) co
 }
 
 Result<RunStop> MachineBackend::run_for(uint64_t instructions) {
-    auto r = m_machine->run(instructions);
-    if (!r) {
-        return r.error();
-    }
-    return to_run_stop(r->reason);
+    KLP_TRY_ASSIGN(r, m_machine->run(instructions));
+    return to_run_stop(r.reason);
 }
 
 Result<RunStop> MachineBackend::run_until(const ReachPoint& reach) {
@@ -429,13 +426,10 @@ Result<CallOutcome> MachineBackend::call_at(GuestAddr addr, std::string_view nam
         spec.args[i] = args[i];
     }
     spec.cpu = idle_cpu();
-    auto id = m_machine->create_task(spec);
-    if (!id) {
-        return id.error();
-    }
+    KLP_TRY_ASSIGN(id, m_machine->create_task(spec));
     tasks_created();
-    m_events.set_quiet(*id);
-    m_events.stop_when_finished(*id);
+    m_events.set_quiet(id);
+    m_events.stop_when_finished(id);
     CallOutcome outcome;
     while (true) {
         auto r = m_machine->run();
@@ -443,7 +437,7 @@ Result<CallOutcome> MachineBackend::call_at(GuestAddr addr, std::string_view nam
             m_events.stop_when_finished(std::nullopt);
             return r.error();
         }
-        const auto& task = m_machine->task(*id);
+        const auto& task = m_machine->task(id);
         if (task.finished()) {
             outcome.stop = task.state == emu::TaskState::Exited ? RunStop::Done : RunStop::Idle;
             outcome.value = task.exit_value;

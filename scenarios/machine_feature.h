@@ -6,8 +6,9 @@
 //
 //   moment                         hook                         today's features
 //   ---------------------------    ---------------------------  ------------------------------
-//   machine configuration          FeatureKind::configure       ftrace: observe memory writes
-//   attach (machine exists, no     FeatureKind::attach          ftrace: trampolines, host calls
+//   machine configuration          FeatureKind::configure       stack-check: memory writes
+//   attach (machine exists, no     FeatureKind::attach          stack-check: store-below-sp
+//                                                               ftrace: trampolines, host calls
 //     scenario object yet)                                      modules: loader, PLT observer
 //                                                               unwind: reliability checker
 //   an [[object]] to load          claim_object                 modules: modules, deferred ones
@@ -24,11 +25,11 @@
 // kind = "livepatch", a `livepatch ...` action); attach() finds the features it builds on
 // (host.feature<FtraceFeature>() for the ops it registers as one more ftrace ops client,
 // host.feature<ModulesFeature>() to have its module loaded); handle() takes its actions (a new
-// alternative of scenario::Action, forwarded by the runner through Backend::feature_action);
-// claim_object() loads its objects; observers it needs it adds to host.machine() in attach()
-// and removes in its destructor; take_events() returns the transcript lines it produces
-// (`livepatch: enabling patch 'p'`), stamped with the machine clock, and findings go through
-// the machine's finding emitter. No other backend function changes.
+// alternative of scenario::Action; the runner's action dispatch gets one line handing it to
+// Backend::feature_action); claim_object() loads its objects; observers it needs it adds to
+// host.machine() in attach() and removes in its destructor; take_events() returns the
+// transcript lines it produces (`livepatch: enabling patch 'p'`), stamped with the machine
+// clock, and findings go through the machine's finding emitter. No other backend function changes.
 #pragma once
 
 #include "emu/image.h"

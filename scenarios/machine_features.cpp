@@ -3,15 +3,17 @@
 
 #include "scenarios/ftrace_feature.h"
 #include "scenarios/modules_feature.h"
+#include "scenarios/stack_check_feature.h"
 #include "scenarios/unwind_feature.h"
 
 namespace klpemu::scenario {
 
 std::vector<FeatureKind> machine_features() {
     return {
-        FtraceFeature::kind(),  // Trampolines must be in place before objects are loaded.
-        ModulesFeature::kind(), // Hands module call sites to ftrace.
-        UnwindFeature::kind(),  // Reads ftrace's graph return stacks.
+        StackCheckFeature::kind(), // Every scenario: store-below-sp on every kernel stack.
+        FtraceFeature::kind(),     // Trampolines must be in place before objects are loaded.
+        ModulesFeature::kind(),    // Hands module call sites to ftrace.
+        UnwindFeature::kind(),     // Reads ftrace's graph return stacks.
     };
 }
 

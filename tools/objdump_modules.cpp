@@ -66,15 +66,6 @@ std::optional<GuestRange> section_range(const LoadedObject& obj, std::string_vie
     return std::nullopt;
 }
 
-std::string distance(GuestAddr from, GuestAddr to) {
-    const int64_t d = to - from;
-    const uint64_t mag = d < 0 ? uint64_t(-d) : uint64_t(d);
-    if (mag < (uint64_t(1) << 20)) {
-        return fmt::format("{}{} KiB", d < 0 ? "-" : "+", mag >> 10);
-    }
-    return fmt::format("{}{} MiB", d < 0 ? "-" : "+", mag >> 20);
-}
-
 // Core memory, its text, data and stubs; then the same for init memory.
 std::vector<Region> regions_of(const patcher::Module& m) {
     std::vector<Region> out;
@@ -185,21 +176,18 @@ Result<ModuleImage> load_module_image(const ObjectBytes& kernel,
     image.machine = std::move(*machine);
     emu::Machine& m = *image.machine;
 
-    auto size = Loader::layout_size(kernel);
-    if (!size.ok()) {
-        return size.error();
-    }
+    KLP_TRY_ASSIGN(size, Loader::layout_size(kernel));
     // A zero-byte reservation returns the first free kernel address without taking any.
     auto first_free = m.reserve_kernel_region(0);
     if (!first_free.ok()) {
         return first_free.error();
     }
-    if (base && *base<*first_free&& * base + int64_t(*size)> emu::kKernelBase) {
+    if (base && *base<*first_free&& * base + int64_t(size)> emu::kKernelBase) {
         return make_error("klpemu objdump: error: --base {} overlaps the machine's own guest "
                           "objects ({}..{}); with modules, use {} or above",
                           *base, emu::kKernelBase, *first_free, *first_free);
     }
-    auto kernel_base = base ? Result<GuestAddr>(*base) : m.reserve_kernel_region(*size);
+    auto kernel_base = base ? Result<GuestAddr>(*base) : m.reserve_kernel_region(size);
     if (!kernel_base.ok()) {
         return kernel_base.error();
     }
@@ -235,10 +223,10 @@ void print_module_image(const ModuleImage& image) {
     const emu::Machine& machine = *image.machine;
     for (const auto& mod : image.modules->modules()) {
         fmt::print("{}: module core at {} from the kernel ({}), init at {} from the core\n\n",
-                   mod->name, distance(image.kernel_base, mod->core.begin),
+                   mod->name, patcher::format_distance(image.kernel_base, mod->core.begin),
                    reachable_by_branch26(mod->core.begin, image.kernel_base) ? "in BL reach"
                                                                              : "out of BL reach",
-                   distance(mod->core.begin, mod->init.begin));
+                   patcher::format_distance(mod->core.begin, mod->init.begin));
         fmt::print("Module regions:\n");
         for (const Region& r : regions_of(*mod)) {
             fmt::print("  {:<30} {}..{}  size {:#x}{}\n", r.name, r.range.begin, r.range.end,

@@ -23,18 +23,18 @@
     .equ    S_STACKFRAME, 304
     .equ    PT_REGS_SIZE, 336
 
-    .text
-    .globl  ftrace_regs_caller
-    .type   ftrace_regs_caller, %function
-    .balign 8
-ftrace_regs_caller:
-    bti     c
+// The kernel's own macro of that era (entry-ftrace.S, v5.5..v6.1): ftrace_caller used it with
+// allregs=0, ftrace_regs_caller with allregs=1. Make room for pt_regs plus a callee frame, save
+// the arguments (and x9), the callee-saved registers or only the FP, the call site's LR/SP/PC,
+// then the two frame records.
+    .macro  ftrace_regs_entry, allregs=0
     sub     sp, sp, #PT_REGS_SIZE + 16
     stp     x0, x1, [sp, #0]
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
     stp     x8, x9, [sp, #64]
+    .if \allregs == 1
     stp     x10, x11, [sp, #80]
     stp     x12, x13, [sp, #96]
     stp     x14, x15, [sp, #112]
@@ -45,6 +45,9 @@ ftrace_regs_caller:
     stp     x24, x25, [sp, #192]
     stp     x26, x27, [sp, #208]
     stp     x28, x29, [sp, #224]
+    .else
+    str     x29, [sp, #S_FP]
+    .endif
     add     x10, sp, #PT_REGS_SIZE + 16
     stp     x9, x10, [sp, #S_LR]
     str     x30, [sp, #S_PC]
@@ -52,6 +55,15 @@ ftrace_regs_caller:
     add     x29, sp, #PT_REGS_SIZE
     stp     x29, x30, [sp, #S_STACKFRAME]
     add     x29, sp, #S_STACKFRAME
+    .endm
+
+    .text
+    .globl  ftrace_regs_caller
+    .type   ftrace_regs_caller, %function
+    .balign 8
+ftrace_regs_caller:
+    bti     c
+    ftrace_regs_entry 1
     .globl  ftrace_common
 ftrace_common:
     sub     x0, x30, #4

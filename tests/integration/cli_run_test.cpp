@@ -108,11 +108,11 @@ TEST_CASE("KTAP and JUnit on real runs") {
     const std::string basics = std::string(KLPEMU_SOURCE_ROOT) + "/scenarios/basics";
     auto ktap = run_klpemu("run --format ktap " + basics);
     CHECK(ktap.status == 0);
-    CHECK(ktap.output.starts_with("KTAP version 1\n1..5\n"));
+    CHECK(ktap.output.starts_with("KTAP version 1\n1..6\n"));
     CHECK(contains(ktap.output, "\nok 1 calls across objects\n"));
     auto junit = run_klpemu("run --format junit " + basics);
     CHECK(junit.status == 0);
-    CHECK(junit.output.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites tests=\"5\""));
+    CHECK(junit.output.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites tests=\"6\""));
 }
 
 TEST_CASE("--trace writes Chrome trace events: X spans per task and CPU, i instants for findings") {

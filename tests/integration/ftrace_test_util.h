@@ -5,6 +5,7 @@
 #include "emu/c_compiler.h"
 #include "emu/loader.h"
 #include "emu/machine.h"
+#include "emu/store_below_sp_check.h"
 #include "patcher/ftrace.h"
 
 #include <doctest/doctest.h>
@@ -51,6 +52,8 @@ inline LoadedObject load_c(emu::Machine& m, std::string_view file, Compiler comp
 
 struct FtraceRig {
     std::unique_ptr<emu::Machine> machine;
+    // What every scenario machine has (the stack-check feature); ftrace does not attach it.
+    std::unique_ptr<emu::StoreBelowSpCheck> stack_check;
     std::unique_ptr<patcher::Ftrace> ftrace;
     LoadedObject object;
 };
@@ -62,6 +65,7 @@ inline FtraceRig make_ftrace_rig(patcher::TrampolineVariant variant, Compiler co
     auto m = emu::Machine::create(config);
     REQUIRE_MESSAGE(m.ok(), (m.ok() ? "" : m.error().message));
     rig.machine = std::move(*m);
+    rig.stack_check = std::make_unique<emu::StoreBelowSpCheck>(*rig.machine);
     patcher::FtraceOptions options;
     options.variant = variant;
     auto f = patcher::Ftrace::create(*rig.machine, options);

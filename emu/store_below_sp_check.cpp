@@ -1,0 +1,69 @@
+// The store-below-sp check (see store_below_sp_check.h).
+#include "emu/store_below_sp_check.h"
+
+#include "emu/insn_word.h"
+
+#include <fmt/format.h>
+
+#include <optional>
+
+namespace klpemu::emu {
+
+namespace {
+
+// The SP a store leaves behind when it is a pre-indexed store with SP as the base (`stp x29,
+// x30, [sp, #-16]!`): the hook sees the old SP, but the store lands at and above the new one.
+// Nullopt for every other instruction.
+std::optional<uint64_t> sp_after_pre_indexed_store(InsnWord w, uint64_t sp) {
+    const uint32_t x = w.raw;
+    const uint32_t rn = (x >> 5) & 0x1f;
+    if (rn != 31) {
+        return std::nullopt;
+    }
+    // STP/STNP class, pre-indexed, L = 0: opc 101 V 011 0 imm7 Rt2 Rn Rt.
+    if ((x & 0x3bc00000) == 0x29800000) {
+        const uint32_t opc = x >> 30;
+        const bool simd = (x >> 26) & 1;
+        const int64_t scale = simd ? (int64_t(4) << opc) : (int64_t(4) << (opc >> 1));
+        const int64_t imm7 = int64_t(int32_t(x << 10) >> 25);
+        return sp + uint64_t(imm7 * scale);
+    }
+    // STR (immediate), pre-indexed: size 111 V 00 opc(00) 0 imm9 11 Rn Rt.
+    if ((x & 0x3be00c00) == 0x38000c00) {
+        const int64_t imm9 = int64_t(int32_t(x << 11) >> 23);
+        return sp + uint64_t(imm9);
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+StoreBelowSpCheck::StoreBelowSpCheck(Machine& machine) : m_machine(machine) {
+    m_machine.add_observer(this);
+}
+
+StoreBelowSpCheck::~StoreBelowSpCheck() {
+    m_machine.remove_observer(this);
+}
+
+void StoreBelowSpCheck::on_memory_write(int cpu, GuestAddr pc, GuestAddr addr, int /*size*/) {
+    const int task_id = m_machine.current_task(cpu);
+    const Task& task = m_machine.task(task_id);
+    if (!task.stack.contains(addr)) {
+        return;
+    }
+    uint64_t sp = m_machine.cpu_state(cpu).sp;
+    uint32_t raw = 0;
+    if (m_machine.memory().read(pc, &raw, sizeof raw).ok()) {
+        sp = sp_after_pre_indexed_store(InsnWord(raw), sp).value_or(sp);
+    }
+    if (addr.value >= sp || !m_reported.insert(pc).second) {
+        return;
+    }
+    m_machine.report("store-below-sp", Severity::Error, pc, cpu, task_id,
+                     fmt::format("store to sp-{:#x} on {}'s kernel stack: an exception taken here "
+                                 "would overwrite it",
+                                 sp - addr.value, task.name));
+}
+
+} // namespace klpemu::emu

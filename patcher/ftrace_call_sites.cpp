@@ -1,0 +1,222 @@
+// The recorded call sites and their state machine (see ftrace_call_sites.h): ftrace_module_init
+// + ftrace_init_nop when an object arrives, ftrace_module_enable, ftrace_release_mod, and the
+// per-site transitions of ftrace_replace_code (ftrace_make_call, ftrace_modify_call,
+// ftrace_make_nop; with CALL_OPS the literal is written before the BL changes), built by
+// ftrace_callsite.h and applied through TextPoke.
+#include "patcher/ftrace_call_sites.h"
+
+#include "emu/insn_encoding.h"
+#include "patcher/ftrace.h"
+#include "patcher/ftrace_callsite.h"
+
+#include <set>
+
+namespace klpemu::patcher {
+
+namespace {
+
+// Two NOPs, as the compiler leaves the CALL_OPS literal before ftrace_init_nop sets it.
+constexpr uint64_t kLiteralNops = 0xd503201fd503201fULL;
+
+} // namespace
+
+void FtraceCallSites::index(size_t i) {
+    m_by_ip.emplace(m_sites[i].site.rec_ip, i);
+    m_by_word.emplace(m_sites[i].site.rec_ip, i);
+    m_by_word.emplace(m_sites[i].site.first_nop, i);
+}
+
+void FtraceCallSites::add(CallSite site) {
+    m_sites.push_back(std::move(site));
+    index(m_sites.size() - 1);
+}
+
+void FtraceCallSites::remove(GuestRange range) {
+    std::erase_if(m_sites, [&](const CallSite& s) { return range.contains(s.site.rec_ip); });
+    m_by_ip.clear();
+    m_by_word.clear();
+    for (size_t i = 0; i < m_sites.size(); ++i) {
+        index(i);
+    }
+}
+
+const CallSite* FtraceCallSites::find(GuestAddr ip) const {
+    auto it = m_by_ip.find(ip);
+    return it == m_by_ip.end() ? nullptr : &m_sites[it->second];
+}
+
+CallSiteState FtraceCallSites::state_of(std::string_view function) const {
+    for (const CallSite& site : m_sites) {
+        if (site.site.function == function) {
+            return site.state;
+        }
+    }
+    return CallSiteState::Compiled;
+}
+
+std::vector<PatchSite> FtraceCallSites::patch_sites() const {
+    std::vector<PatchSite> out;
+    out.reserve(m_sites.size());
+    for (const CallSite& site : m_sites) {
+        out.push_back(site.site);
+    }
+    return out;
+}
+
+// ---- Ftrace's call-site side -------------------------------------------------------------------
+
+Result<void> Ftrace::add_object(const LoadedObject& object) {
+    for (const PatchSite& ps : object.patch_sites) {
+        if (m_sites.contains(ps.rec_ip)) {
+            continue;
+        }
+        if (m_layout.call_ops && !ps.ops_literal) {
+            return make_error("ftrace: {}: {} has no CALL_OPS literal (build it with "
+                              "-fpatchable-function-entry=4,2 for the call-ops trampoline)",
+                              object.name, ps.function);
+        }
+        m_poke.watch_mov_slot(ps.first_nop);
+        m_poke.watch(ps.rec_ip);
+        CallSite site{ps, CallSiteState::Off, {}, std::nullopt};
+        // ftrace_init_nop: with CALL_OPS the literal is set to ftrace_nop_ops first.
+        if (m_layout.call_ops) {
+            const Symbol owner{ps.function, ps.function_addr, 0, SymbolKind::Function, false, {}};
+            KLP_TRY(m_poke.write_literal(*ps.ops_literal, kLiteralNops, m_nop_ops.value, &owner));
+            site.literal = m_nop_ops.value;
+        }
+        PokeContext init = poke_context();
+        init.text_not_live = true;
+        auto r = m_poke.apply(init_nop_patch(ps), init);
+        flush_poke_findings();
+        if (!r.ok()) {
+            return make_error("ftrace: ftrace_init_nop: {}", r.error().message);
+        }
+        m_sites.add(std::move(site));
+    }
+    return {};
+}
+
+Result<void> Ftrace::module_enable(const LoadedObject& object) {
+    std::set<GuestAddr> own;
+    for (const PatchSite& ps : object.patch_sites) {
+        own.insert(ps.rec_ip);
+    }
+    m_registry.object_added(object.patch_sites);
+    for (CallSite& site : m_sites.all()) {
+        if (own.contains(site.site.rec_ip)) {
+            KLP_TRY(update_site(site));
+        }
+    }
+    return {};
+}
+
+void Ftrace::remove_sites(GuestRange range) {
+    m_registry.text_freed(range);
+    m_sites.remove(range);
+}
+
+Result<GuestAddr> Ftrace::callable_addr(CallSite& site) {
+    if (a64::reachable_by_bl(site.site.rec_ip, m_trampoline)) {
+        return m_trampoline;
+    }
+    if (m_callable_hook) {
+        if (auto plt = m_callable_hook(site.site)) {
+            if (a64::reachable_by_bl(site.site.rec_ip, *plt)) {
+                return *plt;
+            }
+        }
+    }
+    return make_error("ftrace: {}: {} is {:+#x} bytes from {} and there is no ftrace PLT in "
+                      "reach",
+                      m_machine.symbolize(site.site.rec_ip).str(), m_layout.entry,
+                      m_trampoline - site.site.rec_ip, site.site.function);
+}
+
+Result<void> Ftrace::write_site_literal(CallSite& site, uint64_t value) {
+    const Symbol owner{
+        site.site.function, site.site.function_addr, 0, SymbolKind::Function, false, {}};
+    KLP_TRY(m_poke.write_literal(*site.site.ops_literal, *site.literal, value, &owner));
+    site.literal = value;
+    return {};
+}
+
+Result<void> Ftrace::update_site(CallSite& site) {
+    if (site.state == CallSiteState::Broken || site.state == CallSiteState::Compiled) {
+        return {};
+    }
+    const std::vector<OpsId> ops = m_registry.ops_for(site.site);
+    if (ops.empty()) {
+        if (site.state != CallSiteState::On) {
+            return {};
+        }
+        // ftrace_make_nop: the literal goes back to nop_ops first, then the BL to NOP.
+        if (m_layout.call_ops) {
+            KLP_TRY(write_site_literal(site, m_nop_ops.value));
+        }
+        KLP_TRY_ASSIGN(nop, make_nop_patch(site.site, site.target));
+        KLP_TRY(poke(nop));
+        site.state = CallSiteState::Off;
+        return {};
+    }
+    const uint64_t want_literal = ops.size() == 1 ? m_records.at(ops[0]).value : m_list_ops.value;
+    if (site.state == CallSiteState::On) {
+        // ftrace_modify_call with the same target: only the literal changes.
+        if (m_layout.call_ops && site.literal != want_literal) {
+            KLP_TRY(write_site_literal(site, want_literal));
+        }
+        return {};
+    }
+    auto target = callable_addr(site);
+    if (!target.ok()) {
+        m_machine.report("bl-out-of-range", Severity::Error, site.site.rec_ip, m_options.writer_cpu,
+                         -1, target.error().message);
+        if (!m_options.brk_on_range_error) {
+            return target.error();
+        }
+        // What the kernel did before a7ed7b9d0ebb: the generator's BRK went into the site.
+        KLP_TRY(poke(break_fault_patch(site.site)));
+        site.state = CallSiteState::Broken;
+        return {};
+    }
+    // ftrace_make_call: the literal first, then NOP -> BL.
+    if (m_layout.call_ops) {
+        KLP_TRY(write_site_literal(site, want_literal));
+    }
+    KLP_TRY_ASSIGN(patch, make_call_patch(site.site, *target));
+    KLP_TRY(poke(patch));
+    site.state = CallSiteState::On;
+    site.target = *target;
+    return {};
+}
+
+Result<void> Ftrace::update_tracer_call() {
+    if (m_layout.call_ops) {
+        return {};
+    }
+    // ftrace_update_ftrace_func: ftrace_call is `bl ftrace_stub` while nothing is registered.
+    const bool want = !m_registry.empty();
+    if (want == m_tracer_call_live) {
+        return {};
+    }
+    auto stub = a64::bl(m_ftrace_call, m_ftrace_stub);
+    auto list = a64::bl(m_ftrace_call, m_list_func);
+    KLP_CHECK(stub.ok() && list.ok(), "ftrace_call cannot reach its own support code");
+    const TextPatch patch = want ? TextPatch{m_ftrace_call, *stub, *list, PatchPurpose::TracerCall}
+                                 : TextPatch{m_ftrace_call, *list, *stub, PatchPurpose::TracerCall};
+    KLP_TRY(poke(patch));
+    m_tracer_call_live = want;
+    return {};
+}
+
+Result<void> Ftrace::update_sites() {
+    for (CallSite& site : m_sites.all()) {
+        KLP_TRY(update_site(site));
+    }
+    return {};
+}
+
+CallSiteState Ftrace::site_state(std::string_view function) const {
+    return m_sites.state_of(function);
+}
+
+} // namespace klpemu::patcher
