@@ -145,6 +145,9 @@ class MachineBackend : public Backend {
         }
         return m_unwind->report();
     }
+    DebugAccess debug_access() override {
+        return DebugAccess{m_machine.get(), m_ftrace.get(), m_modules.get(), m_unwind.get()};
+    }
 
   private:
     Result<ObjectBytes> object_bytes(const ObjectSpec& object) const;

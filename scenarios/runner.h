@@ -7,6 +7,7 @@
 #include "scenarios/scenario_result.h"
 
 #include <filesystem>
+#include <functional>
 
 namespace klpemu::scenario {
 
@@ -15,6 +16,8 @@ class ChromeTrace;
 struct RunOptions {
     bool update_golden = false;   // Rewrite NAME.expected instead of comparing with it.
     ChromeTrace* trace = nullptr; // Receives one process per scenario when set.
+    // Called before step `index` of the timeline runs (the step debugger stops there).
+    std::function<void(size_t index)> before_step;
 };
 
 class Runner {
