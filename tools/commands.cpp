@@ -15,7 +15,7 @@ void register_commands(CLI::App& app, int& exit_status) {
     register_run_command(app, exit_status);
     register_objdump_command(app, exit_status);
     register_step_command(app, exit_status);
-    //TMP register_gdb_command(app, exit_status);
+    register_gdb_command(app, exit_status);
 }
 
 } // namespace klpemu::tools

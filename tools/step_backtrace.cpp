@@ -22,6 +22,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 
 namespace klpemu::tools {
 
@@ -50,6 +52,31 @@ std::string difference(const emu::Machine& machine, const std::vector<GuestAddr>
         }
     }
     return "lists the right return addresses in the wrong order";
+}
+
+// A policy's reason with code addresses symbolized (stack addresses stay hex): "REGS_PC
+// leaf+0x4" reads better and stays the same when unrelated guest code moves.
+std::string symbolize_text(const emu::Machine& machine, const std::string& text) {
+    std::string out;
+    size_t i = 0;
+    while (i < text.size()) {
+        if (text.compare(i, 2, "0x") == 0) {
+            size_t j = i + 2;
+            while (j < text.size() && std::isxdigit(static_cast<unsigned char>(text[j]))) {
+                ++j;
+            }
+            const uint64_t v = std::strtoull(text.substr(i + 2, j - i - 2).c_str(), nullptr, 16);
+            if (j > i + 2 && machine.symbols().function_at(GuestAddr(v))) {
+                out += machine.symbolize(GuestAddr(v)).str();
+            } else {
+                out.append(text, i, j - i);
+            }
+            i = j;
+            continue;
+        }
+        out += text[i++];
+    }
+    return out;
 }
 
 // Return addresses of every call the bottom functions make (seed-v4's kthread-bottom test), as
@@ -147,7 +174,7 @@ std::string Debugger::view_backtrace(std::string_view args) const {
         std::string detail;
         if (!r.reliable) {
             verdict = truth_complete ? "unreliable, refused" : "unreliable";
-            detail = fmt::format("reason: {}", r.reason);
+            detail = fmt::format("reason: {}", symbolize_text(machine, r.reason));
         } else if (!truth_complete) {
             verdict = "reliable (not judged)";
         } else if (r.return_addresses == truth_list) {
