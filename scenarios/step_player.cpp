@@ -271,6 +271,8 @@ void StepPlayer::take_baselines() {
     const emu::Machine& machine = *m_access.machine;
     m_text_writes = machine.text_writes();
     m_findings = findings_count();
+    m_checker_findings =
+        m_access.unwind != nullptr ? m_access.unwind->checker().findings().size() : 0;
     m_transition = transition_signature();
     m_switched = false;
     m_irq = false;
@@ -350,18 +352,16 @@ std::optional<std::string> StepPlayer::condition_hit(int cpu, int task, GuestAdd
     if (e.finding) {
         const uint64_t n = findings_count();
         if (n != m_findings) {
+            // The newest finding of whichever source grew: the checker's or the machine's.
+            const bool checker_grew =
+                m_access.unwind != nullptr &&
+                m_access.unwind->checker().findings().size() > m_checker_findings;
             m_findings = n;
-            std::string what;
-            if (m_access.unwind != nullptr && !m_access.unwind->checker().findings().empty() &&
-                m_access.unwind->checker().findings().back().instruction + 1 >=
-                    machine.instructions()) {
-                const Finding& f = m_access.unwind->checker().findings().back();
-                what = fmt::format("{} at {}", f.kind, f.where);
-            } else if (!machine.findings().empty()) {
-                const Finding& f = machine.findings().back();
-                what = fmt::format("{} at {}", f.kind, f.where);
-            }
-            return fmt::format("event finding: {}", what);
+            m_checker_findings =
+                m_access.unwind != nullptr ? m_access.unwind->checker().findings().size() : 0;
+            const Finding& f = checker_grew ? m_access.unwind->checker().findings().back()
+                                            : machine.findings().back();
+            return fmt::format("event finding: {} at {}", f.kind, f.where);
         }
     }
     if (e.transition) {
@@ -395,12 +395,14 @@ void StepPlayer::on_instruction(int cpu, int task, GuestAddr pc, uint64_t clock)
     std::optional<std::string> reason;
     if (m_rules.at_clock) {
         if (clock < *m_rules.at_clock) {
-            if (m_rules.scan && condition_hit(cpu, task, pc)) {
-                s.m_last_hit = clock;
+            if (m_rules.scan) {
+                if (auto hit = condition_hit(cpu, task, pc)) {
+                    s.m_last_hit = StepSession::Hit{clock, std::move(*hit)};
+                }
             }
             return;
         }
-        reason = "reached";
+        reason = m_rules.at_reason;
     } else {
         if (m_rules.step_task == task && m_rules.task_steps != 0 && --m_steps_left == 0) {
             reason = "step";

@@ -70,12 +70,13 @@ class StepPlayer {
     SteppedBackend* m_backend = nullptr;
     std::unique_ptr<StepObserver> m_observer;
     std::string m_error;
-    bool m_ran_dry = false;    // At the end: the machine had nothing left to run.
+    bool m_ran_dry = false; // At the end: the machine had nothing left to run.
     std::string m_dry_reason;
 
     // Baselines for event breaks.
     uint64_t m_text_writes = 0;
     uint64_t m_findings = 0;
+    uint64_t m_checker_findings = 0;
     uint64_t m_transition = 0;
     std::vector<std::vector<uint8_t>> m_watch_values;
     bool m_switched = false;

@@ -54,9 +54,13 @@ Result<std::unique_ptr<StepSession>> StepSession::open(const std::filesystem::pa
     return session;
 }
 
-const StopState& StepSession::stop() const { return m_player->stop(); }
+const StopState& StepSession::stop() const {
+    return m_player->stop();
+}
 
-DebugAccess StepSession::access() const { return m_player->access(); }
+DebugAccess StepSession::access() const {
+    return m_player->access();
+}
 
 Result<void> StepSession::start_player(const ResumeRules& rules) {
     m_player.reset(); // Abandons and joins the previous run first.
@@ -92,13 +96,14 @@ Result<void> StepSession::resume(const ResumeRules& rules) {
     return wait_stopped();
 }
 
-Result<void> StepSession::go_to_clock(uint64_t clock) {
+Result<void> StepSession::go_to_clock(uint64_t clock, std::string reason) {
     const StopState& s = stop();
     if (s.at == StopAt::Instruction && s.clock == clock) {
         return {};
     }
     ResumeRules rules;
     rules.at_clock = clock;
+    rules.at_reason = std::move(reason);
     rules.conditions = false;
     if (clock > s.clock || (clock == s.clock && s.at == StopAt::StepBoundary)) {
         return resume(rules);
@@ -120,7 +125,7 @@ std::optional<uint64_t> StepSession::previous_instruction(int task, uint64_t bef
     return std::nullopt;
 }
 
-Result<std::optional<uint64_t>> StepSession::last_condition_hit(uint64_t before) {
+Result<std::optional<StepSession::Hit>> StepSession::last_condition_hit(uint64_t before) {
     ResumeRules rules;
     rules.at_clock = before;
     rules.scan = true;

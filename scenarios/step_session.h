@@ -64,7 +64,7 @@ struct Watchpoint {
     uint32_t len = 8;
 };
 struct EventBreaks {
-    bool patch = false;      // A text write (ftrace, module PLTs, livepatch, a debugger write).
+    bool patch = false; // A text write (ftrace, module PLTs, livepatch, a debugger write).
     bool task_switch = false;
     bool transition = false; // A task's patch_state/TIF_PATCH_PENDING, or a DebugView's counter.
     bool finding = false;
@@ -79,12 +79,13 @@ struct StopConditions {
 
 // What ends one resume (besides an interrupt, the end of the timeline and the conditions).
 struct ResumeRules {
-    int step_task = -1;       // With task_steps: stop before the task's task_steps-th next insn.
+    int step_task = -1; // With task_steps: stop before the task's task_steps-th next insn.
     uint64_t task_steps = 0;
     std::optional<uint64_t> at_clock; // Stop before instruction number at_clock (nothing else).
     bool scan = false; // With at_clock: note the last clock where the conditions would stop.
-    bool step_boundaries = false;     // Stop before the next timeline step.
-    bool conditions = true;           // Honour breakpoints, watchpoints and event breaks.
+    std::string at_reason = "reached"; // The stop's reason when at_clock is reached.
+    bool step_boundaries = false;      // Stop before the next timeline step.
+    bool conditions = true;            // Honour breakpoints, watchpoints and event breaks.
     // A temporary breakpoint (next, finish, until): pc in `temp_task`, with sp above temp_sp
     // (so a recursive call of the same function does not stop it).
     std::optional<GuestAddr> temp_pc;
@@ -122,11 +123,17 @@ class StepSession {
     // Runs forward until a rule or condition fires. Errors: the session could not run.
     Result<void> resume(const ResumeRules& rules);
     // Goes exactly to instruction number `clock` (backward: by replaying from the start).
-    Result<void> go_to_clock(uint64_t clock);
+    // `reason` becomes the stop's reason.
+    Result<void> go_to_clock(uint64_t clock, std::string reason = "reached");
     // The clock of `task`'s last instruction before `before`, if it ran one (history).
     std::optional<uint64_t> previous_instruction(int task, uint64_t before) const;
-    // The clock of the last stop the conditions cause in [0, before), by replaying with them.
-    Result<std::optional<uint64_t>> last_condition_hit(uint64_t before);
+    // The last stop the conditions cause in [0, before) (its clock and reason), by replaying
+    // with them.
+    struct Hit {
+        uint64_t clock = 0;
+        std::string reason;
+    };
+    Result<std::optional<Hit>> last_condition_hit(uint64_t before);
 
     // Ends the current resume at the next instruction; callable from a signal-safe context.
     void interrupt() { m_interrupt.store(true); }
@@ -149,11 +156,11 @@ class StepSession {
     StopConditions m_conditions;
     std::vector<std::string> m_events;
     std::vector<HistorySlice> m_history;
-    uint64_t m_history_end = 0; // Clocks below it are recorded in m_history.
+    uint64_t m_history_end = 0;                       // Clocks below it are recorded in m_history.
     std::unordered_map<uint64_t, uint64_t> m_digests; // Clock -> machine digest (forward stops).
     std::atomic<bool> m_interrupt{false};
     std::function<void()> m_poll;
-    std::optional<uint64_t> m_last_hit; // Filled by a scan replay.
+    std::optional<Hit> m_last_hit; // Filled by a scan replay.
     uint64_t m_replays = 0;
     uint64_t m_replayed = 0;
 };

@@ -40,8 +40,8 @@ std::string to_hex(std::span<const uint8_t> bytes) {
 }
 
 std::string to_hex(std::string_view text) {
-    return to_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()),
-                                           text.size()));
+    return to_hex(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 std::string le_hex(uint64_t v, int bytes) {
@@ -96,7 +96,9 @@ std::optional<uint64_t> parse_hex_number(std::string_view hex) {
     return v;
 }
 
-void PacketReader::feed(std::string_view bytes) { m_buffer.append(bytes); }
+void PacketReader::feed(std::string_view bytes) {
+    m_buffer.append(bytes);
+}
 
 std::optional<std::string> PacketReader::next(bool& bad_checksum) {
     bad_checksum = false;

@@ -54,7 +54,9 @@ void GdbStub::send_raw(std::string_view bytes) {
     }
 }
 
-void GdbStub::send(std::string_view payload) { send_raw(gdb::frame(payload)); }
+void GdbStub::send(std::string_view payload) {
+    send_raw(gdb::frame(payload));
+}
 
 void GdbStub::poll_interrupt() {
     pollfd p{m_fd, POLLIN, 0};
@@ -129,7 +131,9 @@ bool GdbStub::handle(const std::string& packet) {
     const std::string_view p = packet;
     const std::string_view args = p.substr(1);
     switch (p.front()) {
-    case '?': send(stop_reply()); return true;
+    case '?':
+        send(stop_reply());
+        return true;
     case 'q':
     case 'Q': {
         const std::string reply = query(p);
@@ -139,16 +143,36 @@ bool GdbStub::handle(const std::string& packet) {
         }
         return true;
     }
-    case 'g': send(read_registers()); return true;
-    case 'G': send(write_registers(args)); return true;
-    case 'p': send(read_register(args)); return true;
-    case 'P': send(write_register(args)); return true;
-    case 'm': send(read_memory(args)); return true;
-    case 'M': send(write_memory(args)); return true;
-    case 'Z': send(breakpoint(true, args)); return true;
-    case 'z': send(breakpoint(false, args)); return true;
-    case 'c': send(resume("c", m_step_task)); return true;
-    case 's': send(resume("s", m_step_task)); return true;
+    case 'g':
+        send(read_registers());
+        return true;
+    case 'G':
+        send(write_registers(args));
+        return true;
+    case 'p':
+        send(read_register(args));
+        return true;
+    case 'P':
+        send(write_register(args));
+        return true;
+    case 'm':
+        send(read_memory(args));
+        return true;
+    case 'M':
+        send(write_memory(args));
+        return true;
+    case 'Z':
+        send(breakpoint(true, args));
+        return true;
+    case 'z':
+        send(breakpoint(false, args));
+        return true;
+    case 'c':
+        send(resume("c", m_step_task));
+        return true;
+    case 's':
+        send(resume("s", m_step_task));
+        return true;
     case 'b':
         if (args == "s" || args == "c") {
             send(resume(p, m_step_task));
@@ -192,9 +216,14 @@ bool GdbStub::handle(const std::string& packet) {
             send("");
         }
         return true;
-    case 'D': send("OK"); return false;
-    case 'k': return false;
-    default: send(""); return true;
+    case 'D':
+        send("OK");
+        return false;
+    case 'k':
+        return false;
+    default:
+        send("");
+        return true;
     }
 }
 
@@ -208,7 +237,8 @@ std::string GdbStub::query(std::string_view p) {
         return "OK";
     }
     if (p.starts_with("qXfer:features:read:target.xml:")) {
-        const std::string_view range = p.substr(std::string_view("qXfer:features:read:target.xml:").size());
+        const std::string_view range =
+            p.substr(std::string_view("qXfer:features:read:target.xml:").size());
         const size_t comma = range.find(',');
         const auto off = gdb::parse_hex_number(range.substr(0, comma));
         const auto len = comma == std::string_view::npos
@@ -351,8 +381,9 @@ std::string GdbStub::write_register(std::string_view args) {
 std::string GdbStub::read_memory(std::string_view args) {
     const size_t comma = args.find(',');
     const auto addr = gdb::parse_hex_number(args.substr(0, comma));
-    const auto len = comma == std::string_view::npos ? std::nullopt
-                                                      : gdb::parse_hex_number(args.substr(comma + 1));
+    const auto len = comma == std::string_view::npos
+                         ? std::nullopt
+                         : gdb::parse_hex_number(args.substr(comma + 1));
     if (!addr || !len || *len > 0x10000) {
         return "E01";
     }

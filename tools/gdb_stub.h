@@ -50,7 +50,7 @@ class GdbStub {
     int m_fd;
     gdb::PacketReader m_reader;
     bool m_ack = true;
-    int m_step_task = -1; // Hc
+    int m_step_task = -1;     // Hc
     std::string m_stop_extra; // "watch:...;", "swbreak:;", "replaylog:begin;"
 };
 

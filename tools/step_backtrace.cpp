@@ -159,7 +159,8 @@ std::string Debugger::view_backtrace(std::string_view args) const {
         truth->return_addresses(GuestAddr(regs.pc), truth_list);
         truth_complete = truth->complete();
         std::string state = truth_complete ? "complete" : "incomplete";
-        out += fmt::format("  {:<9}  {:<20}  {}\n", "truth", state, trace_text(machine, truth_list));
+        out +=
+            fmt::format("  {:<9}  {:<20}  {}\n", "truth", state, trace_text(machine, truth_list));
         if (live && truth->exception_depth() > 0) {
             out += fmt::format("  {:<9}  the task is inside {} exception(s): an IRQ here nests\n",
                                "", truth->exception_depth());
@@ -197,6 +198,8 @@ std::string Debugger::view_backtrace(std::string_view args) const {
     return out;
 }
 
-std::string Debugger::cmd_bt(std::string_view args) { return view_backtrace(args); }
+std::string Debugger::cmd_bt(std::string_view args) {
+    return view_backtrace(args);
+}
 
 } // namespace klpemu::tools

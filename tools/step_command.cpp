@@ -26,7 +26,9 @@ namespace {
 // the one piece of process-wide state here.
 volatile std::sig_atomic_t g_interrupted = 0;
 
-void on_sigint(int) { g_interrupted = 1; }
+void on_sigint(int) {
+    g_interrupted = 1;
+}
 
 struct StepOptions {
     std::string file;

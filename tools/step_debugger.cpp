@@ -123,7 +123,9 @@ int Debugger::focus_cpu() const {
     return machine->current_task(t.cpu) == task && !t.finished() ? t.cpu : -1;
 }
 
-bool Debugger::running_machine() const { return m_session->access().machine != nullptr; }
+bool Debugger::running_machine() const {
+    return m_session->access().machine != nullptr;
+}
 
 std::string Debugger::stop_line() const {
     const auto& s = m_session->stop();
@@ -134,13 +136,15 @@ std::string Debugger::stop_line() const {
         return fmt::format("#{} before step {}: {}", s.clock, s.steps_started + 1,
                            s.steps_started < steps.size() ? steps[s.steps_started].text : "?");
     }
-    case StopAt::End: return fmt::format("#{} {}", s.clock, s.reason);
-    case StopAt::Instruction: break;
+    case StopAt::End:
+        return fmt::format("#{} {}", s.clock, s.reason);
+    case StopAt::Instruction:
+        break;
     }
     std::string task = machine != nullptr && s.task >= 0 ? machine->task(s.task).name : "?";
-    std::string line = fmt::format("#{} cpu{} {} {}: {}", s.clock, s.cpu, task,
-                                   machine != nullptr ? machine->symbolize(s.pc).str() : "?",
-                                   disassemble(s.pc));
+    std::string line =
+        fmt::format("#{} cpu{} {} {}: {}", s.clock, s.cpu, task,
+                    machine != nullptr ? machine->symbolize(s.pc).str() : "?", disassemble(s.pc));
     if (s.reason != "step" && s.reason != "reached") {
         line += fmt::format("  ({})", s.reason);
     }
@@ -158,7 +162,9 @@ std::string Debugger::moved(const Result<void>& r) {
     return stop_line() + "\n";
 }
 
-Result<void> Debugger::resume_with(const ResumeRules& rules) { return m_session->resume(rules); }
+Result<void> Debugger::resume_with(const ResumeRules& rules) {
+    return m_session->resume(rules);
+}
 
 Result<void> Debugger::step_instructions(int task, uint64_t count) {
     const auto& s = m_session->stop();
@@ -199,7 +205,9 @@ Result<void> Debugger::reverse_step_instructions(int task, uint64_t count) {
     return m_session->go_to_clock(target);
 }
 
-Result<void> Debugger::continue_forward() { return resume_with(ResumeRules{}); }
+Result<void> Debugger::continue_forward() {
+    return resume_with(ResumeRules{});
+}
 
 Result<void> Debugger::reverse_continue() {
     const uint64_t now = m_session->stop().clock;
@@ -209,7 +217,7 @@ Result<void> Debugger::reverse_continue() {
         KLP_TRY(m_session->go_to_clock(0));
         return make_error("no breakpoint or event before this point: at the first instruction");
     }
-    return m_session->go_to_clock(**hit);
+    return m_session->go_to_clock((*hit)->clock, (*hit)->reason);
 }
 
 std::string Debugger::cmd_stepi(std::string_view args) {
@@ -342,7 +350,9 @@ std::string Debugger::cmd_reverse_stepi(std::string_view args) {
     return moved(reverse_step_instructions(focus_task(), *n));
 }
 
-std::string Debugger::cmd_reverse_continue(std::string_view) { return moved(reverse_continue()); }
+std::string Debugger::cmd_reverse_continue(std::string_view) {
+    return moved(reverse_continue());
+}
 
 std::string Debugger::cmd_back(std::string_view args) {
     auto n = parse_number(args);
@@ -372,7 +382,8 @@ std::string Debugger::cmd_break(std::string_view args) {
         }
         return fmt::format("break on {}\n", words[1]);
     }
-    if (words[0].find(':') != std::string_view::npos && words[0].find("::") == std::string_view::npos) {
+    if (words[0].find(':') != std::string_view::npos &&
+        words[0].find("::") == std::string_view::npos) {
         return fmt::format("error: break {}: no line table: klpemu loads objects without debug "
                            "line information; break on a symbol or address\n",
                            words[0]);
@@ -522,7 +533,9 @@ Result<int> Debugger::parse_task(std::string_view name) const {
     return make_error("no task '{}' (tasks: {})", name, known);
 }
 
-std::string Debugger::cmd_where(std::string_view) { return stop_line() + "\n"; }
+std::string Debugger::cmd_where(std::string_view) {
+    return stop_line() + "\n";
+}
 
 std::string Debugger::cmd_help(std::string_view) {
     std::string out;

@@ -18,39 +18,54 @@ namespace {
 
 const char* task_kind_name(emu::TaskKind k) {
     switch (k) {
-    case emu::TaskKind::Kthread: return "kthread";
-    case emu::TaskKind::User: return "user";
-    case emu::TaskKind::Idle: return "idle";
+    case emu::TaskKind::Kthread:
+        return "kthread";
+    case emu::TaskKind::User:
+        return "user";
+    case emu::TaskKind::Idle:
+        return "idle";
     }
     return "?";
 }
 
 const char* task_state_name(emu::TaskState s) {
     switch (s) {
-    case emu::TaskState::Runnable: return "runnable";
-    case emu::TaskState::Running: return "running";
-    case emu::TaskState::Blocked: return "blocked";
-    case emu::TaskState::Exited: return "exited";
-    case emu::TaskState::Killed: return "killed";
+    case emu::TaskState::Runnable:
+        return "runnable";
+    case emu::TaskState::Running:
+        return "running";
+    case emu::TaskState::Blocked:
+        return "blocked";
+    case emu::TaskState::Exited:
+        return "exited";
+    case emu::TaskState::Killed:
+        return "killed";
     }
     return "?";
 }
 
 const char* patch_state_name(emu::PatchState p) {
     switch (p) {
-    case emu::PatchState::Idle: return "idle";
-    case emu::PatchState::Unpatched: return "unpatched";
-    case emu::PatchState::Patched: return "patched";
+    case emu::PatchState::Idle:
+        return "idle";
+    case emu::PatchState::Unpatched:
+        return "unpatched";
+    case emu::PatchState::Patched:
+        return "patched";
     }
     return "?";
 }
 
 const char* site_state_name(patcher::CallSiteState s) {
     switch (s) {
-    case patcher::CallSiteState::Compiled: return "compiled";
-    case patcher::CallSiteState::Off: return "off";
-    case patcher::CallSiteState::On: return "on";
-    case patcher::CallSiteState::Broken: return "broken";
+    case patcher::CallSiteState::Compiled:
+        return "compiled";
+    case patcher::CallSiteState::Off:
+        return "off";
+    case patcher::CallSiteState::On:
+        return "on";
+    case patcher::CallSiteState::Broken:
+        return "broken";
     }
     return "?";
 }
@@ -183,8 +198,10 @@ std::string Debugger::cmd_regs(std::string_view) {
         if (!live && i < 19) {
             continue;
         }
-        out += reg(i == 29 ? "fp" : i == 30 ? "lr" : fmt::format("x{}", i), s.x[size_t(i)],
-                   i >= 29 || live);
+        out += reg(i == 29   ? "fp"
+                   : i == 30 ? "lr"
+                             : fmt::format("x{}", i),
+                   s.x[size_t(i)], i >= 29 || live);
     }
     out += reg("sp", s.sp, false);
     out += reg("pc", s.pc, true);
@@ -200,7 +217,8 @@ std::string Debugger::cmd_examine(std::string_view args) {
     uint64_t count = 4;
     if (args.starts_with("/")) {
         const size_t sp = args.find_first_of(" \t");
-        std::string_view fmt_text = args.substr(1, sp == std::string_view::npos ? args.npos : sp - 1);
+        std::string_view fmt_text =
+            args.substr(1, sp == std::string_view::npos ? args.npos : sp - 1);
         while (!fmt_text.empty() && (fmt_text.back() == 'x' || fmt_text.back() == 'g')) {
             fmt_text.remove_suffix(1);
         }
@@ -285,9 +303,10 @@ std::string Debugger::view_tasks() const {
         if (!t.finished() && machine.current_task(t.cpu) == id) {
             state = "on-cpu";
         }
-        out += fmt::format("{} {:>3}  {:<20} {:<8} {:<9} {:>3}  {:<11}  {}", id == focus_task() ? "*" : " ",
-                           id, t.name, task_kind_name(t.kind), state, t.cpu,
-                           patch_state_name(t.patch_state), t.tif_patch_pending ? "set" : "-");
+        out +=
+            fmt::format("{} {:>3}  {:<20} {:<8} {:<9} {:>3}  {:<11}  {}",
+                        id == focus_task() ? "*" : " ", id, t.name, task_kind_name(t.kind), state,
+                        t.cpu, patch_state_name(t.patch_state), t.tif_patch_pending ? "set" : "-");
         for (const emu::DebugView* v : machine.debug_views()) {
             if (auto note = v->task_note(id); !note.empty()) {
                 out += fmt::format("  {}: {}", v->name(), note);
@@ -298,14 +317,17 @@ std::string Debugger::view_tasks() const {
     return out;
 }
 
-std::string Debugger::cmd_tasks(std::string_view) { return view_tasks(); }
+std::string Debugger::cmd_tasks(std::string_view) {
+    return view_tasks();
+}
 
 std::string Debugger::cmd_patches(std::string_view) {
     const auto access = m_session->access();
     const emu::Machine& machine = *access.machine;
     std::string out;
     if (access.ftrace != nullptr) {
-        out += fmt::format("ftrace: trampoline {}\n", machine.symbolize(access.ftrace->trampoline()).str());
+        out += fmt::format("ftrace: trampoline {}\n",
+                           machine.symbolize(access.ftrace->trampoline()).str());
         for (const auto& s : access.ftrace->sites()) {
             std::string detail = fmt::format("{}: {}", machine.symbolize(s.site.first_nop).str(),
                                              disassemble(s.site.first_nop));
@@ -364,7 +386,7 @@ std::string Debugger::cmd_plt(std::string_view args) {
                 out += fmt::format("  {}[{}] {:<28} {}\n", plt->name(), slot.index,
                                    access.machine->symbolize(pc).str() + ":",
                                    access.machine->memory().is_mapped(pc, 4) ? disassemble(pc)
-                                                                              : "<freed>");
+                                                                             : "<freed>");
             }
         }
     }
@@ -393,8 +415,8 @@ std::string Debugger::cmd_cycles(std::string_view) {
     }
     for (int id = 0; id < machine.task_count(); ++id) {
         const emu::Task& t = machine.task(id);
-        out += fmt::format("task {}: {} instructions, {} cycles\n", t.name, t.instructions,
-                           t.cycles);
+        out +=
+            fmt::format("task {}: {} instructions, {} cycles\n", t.name, t.instructions, t.cycles);
     }
     return out;
 }

@@ -3,10 +3,13 @@
 // identical machine state, and breakpoints, event breaks and interrupts stop where they say.
 #include "emu/machine.h"
 #include "scenarios/step_session.h"
+#include "support/temp_dir.h"
 
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 using namespace klpemu;
 using namespace klpemu::scenario;
@@ -81,7 +84,8 @@ TEST_CASE("step session: a breakpoint stops before the instruction runs; reverse
     auto hit = s->last_condition_hit(s->stop().clock);
     REQUIRE(hit.ok());
     REQUIRE(hit->has_value());
-    CHECK(**hit == first);
+    CHECK((*hit)->clock == first);
+    CHECK((*hit)->reason == "breakpoint 1");
     REQUIRE(s->go_to_clock(first).ok());
     CHECK(s->stop().pc == leaf);
     const emu::CpuState replayed = s->access().machine->cpu_state(s->stop().cpu);
@@ -111,13 +115,6 @@ TEST_CASE("step session: event breaks and interrupts") {
         REQUIRE(s->resume(ResumeRules{}).ok());
         CHECK(s->stop().reason.starts_with("event finding: unsound-reliable-trace"));
     }
-    SUBCASE("an interrupt from the poll ends a continue at the next instruction") {
-        StepSession* raw = s.get();
-        s->interrupt();
-        s->set_poll([raw] { raw->interrupt(); });
-        REQUIRE(s->resume(ResumeRules{}).ok());
-        CHECK(s->stop().reason == "interrupted");
-    }
     SUBCASE("a watchpoint stops after the instruction that changed the value") {
         REQUIRE(s->go_to_clock(20).ok());
         const uint64_t sp = s->access().machine->cpu_state(s->stop().cpu).sp;
@@ -125,6 +122,30 @@ TEST_CASE("step session: event breaks and interrupts") {
         REQUIRE(s->resume(ResumeRules{}).ok());
         CHECK(s->stop().reason.starts_with("watchpoint 2:"));
     }
+}
+
+TEST_CASE("step session: an interrupt from the poll ends a continue at the next instruction") {
+    // A task that loops until a budget of 50 million instructions: the poll (every ~20 ms of
+    // running) interrupts it long before.
+    std::ifstream in(std::filesystem::path(KLPEMU_SOURCE_ROOT) /
+                     "scenarios/basics/runaway_budget.toml");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string toml = text.str();
+    const size_t at = toml.find("budget = 2000");
+    REQUIRE(at != std::string::npos);
+    toml.replace(at, 13, "budget = 50000000");
+    klpemu::test::TempDir dir;
+    auto opened = StepSession::open(dir.write("runaway.toml", toml));
+    REQUIRE(opened.ok());
+    auto& s = *opened;
+    StepSession* raw = s.get();
+    s->set_poll([raw] { raw->interrupt(); });
+    ResumeRules rules;
+    rules.step_boundaries = false;
+    REQUIRE(s->resume(rules).ok());
+    CHECK(s->stop().at == StopAt::Instruction);
+    CHECK(s->stop().reason == "interrupted");
 }
 
 TEST_CASE("step session: bad scenarios are errors, not crashes") {
