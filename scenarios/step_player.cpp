@@ -8,6 +8,7 @@
 #include "patcher/ftrace.h"
 #include "scenarios/machine_backend.h"
 #include "scenarios/runner.h"
+#include "scenarios/step_load_access.h"
 #include "scenarios/unwind_check.h"
 #include "unwinder/unwinder.h"
 
@@ -276,6 +277,7 @@ void StepPlayer::take_baselines() {
     m_transition = transition_signature();
     m_switched = false;
     m_irq = false;
+    m_read_hit.clear();
     const auto& watches = m_session.m_conditions.watchpoints;
     m_watch_values.assign(watches.size(), {});
     for (size_t i = 0; i < watches.size(); ++i) {
@@ -317,8 +319,39 @@ std::optional<std::string> StepPlayer::condition_hit(int cpu, int task, GuestAdd
             return fmt::format("breakpoint {}", b.id);
         }
     }
+    if (size_t(cpu) < m_read_hit.size() && m_read_hit[size_t(cpu)] != 0) {
+        const int id = std::exchange(m_read_hit[size_t(cpu)], 0);
+        for (const Watchpoint& w : c.watchpoints) {
+            if (w.id == id) {
+                return fmt::format("watchpoint {}: {} read", w.id, machine.symbolize(w.addr).str());
+            }
+        }
+    }
+    std::optional<LoadAccess> load;
+    bool decoded = false;
     for (size_t i = 0; i < c.watchpoints.size() && i < m_watch_values.size(); ++i) {
         const Watchpoint& w = c.watchpoints[i];
+        if (w.kind != WatchKind::Write) {
+            if (!decoded) {
+                decoded = true;
+                if (const uint8_t* p = machine.memory().host_ptr(pc, 4)) {
+                    uint32_t word = 0;
+                    std::memcpy(&word, p, 4);
+                    load = load_access(pc, InsnWord(word),
+                                       [&](unsigned n) { return machine.read_x(cpu, int(n)); });
+                }
+            }
+            if (load && load->addr.value < w.addr.value + w.len &&
+                w.addr.value < load->addr.value + load->size) {
+                if (m_read_hit.size() <= size_t(cpu)) {
+                    m_read_hit.resize(size_t(cpu) + 1, 0);
+                }
+                m_read_hit[size_t(cpu)] = w.id; // Reported once the load has run.
+            }
+            if (w.kind == WatchKind::Read) {
+                continue;
+            }
+        }
         const uint8_t* p = machine.memory().host_ptr(w.addr, w.len);
         if (p != nullptr && m_watch_values[i].size() == w.len &&
             std::memcmp(p, m_watch_values[i].data(), w.len) != 0) {

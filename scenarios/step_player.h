@@ -79,6 +79,7 @@ class StepPlayer {
     uint64_t m_checker_findings = 0;
     uint64_t m_transition = 0;
     std::vector<std::vector<uint8_t>> m_watch_values;
+    std::vector<int> m_read_hit; // Per CPU: a watchpoint its last instruction read (0: none).
     bool m_switched = false;
     bool m_irq = false;
     uint64_t m_steps_left = 0;

@@ -58,10 +58,14 @@ struct Breakpoint {
     GuestAddr pc;
     int task = -1; // -1: any task.
 };
+enum class WatchKind { Write, Read, Access };
 struct Watchpoint {
     int id = 0;
     GuestAddr addr;
     uint32_t len = 8;
+    // Write: the bytes changed (checked after every instruction). Read: a load read any of
+    // them (scenarios/step_load_access.h). Access: either.
+    WatchKind kind = WatchKind::Write;
 };
 struct EventBreaks {
     bool patch = false; // A text write (ftrace, module PLTs, livepatch, a debugger write).
@@ -73,7 +77,7 @@ struct EventBreaks {
 };
 struct StopConditions {
     std::vector<Breakpoint> breakpoints;
-    std::vector<Watchpoint> watchpoints; // Stop after the instruction that changed the value.
+    std::vector<Watchpoint> watchpoints; // Stop after the instruction that wrote or read.
     EventBreaks events;
 };
 

@@ -110,6 +110,11 @@ int GdbStub::thread_task(std::string_view id) const {
 }
 
 std::string GdbStub::stop_reply(int signal) {
+    const emu::Machine& machine = *m_debugger.session().access().machine;
+    if (const int focus = m_debugger.focus_task(); focus < 0 || machine.task(focus).finished()) {
+        // gdb forgets exited threads: report the task running on CPU 0 instead.
+        m_debugger.set_focus_task(machine.current_task(0));
+    }
     const int task = m_debugger.focus_task();
     std::string r = fmt::format("T{:02x}", signal);
     if (task >= 0) {
@@ -120,6 +125,10 @@ std::string GdbStub::stop_reply(int signal) {
 }
 
 bool GdbStub::handle(const std::string& packet) {
+    if (m_debugger.session().access().machine == nullptr) {
+        send("W00"); // The scenario is no longer running (a replay could not restart it).
+        return false;
+    }
     if (packet == "\x03") {
         send(stop_reply(2));
         return true;
@@ -453,7 +462,7 @@ std::string GdbStub::breakpoint(bool insert, std::string_view args) {
         }
         return "OK";
     }
-    if (*type == 2) {
+    if (*type >= 2 && *type <= 4) {
         std::erase_if(c.watchpoints, [&](const scenario::Watchpoint& w) {
             return w.id >= kBreakIdBase && w.addr.value == *addr;
         });
@@ -463,12 +472,15 @@ std::string GdbStub::breakpoint(bool insert, std::string_view args) {
                                                                            *kind)) {
                 return "E01";
             }
-            c.watchpoints.push_back(scenario::Watchpoint{kBreakIdBase + int(c.watchpoints.size()),
-                                                         GuestAddr(*addr), uint32_t(*kind)});
+            c.watchpoints.push_back(scenario::Watchpoint{
+                kBreakIdBase + int(c.watchpoints.size()), GuestAddr(*addr), uint32_t(*kind),
+                *type == 2   ? scenario::WatchKind::Write
+                : *type == 3 ? scenario::WatchKind::Read
+                             : scenario::WatchKind::Access});
         }
         return "OK";
     }
-    return ""; // Read and access watchpoints (Z3, Z4) need load addresses: not supported.
+    return "";
 }
 
 std::string GdbStub::resume(std::string_view action, int thread) {
@@ -507,7 +519,12 @@ std::string GdbStub::resume(std::string_view action, int thread) {
         const int id = std::atoi(s.reason.c_str() + 11);
         for (const auto& w : m_debugger.session().conditions().watchpoints) {
             if (w.id == id) {
-                m_stop_extra += fmt::format("watch:{:x};", w.addr.value);
+                const bool read = s.reason.ends_with(" read");
+                m_stop_extra += fmt::format("{}:{:x};",
+                                            !read                                   ? "watch"
+                                            : w.kind == scenario::WatchKind::Access ? "awatch"
+                                                                                    : "rwatch",
+                                            w.addr.value);
             }
         }
     }

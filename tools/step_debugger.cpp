@@ -17,6 +17,22 @@ namespace klpemu::tools {
 using scenario::ResumeRules;
 using scenario::StopAt;
 
+namespace {
+
+const char* watch_kind_prefix(scenario::WatchKind k) {
+    switch (k) {
+    case scenario::WatchKind::Write:
+        return "";
+    case scenario::WatchKind::Read:
+        return "read ";
+    case scenario::WatchKind::Access:
+        return "access ";
+    }
+    return "";
+}
+
+} // namespace
+
 Debugger::Debugger(std::unique_ptr<scenario::StepSession> session)
     : m_session(std::move(session)) {}
 
@@ -41,6 +57,8 @@ const std::vector<Debugger::Command>& Debugger::commands() {
         {"break", "b", &Debugger::cmd_break,
          "break SYMBOL|ADDR [task NAME] | break on patch|switch|transition|finding|irq"},
         {"watch", "", &Debugger::cmd_watch, "watch ADDR [LEN]: stop when guest memory changes"},
+        {"rwatch", "", &Debugger::cmd_rwatch, "rwatch ADDR [LEN]: stop after a load reads it"},
+        {"awatch", "", &Debugger::cmd_awatch, "awatch ADDR [LEN]: stop after a read or a change"},
         {"delete", "d", &Debugger::cmd_delete, "delete [N]: delete breakpoint N (or all)"},
         {"info", "i", &Debugger::cmd_info, "info breaks"},
         {"regs", "r", &Debugger::cmd_regs, "regs: registers of the focused task"},
@@ -409,7 +427,7 @@ std::string Debugger::cmd_break(std::string_view args) {
                        m_session->access().machine->symbolize(b.pc).str());
 }
 
-std::string Debugger::cmd_watch(std::string_view args) {
+std::string Debugger::add_watch(std::string_view args, scenario::WatchKind kind) {
     auto words = split_words(args);
     if (words.empty() || words.size() > 2) {
         return "error: watch ADDR [LEN]\n";
@@ -433,8 +451,9 @@ std::string Debugger::cmd_watch(std::string_view args) {
     w.id = m_next_id++;
     w.addr = *addr;
     w.len = uint32_t(len);
+    w.kind = kind;
     m_session->conditions().watchpoints.push_back(w);
-    return fmt::format("watchpoint {} at {} ({} bytes)\n", w.id,
+    return fmt::format("{}watchpoint {} at {} ({} bytes)\n", watch_kind_prefix(kind), w.id,
                        m_session->access().machine->symbolize(w.addr).str(), w.len);
 }
 
@@ -485,8 +504,11 @@ std::string Debugger::cmd_info(std::string_view args) {
                                        : std::string());
     }
     for (const auto& w : c.watchpoints) {
-        out += fmt::format("{:>3}  watch  {} ({} bytes)\n", w.id, machine.symbolize(w.addr).str(),
-                           w.len);
+        out += fmt::format("{:>3}  {}watch  {} ({} bytes)\n", w.id,
+                           w.kind == scenario::WatchKind::Read     ? "r"
+                           : w.kind == scenario::WatchKind::Access ? "a"
+                                                                   : "",
+                           machine.symbolize(w.addr).str(), w.len);
     }
     const auto& e = c.events;
     for (auto [on, name] : {std::pair{e.patch, "patch"}, std::pair{e.task_switch, "switch"},

@@ -81,7 +81,16 @@ class Debugger {
     std::string cmd_goto(std::string_view args);
     // Stopping.
     std::string cmd_break(std::string_view args);
-    std::string cmd_watch(std::string_view args);
+    std::string cmd_watch(std::string_view args) {
+        return add_watch(args, scenario::WatchKind::Write);
+    }
+    std::string cmd_rwatch(std::string_view args) {
+        return add_watch(args, scenario::WatchKind::Read);
+    }
+    std::string cmd_awatch(std::string_view args) {
+        return add_watch(args, scenario::WatchKind::Access);
+    }
+    std::string add_watch(std::string_view args, scenario::WatchKind kind);
     std::string cmd_delete(std::string_view args);
     std::string cmd_info(std::string_view args);
     // Looking.

@@ -175,6 +175,12 @@ TEST_CASE("klpemu gdb: gdb-multiarch breaks on a symbol, steps, reverse-steps, r
                                 "-ex",
                                 "info threads",
                                 "-ex",
+                                "delete",
+                                "-ex",
+                                "eval \"rwatch *(long*)%lu\", $x29",
+                                "-ex",
+                                "continue",
+                                "-ex",
                                 "detach"});
     const std::string o = r.out + r.err; // gdb prints `monitor` output on stderr in batch mode.
     auto line = [&](const std::string& start) {
@@ -190,6 +196,10 @@ TEST_CASE("klpemu gdb: gdb-multiarch breaks on a symbol, steps, reverse-steps, r
     CHECK_MESSAGE(
         o.find("  truth      complete              leaf <- nonleaf+0x20") != std::string::npos, o);
     CHECK(o.find("call:nonleaf cpu0 running") != std::string::npos);
+    // Z3: nonleaf's epilogue loads the frame record leaf's caller saved at x29.
+    CHECK_MESSAGE(o.find("hit Hardware read watchpoint 2") != std::string::npos, o);
+    // Z3: nonleaf's epilogue loads the frame record leaf's caller saved at x29.
+    CHECK_MESSAGE(o.find("hit Hardware read watchpoint 2") != std::string::npos, o);
     CHECK(wait_exit(stub) == 0);
     CHECK(slurp(out_path).find("klpemu: gdb disconnected") != std::string::npos);
 }

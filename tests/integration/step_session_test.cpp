@@ -124,6 +124,25 @@ TEST_CASE("step session: event breaks and interrupts") {
     }
 }
 
+TEST_CASE("step session: a read watchpoint stops after the load that read the bytes") {
+    auto s = open_session();
+    s->conditions().breakpoints.push_back(Breakpoint{1, symbol(*s, "leaf"), -1});
+    REQUIRE(s->resume(ResumeRules{}).ok());
+    // leaf's caller saved its frame record {x29, x30} at x29; its epilogue loads it back.
+    const uint64_t record = s->access().machine->cpu_state(s->stop().cpu).x[29];
+    s->conditions().breakpoints.clear();
+    s->conditions().watchpoints.push_back(Watchpoint{2, GuestAddr(record), 16, WatchKind::Read});
+    REQUIRE(s->resume(ResumeRules{}).ok());
+    REQUIRE(s->stop().at == StopAt::Instruction);
+    CHECK(s->stop().reason.starts_with("watchpoint 2: "));
+    CHECK(s->stop().reason.ends_with(" read"));
+    // The instruction before the stop is the load.
+    const uint64_t prev = *s->previous_instruction(s->stop().task, s->stop().clock);
+    REQUIRE(s->go_to_clock(prev).ok());
+    const uint32_t word = s->access().machine->memory().load<uint32_t>(s->stop().pc);
+    CHECK((word & 0x3a400000) == 0x28400000); // ldp (load pair)
+}
+
 TEST_CASE("step session: an interrupt from the poll ends a continue at the next instruction") {
     // A task that loops until a budget of 50 million instructions: the poll (every ~20 ms of
     // running) interrupts it long before.
