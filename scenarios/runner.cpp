@@ -313,7 +313,7 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
         r.message = backend.error().message;
         return r;
     }
-    Play play(scenario, **backend, trace, options.before_step);
+    Play play(scenario, **backend, trace, m_before_step);
     auto played = play.play();
     (*backend)->finish();
     play.record.instructions = (*backend)->instructions();

@@ -16,13 +16,14 @@ class ChromeTrace;
 struct RunOptions {
     bool update_golden = false;   // Rewrite NAME.expected instead of comparing with it.
     ChromeTrace* trace = nullptr; // Receives one process per scenario when set.
-    // Called before step `index` of the timeline runs (the step debugger stops there).
-    std::function<void(size_t index)> before_step;
 };
 
 class Runner {
   public:
     explicit Runner(BackendFactory factory) : m_factory(std::move(factory)) {}
+
+    // Called before step `index` of the timeline runs (the step debugger stops there).
+    void set_before_step(std::function<void(size_t index)> f) { m_before_step = std::move(f); }
 
     // Runs the scenario at `file`; never throws, every problem becomes a verdict.
     ScenarioResult run_file(const std::filesystem::path& file, const RunOptions& options) const;
@@ -32,6 +33,7 @@ class Runner {
 
   private:
     BackendFactory m_factory;
+    std::function<void(size_t)> m_before_step;
 };
 
 } // namespace klpemu::scenario

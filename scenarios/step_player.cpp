@@ -202,9 +202,9 @@ void StepPlayer::thread_main() {
         m_steps_left = m_rules.task_steps;
         return std::unique_ptr<Backend>(std::move(stepped));
     };
-    RunOptions options;
-    options.before_step = [this](size_t index) { before_step(index); };
-    auto result = Runner(factory).run(m_scenario, options);
+    Runner runner(factory);
+    runner.set_before_step([this](size_t index) { before_step(index); });
+    auto result = runner.run(m_scenario, RunOptions{});
     if (m_error.empty() && result.status == Status::Error) {
         m_error = result.message;
     } else if (m_error.empty() && result.status == Status::Skip) {
