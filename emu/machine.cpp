@@ -311,6 +311,8 @@ Result<uint64_t> Machine::call(GuestAddr fn, std::array<uint64_t, 8> args, int c
 
 void Machine::add_observer(ExecutionObserver* o) { m_observers.push_back(o); }
 
+void Machine::add_observer_first(ExecutionObserver* o) { m_observers.insert(m_observers.begin(), o); }
+
 void Machine::remove_observer(ExecutionObserver* o) {
     std::erase(m_observers, o);
 }
@@ -358,6 +360,7 @@ Result<void> Machine::write_text_bytes(GuestAddr addr, std::span<const uint8_t> 
     if (p != bytes.data()) {
         std::memmove(p, bytes.data(), bytes.size());
     }
+    ++m_text_writes;
     GuestAddr end = addr + int64_t(bytes.size());
     // UC_CTL_TB_REMOVE_CACHE resolves only its start address: one call per 4 KiB page.
     for (GuestAddr page = addr.align_down(kPageSize); page < end; page += int64_t(kPageSize)) {

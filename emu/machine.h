@@ -15,6 +15,7 @@
 
 #include "emu/cpu_state.h"
 #include "emu/cycle_model.h"
+#include "emu/debug_view.h"
 #include "emu/finding.h"
 #include "emu/finding_emitter.h"
 #include "emu/guest_addr.h"
@@ -170,7 +171,20 @@ class Machine {
     void add_breakpoint(GuestAddr a) { m_breakpoints.insert(a.value); }
     void remove_breakpoint(GuestAddr a) { m_breakpoints.erase(a.value); }
     void add_observer(ExecutionObserver* o);
+    // Adds `o` before every other observer: it sees each instruction before any checker has
+    // taken it into account (the step debugger stops there).
+    void add_observer_first(ExecutionObserver* o);
     void remove_observer(ExecutionObserver* o);
+    // Abandons the machine (a debugger dropping a session mid-run): the current run stops at the
+    // next boundary and every run() from now on fails, so whatever drives it unwinds.
+    void abort_runs() {
+        m_aborted = true;
+        m_stop_requested = true;
+    }
+    // Engines' own debugger views (emu/debug_view.h); they must outlive their registration.
+    void add_debug_view(const DebugView* v) { m_debug_views.push_back(v); }
+    void remove_debug_view(const DebugView* v) { std::erase(m_debug_views, v); }
+    const std::vector<const DebugView*>& debug_views() const { return m_debug_views; }
 
     // --- exceptions ---
     // IRQ on `cpu` when the global instruction count reaches `at_instruction` (or as soon after
@@ -202,6 +216,8 @@ class Machine {
     uint64_t register_writes(int cpu) const;
     void set_cpu_state(int cpu, const CpuState& state);
     uint64_t instructions() const { return m_clock; } // The one clock.
+    // Calls of write_text/write_text_bytes so far (the step debugger's `break on patch`).
+    uint64_t text_writes() const { return m_text_writes; }
     uint64_t cpu_instructions(int cpu) const;
     uint64_t cpu_cycles(int cpu) const;
     // Cycles the writer spent patching text through write_text() so far (the cache
@@ -286,6 +302,9 @@ class Machine {
     uint64_t m_slice_end = 0;
     uint64_t m_run_end = 0;
     bool m_stop_requested = false;
+    bool m_aborted = false;
+    uint64_t m_text_writes = 0;
+    std::vector<const DebugView*> m_debug_views;
     Cpu* m_in_hook = nullptr;   // The CPU whose Unicorn callback is running.
     uint64_t m_text_patch_cycles = 0;
     int m_rr_next = 0;

@@ -254,6 +254,9 @@ int Machine::pick_cpu(uint64_t& slice_end) {
 }
 
 Result<RunResult> Machine::run(uint64_t max_instructions) {
+    if (m_aborted) {
+        return make_error("machine: run abandoned (the debugger dropped this session)");
+    }
     m_stop_requested = false;
     m_run_end = max_instructions >= UINT64_MAX - m_clock ? UINT64_MAX : m_clock + max_instructions;
     RunResult out;

@@ -48,6 +48,16 @@ class SymbolTable {
     // The function symbol whose [addr, addr+size) contains `addr`, if any.
     std::optional<Symbol> function_at(GuestAddr addr) const;
 
+    // Every function and object symbol, by address (the gdb stub's symbol file).
+    std::vector<Symbol> by_address() const {
+        std::vector<Symbol> out;
+        out.reserve(m_by_addr.size());
+        for (const auto& [addr, s] : m_by_addr) {
+            out.push_back(s);
+        }
+        return out;
+    }
+
   private:
     struct SectionEntry {
         std::string object;

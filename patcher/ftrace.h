@@ -150,6 +150,13 @@ class Ftrace final : public emu::ExecutionObserver {
     const GraphReturnStack& graph_return_stack(int task);
 
     CallSiteState site_state(std::string_view function) const;
+    // Every call site with its state and, while On, the BL's target (patcher/ftrace_sites.cpp).
+    struct SiteView {
+        PatchSite site;
+        CallSiteState state = CallSiteState::Compiled;
+        GuestAddr target;
+    };
+    std::vector<SiteView> sites() const;
     // Number of ops callbacks run (host calls 0x100 that ran at least one ops).
     uint64_t ops_calls() const { return m_ops_calls; }
 

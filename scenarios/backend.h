@@ -6,6 +6,7 @@
 
 #include "emu/finding.h"
 #include "emu/result.h"
+#include "scenarios/debug_access.h"
 #include "scenarios/scenario_file.h"
 #include "scenarios/unwind_report.h"
 
@@ -107,6 +108,8 @@ class Backend {
     virtual void finish() {}
     // What the reliability checker saw, if one ran (after finish()).
     virtual std::optional<UnwindReport> unwind_report() const { return std::nullopt; }
+    // The parts the step debugger inspects (scenarios/debug_access.h); empty by default.
+    virtual DebugAccess debug_access() { return {}; }
 };
 
 // Creates a backend for one scenario; `trace` (may be null) receives spans and instants.

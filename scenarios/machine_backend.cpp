@@ -158,6 +158,9 @@ class MachineBackend final : public Backend, public FeatureHost {
         }
         return out;
     }
+    DebugAccess debug_access() override {
+        return DebugAccess{m_machine.get(), m_ftrace.get(), m_modules.get(), m_unwind.get()};
+    }
 
   private:
     int idle_cpu() const;

@@ -33,8 +33,9 @@ std::string step_line(const Step& step) {
 // One scenario's run state: the backend, the transcript and the record being built.
 class Play {
   public:
-    Play(const Scenario& s, Backend& backend, ChromeTraceProcess* trace)
-        : m_s(s), m_backend(backend), m_trace(trace) {}
+    Play(const Scenario& s, Backend& backend, ChromeTraceProcess* trace,
+         std::function<void(size_t)> before_step)
+        : m_s(s), m_backend(backend), m_trace(trace), m_before_step(std::move(before_step)) {}
 
     // Loads and starts everything, then plays the timeline. An Error is bad input; a
     // "problem" (m_problem) is a run that could not do what the timeline asked.
@@ -58,6 +59,7 @@ class Play {
     const Scenario& m_s;
     Backend& m_backend;
     ChromeTraceProcess* m_trace;
+    std::function<void(size_t)> m_before_step;
     bool m_budget_gone = false;
 };
 
@@ -246,6 +248,9 @@ Result<void> Play::play() {
     drain();
     for (size_t i = 0; i < m_s.steps.size(); ++i) {
         const auto& step = m_s.steps[i];
+        if (m_before_step) {
+            m_before_step(i);
+        }
         // The step line comes first: running the machine until the trigger fires is part of
         // what the step caused.
         transcript.action(step_line(step));
@@ -311,7 +316,7 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
         r.message = backend.error().message;
         return r;
     }
-    Play play(scenario, **backend, trace);
+    Play play(scenario, **backend, trace, m_before_step);
     auto played = play.play();
     (*backend)->finish();
     play.record.instructions = (*backend)->instructions();

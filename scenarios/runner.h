@@ -7,6 +7,7 @@
 #include "scenarios/scenario_result.h"
 
 #include <filesystem>
+#include <functional>
 
 namespace klpemu::scenario {
 
@@ -22,6 +23,9 @@ class Runner {
   public:
     explicit Runner(BackendFactory factory) : m_factory(std::move(factory)) {}
 
+    // Called before step `index` of the timeline runs (the step debugger stops there).
+    void set_before_step(std::function<void(size_t index)> f) { m_before_step = std::move(f); }
+
     // Runs the scenario at `file`; never throws, every problem becomes a verdict.
     ScenarioResult run_file(const std::filesystem::path& file, const RunOptions& options) const;
 
@@ -30,6 +34,7 @@ class Runner {
 
   private:
     BackendFactory m_factory;
+    std::function<void(size_t)> m_before_step;
 };
 
 } // namespace klpemu::scenario

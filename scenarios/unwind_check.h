@@ -56,6 +56,8 @@ class UnwindCheck {
     UnwindReport report() const;
 
     const CfiTable& cfi() const { return m_cfi; }
+    // The checker itself: ground truth per task, for the step debugger's `bt`.
+    const unwinder::ReliabilityChecker& checker() const { return m_checker->checker(); }
     // The graph return stack of `task`, or null without ftrace.
     const GraphReturnStack* graph_stack(int task) const;
 

@@ -9,6 +9,7 @@ packages=(
   llvm-19-dev clang-19 lld-19 libzstd-dev
   gcc-aarch64-linux-gnu
   doctest-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libedit-dev
+  gdb-multiarch
 )
 
 missing=()

@@ -1,0 +1,176 @@
+// A stepping session over one scenario: the engine behind `klpemu step` and `klpemu gdb`.
+//
+// The scenario plays exactly as `klpemu run` plays it (same runner, same machine backend, every
+// unwinder policy observed so that the ground truth is always there), on a player thread that
+// hands control back to the debugger at each stop and waits. Stops are instruction boundaries:
+// the first observer of the machine's one code hook (emu/machine.h: add_observer_first) parks
+// the player before any checker has seen the instruction, so PC is exact and the instruction has
+// not run. Two more stop kinds exist between machine runs: before a timeline step, and at the
+// end of the timeline.
+//
+// Going back is exact because the machine is deterministic: the session throws the player away
+// and replays the scenario from the start, parking at the wanted value of the one clock. No
+// engine state is checkpointed (ftrace, modules, livepatch, the checker's shadow stacks and the
+// transcript would all have to be); docs/step.md gives the cost. A digest of the machine state
+// recorded at each forward stop is compared after every replay that reaches the same clock, so
+// a replay that diverges is reported instead of silently showing another history.
+#pragma once
+
+#include "emu/guest_addr.h"
+#include "emu/result.h"
+#include "scenarios/debug_access.h"
+#include "scenarios/scenario_file.h"
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace klpemu::scenario {
+
+enum class StopAt {
+    Instruction,  // Before an instruction executes: clock, cpu, task and pc are exact.
+    StepBoundary, // Before timeline step `step` runs (between machine runs).
+    End,          // The timeline has ended; running on runs the machine until it idles.
+};
+
+struct StopState {
+    StopAt at = StopAt::StepBoundary;
+    uint64_t clock = 0; // Instructions executed so far (the one clock).
+    int cpu = -1;       // Instruction only.
+    int task = -1;      // Instruction only.
+    GuestAddr pc;       // Instruction only.
+    // Timeline steps started so far: at a StepBoundary the next step's index; at an Instruction,
+    // the running step is number `steps_started` (1-based; 0: still loading); End: all.
+    size_t steps_started = 0;
+    std::string reason; // Why it stopped, one line.
+};
+
+// Stop conditions the debugger keeps; the player evaluates them at every instruction.
+struct Breakpoint {
+    int id = 0;
+    GuestAddr pc;
+    int task = -1; // -1: any task.
+};
+enum class WatchKind { Write, Read, Access };
+struct Watchpoint {
+    int id = 0;
+    GuestAddr addr;
+    uint32_t len = 8;
+    // Write: the bytes changed (checked after every instruction). Read: a load read any of
+    // them (scenarios/step_load_access.h). Access: either.
+    WatchKind kind = WatchKind::Write;
+};
+struct EventBreaks {
+    bool patch = false; // A text write (ftrace, module PLTs, livepatch, a debugger write).
+    bool task_switch = false;
+    bool transition = false; // A task's patch_state/TIF_PATCH_PENDING, or a DebugView's counter.
+    bool finding = false;
+    bool irq = false;
+    bool any() const { return patch || task_switch || transition || finding || irq; }
+};
+struct StopConditions {
+    std::vector<Breakpoint> breakpoints;
+    std::vector<Watchpoint> watchpoints; // Stop after the instruction that wrote or read.
+    EventBreaks events;
+};
+
+// What ends one resume (besides an interrupt, the end of the timeline and the conditions).
+struct ResumeRules {
+    int step_task = -1; // With task_steps: stop before the task's task_steps-th next insn.
+    uint64_t task_steps = 0;
+    std::optional<uint64_t> at_clock; // Stop before instruction number at_clock (nothing else).
+    bool scan = false; // With at_clock: note the last clock where the conditions would stop.
+    std::string at_reason = "reached"; // The stop's reason when at_clock is reached.
+    bool step_boundaries = false;      // Stop before the next timeline step.
+    bool conditions = true;            // Honour breakpoints, watchpoints and event breaks.
+    // A temporary breakpoint (next, finish, until): pc in `temp_task`, with sp above temp_sp
+    // (so a recursive call of the same function does not stop it).
+    std::optional<GuestAddr> temp_pc;
+    int temp_task = -1; // -1: any task.
+    uint64_t temp_sp = 0;
+};
+
+// Runs of consecutive instructions of one task on one CPU, for reverse stepping per task.
+struct HistorySlice {
+    uint64_t start = 0; // Clock of its first instruction.
+    int cpu = 0;
+    int task = 0;
+};
+
+class StepPlayer;
+class SteppedBackend;
+
+class StepSession {
+  public:
+    // Parses and loads the scenario and stops before its first timeline step (or at the end if
+    // it has none). Errors are the scenario's (file:line), or why it cannot be stepped.
+    static Result<std::unique_ptr<StepSession>> open(const std::filesystem::path& file);
+    ~StepSession();
+    StepSession(const StepSession&) = delete;
+    StepSession& operator=(const StepSession&) = delete;
+
+    const Scenario& scenario() const { return m_scenario; }
+    const StopState& stop() const;
+    // The stopped backend's parts (valid until the next move).
+    DebugAccess access() const;
+    // Transcript lines the runner has taken from the backend so far.
+    const std::vector<std::string>& events() const { return m_events; }
+    StopConditions& conditions() { return m_conditions; }
+
+    // Runs forward until a rule or condition fires. Errors: the session could not run.
+    Result<void> resume(const ResumeRules& rules);
+    // Goes exactly to instruction number `clock` (backward: by replaying from the start).
+    // `reason` becomes the stop's reason.
+    Result<void> go_to_clock(uint64_t clock, std::string reason = "reached");
+    // The clock of `task`'s last instruction before `before`, if it ran one (history).
+    std::optional<uint64_t> previous_instruction(int task, uint64_t before) const;
+    // The last stop the conditions cause in [0, before) (its clock and reason), by replaying
+    // with them.
+    struct Hit {
+        uint64_t clock = 0;
+        std::string reason;
+    };
+    Result<std::optional<Hit>> last_condition_hit(uint64_t before);
+
+    // Ends the current resume at the next instruction; callable from a signal-safe context.
+    void interrupt() { m_interrupt.store(true); }
+    // Called every ~20 ms while the machine runs (the gdb stub reads Ctrl-C there).
+    void set_poll(std::function<void()> poll) { m_poll = std::move(poll); }
+
+    // Replays so far, and the instructions they re-executed.
+    uint64_t replays() const { return m_replays; }
+    uint64_t replayed_instructions() const { return m_replayed; }
+
+  private:
+    friend class StepPlayer;
+    friend class SteppedBackend;
+    explicit StepSession(Scenario scenario);
+    Result<void> start_player(const ResumeRules& rules);
+    Result<void> wait_stopped();
+
+    Scenario m_scenario;
+    std::unique_ptr<StepPlayer> m_player;
+    StopConditions m_conditions;
+    std::vector<std::string> m_events;
+    std::vector<HistorySlice> m_history;
+    uint64_t m_history_end = 0;                       // Clocks below it are recorded in m_history.
+    std::unordered_map<uint64_t, uint64_t> m_digests; // Clock -> machine digest (forward stops).
+    std::atomic<bool> m_interrupt{false};
+    std::function<void()> m_poll;
+    std::optional<Hit> m_last_hit; // Filled by a scan replay.
+    uint64_t m_replays = 0;
+    uint64_t m_replayed = 0;
+};
+
+// A digest of the machine's architectural state: every CPU's registers and cycle counter, every
+// task's state, and the clock. Equal digests at one clock mean the replay reproduced the run.
+uint64_t machine_digest(const emu::Machine& machine);
+
+} // namespace klpemu::scenario

@@ -1,0 +1,205 @@
+// `klpemu step` and `klpemu gdb` end to end: a scripted session compared with its golden file,
+// bad input that never ends the debugger, the interactive REPL driven through a real
+// pseudo-terminal (libedit's prompt, a command, quit), and gdb-multiarch in batch mode against
+// the remote stub: break on a symbol, step, reverse-step, read registers and memory.
+#include "support/run_process.h"
+#include "support/temp_dir.h"
+
+#include <doctest/doctest.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <pty.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace klpemu::test;
+
+namespace {
+
+const std::string kRoot = KLPEMU_SOURCE_ROOT;
+const std::string kScenario = kRoot + "/scenarios/seed/mark-windows-regs.toml";
+
+// Reads from `fd` until `needle` appears in what was read (or ~20 s pass).
+bool read_until(int fd, std::string& seen, const std::string& needle) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (seen.find(needle) == std::string::npos) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            return false;
+        }
+        fd_set set;
+        FD_ZERO(&set);
+        FD_SET(fd, &set);
+        timeval tv{0, 100000};
+        if (select(fd + 1, &set, nullptr, nullptr, &tv) > 0) {
+            char buf[4096];
+            const ssize_t n = read(fd, buf, sizeof buf);
+            if (n <= 0) {
+                return seen.find(needle) != std::string::npos;
+            }
+            seen.append(buf, size_t(n));
+        }
+    }
+    return true;
+}
+
+int wait_exit(pid_t pid) {
+    for (int i = 0; i < 200; ++i) {
+        int status = 0;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return -1;
+}
+
+} // namespace
+
+TEST_CASE("klpemu step: a scripted session matches its golden output") {
+    const auto r = run_klpemu(
+        fmt::format("step {} --script {}/step/mark-windows.cmds", kScenario, KLPEMU_TEST_DATA));
+    CHECK(r.status == 0);
+    const std::string expected = slurp(KLPEMU_TEST_DATA "/step/mark-windows.expected");
+    REQUIRE_FALSE(expected.empty());
+    CHECK(r.output == expected);
+}
+
+TEST_CASE("klpemu step: -c runs commands; bad commands get one line and the session goes on") {
+    const auto r = run_klpemu(
+        fmt::format("step {} -c stepi;nosuch;x/0x;x/9999x;$sp;break;watch;delete;info;cpu;task;"
+                    "goto;back;back;999999;until;plt;bt;nobody;regs;patches;findings;stepi",
+                    kScenario));
+    CHECK(r.status == 0);
+    CHECK(r.output.find("error: unknown command 'nosuch'") != std::string::npos);
+    CHECK(r.output.find("error: x/Nx ADDR: N is 1..512") != std::string::npos);
+    CHECK(r.output.find("error: plt: this scenario loads no module") != std::string::npos);
+    // The last stepi still ran: two stops were printed after the opening line.
+    CHECK(r.output.find("#1 cpu0") != std::string::npos);
+}
+
+TEST_CASE("klpemu step: an unreadable scenario or script ends with status 2") {
+    const auto missing = run_klpemu("step /nonexistent/x.toml -c stepi");
+    CHECK(missing.status == 2);
+    CHECK(missing.output.find("/nonexistent/x.toml") != std::string::npos);
+    const auto script = run_klpemu(fmt::format("step {} --script /nonexistent/cmds", kScenario));
+    CHECK(script.status == 2);
+    CHECK(script.output.find("cannot read script /nonexistent/cmds") != std::string::npos);
+}
+
+TEST_CASE("klpemu step: the REPL at a real terminal shows its prompt and obeys") {
+    int master = -1;
+    const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        execl(KLPEMU_BINARY, KLPEMU_BINARY, "step", kScenario.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    std::string seen;
+    REQUIRE_MESSAGE(read_until(master, seen, "(klpemu) "), seen);
+    const std::string cmd = "break leaf\rcontinue\r";
+    REQUIRE(write(master, cmd.data(), cmd.size()) == ssize_t(cmd.size()));
+    CHECK_MESSAGE(read_until(master, seen, "leaf: mov x9, x30  (breakpoint 1)"), seen);
+    const std::string bad = "nonsense\r";
+    REQUIRE(write(master, bad.data(), bad.size()) == ssize_t(bad.size()));
+    CHECK_MESSAGE(read_until(master, seen, "error: unknown command 'nonsense'"), seen);
+    const std::string quit = "quit\r";
+    REQUIRE(write(master, quit.data(), quit.size()) == ssize_t(quit.size()));
+    CHECK(wait_exit(pid) == 0);
+    close(master);
+}
+
+TEST_CASE("klpemu gdb: gdb-multiarch breaks on a symbol, steps, reverse-steps, reads state") {
+    const auto gdb = run_process({"/usr/bin/env", "sh", "-c", "command -v gdb-multiarch"});
+    REQUIRE_MESSAGE(gdb.exit_status == 0, "gdb-multiarch is missing: run scripts/install-deps.sh");
+    TempDir dir;
+    const auto symbols = dir.path() / "symbols.elf";
+    const auto out_path = dir.path() / "stub.out";
+    const pid_t stub = fork();
+    REQUIRE(stub >= 0);
+    if (stub == 0) {
+        FILE* out = std::freopen(out_path.c_str(), "w", stdout);
+        (void)out;
+        execl(KLPEMU_BINARY, KLPEMU_BINARY, "gdb", kScenario.c_str(), "--port", "0", "--symbols",
+              symbols.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    std::string port;
+    for (int i = 0; i < 200 && port.empty(); ++i) {
+        const std::string text = slurp(out_path);
+        const size_t at = text.find("127.0.0.1:");
+        if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
+            port = text.substr(at + 10, text.find('\n', at) - at - 10);
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    REQUIRE_MESSAGE(!port.empty(), slurp(out_path));
+    const auto r = run_process({"/usr/bin/timeout",
+                                "60",
+                                "gdb-multiarch",
+                                "-batch",
+                                "-nx",
+                                "-ex",
+                                "set architecture aarch64",
+                                "-ex",
+                                "symbol-file " + symbols.string(),
+                                "-ex",
+                                "target remote 127.0.0.1:" + port,
+                                "-ex",
+                                "break *leaf",
+                                "-ex",
+                                "continue",
+                                "-ex",
+                                "p $pc",
+                                "-ex",
+                                "stepi",
+                                "-ex",
+                                "p $pc",
+                                "-ex",
+                                "reverse-stepi",
+                                "-ex",
+                                "p $pc",
+                                "-ex",
+                                "p/x $x30",
+                                "-ex",
+                                "x/2gx $sp",
+                                "-ex",
+                                "monitor bt",
+                                "-ex",
+                                "info threads",
+                                "-ex",
+                                "delete",
+                                "-ex",
+                                "eval \"rwatch *(long*)%lu\", $x29",
+                                "-ex",
+                                "continue",
+                                "-ex",
+                                "detach"});
+    const std::string o = r.out + r.err; // gdb prints `monitor` output on stderr in batch mode.
+    auto line = [&](const std::string& start) {
+        const size_t at = o.find(start);
+        return at == std::string::npos ? std::string() : o.substr(at, o.find('\n', at) - at);
+    };
+    CHECK_MESSAGE(o.find("hit Breakpoint 1, 0x") != std::string::npos, o);
+    CHECK_MESSAGE(line("$1 = ").ends_with(" <leaf>"), o);   // Stopped before leaf's first insn,
+    CHECK_MESSAGE(line("$2 = ").ends_with(" <leaf+4>"), o); // one step on,
+    CHECK_MESSAGE(line("$3 = ").ends_with(" <leaf>"), o);   // and back.
+    CHECK_MESSAGE(line("$4 = 0xffff8000").size() == 23, o); // x30: a kernel text address.
+    CHECK_MESSAGE(line("0xffff80004000").find(":\t0x") != std::string::npos, o); // x/2gx $sp
+    CHECK_MESSAGE(
+        o.find("  truth      complete              leaf <- nonleaf+0x20") != std::string::npos, o);
+    CHECK(o.find("call:nonleaf cpu0 running") != std::string::npos);
+    // Z3: nonleaf's epilogue loads the frame record leaf's caller saved at x29.
+    CHECK_MESSAGE(o.find("hit Hardware read watchpoint 2") != std::string::npos, o);
+    // Z3: nonleaf's epilogue loads the frame record leaf's caller saved at x29.
+    CHECK_MESSAGE(o.find("hit Hardware read watchpoint 2") != std::string::npos, o);
+    CHECK(wait_exit(stub) == 0);
+    CHECK(slurp(out_path).find("klpemu: gdb disconnected") != std::string::npos);
+}

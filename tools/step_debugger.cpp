@@ -1,0 +1,578 @@
+// The step debugger's dispatcher and its moving and stopping commands (see step_debugger.h).
+// Looking commands are in step_views.cpp and step_backtrace.cpp.
+#include "tools/step_debugger.h"
+
+#include "emu/machine.h"
+#include "scenarios/unwind_check.h"
+#include "tools/step_text.h"
+#include "unwinder/branch_class.h"
+#include "unwinder/unwinder.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace klpemu::tools {
+
+using scenario::ResumeRules;
+using scenario::StopAt;
+
+namespace {
+
+const char* watch_kind_prefix(scenario::WatchKind k) {
+    switch (k) {
+    case scenario::WatchKind::Write:
+        return "";
+    case scenario::WatchKind::Read:
+        return "read ";
+    case scenario::WatchKind::Access:
+        return "access ";
+    }
+    return "";
+}
+
+} // namespace
+
+Debugger::Debugger(std::unique_ptr<scenario::StepSession> session)
+    : m_session(std::move(session)) {}
+
+const std::vector<Debugger::Command>& Debugger::commands() {
+    static const std::vector<Command> table = {
+        {"stepi", "si", &Debugger::cmd_stepi, "stepi [N]: N instructions of the focused task"},
+        {"nexti", "ni", &Debugger::cmd_nexti, "nexti: one instruction, stepping over a call"},
+        {"next", "n", &Debugger::cmd_nexti, "next: as nexti (no line tables: instructions)"},
+        {"continue", "c", &Debugger::cmd_continue, "continue: run to a breakpoint or event"},
+        {"finish", "fin", &Debugger::cmd_finish, "finish: run until the function returns"},
+        {"until", "u", &Debugger::cmd_until, "until SYMBOL|ADDR: run until the focus gets there"},
+        {"step-event", "se", &Debugger::cmd_step_event,
+         "step-event [patch|switch|transition|finding|irq]: run to the next such event"},
+        {"timeline", "tl", &Debugger::cmd_timeline, "timeline: the scenario's steps"},
+        {"do", "", &Debugger::cmd_do, "do: run the next timeline step"},
+        {"reverse-stepi", "rsi", &Debugger::cmd_reverse_stepi,
+         "reverse-stepi [N]: back N instructions of the focused task"},
+        {"reverse-continue", "rc", &Debugger::cmd_reverse_continue,
+         "reverse-continue: back to the previous breakpoint or event"},
+        {"back", "", &Debugger::cmd_back, "back N: back N instructions of the machine"},
+        {"goto", "", &Debugger::cmd_goto, "goto N: to instruction N of the machine"},
+        {"break", "b", &Debugger::cmd_break,
+         "break SYMBOL|ADDR [task NAME] | break on patch|switch|transition|finding|irq"},
+        {"watch", "", &Debugger::cmd_watch, "watch ADDR [LEN]: stop when guest memory changes"},
+        {"rwatch", "", &Debugger::cmd_rwatch, "rwatch ADDR [LEN]: stop after a load reads it"},
+        {"awatch", "", &Debugger::cmd_awatch, "awatch ADDR [LEN]: stop after a read or a change"},
+        {"delete", "d", &Debugger::cmd_delete, "delete [N]: delete breakpoint N (or all)"},
+        {"info", "i", &Debugger::cmd_info, "info breaks"},
+        {"regs", "r", &Debugger::cmd_regs, "regs: registers of the focused task"},
+        {"x", "", &Debugger::cmd_examine, "x/Nx ADDR: N 64-bit words of guest memory"},
+        {"disas", "", &Debugger::cmd_disas, "disas [ADDR]: instructions around PC (or ADDR)"},
+        {"bt", "", &Debugger::cmd_bt,
+         "bt [TASK]: the stack as each unwinder policy sees it, beside the ground truth"},
+        {"tasks", "", &Debugger::cmd_tasks, "tasks: state, CPU, patch_state, TIF_PATCH_PENDING"},
+        {"patches", "", &Debugger::cmd_patches, "patches: call sites, text writes, livepatch"},
+        {"plt", "", &Debugger::cmd_plt, "plt MODULE: the module's PLTs"},
+        {"log", "", &Debugger::cmd_log, "log: transcript lines and guest log so far"},
+        {"cycles", "", &Debugger::cmd_cycles, "cycles: instructions and cycles per CPU and task"},
+        {"findings", "", &Debugger::cmd_findings, "findings: every finding so far"},
+        {"where", "", &Debugger::cmd_where, "where: the current stop"},
+        {"cpu", "", &Debugger::cmd_cpu, "cpu N: focus on the task running on CPU N"},
+        {"task", "", &Debugger::cmd_task, "task NAME: focus on a task"},
+        {"help", "h", &Debugger::cmd_help, "help: this list"},
+        {"quit", "q", &Debugger::cmd_quit, "quit"},
+    };
+    return table;
+}
+
+std::string Debugger::execute(std::string_view line) {
+    line = trim(line);
+    if (line.empty() || line.front() == '#') {
+        return {};
+    }
+    std::string_view name = line;
+    std::string_view args;
+    const size_t cut = line.find_first_of(" \t/");
+    if (cut != std::string_view::npos) {
+        name = line.substr(0, cut);
+        args = trim(line.substr(cut));
+    }
+    for (const Command& c : commands()) {
+        if (name == c.name || (!c.alias.empty() && name == c.alias)) {
+            if (!running_machine() && c.name != "help" && c.name != "quit") {
+                return "error: the scenario is no longer running\n";
+            }
+            return (this->*c.handler)(args);
+        }
+    }
+    return fmt::format("error: unknown command '{}' (try 'help')\n", name);
+}
+
+std::string Debugger::execute_script(std::string_view text) {
+    std::string out;
+    size_t pos = 0;
+    while (pos <= text.size() && !m_quit) {
+        size_t end = text.find_first_of(";\n", pos);
+        if (end == std::string_view::npos) {
+            end = text.size();
+        }
+        const std::string_view cmd = trim(text.substr(pos, end - pos));
+        pos = end + 1;
+        if (cmd.empty() || cmd.front() == '#') {
+            continue;
+        }
+        out += fmt::format("(klpemu) {}\n", cmd);
+        out += execute(cmd);
+    }
+    return out;
+}
+
+int Debugger::focus_task() const {
+    const auto& s = m_session->stop();
+    if (m_focus >= 0) {
+        return m_focus;
+    }
+    return s.at == StopAt::Instruction ? s.task : -1;
+}
+
+int Debugger::focus_cpu() const {
+    const int task = focus_task();
+    const emu::Machine* machine = m_session->access().machine;
+    if (task < 0 || machine == nullptr || task >= machine->task_count()) {
+        return -1;
+    }
+    const emu::Task& t = machine->task(task);
+    return machine->current_task(t.cpu) == task && !t.finished() ? t.cpu : -1;
+}
+
+bool Debugger::running_machine() const {
+    return m_session->access().machine != nullptr;
+}
+
+std::string Debugger::stop_line() const {
+    const auto& s = m_session->stop();
+    const emu::Machine* machine = m_session->access().machine;
+    switch (s.at) {
+    case StopAt::StepBoundary: {
+        const auto& steps = m_session->scenario().steps;
+        return fmt::format("#{} before step {}: {}", s.clock, s.steps_started + 1,
+                           s.steps_started < steps.size() ? steps[s.steps_started].text : "?");
+    }
+    case StopAt::End:
+        return fmt::format("#{} {}", s.clock, s.reason);
+    case StopAt::Instruction:
+        break;
+    }
+    std::string task = machine != nullptr && s.task >= 0 ? machine->task(s.task).name : "?";
+    std::string line =
+        fmt::format("#{} cpu{} {} {}: {}", s.clock, s.cpu, task,
+                    machine != nullptr ? machine->symbolize(s.pc).str() : "?", disassemble(s.pc));
+    if (s.reason != "step" && s.reason != "reached") {
+        line += fmt::format("  ({})", s.reason);
+    }
+    return line;
+}
+
+std::string Debugger::moved(const Result<void>& r) {
+    if (!r) {
+        return fmt::format("error: {}\n", r.error().message);
+    }
+    const auto& s = m_session->stop();
+    if (s.at == StopAt::Instruction) {
+        m_focus = s.task;
+    }
+    return stop_line() + "\n";
+}
+
+Result<void> Debugger::resume_with(const ResumeRules& rules) {
+    return m_session->resume(rules);
+}
+
+Result<void> Debugger::step_instructions(int task, uint64_t count) {
+    const auto& s = m_session->stop();
+    if (count == 0) {
+        return {};
+    }
+    if (task < 0) {
+        const uint64_t first = s.at == StopAt::Instruction ? s.clock + 1 : s.clock;
+        return m_session->go_to_clock(first + count - 1);
+    }
+    const emu::Machine& machine = *m_session->access().machine;
+    if (machine.task(task).finished()) {
+        return make_error("task {} has exited", machine.task(task).name);
+    }
+    ResumeRules rules;
+    rules.step_task = task;
+    rules.task_steps = count;
+    return resume_with(rules);
+}
+
+Result<void> Debugger::reverse_step_instructions(int task, uint64_t count) {
+    const auto& s = m_session->stop();
+    uint64_t target = s.clock;
+    if (task < 0) {
+        if (count > target) {
+            return make_error("only {} instructions ran before this point", target);
+        }
+        return m_session->go_to_clock(target - count);
+    }
+    for (uint64_t i = 0; i < count; ++i) {
+        auto prev = m_session->previous_instruction(task, target);
+        if (!prev) {
+            return make_error("task {} ran no earlier instruction",
+                              m_session->access().machine->task(task).name);
+        }
+        target = *prev;
+    }
+    return m_session->go_to_clock(target);
+}
+
+Result<void> Debugger::continue_forward() {
+    return resume_with(ResumeRules{});
+}
+
+Result<void> Debugger::reverse_continue() {
+    const uint64_t now = m_session->stop().clock;
+    auto hit = m_session->last_condition_hit(now);
+    KLP_TRY(hit);
+    if (!*hit) {
+        KLP_TRY(m_session->go_to_clock(0));
+        return make_error("no breakpoint or event before this point: at the first instruction");
+    }
+    return m_session->go_to_clock((*hit)->clock, (*hit)->reason);
+}
+
+std::string Debugger::cmd_stepi(std::string_view args) {
+    auto n = args.empty() ? Result<uint64_t>(1) : parse_number(args);
+    if (!n) {
+        return fmt::format("error: stepi: {}\n", n.error().message);
+    }
+    return moved(step_instructions(focus_task(), *n));
+}
+
+std::string Debugger::cmd_nexti(std::string_view args) {
+    if (!args.empty()) {
+        return "error: nexti takes no argument\n";
+    }
+    const int task = focus_task();
+    const int cpu = focus_cpu();
+    const auto& s = m_session->stop();
+    if (task >= 0 && cpu >= 0 && s.at == StopAt::Instruction && s.task == task) {
+        const emu::Machine& machine = *m_session->access().machine;
+        const auto word = machine.memory().load<uint32_t>(s.pc);
+        if (unwinder::classify(s.pc, InsnWord(word)).kind == unwinder::BranchKind::Call) {
+            ResumeRules rules;
+            rules.temp_pc = s.pc + 4;
+            rules.temp_task = task;
+            rules.temp_sp = machine.read_x(cpu, 31) - 1;
+            return moved(resume_with(rules));
+        }
+    }
+    return moved(step_instructions(task, 1));
+}
+
+std::string Debugger::cmd_continue(std::string_view args) {
+    if (!args.empty()) {
+        return "error: continue takes no argument\n";
+    }
+    return moved(continue_forward());
+}
+
+std::string Debugger::cmd_finish(std::string_view) {
+    const int task = focus_task();
+    const int cpu = focus_cpu();
+    if (task < 0 || cpu < 0) {
+        return "error: finish: the focused task is not running\n";
+    }
+    const auto access = m_session->access();
+    const emu::Machine& machine = *access.machine;
+    std::optional<GuestAddr> ret;
+    if (access.unwind != nullptr) {
+        if (const auto* truth = access.unwind->checker().truth(task)) {
+            const auto frames = truth->frames();
+            if (!frames.empty() && frames.back().kind == unwinder::ShadowKind::Call) {
+                ret = frames.back().return_address;
+            }
+        }
+    }
+    if (!ret) {
+        ret = GuestAddr(machine.read_x(cpu, 30));
+    }
+    ResumeRules rules;
+    rules.temp_pc = *ret;
+    rules.temp_task = task;
+    rules.temp_sp = machine.read_x(cpu, 31) - 1;
+    return moved(resume_with(rules));
+}
+
+std::string Debugger::cmd_until(std::string_view args) {
+    auto addr = parse_address(args);
+    if (!addr) {
+        return fmt::format("error: until: {}\n", addr.error().message);
+    }
+    ResumeRules rules;
+    rules.temp_pc = *addr;
+    rules.temp_task = focus_task();
+    return moved(resume_with(rules));
+}
+
+std::string Debugger::cmd_step_event(std::string_view args) {
+    scenario::EventBreaks wanted;
+    if (args.empty()) {
+        wanted = {true, true, true, true, true};
+    }
+    for (auto word : split_words(args)) {
+        if (!set_event_break(wanted, word)) {
+            return fmt::format("error: step-event: unknown event '{}' (patch, switch, transition, "
+                               "finding, irq)\n",
+                               word);
+        }
+    }
+    auto& events = m_session->conditions().events;
+    const scenario::EventBreaks saved = events;
+    events = wanted;
+    auto r = resume_with(ResumeRules{});
+    events = saved;
+    return moved(r);
+}
+
+std::string Debugger::cmd_timeline(std::string_view) {
+    const auto& steps = m_session->scenario().steps;
+    const auto& s = m_session->stop();
+    std::string out;
+    for (size_t i = 0; i < steps.size(); ++i) {
+        std::string mark = "  ";
+        if (s.at == StopAt::StepBoundary && i == s.steps_started) {
+            mark = "=>"; // Runs next.
+        } else if (s.at == StopAt::Instruction && i + 1 == s.steps_started) {
+            mark = "->"; // Running.
+        } else if (i < s.steps_started) {
+            mark = "ok";
+        }
+        out += fmt::format("{} {:>3}  {}:{}  {}\n", mark, i + 1, steps[i].loc.line,
+                           steps[i].loc.column, steps[i].text);
+    }
+    if (steps.empty()) {
+        out = "the scenario has no timeline steps\n";
+    }
+    return out;
+}
+
+std::string Debugger::cmd_do(std::string_view) {
+    ResumeRules rules;
+    rules.step_boundaries = true;
+    return moved(resume_with(rules));
+}
+
+std::string Debugger::cmd_reverse_stepi(std::string_view args) {
+    auto n = args.empty() ? Result<uint64_t>(1) : parse_number(args);
+    if (!n) {
+        return fmt::format("error: reverse-stepi: {}\n", n.error().message);
+    }
+    return moved(reverse_step_instructions(focus_task(), *n));
+}
+
+std::string Debugger::cmd_reverse_continue(std::string_view) {
+    return moved(reverse_continue());
+}
+
+std::string Debugger::cmd_back(std::string_view args) {
+    auto n = parse_number(args);
+    if (!n) {
+        return fmt::format("error: back N: {}\n", n.error().message);
+    }
+    return moved(reverse_step_instructions(-1, *n));
+}
+
+std::string Debugger::cmd_goto(std::string_view args) {
+    auto n = parse_number(args);
+    if (!n) {
+        return fmt::format("error: goto N: {}\n", n.error().message);
+    }
+    return moved(m_session->go_to_clock(*n));
+}
+
+std::string Debugger::cmd_break(std::string_view args) {
+    auto words = split_words(args);
+    if (words.empty()) {
+        return "error: break SYMBOL|ADDR [task NAME] or break on EVENT\n";
+    }
+    auto& c = m_session->conditions();
+    if (words[0] == "on") {
+        if (words.size() != 2 || !set_event_break(c.events, words[1])) {
+            return "error: break on patch|switch|transition|finding|irq\n";
+        }
+        return fmt::format("break on {}\n", words[1]);
+    }
+    if (words[0].find(':') != std::string_view::npos &&
+        words[0].find("::") == std::string_view::npos) {
+        return fmt::format("error: break {}: no line table: klpemu loads objects without debug "
+                           "line information; break on a symbol or address\n",
+                           words[0]);
+    }
+    auto addr = parse_address(words[0]);
+    if (!addr) {
+        return fmt::format("error: break: {}\n", addr.error().message);
+    }
+    scenario::Breakpoint b;
+    b.id = m_next_id++;
+    b.pc = *addr;
+    if (words.size() == 3 && words[1] == "task") {
+        auto task = parse_task(words[2]);
+        if (!task) {
+            return fmt::format("error: break: {}\n", task.error().message);
+        }
+        b.task = *task;
+    } else if (words.size() != 1) {
+        return "error: break SYMBOL|ADDR [task NAME]\n";
+    }
+    c.breakpoints.push_back(b);
+    return fmt::format("breakpoint {} at {}\n", b.id,
+                       m_session->access().machine->symbolize(b.pc).str());
+}
+
+std::string Debugger::add_watch(std::string_view args, scenario::WatchKind kind) {
+    auto words = split_words(args);
+    if (words.empty() || words.size() > 2) {
+        return "error: watch ADDR [LEN]\n";
+    }
+    auto addr = parse_address(words[0]);
+    if (!addr) {
+        return fmt::format("error: watch: {}\n", addr.error().message);
+    }
+    uint64_t len = 8;
+    if (words.size() == 2) {
+        auto n = parse_number(words[1]);
+        if (!n || *n == 0 || *n > 64) {
+            return "error: watch: LEN is 1..64 bytes\n";
+        }
+        len = *n;
+    }
+    if (!m_session->access().machine->memory().is_mapped(*addr, len)) {
+        return fmt::format("error: watch: {:#x} is not mapped guest memory\n", addr->value);
+    }
+    scenario::Watchpoint w;
+    w.id = m_next_id++;
+    w.addr = *addr;
+    w.len = uint32_t(len);
+    w.kind = kind;
+    m_session->conditions().watchpoints.push_back(w);
+    return fmt::format("{}watchpoint {} at {} ({} bytes)\n", watch_kind_prefix(kind), w.id,
+                       m_session->access().machine->symbolize(w.addr).str(), w.len);
+}
+
+std::string Debugger::cmd_delete(std::string_view args) {
+    auto& c = m_session->conditions();
+    if (args.empty()) {
+        c = scenario::StopConditions{};
+        return "deleted every breakpoint, watchpoint and event break\n";
+    }
+    if (args.starts_with("on ")) {
+        scenario::EventBreaks off = c.events;
+        const std::string_view what = trim(args.substr(3));
+        scenario::EventBreaks probe;
+        if (!set_event_break(probe, what)) {
+            return "error: delete on patch|switch|transition|finding|irq\n";
+        }
+        off.patch &= !probe.patch;
+        off.task_switch &= !probe.task_switch;
+        off.transition &= !probe.transition;
+        off.finding &= !probe.finding;
+        off.irq &= !probe.irq;
+        c.events = off;
+        return fmt::format("no longer breaking on {}\n", what);
+    }
+    auto n = parse_number(args);
+    if (!n) {
+        return fmt::format("error: delete: {}\n", n.error().message);
+    }
+    const size_t before = c.breakpoints.size() + c.watchpoints.size();
+    std::erase_if(c.breakpoints, [&](const auto& b) { return uint64_t(b.id) == *n; });
+    std::erase_if(c.watchpoints, [&](const auto& w) { return uint64_t(w.id) == *n; });
+    if (before == c.breakpoints.size() + c.watchpoints.size()) {
+        return fmt::format("error: delete: no breakpoint {}\n", *n);
+    }
+    return fmt::format("deleted {}\n", *n);
+}
+
+std::string Debugger::cmd_info(std::string_view args) {
+    if (args != "breaks" && args != "break" && args != "b" && args != "breakpoints") {
+        return "error: info breaks\n";
+    }
+    const auto& c = m_session->conditions();
+    const emu::Machine& machine = *m_session->access().machine;
+    std::string out;
+    for (const auto& b : c.breakpoints) {
+        out += fmt::format("{:>3}  break  {}{}\n", b.id, machine.symbolize(b.pc).str(),
+                           b.task >= 0 ? fmt::format("  task {}", machine.task(b.task).name)
+                                       : std::string());
+    }
+    for (const auto& w : c.watchpoints) {
+        out += fmt::format("{:>3}  {}watch  {} ({} bytes)\n", w.id,
+                           w.kind == scenario::WatchKind::Read     ? "r"
+                           : w.kind == scenario::WatchKind::Access ? "a"
+                                                                   : "",
+                           machine.symbolize(w.addr).str(), w.len);
+    }
+    const auto& e = c.events;
+    for (auto [on, name] : {std::pair{e.patch, "patch"}, std::pair{e.task_switch, "switch"},
+                            std::pair{e.transition, "transition"}, std::pair{e.finding, "finding"},
+                            std::pair{e.irq, "irq"}}) {
+        if (on) {
+            out += fmt::format("     on     {}\n", name);
+        }
+    }
+    return out.empty() ? "no breakpoints\n" : out;
+}
+
+std::string Debugger::cmd_cpu(std::string_view args) {
+    auto n = parse_number(args);
+    const emu::Machine& machine = *m_session->access().machine;
+    if (!n || *n >= uint64_t(machine.cpu_count())) {
+        return fmt::format("error: cpu N: N is 0..{}\n", machine.cpu_count() - 1);
+    }
+    m_focus = machine.current_task(int(*n));
+    return fmt::format("focus: cpu{} task {}\n", *n, machine.task(m_focus).name);
+}
+
+std::string Debugger::cmd_task(std::string_view args) {
+    auto t = parse_task(args);
+    if (!t) {
+        return fmt::format("error: task: {}\n", t.error().message);
+    }
+    m_focus = *t;
+    const emu::Task& task = m_session->access().machine->task(*t);
+    return fmt::format("focus: task {} (cpu{})\n", task.name, task.cpu);
+}
+
+Result<int> Debugger::parse_task(std::string_view name) const {
+    const emu::Machine& machine = *m_session->access().machine;
+    for (int id = 0; id < machine.task_count(); ++id) {
+        if (machine.task(id).name == name) {
+            return id;
+        }
+    }
+    std::string known;
+    for (int id = 0; id < machine.task_count(); ++id) {
+        known += (known.empty() ? "" : ", ") + machine.task(id).name;
+    }
+    return make_error("no task '{}' (tasks: {})", name, known);
+}
+
+std::string Debugger::cmd_where(std::string_view) {
+    return stop_line() + "\n";
+}
+
+std::string Debugger::cmd_help(std::string_view) {
+    std::string out;
+    for (const Command& c : commands()) {
+        out += fmt::format("  {:<18} {}\n",
+                           c.alias.empty() ? std::string(c.name)
+                                           : fmt::format("{} ({})", c.name, c.alias),
+                           c.help);
+    }
+    return out;
+}
+
+std::string Debugger::cmd_quit(std::string_view) {
+    m_quit = true;
+    return {};
+}
+
+} // namespace klpemu::tools
