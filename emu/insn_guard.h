@@ -3,9 +3,9 @@
 // exception: some decoders (AdvSIMD FP16 two-register misc is the one the fuzzer hit, issue 18)
 // print a line and abort the host process. The architecture's answer for such a word is UDEF at
 // its PC, which is what the guest must see. This classifier names the words that must never be
-// handed to Unicorn's translator: every word LLVM's AArch64 disassembler rejects with all its
-// features on (+all: what no Arm extension allocates), plus the words a probe of the real
-// translator found to abort although LLVM decodes them (kKnownTranslatorAborts in the .cpp).
+// handed to Unicorn's translator: every word LLVM's AArch64 disassembler rejects for the
+// features Unicorn's "max" CPU has (so unallocated on the emulated CPU), plus the words a probe
+// of the real translator found to abort although LLVM decodes them (kKnownTranslatorAborts).
 #pragma once
 
 #include "emu/disassembler.h"
@@ -18,7 +18,7 @@ namespace klpemu::emu {
 
 enum class WordClass : uint8_t {
     Runnable,        // LLVM decodes it and no known translator abort matches: Unicorn may run it.
-    Unallocated,     // No Arm extension allocates it: UDEF, never translated.
+    Unallocated,     // Unallocated on the emulated CPU: UDEF, never translated.
     TranslatorAbort, // Allocated (LLVM decodes it) but Unicorn 2.0.1's translator aborts on it.
 };
 

@@ -53,6 +53,12 @@ TEST_CASE("guard: the classifier names the issue's word and leaves allocated wor
     CHECK(c.classify(InsnWord(0)) == WordClass::Runnable);          // udf #0: QEMU UDEFs it
     CHECK(c.classify(InsnWord(0x04a00000)) == WordClass::Runnable); // SVE add z0.s, z0.s, z0.s
     CHECK(c.classify(InsnWord(0x00010000)) == WordClass::Unallocated);
+    // famax v8.8h, v1.8h, v5.8h (FEAT_FAMINMAX, 2023): allocated by later extensions, but the
+    // translator aborts on it (AdvSIMD FP16 three-same) and Unicorn's max CPU lacks it.
+    CHECK(c.classify(InsnWord(0x4ec51c28)) == WordClass::Unallocated);
+    CHECK(c.classify(InsnWord(0x2ed93e2e)) == WordClass::Unallocated); // fscale (FEAT_FP8)
+    CHECK(c.classify(InsnWord(0x1e602800)) == WordClass::Runnable);    // fadd d0, d0, d0
+    CHECK(c.classify(InsnWord(0x0e401400)) == WordClass::Runnable);    // fadd v0.4h (FP16)
     // Cached answers agree with fresh ones.
     CHECK(c.classify(InsnWord(kAbortingWord)) == WordClass::Unallocated);
 }
