@@ -10,6 +10,11 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <csignal>
+#include <cstdio>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace klpemu;
 using namespace klpemu::emu;
@@ -168,4 +173,27 @@ flag:   .word   0
     call_killed(*m, sym(*m, "jump_stack"));
     REQUIRE(m->findings().size() == 3);
     CHECK(m->findings().back().kind == "protection-fault");
+}
+
+TEST_CASE("guard: without the guard the issue's word aborts the process (in a child)") {
+    // The reason the guard exists, kept honest: the same machine with text_guard off dies
+    // with SIGABRT inside Unicorn's translator. Run in a forked child so this test survives.
+    std::fflush(nullptr);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        std::freopen("/dev/null", "w", stderr);
+        MachineConfig cfg;
+        cfg.text_guard = false;
+        auto m = Machine::create(cfg);
+        if (!m || !(*m)->load_assembly(".text\n.globl f\nf: .inst 0x2e793ac2\nret\n", "t.S")) {
+            _exit(3);
+        }
+        (void)(*m)->call(*(*m)->symbol("f"));
+        _exit(0);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGABRT);
 }
