@@ -70,7 +70,9 @@ class GuestMemory {
 
     // Called after every write()/store() with the written range (the machine's text guard
     // reclassifies executable words there). Writes through host_ptr() are not seen.
-    void set_write_listener(std::function<void(GuestAddr, uint64_t)> f) { m_on_write = std::move(f); }
+    void set_write_listener(std::function<void(GuestAddr, uint64_t)> f) {
+        m_on_write = std::move(f);
+    }
 
     const std::vector<std::unique_ptr<MemoryRegion>>& regions() const { return m_regions; }
 

@@ -83,8 +83,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
     return m;
 }
 
-Result<void> Machine::map_region(std::string name, GuestAddr base, uint64_t size,
-                                 bool executable) {
+Result<void> Machine::map_region(std::string name, GuestAddr base, uint64_t size, bool executable) {
     if (executable && m_guard && base < kStackAreaEnd && base + int64_t(size) > kStackBase) {
         // Guest stores there do not reach the text guard (see create()).
         return make_error("machine: executable region '{}' at {} lies in the stack area", name,

@@ -133,10 +133,10 @@ Result<std::unique_ptr<UnicornBackend>> UnicornBackend::create(const BackendOpti
                          "add write hook"));
     }
     for (const auto& [lo, hi] : options.guarded_writes) {
-        KLP_TRY(check_uc(uc_hook_add(impl.uc, &h, UC_HOOK_MEM_WRITE,
-                                     reinterpret_cast<void*>(&Impl::guarded_write_cb), client, lo,
-                                     hi),
-                         "add guarded write hook"));
+        KLP_TRY(
+            check_uc(uc_hook_add(impl.uc, &h, UC_HOOK_MEM_WRITE,
+                                 reinterpret_cast<void*>(&Impl::guarded_write_cb), client, lo, hi),
+                     "add guarded write hook"));
     }
     // Exits replace uc_emu_start's `until`; the set starts with address 1, never a PC.
     KLP_TRY(check_uc(uc_ctl_exits_enable(impl.uc), "enable exits"));

@@ -12,6 +12,7 @@
 //
 //   klpemu_guest_fuzz [--mode scenario|machine] [--seed S] [--count N] [--seconds T]
 //                     [--hang-seconds H] [--out DIR]
+//   klpemu_guest_fuzz --print SEED    (the scenario case for SEED, for `klpemu run`)
 //
 // Exit status: 0 when no crash, hang or machine error happened, 1 otherwise, 2 on bad usage.
 #include "guest_case.h"
@@ -206,6 +207,10 @@ bool parse_args(int argc, char** argv, Options& o) {
 } // namespace
 
 int main(int argc, char** argv) {
+    if (argc == 3 && std::string(argv[1]) == "--print") {
+        fmt::print("{}", fuzz::make_guest_case(std::stoull(argv[2])).toml);
+        return 0;
+    }
     Options o;
     if (!parse_args(argc, argv, o)) {
         fmt::print(stderr, "usage: klpemu_guest_fuzz [--mode scenario|machine] [--seed S] [--count "
