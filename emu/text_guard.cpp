@@ -75,8 +75,7 @@ std::optional<std::pair<InsnWord, WordClass>> TextGuard::classify_at(uint64_t pc
 
 std::vector<uint64_t> TextGuard::exits() const {
     std::vector<uint64_t> out;
-    out.reserve(m_traps.size() + 1);
-    out.push_back(kSentinelExit);
+    out.reserve(m_traps.size());
     out.insert(out.end(), m_traps.begin(), m_traps.end());
     return out;
 }

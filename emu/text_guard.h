@@ -21,9 +21,6 @@ namespace klpemu::emu {
 
 class TextGuard {
   public:
-    // Address 1 is always an exit (never a PC: misaligned); Unicorn needs a non-empty set.
-    static constexpr uint64_t kSentinelExit = 1;
-
     explicit TextGuard(const GuestMemory& memory) : m_memory(memory) {}
 
     // Reclassifies every word overlapping [begin, end) of executable memory as memory holds it
@@ -38,7 +35,8 @@ class TextGuard {
     bool traps_at(uint64_t pc) const { return m_traps.count(pc) != 0; }
     // The word at `pc` as memory holds it, and its class (nullopt if unmapped).
     std::optional<std::pair<InsnWord, WordClass>> classify_at(uint64_t pc);
-    // The exit list for Unicorn: the sentinel plus every trapping address.
+    // The exit list for Unicorn: every trapping address (no sentinel: any address can be a
+    // branch target, and an exit there would turn a fetch fault into a guard stop).
     std::vector<uint64_t> exits() const;
     size_t trap_count() const { return m_traps.size(); }
 

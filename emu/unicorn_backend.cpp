@@ -138,10 +138,8 @@ Result<std::unique_ptr<UnicornBackend>> UnicornBackend::create(const BackendOpti
                                  reinterpret_cast<void*>(&Impl::guarded_write_cb), client, lo, hi),
                      "add guarded write hook"));
     }
-    // Exits replace uc_emu_start's `until`; the set starts with address 1, never a PC.
+    // Exits replace uc_emu_start's `until`; the set starts empty (set_exits fills it).
     KLP_TRY(check_uc(uc_ctl_exits_enable(impl.uc), "enable exits"));
-    const uint64_t sentinel[1] = {1};
-    KLP_TRY(b->set_exits(sentinel));
     return b;
 }
 

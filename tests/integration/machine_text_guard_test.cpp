@@ -175,6 +175,20 @@ flag:   .word   0
     CHECK(m->findings().back().kind == "protection-fault");
 }
 
+TEST_CASE("guard: a branch to any address is still a fetch fault, not a guard stop") {
+    // Regression (fuzzer, machine mode): an always-present exit at address 1 turned `br x1`
+    // with x1 = 1 into "stopped without a reason". Exits are exactly the trapping words.
+    auto m = make_machine();
+    load_asm(*m, R"(
+        .text
+        .globl jump
+jump:   br      x0
+)");
+    call_killed(*m, sym(*m, "jump"), {1});
+    const Finding* f = only_finding(*m);
+    CHECK(f->kind == "unmapped-access");
+}
+
 TEST_CASE("guard: without the guard the issue's word aborts the process (in a child)") {
     // The reason the guard exists, kept honest: the same machine with text_guard off dies
     // with SIGABRT inside Unicorn's translator. Run in a forked child so this test survives.
