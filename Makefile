@@ -4,7 +4,7 @@ PRESET ?= $(if $(CI),ci,dev)
 BUILD  := build/$(PRESET)
 JOBS   ?= $(shell nproc)
 
-.PHONY: run test bench build deps configure asan clean
+.PHONY: run test bench fuzz build deps configure asan clean
 
 run: build
 	$(BUILD)/tools/klpemu run
@@ -15,6 +15,14 @@ test: build
 bench: build
 	$(BUILD)/bench/klpemu_bench
 	$(BUILD)/bench/klpemu_cycle_bench
+
+# The guest-execution fuzzer, long run (tests/fuzz/RESULTS.md): FUZZ_SECONDS of cases from
+# FUZZ_SEED on, one core, at low priority. Crashes and hangs land in $(BUILD)/fuzz-out.
+FUZZ_SECONDS ?= 3600
+FUZZ_SEED    ?= 1
+fuzz: build
+	nice $(BUILD)/tests/fuzz/klpemu_guest_fuzz --seed $(FUZZ_SEED) --seconds $(FUZZ_SECONDS) \
+		--out $(BUILD)/fuzz-out
 
 asan:
 	$(MAKE) test PRESET=asan

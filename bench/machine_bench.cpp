@@ -89,13 +89,14 @@ struct Counter : ExecutionObserver {
     std::exit(1);
 }
 
-enum class Mode { Raw, Hook, Observer, Checked };
+enum class Mode { Raw, Hook, HookNoGuard, Observer, Checked };
 
 // Runs the loop once; returns seconds.
 double run_once(Mode mode) {
     const bool code_hook = mode != Mode::Raw;
     MachineConfig cfg;
     cfg.code_hook = code_hook;
+    cfg.text_guard = mode != Mode::Raw && mode != Mode::HookNoGuard; // raw: bare Unicorn
     cfg.instruction_budget = 1'000'000'000;
     auto m = Machine::create(cfg);
     if (!m) {
@@ -151,12 +152,16 @@ int main() {
     const double insns = double(kIterations * kInsnPerIteration);
     const double raw = run_once(Mode::Raw);
     const double hook = run_once(Mode::Hook);
+    const double hook_noguard = run_once(Mode::HookNoGuard);
     const double obs = run_once(Mode::Observer);
     const double checked = run_once(Mode::Checked);
     fmt::print("raw_unicorn: {:.1f} Minsn/s\n", insns / raw / 1e6);
     fmt::print("machine_hook: {:.1f} Minsn/s\n", insns / hook / 1e6);
     fmt::print("machine_observer: {:.1f} Minsn/s\n", insns / obs / 1e6);
     fmt::print("hook_over_raw: {:.2f} ratio\n", raw / hook);
+    fmt::print("machine_hook_no_text_guard: {:.1f} Minsn/s\n", insns / hook_noguard / 1e6);
+    fmt::print("text_guard_cost: {:.2f} ratio (hook time with guard / without)\n",
+               hook / hook_noguard);
     fmt::print("checked_all_policies: {:.1f} Minsn/s\n", insns / checked / 1e6);
     fmt::print("checked_over_raw: {:.3f} ratio\n", raw / checked);
 

@@ -91,4 +91,14 @@ DecodedInsn Disassembler::decode(InsnWord w, GuestAddr pc) const {
     return out;
 }
 
+bool Disassembler::decodes(InsnWord w) const {
+    const std::array<uint8_t, 4> bytes = {uint8_t(w.raw), uint8_t(w.raw >> 8), uint8_t(w.raw >> 16),
+                                          uint8_t(w.raw >> 24)};
+    llvm::MCInst inst;
+    uint64_t size = 0;
+    const auto status = m_impl->disasm->getInstruction(inst, size, llvm::ArrayRef<uint8_t>(bytes),
+                                                       0, llvm::nulls());
+    return status != llvm::MCDisassembler::Fail && size == 4;
+}
+
 } // namespace klpemu

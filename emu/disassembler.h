@@ -35,6 +35,9 @@ class Disassembler {
 
     // Decodes one word as if it sat at `pc`; never fails (invalid words give valid=false).
     DecodedInsn decode(InsnWord w, GuestAddr pc) const;
+    // True if LLVM decodes `w` (SoftFail included) for this subtarget; no printing, so it is the
+    // cheap question the instruction-word guard asks (emu/insn_guard.h).
+    bool decodes(InsnWord w) const;
 
   private:
     struct Impl;

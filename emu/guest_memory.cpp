@@ -78,6 +78,9 @@ Result<void> GuestMemory::write(GuestAddr addr, const void* in, uint64_t size) {
         return make_error("guest memory: write of {} bytes at {} is unmapped", size, addr);
     }
     std::memcpy(p, in, size);
+    if (m_on_write) {
+        m_on_write(addr, size);
+    }
     return {};
 }
 

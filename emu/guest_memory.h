@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,6 +63,15 @@ class GuestMemory {
         uint8_t* p = host_ptr(addr, sizeof(T));
         KLP_CHECK(p != nullptr, "guest store of {} bytes at {} is unmapped", sizeof(T), addr);
         std::memcpy(p, &v, sizeof(T));
+        if (m_on_write) {
+            m_on_write(addr, sizeof(T));
+        }
+    }
+
+    // Called after every write()/store() with the written range (the machine's text guard
+    // reclassifies executable words there). Writes through host_ptr() are not seen.
+    void set_write_listener(std::function<void(GuestAddr, uint64_t)> f) {
+        m_on_write = std::move(f);
     }
 
     const std::vector<std::unique_ptr<MemoryRegion>>& regions() const { return m_regions; }
@@ -69,6 +79,7 @@ class GuestMemory {
   private:
     std::vector<std::unique_ptr<MemoryRegion>> m_regions;
     mutable const MemoryRegion* m_last = nullptr; // Lookup cache: most accesses hit one region.
+    std::function<void(GuestAddr, uint64_t)> m_on_write;
 };
 
 } // namespace klpemu::emu

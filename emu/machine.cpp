@@ -6,6 +6,7 @@
 #include "emu/assembler.h"
 #include "emu/loader.h"
 #include "emu/machine_internal.h"
+#include "emu/text_guard.h"
 
 #include <algorithm>
 
@@ -51,6 +52,14 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
     BackendOptions options;
     options.code_hook = config.code_hook;
     options.mem_write_hook = config.observe_memory_writes;
+    if (config.text_guard) {
+        m->m_guard = std::make_unique<TextGuard>(m->m_memory);
+        // Guest stores anywhere but the (non-executable) stack areas reach the guard.
+        options.guarded_writes = {{0, kStackBase.value - 1}, {kStackAreaEnd.value, UINT64_MAX}};
+        Machine* self = m.get();
+        m->m_memory.set_write_listener(
+            [self](GuestAddr a, uint64_t n) { self->guard_rescan(a, a + int64_t(n)); });
+    }
     for (int i = 0; i < config.cpus; ++i) {
         auto cpu = std::make_unique<Cpu>(*m, i);
         auto backend = UnicornBackend::create(options, cpu.get());
@@ -71,17 +80,23 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
     KLP_TRY(m->map_region("kernel", kKernelBase, kKernelSize));
     for (int i = 0; i < config.cpus; ++i) {
         KLP_TRY(m->map_region(fmt::format("irq_stack:{}", i),
-                              kIrqStackBase + int64_t(uint64_t(i) * kStackSlot), kThreadSize));
+                              kIrqStackBase + int64_t(uint64_t(i) * kStackSlot), kThreadSize,
+                              /*executable=*/false));
     }
     m->register_machine_host_calls();
     KLP_TRY(m->boot());
     return m;
 }
 
-Result<void> Machine::map_region(std::string name, GuestAddr base, uint64_t size) {
-    KLP_TRY_ASSIGN(region, m_memory.add_region(std::move(name), base, size));
+Result<void> Machine::map_region(std::string name, GuestAddr base, uint64_t size, bool executable) {
+    if (executable && m_guard && base < kStackAreaEnd && base + int64_t(size) > kStackBase) {
+        // Guest stores there do not reach the text guard (see create()).
+        return make_error("machine: executable region '{}' at {} lies in the stack area", name,
+                          base);
+    }
+    KLP_TRY_ASSIGN(region, m_memory.add_region(std::move(name), base, size, executable));
     for (auto& cpu : m_cpus) {
-        KLP_TRY(cpu->backend->map(base, size, region->host));
+        KLP_TRY(cpu->backend->map(base, size, region->host, executable));
     }
     return {};
 }
@@ -197,6 +212,8 @@ Result<void> Machine::load(const LoadedObject& object) {
             }
             std::copy(s.bytes.begin(), s.bytes.end(), p);
         }
+        // Data is executable memory too (the guest may branch into it): the guard scans it.
+        guard_rescan(s.range.begin, s.range.end);
         if (s.executable) {
             // Same invalidation as a text write: an object may reuse addresses run before.
             KLP_TRY(write_text_bytes(s.range.begin, std::span<const uint8_t>(p, size)));
@@ -237,7 +254,8 @@ Result<int> Machine::create_task(const TaskSpec& spec) {
     }
     int id = int(m_tasks.size());
     GuestAddr base = kStackBase + int64_t(uint64_t(id) * kStackSlot);
-    KLP_TRY(map_region(fmt::format("stack:{}", spec.name), base, kThreadSize));
+    KLP_TRY(map_region(fmt::format("stack:{}", spec.name), base, kThreadSize,
+                       /*executable=*/false));
     auto t = std::make_unique<Task>();
     t->id = id;
     t->name = spec.name;
@@ -362,6 +380,8 @@ Result<void> Machine::write_text_bytes(GuestAddr addr, std::span<const uint8_t> 
     }
     ++m_text_writes;
     GuestAddr end = addr + int64_t(bytes.size());
+    // Before the caches go: no CPU may retranslate the range without the new exits.
+    guard_rescan(addr, end);
     // UC_CTL_TB_REMOVE_CACHE resolves only its start address: one call per 4 KiB page.
     for (GuestAddr page = addr.align_down(kPageSize); page < end; page += int64_t(kPageSize)) {
         GuestAddr lo = std::max(page, addr);

@@ -41,6 +41,8 @@
 
 namespace klpemu::emu {
 
+class TextGuard;
+
 inline constexpr GuestAddr kKernelBase{0xffff800008000000ULL};
 inline constexpr uint64_t kKernelSize = 32ULL << 20;
 inline constexpr GuestAddr kModuleNearBase{0xffff800002000000ULL};
@@ -48,6 +50,8 @@ inline constexpr uint64_t kModuleNearSize = 64ULL << 20;
 inline constexpr GuestAddr kStackBase{0xffff800040000000ULL};
 inline constexpr GuestAddr kIrqStackBase{0xffff800050000000ULL};
 inline constexpr GuestAddr kModuleFarBase{0xffff800100000000ULL};
+// End of the task and IRQ stack areas: never executable (a fetch there is a protection fault).
+inline constexpr GuestAddr kStackAreaEnd{0xffff800060000000ULL};
 inline constexpr int kMaxCpus = 8;
 
 // The stated cost of a host call (cycles): klpemu's own HVC round trip into C++, which stands
@@ -83,6 +87,9 @@ struct MachineConfig {
     uint64_t irq_timer_period = 0;         // Per-CPU instructions between timer IRQs; 0 = off.
     bool observe_memory_writes = false;    // Install UC_HOOK_MEM_WRITE (decided at creation).
     bool code_hook = true;                 // Off only for the raw-Unicorn benchmark.
+    // The text guard (emu/text_guard.h): words Unicorn's translator would abort on trap as
+    // undefined-instruction instead. Off only for the raw-Unicorn benchmark.
+    bool text_guard = true;
 };
 
 struct TaskSpec {
@@ -242,7 +249,8 @@ class Machine {
 
     explicit Machine(const MachineConfig& config);
     Result<void> boot();
-    Result<void> map_region(std::string name, GuestAddr base, uint64_t size);
+    Result<void> map_region(std::string name, GuestAddr base, uint64_t size,
+                            bool executable = true);
     void register_machine_host_calls();
 
     // Hook paths (noexcept, inside Unicorn).
@@ -251,6 +259,13 @@ class Machine {
     void on_trap(Cpu& cpu) noexcept;
     void on_mem_fault(Cpu& cpu, int access, bool unmapped, uint64_t addr, int size) noexcept;
     void on_mem_write(Cpu& cpu, uint64_t addr, int size) noexcept;
+    void on_guarded_write(Cpu& cpu, uint64_t addr, int size, uint64_t value) noexcept;
+
+    // Text guard (emu/text_guard.h; machine_guard.cpp).
+    void guard_rescan(GuestAddr begin, GuestAddr end) noexcept;
+    void push_exits() noexcept;
+    enum class GuardStop { NotOurs, Trapped, Resume, Breakpoint };
+    GuardStop guard_stop(Cpu& cpu);
 
     // Driver.
     int pick_cpu(uint64_t& slice_end);
@@ -286,6 +301,7 @@ class Machine {
     std::unordered_set<uint64_t> m_breakpoints;
     std::unordered_map<uint16_t, HostCallHandler> m_host_calls;
     std::unique_ptr<CostCache> m_costs;
+    std::unique_ptr<TextGuard> m_guard;
     std::vector<Finding> m_findings;
     std::vector<std::string> m_log;
 

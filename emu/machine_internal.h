@@ -56,6 +56,10 @@ struct Machine::Cpu final : BackendClient {
     // known to be misaligned now.
     bool sp_recheck = true;
     bool sp_misaligned = false;
+    // Text guard: the PC and instruction count of the last stop at a stale exit (a block
+    // translated while its word still trapped); a second one without progress is not the guard's.
+    uint64_t stale_exit_pc = kNoPc;
+    uint64_t stale_exit_instructions = 0;
 
     Cpu(Machine& m, int i) : machine(m), index(i) {}
     void on_code(uint64_t pc) noexcept override { machine.on_code(*this, pc); }
@@ -68,6 +72,9 @@ struct Machine::Cpu final : BackendClient {
     }
     void on_mem_write(uint64_t addr, int size) noexcept override {
         machine.on_mem_write(*this, addr, size);
+    }
+    void on_guarded_write(uint64_t addr, int size, uint64_t value) noexcept override {
+        machine.on_guarded_write(*this, addr, size, value);
     }
     void stop_now(CpuStop why) noexcept {
         stop = why;

@@ -314,6 +314,21 @@ Result<bool> Machine::run_slice(Cpu& cpu, RunResult& out) {
         if (!r) {
             return make_error("machine: cpu{} at {}: {}", cpu.index, symbolized(pc), r.error().message);
         }
+        if (cpu.stop == CpuStop::None) {
+            // No hook asked for this stop: the text guard's exit (emu/text_guard.h).
+            switch (guard_stop(cpu)) {
+            case GuardStop::Trapped:
+            case GuardStop::Resume:
+                continue;
+            case GuardStop::Breakpoint:
+                out.reason = StopReason::Breakpoint;
+                out.cpu = cpu.index;
+                out.pc = GuestAddr(cpu.last_pc);
+                return true;
+            case GuardStop::NotOurs:
+                break;
+            }
+        }
         switch (cpu.stop) {
         case CpuStop::None:
         case CpuStop::Fault:

@@ -94,6 +94,11 @@ struct UnicornBackend::Impl {
         static_cast<BackendClient*>(user)->on_mem_write(address, size);
     }
 
+    static void guarded_write_cb(uc_engine*, uc_mem_type, uint64_t address, int size, int64_t value,
+                                 void* user) noexcept {
+        static_cast<BackendClient*>(user)->on_guarded_write(address, size, uint64_t(value));
+    }
+
     ~Impl() {
         if (uc) {
             uc_close(uc);
@@ -127,18 +132,32 @@ Result<std::unique_ptr<UnicornBackend>> UnicornBackend::create(const BackendOpti
                                      reinterpret_cast<void*>(&Impl::write_cb), client, 1, 0),
                          "add write hook"));
     }
+    for (const auto& [lo, hi] : options.guarded_writes) {
+        KLP_TRY(
+            check_uc(uc_hook_add(impl.uc, &h, UC_HOOK_MEM_WRITE,
+                                 reinterpret_cast<void*>(&Impl::guarded_write_cb), client, lo, hi),
+                     "add guarded write hook"));
+    }
+    // Exits replace uc_emu_start's `until`; the set starts empty (set_exits fills it).
+    KLP_TRY(check_uc(uc_ctl_exits_enable(impl.uc), "enable exits"));
     return b;
 }
 
 UnicornBackend::~UnicornBackend() = default;
 
-Result<void> UnicornBackend::map(GuestAddr base, uint64_t size, uint8_t* host) {
-    return check_uc(uc_mem_map_ptr(m_impl->uc, base.value, size, UC_PROT_ALL, host),
-                    "uc_mem_map_ptr");
+Result<void> UnicornBackend::set_exits(std::span<const uint64_t> exits) noexcept {
+    // uc_ctl takes a non-const buffer but only reads it.
+    return check_uc(uc_ctl_set_exits(m_impl->uc, const_cast<uint64_t*>(exits.data()), exits.size()),
+                    "set exits");
+}
+
+Result<void> UnicornBackend::map(GuestAddr base, uint64_t size, uint8_t* host, bool executable) {
+    const uint32_t prot = executable ? UC_PROT_ALL : (UC_PROT_READ | UC_PROT_WRITE);
+    return check_uc(uc_mem_map_ptr(m_impl->uc, base.value, size, prot, host), "uc_mem_map_ptr");
 }
 
 Result<void> UnicornBackend::run(GuestAddr pc) {
-    // until=1 is never a PC (misaligned), so only a stop() or a fault ends the run.
+    // Exits are on (set_exits), so `until` is ignored: a stop(), a fault or an exit ends the run.
     return check_uc(uc_emu_start(m_impl->uc, pc.value, 1, 0, 0), "uc_emu_start");
 }
 

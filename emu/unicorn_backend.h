@@ -11,6 +11,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <utility>
+#include <vector>
 
 namespace klpemu::emu {
 
@@ -34,6 +37,9 @@ class BackendClient {
     // An access to unmapped memory (or a protection fault when !unmapped). Emulation stops.
     virtual void on_mem_fault(MemAccess access, bool unmapped, uint64_t addr, int size) noexcept = 0;
     virtual void on_mem_write(uint64_t addr, int size) noexcept = 0;
+    // A store of `size` bytes of `value` at `addr` inside BackendOptions::guarded_writes, called
+    // before the store happens (the text guard reclassifies the words it changes).
+    virtual void on_guarded_write(uint64_t addr, int size, uint64_t value) noexcept = 0;
 
   protected:
     ~BackendClient() = default;
@@ -42,6 +48,8 @@ class BackendClient {
 struct BackendOptions {
     bool code_hook = true;        // The global UC_HOOK_CODE; off only for the raw-speed bench.
     bool mem_write_hook = false;  // UC_HOOK_MEM_WRITE, decided at creation, never added later.
+    // Inclusive address ranges whose stores reach on_guarded_write (one UC_HOOK_MEM_WRITE each).
+    std::vector<std::pair<uint64_t, uint64_t>> guarded_writes;
 };
 
 enum class SysReg { ElrEl1, SpsrEl1 };
@@ -55,8 +63,14 @@ class UnicornBackend {
     UnicornBackend(const UnicornBackend&) = delete;
     UnicornBackend& operator=(const UnicornBackend&) = delete;
 
-    // Maps host memory `host` (page aligned, owned by the caller) at `base`, read/write/exec.
-    Result<void> map(GuestAddr base, uint64_t size, uint8_t* host);
+    // Maps host memory `host` (page aligned, owned by the caller) at `base`: read/write, and
+    // executable when `executable` (a fetch from a non-executable mapping is a protection fault).
+    Result<void> map(GuestAddr base, uint64_t size, uint8_t* host, bool executable = true);
+
+    // Replaces the set of exit addresses: the translator ends a block *before* fetching the word
+    // at an exit and emulation stops with PC there, the word never decoded (the text guard).
+    // Blocks translated before the change keep their old exits: remove_cache them.
+    Result<void> set_exits(std::span<const uint64_t> exits) noexcept;
 
     // Runs from `pc` until a callback calls stop() or a fault ends emulation. Never with count>0.
     Result<void> run(GuestAddr pc);

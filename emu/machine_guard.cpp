@@ -1,0 +1,78 @@
+// The machine's half of the text guard (emu/text_guard.h): keeping every CPU's Unicorn exit set
+// equal to the guard's trap set, reclassifying words the guest is about to store, and turning
+// a stop at an exit into the `undefined-instruction` finding the architecture's UDEF would give.
+#include "emu/machine.h"
+
+#include "emu/machine_internal.h"
+#include "emu/text_guard.h"
+
+namespace klpemu::emu {
+
+void Machine::push_exits() noexcept {
+    const std::vector<uint64_t> exits = m_guard->exits();
+    for (auto& cpu : m_cpus) {
+        auto r = cpu->backend->set_exits(exits);
+        KLP_CHECK(r.ok(), "text guard: {}", r.error().message);
+    }
+}
+
+void Machine::guard_rescan(GuestAddr begin, GuestAddr end) noexcept {
+    if (m_guard && m_guard->rescan(begin, end)) {
+        push_exits();
+    }
+}
+
+void Machine::on_guarded_write(Cpu&, uint64_t addr, int size, uint64_t value) noexcept {
+    // Before the store: a word that will trap must be an exit before anything can translate it
+    // (the next block may be fetched right after this instruction, with no hook in between).
+    if (m_guard->predict_store(addr, size, value)) {
+        push_exits();
+    }
+}
+
+Machine::GuardStop Machine::guard_stop(Cpu& cpu) {
+    if (!m_guard) {
+        return GuardStop::NotOurs;
+    }
+    const uint64_t pc = cpu.backend->pc();
+    const auto word = m_guard->classify_at(pc);
+    if (!word) {
+        return GuardStop::NotOurs;
+    }
+    const auto [w, cls] = *word;
+    if (cls != WordClass::Runnable) {
+        if (!m_breakpoints.empty() && m_breakpoints.count(pc) && cpu.guard_pc != pc) {
+            // "About to execute" holds for a trapping word too: stop there first.
+            cpu.guard_pc = pc;
+            cpu.guard_skip_all = false;
+            cpu.last_pc = pc;
+            return GuardStop::Breakpoint;
+        }
+        Finding f;
+        f.kind = "undefined-instruction";
+        f.severity = Severity::Fatal;
+        f.pc = GuestAddr(pc);
+        f.message = fmt::format("undefined instruction {:08x} ({}; trapped before Unicorn's "
+                                "translator)",
+                                w.raw, word_class_name(cls));
+        kill_current(cpu, std::move(f));
+        return GuardStop::Trapped;
+    }
+    // A runnable word at an exit: a block translated while the word still trapped (a guest
+    // store or host data write made it runnable). Drop the stale blocks and go on; a second
+    // stop here without progress is not the guard's doing.
+    if (cpu.stale_exit_pc == pc && cpu.stale_exit_instructions == cpu.instructions) {
+        return GuardStop::NotOurs;
+    }
+    cpu.stale_exit_pc = pc;
+    cpu.stale_exit_instructions = cpu.instructions;
+    guard_rescan(GuestAddr(pc), GuestAddr(pc + kInsnSize));
+    const GuestAddr page = GuestAddr(pc).align_down(kPageSize);
+    for (auto& c : m_cpus) {
+        auto r = c->backend->remove_cache(page, page + int64_t(kPageSize));
+        KLP_CHECK(r.ok(), "text guard: {}", r.error().message);
+    }
+    return GuardStop::Resume;
+}
+
+} // namespace klpemu::emu

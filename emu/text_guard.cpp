@@ -1,0 +1,83 @@
+// The text guard's bookkeeping (see text_guard.h).
+#include "emu/text_guard.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace klpemu::emu {
+
+bool TextGuard::update(uint64_t addr, InsnWord w) {
+    const bool bad = m_classifier.traps(w);
+    if (bad) {
+        return m_traps.insert(addr).second;
+    }
+    return m_traps.erase(addr) != 0;
+}
+
+bool TextGuard::rescan(GuestAddr begin, GuestAddr end) {
+    bool changed = false;
+    uint64_t a = begin.align_down(kInsnSize).value;
+    while (a < end.value) {
+        const MemoryRegion* r = m_memory.region_at(GuestAddr(a));
+        if (!r) {
+            a += kInsnSize;
+            continue;
+        }
+        const uint64_t stop = std::min(end.value, r->range.end.value);
+        if (!r->executable) {
+            a = stop;
+            continue;
+        }
+        const uint8_t* p = r->host + (a - r->range.begin.value);
+        for (; a < stop; a += kInsnSize, p += kInsnSize) {
+            uint32_t w = 0;
+            std::memcpy(&w, p, 4);
+            changed |= update(a, InsnWord(w));
+        }
+    }
+    return changed;
+}
+
+bool TextGuard::predict_store(uint64_t addr, int size, uint64_t value) {
+    if (size <= 0 || size > 8) {
+        return false;
+    }
+    const uint64_t first = addr & ~uint64_t(kInsnSize - 1);
+    const uint64_t last = (addr + uint64_t(size) - 1) & ~uint64_t(kInsnSize - 1);
+    uint8_t bytes[16] = {};
+    const uint8_t* p = m_memory.host_ptr(GuestAddr(first), last + kInsnSize - first);
+    if (!p || !m_memory.region_at(GuestAddr(first))->executable) {
+        return false;
+    }
+    const size_t n = size_t(last + kInsnSize - first);
+    std::memcpy(bytes, p, n);
+    std::memcpy(bytes + (addr - first), &value, size_t(size)); // little-endian host and guest
+    bool changed = false;
+    for (size_t off = 0; off < n; off += kInsnSize) {
+        uint32_t w = 0;
+        std::memcpy(&w, bytes + off, 4);
+        if (m_classifier.traps(InsnWord(w))) {
+            changed |= m_traps.insert(first + off).second;
+        }
+    }
+    return changed;
+}
+
+std::optional<std::pair<InsnWord, WordClass>> TextGuard::classify_at(uint64_t pc) {
+    const uint8_t* p = m_memory.host_ptr(GuestAddr(pc), 4);
+    if (!p) {
+        return std::nullopt;
+    }
+    uint32_t w = 0;
+    std::memcpy(&w, p, 4);
+    return std::pair{InsnWord(w), m_classifier.classify(InsnWord(w))};
+}
+
+std::vector<uint64_t> TextGuard::exits() const {
+    std::vector<uint64_t> out;
+    out.reserve(m_traps.size());
+    out.insert(out.end(), m_traps.begin(), m_traps.end());
+    return out;
+}
+
+} // namespace klpemu::emu

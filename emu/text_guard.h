@@ -1,0 +1,50 @@
+// The text guard: no word the guest can reach is handed to a translator path that aborts the
+// host (issue 18). Every word of executable guest memory is classified (emu/insn_guard.h) when
+// it is loaded, when the host writes it (Machine::write_text*, GuestMemory stores) and when the
+// guest stores to it (a write hook over the executable areas). The addresses of trapping words
+// become Unicorn "exits": QEMU's translator checks each PC against the exit set *before* it
+// fetches the word and ends the block there, so a bad word is never decoded, not even one that
+// sits ahead of the PC in the block being translated. The CPU stops with PC at the word and the
+// machine reports `undefined-instruction` there, as the architecture's UDEF would.
+#pragma once
+
+#include "emu/guest_addr.h"
+#include "emu/guest_memory.h"
+#include "emu/insn_guard.h"
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <vector>
+
+namespace klpemu::emu {
+
+class TextGuard {
+  public:
+    explicit TextGuard(const GuestMemory& memory) : m_memory(memory) {}
+
+    // Reclassifies every word overlapping [begin, end) of executable memory as memory holds it
+    // now. Returns true if the set of trapping addresses changed.
+    bool rescan(GuestAddr begin, GuestAddr end);
+    // Reclassifies the words a pending store of `size` bytes of `value` at `addr` will leave
+    // (called before the store happens). Only ever adds traps: a word that becomes runnable is
+    // dropped by rescan() after the store. Returns true if the trap set changed.
+    bool predict_store(uint64_t addr, int size, uint64_t value);
+
+    // Whether the word at `pc` is known to trap.
+    bool traps_at(uint64_t pc) const { return m_traps.count(pc) != 0; }
+    // The word at `pc` as memory holds it, and its class (nullopt if unmapped).
+    std::optional<std::pair<InsnWord, WordClass>> classify_at(uint64_t pc);
+    // The exit list for Unicorn: every trapping address (no sentinel: any address can be a
+    // branch target, and an exit there would turn a fetch fault into a guard stop).
+    std::vector<uint64_t> exits() const;
+    size_t trap_count() const { return m_traps.size(); }
+
+  private:
+    bool update(uint64_t addr, InsnWord w);
+    const GuestMemory& m_memory;
+    InsnClassifier m_classifier;
+    std::set<uint64_t> m_traps;
+};
+
+} // namespace klpemu::emu
