@@ -59,6 +59,15 @@ struct CfiSection {
     std::vector<uint8_t> bytes; // Relocated contents.
 };
 
+// A relocation the loader could not apply as written in a section the kernel never relocates
+// (no SHF_ALLOC: .debug_frame, .comment, ...). The kernel's apply_relocations skips such sections,
+// so this is no load failure; the machine reports it as a `nonalloc-relocation` finding.
+struct LoadWarning {
+    std::string section; // ".debug_frame"
+    uint64_t offset = 0; // r_offset within the section
+    std::string message; // One line, without the location prefix.
+};
+
 struct LoadedObject {
     std::string name;
     ObjectKind kind = ObjectKind::Kernel;
@@ -68,6 +77,7 @@ struct LoadedObject {
     std::vector<CfiSection> cfi;
     GuestRange extent; // From the lowest to the highest placed byte, page aligned.
     std::optional<GuestRange> init_extent; // Init memory, when placed apart (LoadOptions::init_base).
+    std::vector<LoadWarning> warnings;     // Non-fatal problems in unallocated sections.
 };
 
 } // namespace klpemu

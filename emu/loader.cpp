@@ -4,7 +4,13 @@
 //   2. symbols: defined ones get their placed address; undefined ones are looked up among the
 //      exports already loaded (the kernel's resolve_symbol), weak undefined ones become 0;
 //   3. relocation: every RELA section whose target is placed, with apply_relocate_add's rules;
-//      an out-of-range CALL26/JUMP26 goes to the BranchRangeHook (module_emit_plt_entry);
+//      an out-of-range CALL26/JUMP26 goes to the BranchRangeHook (module_emit_plt_entry). A
+//      CALL26/JUMP26 to an undefined weak symbol differs by who links: in a kernel object it
+//      branches to the next instruction (AArch64 ELF ABI; lld writes `bl .+4` into vmlinux), in
+//      a module it targets 0 like any other relocation (simplify_symbols: "Ok if weak"), which
+//      is out of reach, so it gets a PLT entry. Sections without SHF_ALLOC are relocated in host
+//      buffers for klpemu's own readers (.debug_frame CFI); the kernel's apply_relocations
+//      skips them, so a relocation that fails there is a LoadWarning, never a load failure;
 //   4. ftrace call sites: the relocated entries of __patchable_function_entries, classified into
 //      the =2 and =4,2 (CALL_OPS) layouts with or without `bti c` (reference §1);
 //   5. CFI: .eh_frame as placed, .debug_frame relocated in a host buffer at virtual address 0.
@@ -174,6 +180,10 @@ class LoadJob {
                                  fmt::format(f, std::forward<Args>(args)...))};
     }
 
+    void warn(const ElfSection& section, uint64_t offset, std::string message) {
+        m_out.warnings.push_back(LoadWarning{section.name, offset, std::move(message)});
+    }
+
     void place_sections() {
         m_out.name = m_elf.name;
         m_out.kind = m_opts.kind;
@@ -195,12 +205,13 @@ class LoadJob {
         }
         if (const ElfSection* df = m_elf.find_section(".debug_frame"); df && !df->is_alloc()) {
             m_debug_frame_index = df->index;
-            m_debug_frame = df->bytes;
+            m_unallocated[df->index] = df->bytes;
         }
     }
 
     Result<void> resolve_symbols() {
         m_value.assign(m_elf.symbols.size(), 0);
+        m_undefined_weak.assign(m_elf.symbols.size(), false);
         std::vector<uint32_t> unresolved;
         std::map<std::string, uint64_t> own_globals;
         for (const auto& s : m_elf.symbols) {
@@ -237,6 +248,7 @@ class LoadJob {
                 m_value[s.index] = it->second;
             } else if (s.binding == elf::kStbWeak) {
                 m_value[s.index] = 0; // simplify_symbols: "Ok if weak".
+                m_undefined_weak[s.index] = true;
             } else {
                 unresolved.push_back(s.index);
             }
@@ -302,42 +314,79 @@ class LoadJob {
         return m_elf.symbols[index].name;
     }
 
+    bool is_undefined_weak(uint32_t symbol) const {
+        return symbol < m_undefined_weak.size() && m_undefined_weak[symbol];
+    }
+
     Result<void> relocate(const ElfRelocationSection& rs) {
         const uint32_t target = rs.target_section;
-        std::vector<uint8_t>* bytes = nullptr;
-        if (auto it = m_section_slot.find(target); it != m_section_slot.end()) {
-            bytes = &m_out.sections[it->second].bytes;
-        } else if (m_debug_frame_index && *m_debug_frame_index == target) {
-            bytes = &m_debug_frame;
-        } else {
-            return {}; // Debug info and other unplaced sections: nothing at run time reads them.
-        }
         const ElfSection& section = m_elf.sections[target];
+        if (auto it = m_section_slot.find(target); it != m_section_slot.end()) {
+            std::vector<uint8_t>& bytes = m_out.sections[it->second].bytes;
+            for (const auto& r : rs.relocations) {
+                auto applied = relocate_one(section, r, bytes, true);
+                if (!applied.ok()) {
+                    return fail("{}", applied.error().message);
+                }
+            }
+            return {};
+        }
+        if (section.is_alloc()) {
+            return {}; // Every SHF_ALLOC section is placed; nothing else to do.
+        }
+        // apply_relocations: "Don't bother with non-allocated sections". klpemu relocates them
+        // for its own readers and keeps going whatever fails.
+        std::vector<uint8_t>& bytes =
+            m_unallocated.try_emplace(target, section.bytes).first->second;
         for (const auto& r : rs.relocations) {
-            const GuestAddr P = place_addr(target, r.offset);
-            if (!is_supported_relocation(r.type)) {
-                return fail("unsupported relocation type {} ({}) at {} against '{}'", r.type,
-                            relocation_name(r.type), describe_place(target, r.offset),
-                            symbol_name(r.symbol));
-            }
-            const uint32_t width = relocation_width(r.type);
-            if (width == 0) {
-                continue;
-            }
-            if (section.is_nobits() || r.offset > bytes->size() ||
-                bytes->size() - r.offset < width) {
-                return fail("{} at offset {:#x} lies outside section {} ({} bytes)",
-                            relocation_name(r.type), r.offset, section.name, bytes->size());
-            }
-            RelocValues v{r.symbol < m_value.size() ? m_value[r.symbol] : 0, r.addend, P};
-            if (r.type == uint32_t(RelocType::Call26) || r.type == uint32_t(RelocType::Jump26)) {
-                KLP_TRY(check_branch_reach(section, r, v));
-            }
-            auto applied = apply_relocation(r.type, std::span(*bytes).subspan(r.offset, width), v);
+            auto applied = relocate_one(section, r, bytes, false);
             if (!applied.ok()) {
-                return fail("{} at {} ({}) against '{}'", applied.error().message,
-                            describe_place(target, r.offset), P, symbol_name(r.symbol));
+                warn(section, r.offset,
+                     fmt::format("{}; the kernel never applies relocations in a non-allocated "
+                                 "section, so klpemu goes on",
+                                 applied.error().message));
             }
+        }
+        return {};
+    }
+
+    // One relocation into `bytes` (section `section`'s contents). Errors are bare messages; the
+    // caller makes them a load failure (`allocated`) or a warning.
+    Result<void> relocate_one(const ElfSection& section, const ElfRelocation& r,
+                              std::vector<uint8_t>& bytes, bool allocated) {
+        const uint32_t target = section.index;
+        const GuestAddr P = place_addr(target, r.offset);
+        if (!is_supported_relocation(r.type)) {
+            return make_error("unsupported relocation type {} ({}) at {} against '{}'", r.type,
+                              relocation_name(r.type), describe_place(target, r.offset),
+                              symbol_name(r.symbol));
+        }
+        const uint32_t width = relocation_width(r.type);
+        if (width == 0) {
+            return {};
+        }
+        if (section.is_nobits() || r.offset > bytes.size() || bytes.size() - r.offset < width) {
+            return make_error("{} at offset {:#x} lies outside section {} ({} bytes)",
+                              relocation_name(r.type), r.offset, section.name, bytes.size());
+        }
+        RelocValues v{r.symbol < m_value.size() ? m_value[r.symbol] : 0, r.addend, P};
+        const bool branch26 =
+            r.type == uint32_t(RelocType::Call26) || r.type == uint32_t(RelocType::Jump26);
+        if (allocated && branch26) {
+            if (is_undefined_weak(r.symbol) && m_opts.kind == ObjectKind::Kernel) {
+                // The ABI's rule for a static link: the branch goes to the next instruction.
+                v.S = (P + int64_t(kInsnSize)).value;
+                v.A = 0;
+            }
+            KLP_TRY(check_branch_reach(section, r, v));
+        }
+        auto applied = apply_relocation(r.type, std::span(bytes).subspan(r.offset, width), v);
+        if (!applied.ok() && !allocated) {
+            return make_error("{} against '{}'", applied.error().message, symbol_name(r.symbol));
+        }
+        if (!applied.ok()) {
+            return make_error("{} at {} ({}) against '{}'", applied.error().message,
+                              describe_place(target, r.offset), P, symbol_name(r.symbol));
         }
         return {};
     }
@@ -345,6 +394,7 @@ class LoadJob {
     // reloc_insn_imm(PREL, 2, 26) would return -ERANGE: ask the hook for a PLT, else fail.
     Result<void> check_branch_reach(const ElfSection& section, const ElfRelocation& r,
                                     RelocValues& v) const {
+        const bool weak = is_undefined_weak(r.symbol);
         const GuestAddr target(v.S + uint64_t(v.A));
         if (reachable_by_branch26(v.P, target)) {
             return {};
@@ -355,13 +405,14 @@ class LoadJob {
             symbol = m_local.symbolize(target).str();
         }
         if (m_opts.branch_hook != nullptr) {
-            OutOfRangeBranch branch{m_elf.name, r.type, section.name, v.P, target, symbol};
+            OutOfRangeBranch branch{m_elf.name, r.type, section.name, v.P, target, symbol, weak};
             if (auto plt = m_opts.branch_hook->redirect(branch)) {
                 v.S = plt->value;
                 v.A = 0;
                 if (!reachable_by_branch26(v.P, *plt)) {
-                    return fail("{} at {} ({}): PLT entry {} for {} is out of range too", type,
-                                describe_place(section.index, r.offset), v.P, *plt, symbol);
+                    return make_error("{} at {} ({}): PLT entry {} for {} is out of range too",
+                                      type, describe_place(section.index, r.offset), v.P, *plt,
+                                      symbol);
                 }
                 return {};
             }
@@ -369,8 +420,12 @@ class LoadJob {
         const int64_t off = target - v.P;
         const int64_t by = off >= 0 ? off - (kBranch26Reach - int64_t(kInsnSize))
                                     : -kBranch26Reach - off;
-        return fail("{} at {} ({}) to {} ({}) is out of range by {} bytes (BL reach is ±128 MiB)",
-                    type, describe_place(section.index, r.offset), v.P, symbol, target, by);
+        return make_error("{} at {} ({}) to {} ({}) is out of range by {} bytes (BL reach is "
+                          "±128 MiB){}",
+                          type, describe_place(section.index, r.offset), v.P, symbol, target, by,
+                          weak ? "; an undefined weak symbol is 0 in a module, which only a PLT "
+                                 "entry reaches"
+                               : "");
     }
 
     std::optional<InsnWord> word_at(GuestAddr addr) const {
@@ -484,7 +539,8 @@ class LoadJob {
             }
         }
         if (m_debug_frame_index) {
-            m_out.cfi.push_back(CfiSection{".debug_frame", GuestAddr(0), m_debug_frame});
+            m_out.cfi.push_back(
+                CfiSection{".debug_frame", GuestAddr(0), m_unallocated.at(*m_debug_frame_index)});
         }
     }
 
@@ -496,8 +552,10 @@ class LoadJob {
     SymbolTable m_local; // This object alone, to name places in messages.
     std::map<uint32_t, size_t> m_section_slot; // ELF section index -> m_out.sections index.
     std::vector<uint64_t> m_value;             // Symbol index -> S.
+    std::vector<bool> m_undefined_weak;        // Symbol index -> weak and found nowhere.
     std::optional<uint32_t> m_debug_frame_index;
-    std::vector<uint8_t> m_debug_frame;
+    // Non-allocated sections relocated for klpemu's readers, at virtual address 0.
+    std::map<uint32_t, std::vector<uint8_t>> m_unallocated;
 };
 
 } // namespace
@@ -533,5 +591,10 @@ Result<LayoutSizes> Loader::layout_sizes(const ObjectBytes& obj, const LoadOptio
 }
 
 bool is_init_section(std::string_view name) { return name.starts_with(".init"); }
+
+std::string format_load_warning(std::string_view object, const LoadWarning& warning) {
+    return fmt::format("{}: warning: {}: {}+{:#x}: {}", object, kNonallocRelocation,
+                       warning.section, warning.offset, warning.message);
+}
 
 } // namespace klpemu

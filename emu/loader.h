@@ -29,6 +29,9 @@ struct OutOfRangeBranch {
     GuestAddr place;      // Address of the branch instruction (P).
     GuestAddr target;     // Where it must go (S + A).
     std::string symbol;   // The relocation's symbol name.
+    // The symbol is undefined and weak (STB_WEAK, found nowhere): simplify_symbols left it at 0,
+    // so `target` is 0 + A, beyond reach of any module, and count_plts reserved a slot for it.
+    bool undefined_weak = false;
 };
 
 // Where module_emit_plt_entry() plugs in: asked for every out-of-range branch, it returns an
@@ -67,6 +70,12 @@ struct LayoutSizes {
     uint64_t init = 0;
 };
 
+// The finding kind of a LoadWarning (docs/findings.md).
+inline constexpr std::string_view kNonallocRelocation = "nonalloc-relocation";
+
+// "OBJ: warning: nonalloc-relocation: .debug_frame+0x1c: ...", for tools that print warnings.
+std::string format_load_warning(std::string_view object, const LoadWarning& warning);
+
 // True for sections the module loader places in init memory (module_init_layout_section).
 bool is_init_section(std::string_view name);
 
@@ -74,7 +83,11 @@ class Loader {
   public:
     // Places `obj` at page-aligned `base` (text, rodata, data, bss groups, each page-aligned),
     // resolves undefined symbols against `resolved_against`'s exports, applies relocations and
-    // records patch sites and CFI. Errors read "OBJ: error: ..." and name the symbol/location.
+    // records patch sites and CFI. Errors read "OBJ: error: ..." (one prefix per line) and name
+    // the symbol/location. An undefined weak CALL26/JUMP26 in a Kernel object branches to the
+    // next instruction, as a static link does; in a module it resolves to 0 and goes to the
+    // BranchRangeHook, as in the kernel. Relocations in non-allocated sections are applied in
+    // host buffers; what fails there is a LoadWarning, not an error.
     Result<LoadedObject> load(const ObjectBytes& obj, GuestAddr base, const LoadOptions& opts,
                               const SymbolTable& resolved_against) const;
 

@@ -219,6 +219,14 @@ Result<void> Machine::load(const LoadedObject& object) {
             KLP_TRY(write_text_bytes(s.range.begin, std::span<const uint8_t>(p, size)));
         }
     }
+    for (const LoadWarning& w : object.warnings) {
+        Finding f;
+        f.kind = std::string(kNonallocRelocation);
+        f.severity = Severity::Warning;
+        f.where = fmt::format("{}:{}+{:#x}", object.name, w.section, w.offset);
+        f.message = w.message;
+        add_finding(std::move(f));
+    }
     m_symbols.add_object(object);
     m_loaded_objects.push_back(object.name);
     m_cfi_sections.insert(m_cfi_sections.end(), object.cfi.begin(), object.cfi.end());

@@ -4,6 +4,7 @@
 #include "emu/insn_encoding.h"
 #include "emu/relocation.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <set>
@@ -21,11 +22,35 @@ std::array<uint8_t, kPltEntrySize> PltEntry::bytes() const {
 Result<PltEntry> make_plt_entry(GuestAddr pc, GuestAddr dst) {
     auto adrp = a64::adrp(a64::kX16, pc, dst);
     if (!adrp.ok()) {
-        return adrp.error();
+        const int64_t pages = int64_t(dst.align_down(4096).value - pc.align_down(4096).value) >> 12;
+        return make_error("PLT entry at {} for {}: page delta {:#x} pages is beyond ADRP reach "
+                          "(+-4 GiB)",
+                          pc, dst, pages);
     }
     return PltEntry{
         *adrp,                                                           // adrp x16, dst
         a64::add_imm(a64::kX16, a64::kX16, uint32_t(dst.value & 0xfff)), // add x16, x16, :lo12:dst
+        a64::br(a64::kX16),                                              // br x16
+    };
+}
+
+InsnWord adrp_as_kernel(GuestAddr pc, GuestAddr dst) {
+    // offset = (addr - ALIGN_DOWN(pc, SZ_4K)) >> 12, with the result kept in an s32.
+    const uint64_t delta = (dst.value - pc.align_down(4096).value) >> 12;
+    const int32_t pages = int32_t(uint32_t(delta));
+    constexpr int32_t kAdrpPages = int32_t(1) << 20; // SZ_1M
+    if (pages < -kAdrpPages || pages >= kAdrpPages) {
+        return kBreakFault;
+    }
+    const uint32_t imm = uint32_t(pages) & 0x1fffff;
+    const uint32_t rd = 16;
+    return InsnWord(0x90000000 | (imm & 3) << 29 | (imm >> 2) << 5 | rd); // adrp x16, #pages
+}
+
+PltEntry plt_entry_as_kernel(GuestAddr pc, GuestAddr dst) {
+    return PltEntry{
+        adrp_as_kernel(pc, dst),                                         // adrp x16, ...
+        a64::add_imm(a64::kX16, a64::kX16, uint32_t(dst.value & 0xfff)), // add x16, x16, dst % 4K
         a64::br(a64::kX16),                                              // br x16
     };
 }
@@ -100,9 +125,15 @@ PltCounts count_plts(const ElfObject& elf, bool erratum_843419) {
     return counts;
 }
 
-Result<GuestAddr> PltSection::emit(GuestAddr target, const std::string& symbol) {
+Result<GuestAddr> PltSection::emit(GuestAddr target, const std::string& symbol,
+                                   bool undefined_weak) {
     if (auto it = m_by_target.find(target); it != m_by_target.end()) {
-        return m_slots[it->second].addr; // plt_entries_equal: reuse the entry.
+        PltSlot& slot = m_slots[it->second]; // plt_entries_equal: reuse the entry.
+        if (symbol != slot.symbol && std::find(slot.shared_with.begin(), slot.shared_with.end(),
+                                               symbol) == slot.shared_with.end()) {
+            slot.shared_with.push_back(symbol);
+        }
+        return slot.addr;
     }
     uint64_t index = m_used;
     if (m_erratum && is_forbidden_offset_for_adrp(m_base + int64_t(index * kPltEntrySize))) {
@@ -115,10 +146,14 @@ Result<GuestAddr> PltSection::emit(GuestAddr target, const std::string& symbol) 
                           m_name, index, symbol, m_max);
     }
     const GuestAddr at = m_base + int64_t(index * kPltEntrySize);
-    KLP_TRY_ASSIGN(entry, make_plt_entry(at, target));
+    Result<PltEntry> entry = undefined_weak ? Result<PltEntry>(plt_entry_as_kernel(at, target))
+                                            : make_plt_entry(at, target);
+    if (!entry.ok()) {
+        return make_error("{}: {} for {}", m_name, entry.error().message, symbol);
+    }
     m_used = index + 1;
     m_by_target.emplace(target, m_slots.size());
-    m_slots.push_back(PltSlot{index, at, target, symbol, entry});
+    m_slots.push_back(PltSlot{index, at, target, symbol, *entry, undefined_weak, {}});
     return at;
 }
 

@@ -36,9 +36,22 @@ struct PltEntry {
     constexpr bool operator==(const PltEntry&) const = default;
 };
 
-// get_plt_entry(dst, pc): the entry placed at `pc` that forwards to `dst`; error if the page
-// delta exceeds ADRP's ±4 GiB.
+// The entry placed at `pc` that forwards to `dst`; error if the page delta exceeds ADRP's ±4 GiB
+// (klpemu refuses to build an entry that cannot reach a real target).
 Result<PltEntry> make_plt_entry(GuestAddr pc, GuestAddr dst);
+
+// AARCH64_BREAK_FAULT: what the kernel's instruction generators return when they cannot encode.
+inline constexpr InsnWord kBreakFault{0xd4202000}; // brk #0x100
+
+// aarch64_insn_gen_adr(pc, dst, x16, ADRP) as mainline writes it: the page delta is computed in
+// 64 bits, shifted right by 12 as an unsigned long and stored in an `s32`, so only its low 32
+// bits survive; a truncated delta outside [-2^20, 2^20) pages gives kBreakFault. For any `dst`
+// within ±4 GiB this is the ordinary ADRP.
+InsnWord adrp_as_kernel(GuestAddr pc, GuestAddr dst);
+
+// get_plt_entry(dst, pc) exactly as the kernel builds it, even for a `dst` no ADRP reaches (an
+// undefined weak symbol resolved to 0): adrp_as_kernel, add #(dst % 4096), br x16.
+PltEntry plt_entry_as_kernel(GuestAddr pc, GuestAddr dst);
 
 // The destination a PLT entry at `pc` forwards to, if `bytes` hold one (objdump, checks).
 std::optional<GuestAddr> plt_entry_target(GuestAddr pc, const PltEntry& entry);
@@ -70,6 +83,8 @@ struct PltSlot {
     GuestAddr target;
     std::string symbol;
     PltEntry entry;
+    bool undefined_weak = false;          // `symbol` is undefined and weak: `target` is 0 + addend.
+    std::vector<std::string> shared_with; // Other symbols whose branches reuse this entry.
 };
 
 // One `.plt` or `.init.plt` of one module (struct mod_plt_sec).
@@ -82,7 +97,10 @@ class PltSection {
 
     // module_emit_plt_entry: the address of an entry forwarding to `target` (an existing one if
     // any already does), or an error naming the overflow (plt_num_entries > plt_max_entries).
-    Result<GuestAddr> emit(GuestAddr target, const std::string& symbol);
+    // With `undefined_weak` the entry is built as the kernel builds it (plt_entry_as_kernel),
+    // whatever `target` is; otherwise a `target` beyond ADRP reach is an error.
+    Result<GuestAddr> emit(GuestAddr target, const std::string& symbol,
+                           bool undefined_weak = false);
 
     const std::string& name() const { return m_name; }
     GuestAddr base() const { return m_base; }

@@ -29,6 +29,17 @@ uint64_t adjusted(uint64_t count, int64_t adjust) {
     return n < 0 ? 0 : uint64_t(n);
 }
 
+// Where the kernel's entry for an undefined weak symbol really goes (see plt_entry_as_kernel).
+std::string weak_entry_effect(const PltSlot& slot) {
+    if (slot.entry.adrp == kBreakFault) {
+        return "the entry's ADRP is brk #0x100 (AARCH64_BREAK_FAULT)";
+    }
+    if (auto to = plt_entry_target(slot.addr, slot.entry)) {
+        return fmt::format("the entry branches to {}", *to);
+    }
+    return "the entry branches nowhere klpemu can decode";
+}
+
 } // namespace
 
 std::string format_distance(GuestAddr from, GuestAddr to) {
@@ -62,7 +73,7 @@ class Modules::PltHook final : public BranchRangeHook {
 
     std::optional<GuestAddr> redirect(const OutOfRangeBranch& branch) override {
         PltSection& plt = is_init_section(branch.section) ? m_module.init_plt : m_module.plt;
-        auto at = plt.emit(branch.target, branch.symbol);
+        auto at = plt.emit(branch.target, branch.symbol, branch.undefined_weak);
         if (!at.ok()) {
             if (!m_error) {
                 m_error = at.error().message;
@@ -171,7 +182,7 @@ Result<const Module*> Modules::load(const ObjectBytes& bytes, const ModuleSpec& 
         }
         if (hook.error()) {
             return make_error("{}\n{}: error: {}", loaded.error().message, spec.name,
-                              *hook.error());
+                              *hook.error()); // Hook messages carry no prefix of their own.
         }
         return loaded.error();
     }
@@ -199,7 +210,7 @@ Result<void> Modules::write_plts(Module& m) {
         for (const PltSlot& slot : plt->slots()) {
             const auto bytes = slot.entry.bytes();
             KLP_TRY(m_machine.write_text_bytes(slot.addr, bytes));
-            m_plt_slots.emplace(slot.addr, false);
+            m_plt_slots.emplace(slot.addr, LivePlt{false, plt, &slot});
         }
     }
     if (m_ftrace == nullptr) {
@@ -216,7 +227,7 @@ Result<void> Modules::write_plts(Module& m) {
         }
         const auto bytes = entry->bytes();
         KLP_TRY(m_machine.write_text_bytes(*at, bytes));
-        m_plt_slots.emplace(*at, true);
+        m_plt_slots.emplace(*at, LivePlt{true, nullptr, nullptr});
     }
     return {};
 }
@@ -288,6 +299,16 @@ std::vector<std::string> Modules::describe(const Module& m) const {
         lines.push_back(fmt::format("{}: {}: {} of {} entries used", m.name, plt->name(),
                                     plt->used(), plt->max_entries()));
         for (const PltSlot& slot : plt->slots()) {
+            if (slot.undefined_weak) {
+                lines.push_back(
+                    fmt::format("{}: {}[{}] -> {}{} (undefined weak, {}; {})", m.name, plt->name(),
+                                slot.index, slot.symbol,
+                                slot.shared_with.empty()
+                                    ? std::string()
+                                    : fmt::format(" and {}", fmt::join(slot.shared_with, ", ")),
+                                slot.target, weak_entry_effect(slot)));
+                continue;
+            }
             lines.push_back(fmt::format("{}: {}[{}] -> {}", m.name, plt->name(), slot.index,
                                         m_machine.symbolize(slot.target)));
         }
@@ -308,6 +329,9 @@ std::vector<std::string> Modules::describe(const Module& m) const {
 
 void Modules::on_instruction(const emu::InsnEvent& ev) {
     auto& pending = m_pending[size_t(ev.cpu)];
+    if (pending && ev.task != pending->task) {
+        pending.reset(); // The task died inside the entry (a fault): nothing left to compare.
+    }
     if (pending && ev.pc != pending->slot + 4 && ev.pc != pending->slot + 8) {
         check_plt_exit(ev, *pending);
         pending.reset();
@@ -321,7 +345,10 @@ void Modules::on_instruction(const emu::InsnEvent& ev) {
         }
     }
     if (auto it = m_plt_slots.find(ev.pc); it != m_plt_slots.end()) {
-        pending = PendingPlt{m_machine.cpu_state(ev.cpu), ev.pc, it->second};
+        if (it->second.slot != nullptr && it->second.slot->undefined_weak) {
+            report_undefined_weak_call(ev, it->second);
+        }
+        pending = PendingPlt{m_machine.cpu_state(ev.cpu), ev.pc, it->second.ftrace, ev.task};
     }
 }
 
@@ -349,6 +376,19 @@ void Modules::check_plt_exit(const emu::InsnEvent& ev, const PendingPlt& pending
                 fmt::format("{} entry changes {} (only x16/x17 may change{})",
                             pending.ftrace ? "ftrace PLT" : "PLT", fmt::join(changed, ", "),
                             pending.ftrace ? "; ftrace_caller needs x9 and x30 intact" : ""));
+}
+
+void Modules::report_undefined_weak_call(const emu::InsnEvent& ev, const LivePlt& plt) {
+    const PltSlot& slot = *plt.slot;
+    std::string names = fmt::format("'{}'", slot.symbol);
+    for (const std::string& other : slot.shared_with) {
+        names += fmt::format(" or '{}'", other);
+    }
+    const GuestAddr lr(m_machine.read_x(ev.cpu, 30));
+    add_finding("undefined-weak-call", Severity::Error, ev.pc, ev.cpu, ev.task,
+                fmt::format("call to undefined weak {} (resolved to {}) through {}[{}], lr {}: {}",
+                            names, slot.target, plt.plt->name(), slot.index,
+                            m_machine.symbolize(lr), weak_entry_effect(slot)));
 }
 
 void Modules::add_finding(std::string kind, Severity severity, GuestAddr pc,

@@ -8,7 +8,12 @@
 // maps, writes the PLTs, and hands the call sites to ftrace. After the module's `init` has run,
 // its init memory is freed: executing there later is `exec-freed-init`.
 //
-// Checks (docs/findings.md): plt-overflow, plt-clobber, exec-freed-init.
+// A call to an undefined weak symbol goes through a PLT entry too: simplify_symbols leaves the
+// symbol at 0, count_plts reserved a slot (the symbol is not in the calling section), and
+// get_plt_entry builds an ADRP whose page delta aarch64_insn_gen_adr truncated to 32 bits. The
+// module loads; if the call ever runs, that is `undefined-weak-call`.
+//
+// Checks (docs/findings.md): plt-overflow, plt-clobber, exec-freed-init, undefined-weak-call.
 #pragma once
 
 #include "emu/finding.h"
@@ -113,10 +118,18 @@ class Modules final : public emu::ExecutionObserver {
         emu::CpuState entry;
         GuestAddr slot;
         bool ftrace = false;
+        int task = -1; // The task that entered the entry.
+    };
+    // A PLT entry written into guest text.
+    struct LivePlt {
+        bool ftrace = false;
+        const PltSection* plt = nullptr; // The module PLT holding it (null for ftrace PLTs).
+        const PltSlot* slot = nullptr;
     };
 
     Result<void> write_plts(Module& module);
     void check_plt_exit(const emu::InsnEvent& ev, const PendingPlt& pending);
+    void report_undefined_weak_call(const emu::InsnEvent& ev, const LivePlt& plt);
     void add_finding(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
                      int task, std::string message);
 
@@ -124,7 +137,7 @@ class Modules final : public emu::ExecutionObserver {
     ModuleOptions m_options;
     Ftrace* m_ftrace;
     std::vector<std::unique_ptr<Module>> m_modules;
-    std::map<GuestAddr, bool> m_plt_slots;       // Live PLT entries -> is an ftrace PLT.
+    std::map<GuestAddr, LivePlt> m_plt_slots;    // Live PLT entries.
     std::vector<GuestRange> m_freed;             // Freed init memory.
     std::vector<std::optional<PendingPlt>> m_pending; // Per CPU: inside a PLT entry.
     std::vector<GuestAddr> m_reported;           // exec-freed-init: one finding per module area.

@@ -199,6 +199,11 @@ int run_objdump(const ObjdumpOptions& o) {
             fmt::print(stderr, "{}\n", image.error().message);
             return 2;
         }
+        for (const LoadedObject& object : image->objects) {
+            for (const LoadWarning& w : object.warnings) {
+                fmt::print(stderr, "{}\n", format_load_warning(object.name, w));
+            }
+        }
         if (o.json) {
             fmt::print("{}\n", to_json(image->objects, module_image_json(*image)).dump(2));
             return 0;
@@ -216,6 +221,9 @@ int run_objdump(const ObjdumpOptions& o) {
     if (!loaded) {
         fmt::print(stderr, "{}\n", loaded.error().message);
         return 2;
+    }
+    for (const LoadWarning& w : loaded->warnings) {
+        fmt::print(stderr, "{}\n", format_load_warning(loaded->name, w));
     }
     symbols.add_object(*loaded);
     std::vector<LoadedObject> objects;

@@ -248,8 +248,10 @@ BranchClass classify(GuestAddr pc, InsnWord word) {
     const uint32_t w = word.raw;
     c.writes_frame_regs = may_write_frame_regs(word);
     if (a64::is_bl(word)) {
-        c.kind = BranchKind::Call;
         c.target = a64::branch_target(pc, word);
+        // `bl .+4` only sets x30: nothing returns to it. It is the get-PC idiom and what a
+        // static link makes of a call to an undefined weak function (docs/toolchain.md).
+        c.kind = c.target == pc + 4 ? BranchKind::None : BranchKind::Call;
         return c;
     }
     if (a64::is_b(word)) {

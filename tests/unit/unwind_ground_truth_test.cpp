@@ -77,6 +77,17 @@ TEST_CASE("ground truth: calls push, returns pop, a tail call keeps the return a
     CHECK(f.truth.complete());
 }
 
+TEST_CASE("ground truth: `bl .+4` (a static link's call to an undefined weak) is no call") {
+    Feeder f;
+    f.bl(kP + 0x10, kF);
+    CHECK(classify(kF + 0x8, a64::bl(kF + 0x8, kF + 0xc).value()).kind == BranchKind::None);
+    f.bl(kF + 0x8, kF + 0xc); // Only x30 changes; F goes on and returns to P.
+    CHECK(f.list(kF + 0xc) == std::vector<GuestAddr>{kF + 0xc, kP + 0x14});
+    f.ret(kF + 0x20, 30, kP + 0x14);
+    CHECK(f.truth.frames().empty());
+    CHECK(f.truth.mismatches().empty());
+}
+
 TEST_CASE("ground truth: ftrace's ret x9 back into the body, or into a livepatched function") {
     Feeder f;
     f.bl(kP + 0x10, kF); // P calls F.
