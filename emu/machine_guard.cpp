@@ -48,14 +48,10 @@ Machine::GuardStop Machine::guard_stop(Cpu& cpu) {
             cpu.last_pc = pc;
             return GuardStop::Breakpoint;
         }
-        Finding f;
-        f.kind = "undefined-instruction";
-        f.severity = Severity::Fatal;
-        f.pc = GuestAddr(pc);
-        f.message = fmt::format("undefined instruction {:08x} ({}; trapped before Unicorn's "
-                                "translator)",
-                                w.raw, word_class_name(cls));
-        kill_current(cpu, std::move(f));
+        kill_current(cpu, "undefined-instruction", GuestAddr(pc),
+                     fmt::format("undefined instruction {:08x} ({}; trapped before Unicorn's "
+                                 "translator)",
+                                 w.raw, word_class_name(cls)));
         return GuardStop::Trapped;
     }
     // A runnable word at an exit: a block translated while the word still trapped (a guest

@@ -7,8 +7,8 @@ namespace klpemu::patcher {
 
 std::vector<Ftrace::SiteView> Ftrace::sites() const {
     std::vector<SiteView> out;
-    out.reserve(m_sites.size());
-    for (const CallSite& s : m_sites) {
+    out.reserve(m_sites.all().size());
+    for (const CallSite& s : m_sites.all()) {
         out.push_back(SiteView{s.site, s.state, s.target});
     }
     return out;

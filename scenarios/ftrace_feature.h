@@ -24,6 +24,7 @@ class FtraceFeature final : public MachineFeature {
         : m_host(host), m_ftrace(std::move(ftrace)) {}
 
     patcher::Ftrace& ftrace() { return *m_ftrace; }
+    void describe(DebugAccess& access) override { access.ftrace = m_ftrace.get(); }
 
     Result<void> kernel_object_loaded(const LoadedObject& object) override;
     std::optional<Result<void>> handle(const Action& action) override;

@@ -159,7 +159,12 @@ class MachineBackend final : public Backend, public FeatureHost {
         return out;
     }
     DebugAccess debug_access() override {
-        return DebugAccess{m_machine.get(), m_ftrace.get(), m_modules.get(), m_unwind.get()};
+        DebugAccess access;
+        access.machine = m_machine.get();
+        for (const auto& f : m_features) {
+            f->describe(access);
+        }
+        return access;
     }
 
   private:

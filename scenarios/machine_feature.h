@@ -105,6 +105,8 @@ class MachineFeature {
     // feature reports events at all, and the backend orders the batch by the clock after it.
     virtual bool take_events(std::vector<BackendEvent>& /*out*/) { return false; }
     virtual std::optional<UnwindReport> unwind_report() const { return std::nullopt; }
+    // Fills in the part of the step debugger's view this feature owns (scenarios/debug_access.h).
+    virtual void describe(DebugAccess& /*access*/) {}
 };
 
 // How a scenario gets a feature.

@@ -21,6 +21,7 @@ class ModulesFeature final : public MachineFeature {
         : m_host(host), m_modules(std::move(modules)) {}
 
     patcher::Modules& modules() { return *m_modules; }
+    void describe(DebugAccess& access) override { access.modules = m_modules.get(); }
 
     std::optional<Result<void>> claim_object(const ObjectSpec& object) override;
     std::optional<Result<void>> handle(const Action& action) override;

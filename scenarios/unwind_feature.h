@@ -18,6 +18,7 @@ class UnwindFeature final : public MachineFeature {
     explicit UnwindFeature(std::unique_ptr<UnwindCheck> check) : m_check(std::move(check)) {}
 
     UnwindCheck& check() { return *m_check; }
+    void describe(DebugAccess& access) override { access.unwind = m_check.get(); }
 
     void objects_loaded() override { m_check->objects_loaded(); }
     void tasks_created() override { m_check->tasks_created(); }
