@@ -100,9 +100,9 @@ class MachineBackend : public Backend {
   public:
     MachineBackend(const Scenario& scenario, std::unique_ptr<emu::Machine> machine,
                    std::unique_ptr<patcher::Ftrace> ftrace, ChromeTraceProcess* trace,
-                   std::vector<std::string> observed_policies)
+                   std::vector<std::string> observed_policies, bool full_walk)
         : m_s(scenario), m_machine(std::move(machine)), m_ftrace(std::move(ftrace)),
-          m_events(*m_machine), m_observed(std::move(observed_policies)) {
+          m_events(*m_machine), m_observed(std::move(observed_policies)), m_full_walk(full_walk) {
         m_machine->add_observer(&m_events);
         if (trace) {
             m_trace = std::make_unique<CallTrace>(*m_machine, *trace);
@@ -181,6 +181,7 @@ class MachineBackend : public Backend {
     std::vector<const ObjectSpec*> m_deferred;
     std::vector<BackendEvent> m_pending;
     std::vector<std::string> m_observed;
+    bool m_full_walk = false; // klpemu run --full-walk
     std::vector<std::pair<std::string, patcher::OpsId>> m_stacktrace_ops; // Filter, ops.
     std::unique_ptr<UnwindCheck> m_unwind; // Destroyed first: it observes the machine.
 };
@@ -199,7 +200,7 @@ void MachineBackend::setup() {
     auto asserted = asserted_policies(m_s.machine);
     if (!asserted.empty() || !m_observed.empty()) {
         m_unwind = std::make_unique<UnwindCheck>(*m_machine, m_ftrace.get(), std::move(asserted),
-                                                 m_observed);
+                                                 m_observed, m_full_walk);
     }
 }
 
@@ -676,7 +677,7 @@ BackendFactory machine_backend_factory(UnwindRequest request) {
         }
         auto backend = std::make_unique<MachineBackend>(scenario, std::move(*machine),
                                                         std::move(ftrace), trace,
-                                                        std::move(observed));
+                                                        std::move(observed), request.full_walk);
         backend->setup();
         return std::unique_ptr<Backend>(std::move(backend));
     };

@@ -32,6 +32,7 @@ struct RunCommandOptions {
     std::string format = "text";
     std::string trace_file;
     bool update = false;
+    bool full_walk = false;           // --full-walk
     std::string policies;             // --policies all|NAME[,NAME...]
     std::vector<std::string> reports; // --report NAME, repeatable (tools/run_reports.h)
 };
@@ -62,6 +63,7 @@ int run_scenarios(const RunCommandOptions& o) {
 
     UnwindRequest unwind;
     unwind.report = std::find(o.reports.begin(), o.reports.end(), "unwind") != o.reports.end();
+    unwind.full_walk = o.full_walk;
     if (!o.policies.empty()) {
         auto policies = parse_policy_list(o.policies);
         if (!policies) {
@@ -130,6 +132,9 @@ void register_run_command(CLI::App& app, int& exit_status) {
     run->add_option("--policies", options->policies,
                     "Also check these unwinder policies in every scenario (all or NAME,NAME; "
                     "observed only: counted in reports, never in transcripts or verdicts)");
+    run->add_flag("--full-walk", options->full_walk,
+                  "Reliability check without incremental reuse: every policy walks from scratch "
+                  "at every boundary (slow; the reference the incremental checker must equal)");
     run->add_flag("--update", options->update,
                   "Rewrite each scenario's golden transcript (NAME.expected) from this run");
     run->add_option("--report", options->reports,

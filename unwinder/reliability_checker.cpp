@@ -340,7 +340,7 @@ void ReliabilityChecker::compare_pending(int cpu) {
 
 void ReliabilityChecker::note_store(const Boundary& b, const BranchClass& cls) {
     const StoreAccess& s = cls.store;
-    if (s.mode == StoreMode::None) {
+    if (s.mode == StoreMode::None || m_config.full_walk) {
         return;
     }
     if (s.mode == StoreMode::Unknown) {
@@ -366,7 +366,9 @@ void ReliabilityChecker::note_store(const Boundary& b, const BranchClass& cls) {
 }
 
 const BranchClass& ReliabilityChecker::on_instruction(const Boundary& b) {
-    compare_pending(b.cpu);
+    if (!m_config.full_walk) {
+        compare_pending(b.cpu);
+    }
     AddrFacts& f = facts(b.pc, b.word);
     const BranchClass& cls = f.cls;
     TaskState* t = task_state(b.task);
@@ -478,7 +480,7 @@ ReliabilityChecker::MemoEntry& ReliabilityChecker::walk_all(TaskState& t, AddrFa
         e = &memo[key];
         hint = AddrFacts::Hint{&t, t.memo_generation, key, e};
     }
-    if (m_config.reuse_walks && !e->results.empty() && still_valid(t, *e)) {
+    if (!e->results.empty() && still_valid(t, *e)) {
         return *e;
     }
 
@@ -529,6 +531,10 @@ void ReliabilityChecker::check_view(TaskState& t, const Boundary& b, AddrFacts& 
         }
         return;
     }
+    if (m_config.full_walk) {
+        check_view_from_scratch(t, b, fn, kind, regs);
+        return;
+    }
     if (t.resync_epoch != m_resync_epoch) {
         t.resync_epoch = m_resync_epoch;
         if (!t.shadow.empty()) {
@@ -574,6 +580,38 @@ void ReliabilityChecker::check_view(TaskState& t, const Boundary& b, AddrFacts& 
             report_unsound(t, b, kind, i, e.results[i]);
             e.reported |= 1ull << i;
             break;
+        }
+    }
+}
+
+// The reference: every policy walks guest memory as it is now, the verdict is computed again.
+void ReliabilityChecker::check_view_from_scratch(TaskState& t, const Boundary& b,
+                                                 std::vector<PolicyStats>& fn, StopKind kind,
+                                                 const Registers& regs) {
+    StackView view =
+        kind == StopKind::Interrupted
+            ? StackView::interrupted(regs, m_memory, t.context.stacks, t.context.pt_regs)
+            : StackView::blocked(regs, m_memory, t.context.stacks, t.context.pt_regs);
+    view.graph = t.context.graph;
+    view.return_to_handler = m_return_to_handler;
+    view.cfi = m_cfi;
+    view.bottom_return_addresses = m_bottom_returns;
+    t.truth.return_addresses(regs.pc, m_truth_scratch);
+    for (size_t i = 0; i < m_policies.size(); ++i) {
+        const UnwindResult r = m_policies[i]->unwind(view);
+        ++m_walks;
+        ++m_stats[i].checked;
+        ++fn[i].checked;
+        if (!r.reliable) {
+            ++m_stats[i].unreliable;
+            ++fn[i].unreliable;
+        } else if (r.return_addresses == m_truth_scratch) {
+            ++m_stats[i].reliable_correct;
+            ++fn[i].reliable_correct;
+        } else {
+            ++m_stats[i].unsound;
+            ++fn[i].unsound;
+            report_unsound(t, b, kind, i, r);
         }
     }
 }

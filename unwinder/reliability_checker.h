@@ -52,7 +52,10 @@ struct CheckerConfig {
     std::string return_to_handler = "return_to_handler"; // Symbol; absent: no graph tracer.
     bool check_interrupted = true;
     bool check_blocked = true;
-    bool reuse_walks = true;
+    // Walk every policy from scratch at every checked boundary: no memoised walk, no reused
+    // verdict, no store tracking. Slow; the reference the incremental checker is compared with
+    // (`klpemu run --full-walk`, the unwind_differential ctest).
+    bool full_walk = false;
     size_t max_findings = 1000;
 };
 
@@ -141,6 +144,8 @@ class ReliabilityChecker {
     void check_view(TaskState& t, const Boundary& b, AddrFacts& f, StopKind kind,
                     const Registers& regs);
     MemoEntry& walk_all(TaskState& t, AddrFacts& f, StopKind kind, const Registers& regs);
+    void check_view_from_scratch(TaskState& t, const Boundary& b, std::vector<PolicyStats>& fn,
+                                 StopKind kind, const Registers& regs);
     bool still_valid(TaskState& t, MemoEntry& e) const;
     void note_store(const Boundary& b, const BranchClass& cls);
     void compare_pending(int cpu);
