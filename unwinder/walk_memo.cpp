@@ -1,0 +1,83 @@
+// See walk_memo.h.
+#include "unwinder/walk_memo.h"
+
+#include "emu/check.h"
+
+namespace klpemu::unwinder {
+
+WalkMemo::WalkMemo(size_t capacity) : m_capacity(capacity) {
+    KLP_CHECK(capacity > 0 && capacity < kNone, "walk memo capacity {}", capacity);
+}
+
+void WalkMemo::unlink(uint32_t s) {
+    Slot& slot = m_slots[s];
+    (slot.newer == kNone ? m_newest : m_slots[slot.newer].older) = slot.older;
+    (slot.older == kNone ? m_oldest : m_slots[slot.older].newer) = slot.newer;
+    slot.newer = slot.older = kNone;
+}
+
+void WalkMemo::push_newest(uint32_t s) {
+    Slot& slot = m_slots[s];
+    slot.older = m_newest;
+    slot.newer = kNone;
+    if (m_newest != kNone) {
+        m_slots[m_newest].newer = s;
+    }
+    m_newest = s;
+    if (m_oldest == kNone) {
+        m_oldest = s;
+    }
+}
+
+MemoizedWalk& WalkMemo::use(uint32_t s, Hint& hint) {
+    if (m_newest != s) {
+        unlink(s);
+        push_newest(s);
+    }
+    hint = Hint{this, s, m_slots[s].serial};
+    return m_slots[s].walk;
+}
+
+MemoizedWalk& WalkMemo::find_or_insert(const WalkKey& key, Hint& hint) {
+    if (hint.memo == this && hint.slot < m_slots.size() &&
+        m_slots[hint.slot].serial == hint.serial && m_slots[hint.slot].key == key) {
+        return use(hint.slot, hint);
+    }
+    if (auto it = m_index.find(key); it != m_index.end()) {
+        return use(it->second, hint);
+    }
+    uint32_t s = 0;
+    if (m_slots.size() < m_capacity) {
+        s = uint32_t(m_slots.size());
+        m_slots.emplace_back();
+    } else {
+        s = m_oldest;
+        unlink(s);
+        m_index.erase(m_slots[s].key);
+    }
+    Slot& slot = m_slots[s];
+    slot.key = key;
+    slot.serial = ++m_serial;
+    // Reset, keeping the buffers' capacity.
+    MemoizedWalk& w = slot.walk;
+    w.stack_changes = 0;
+    w.reusable = true;
+    w.reads.clear();
+    w.lo = w.hi = 0;
+    w.graph.clear();
+    w.walked = false; // `traces` keep their buffers for the next walk.
+    w.truth_generation = ~0ull;
+    w.reported = 0;
+    m_index.emplace(key, s);
+    push_newest(s);
+    hint = Hint{this, s, slot.serial};
+    return w;
+}
+
+void WalkMemo::clear() {
+    m_slots.clear();
+    m_index.clear();
+    m_newest = m_oldest = kNone;
+}
+
+} // namespace klpemu::unwinder
