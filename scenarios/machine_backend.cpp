@@ -295,11 +295,18 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
         // CONFIG_DYNAMIC_FTRACE_WITH_CALL_OPS builds: an 8-byte ops literal before each function.
         options.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
     }
+    if (object.kind != ObjectKind::Kernel) {
+        const auto module_flags = module_compile_flags(object.name);
+        options.extra_flags.insert(options.extra_flags.end(), module_flags.begin(),
+                                   module_flags.end());
+    }
     if (m_s.machine.check_unwind) {
         // The cfi policy's input. Only when the scenario asks for the check: the extra
         // .eh_frame section moves later objects, so `--policies` must not add it.
         options.extra_flags.push_back("-fasynchronous-unwind-tables");
     }
+    options.extra_flags.insert(options.extra_flags.end(), object.cflags.begin(),
+                               object.cflags.end());
     return load_source_file(object.path, options);
 }
 
