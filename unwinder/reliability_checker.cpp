@@ -15,22 +15,24 @@ constexpr size_t kFactSlots = 1 << 14; // Direct-mapped per-address facts.
 // else marks the walk as not reusable.
 class RecordingMemory final : public MemoryReader {
   public:
-    RecordingMemory(const MemoryReader& inner, GuestRange stack, std::vector<GuestAddr>& reads,
+    RecordingMemory(const MemoryReader& inner, GuestRange stack, MemoizedWalk& walk,
                     bool& outside)
-        : m_inner(inner), m_stack(stack), m_reads(reads), m_outside(outside) {}
+        : m_inner(inner), m_stack(stack), m_walk(walk), m_outside(outside) {}
     std::optional<uint64_t> read_u64(GuestAddr addr) const override {
-        if (addr >= m_stack.begin && addr.value + 8 <= m_stack.end.value) {
-            m_reads.push_back(addr);
+        const std::optional<uint64_t> v = m_inner.read_u64(addr);
+        if (v && addr >= m_stack.begin && addr.value + 8 <= m_stack.end.value) {
+            m_walk.reads.push_back(addr);
+            m_walk.values.push_back(*v);
         } else {
             m_outside = true;
         }
-        return m_inner.read_u64(addr);
+        return v;
     }
 
   private:
     const MemoryReader& m_inner;
     GuestRange m_stack;
-    std::vector<GuestAddr>& m_reads;
+    MemoizedWalk& m_walk;
     bool& m_outside;
 };
 
@@ -280,7 +282,13 @@ bool ReliabilityChecker::still_valid(const TaskState& task, MemoizedWalk& walk) 
     }
     if (!StackStoreTracker::unchanged_since(*task.stack, walk.stack_changes, walk.reads, walk.lo,
                                             walk.hi)) {
-        return false;
+        // Words it read were written since: the walk still holds if they hold the values it
+        // saw (a frame record rewritten with the same contents, a slot reused and restored).
+        for (size_t i = 0; i < walk.reads.size(); ++i) {
+            if (m_memory.read_u64(walk.reads[i]) != walk.values[i]) {
+                return false;
+            }
+        }
     }
     walk.stack_changes = task.stack->change_count;
     return true;
@@ -297,9 +305,10 @@ MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& fact
 
     // Walk every policy, recording the task-stack words they read.
     walk.reads.clear();
+    walk.values.clear();
     bool outside = task.stack == nullptr;
     const GuestRange range = task.stack != nullptr ? task.stack->range : GuestRange{};
-    RecordingMemory memory(m_memory, range, walk.reads, outside);
+    RecordingMemory memory(m_memory, range, walk, outside);
     const StackView view = make_view(task, kind, regs, memory);
     walk.traces.resize(m_policies.size());
     for (size_t i = 0; i < m_policies.size(); ++i) {
@@ -322,7 +331,7 @@ MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& fact
         const auto g = task.context.graph->entries();
         walk.graph.assign(g.begin(), g.end());
     }
-    walk.truth_generation = ~0ull;
+    walk.truth_content = ~0ull;
     return walk;
 }
 
@@ -345,7 +354,7 @@ void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFact
     }
     MemoizedWalk& walk = memoized_walk(task, facts, kind, regs);
     bool have_truth = false;
-    if (walk.truth_generation != task.truth.generation()) {
+    if (walk.truth_content != task.truth.content_id()) {
         task.truth.return_addresses(regs.pc, m_truth_scratch);
         have_truth = true;
         walk.outcomes.resize(m_policies.size());
@@ -355,7 +364,7 @@ void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFact
                                : trace.return_addresses == m_truth_scratch ? Outcome::Correct
                                                                            : Outcome::Unsound;
         }
-        walk.truth_generation = task.truth.generation();
+        walk.truth_content = task.truth.content_id();
     }
     for (size_t i = 0; i < m_policies.size(); ++i) {
         switch (walk.outcomes[i]) {

@@ -9,33 +9,21 @@ WalkMemo::WalkMemo(size_t capacity) : m_capacity(capacity) {
     KLP_CHECK(capacity > 0 && capacity < kNone, "walk memo capacity {}", capacity);
 }
 
-void WalkMemo::unlink(uint32_t s) {
-    Slot& slot = m_slots[s];
-    (slot.newer == kNone ? m_newest : m_slots[slot.newer].older) = slot.older;
-    (slot.older == kNone ? m_oldest : m_slots[slot.older].newer) = slot.newer;
-    slot.newer = slot.older = kNone;
-}
-
-void WalkMemo::push_newest(uint32_t s) {
-    Slot& slot = m_slots[s];
-    slot.older = m_newest;
-    slot.newer = kNone;
-    if (m_newest != kNone) {
-        m_slots[m_newest].newer = s;
-    }
-    m_newest = s;
-    if (m_oldest == kNone) {
-        m_oldest = s;
-    }
-}
-
 MemoizedWalk& WalkMemo::use(uint32_t s, Hint& hint) {
-    if (m_newest != s) {
-        unlink(s);
-        push_newest(s);
-    }
+    m_slots[s].referenced = true;
     hint = Hint{this, s, m_slots[s].serial};
     return m_slots[s].walk;
+}
+
+uint32_t WalkMemo::victim() {
+    for (;;) {
+        const uint32_t s = m_hand;
+        m_hand = uint32_t((m_hand + 1) % m_slots.size());
+        if (!m_slots[s].referenced) {
+            return s;
+        }
+        m_slots[s].referenced = false;
+    }
 }
 
 MemoizedWalk& WalkMemo::find_or_insert(const WalkKey& key, Hint& hint) {
@@ -51,8 +39,7 @@ MemoizedWalk& WalkMemo::find_or_insert(const WalkKey& key, Hint& hint) {
         s = uint32_t(m_slots.size());
         m_slots.emplace_back();
     } else {
-        s = m_oldest;
-        unlink(s);
+        s = victim();
         m_index.erase(m_slots[s].key);
     }
     Slot& slot = m_slots[s];
@@ -63,13 +50,14 @@ MemoizedWalk& WalkMemo::find_or_insert(const WalkKey& key, Hint& hint) {
     w.stack_changes = 0;
     w.reusable = true;
     w.reads.clear();
+    w.values.clear();
     w.lo = w.hi = 0;
     w.graph.clear();
     w.walked = false; // `traces` keep their buffers for the next walk.
-    w.truth_generation = ~0ull;
+    w.truth_content = ~0ull;
     w.reported = 0;
     m_index.emplace(key, s);
-    push_newest(s);
+    slot.referenced = true;
     hint = Hint{this, s, slot.serial};
     return w;
 }
@@ -77,7 +65,7 @@ MemoizedWalk& WalkMemo::find_or_insert(const WalkKey& key, Hint& hint) {
 void WalkMemo::clear() {
     m_slots.clear();
     m_index.clear();
-    m_newest = m_oldest = kNone;
+    m_hand = 0;
 }
 
 } // namespace klpemu::unwinder

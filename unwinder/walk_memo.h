@@ -5,7 +5,8 @@
 // is unchanged.
 //
 // Bounded by design: at most `capacity` walks, held in slots that are reused (their buffers
-// too) in least-recently-used order. A stack deeper than the capacity costs re-walks of the
+// too); the slot to reuse is chosen by CLOCK (second chance), an approximation of least recently
+// used that costs one store per hit. A stack deeper than the capacity costs re-walks of the
 // frames that fell out, never a wholesale reset.
 #pragma once
 
@@ -47,13 +48,14 @@ struct MemoizedWalk {
     uint64_t stack_changes = 0; // StackShadow::change_count when last known valid.
     bool reusable = true;       // False: a walk read memory outside the task stack.
     std::vector<GuestAddr> reads;
+    std::vector<uint64_t> values;        // What each of `reads` returned.
     uint64_t lo = 0, hi = 0;             // Bounds of `reads` (hi exclusive).
     std::vector<GraphReturnEntry> graph; // The graph return stack the walks saw.
     bool walked = false;                 // False: a fresh slot, `traces` are stale.
     std::vector<MemoizedTrace> traces;   // Per policy.
-    std::vector<Outcome> outcomes;       // Per policy, valid for truth_generation.
-    uint64_t truth_generation = ~0ull;
-    uint64_t reported = 0; // Policies whose unsound trace was reported here.
+    std::vector<Outcome> outcomes;       // Per policy, valid for truth_content.
+    uint64_t truth_content = ~0ull;      // GroundTruth::content_id() the outcomes are valid for.
+    uint64_t reported = 0;               // Policies whose unsound trace was reported here.
 };
 
 class WalkMemo {
@@ -69,8 +71,8 @@ class WalkMemo {
     // Contract: capacity > 0.
     explicit WalkMemo(size_t capacity);
 
-    // The walk for `key`, now most recently used: the memoised one, or a slot reset to "not
-    // walked" (evicting the least recently used walk when full). Updates `hint`.
+    // The walk for `key`, marked used: the memoised one, or a slot reset to "not walked"
+    // (evicting a walk not used since the clock hand last passed it). Updates `hint`.
     MemoizedWalk& find_or_insert(const WalkKey& key, Hint& hint);
     // Forgets every walk (objects were loaded: symbols and text may have changed).
     void clear();
@@ -81,19 +83,18 @@ class WalkMemo {
     static constexpr uint32_t kNone = ~0u;
     struct Slot {
         WalkKey key;
-        uint64_t serial = 0; // 0: free.
-        uint32_t newer = kNone, older = kNone;
+        uint64_t serial = 0;     // 0: free.
+        bool referenced = false; // Used since the clock hand last passed.
         MemoizedWalk walk;
     };
 
-    void unlink(uint32_t s);
-    void push_newest(uint32_t s);
     MemoizedWalk& use(uint32_t s, Hint& hint);
+    uint32_t victim();
 
     size_t m_capacity;
     std::vector<Slot> m_slots; // Grows up to m_capacity, then slots are reused.
     std::unordered_map<WalkKey, uint32_t, WalkKeyHash> m_index;
-    uint32_t m_newest = kNone, m_oldest = kNone;
+    uint32_t m_hand = 0; // The clock hand.
     uint64_t m_serial = 0;
 };
 
