@@ -100,9 +100,11 @@ class MachineBackend : public Backend {
   public:
     MachineBackend(const Scenario& scenario, std::unique_ptr<emu::Machine> machine,
                    std::unique_ptr<patcher::Ftrace> ftrace, ChromeTraceProcess* trace,
-                   std::vector<std::string> observed_policies, bool full_walk)
+                   std::vector<std::string> observed_policies, bool full_walk,
+                   std::optional<std::filesystem::path> compile_cache)
         : m_s(scenario), m_machine(std::move(machine)), m_ftrace(std::move(ftrace)),
-          m_events(*m_machine), m_observed(std::move(observed_policies)), m_full_walk(full_walk) {
+          m_events(*m_machine), m_observed(std::move(observed_policies)), m_full_walk(full_walk),
+          m_compile_cache(std::move(compile_cache)) {
         m_machine->add_observer(&m_events);
         if (trace) {
             m_trace = std::make_unique<CallTrace>(*m_machine, *trace);
@@ -182,6 +184,7 @@ class MachineBackend : public Backend {
     std::vector<BackendEvent> m_pending;
     std::vector<std::string> m_observed;
     bool m_full_walk = false; // klpemu run --full-walk
+    std::optional<std::filesystem::path> m_compile_cache; // Not with klpemu run --no-cache.
     std::vector<std::pair<std::string, patcher::OpsId>> m_stacktrace_ops; // Filter, ops.
     std::unique_ptr<UnwindCheck> m_unwind; // Destroyed first: it observes the machine.
 };
@@ -291,6 +294,7 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
     }
     CompileOptions options;
     options.compiler = object.compiler;
+    options.cache_dir = m_compile_cache;
     if (m_s.machine.ftrace == "call-ops") {
         // CONFIG_DYNAMIC_FTRACE_WITH_CALL_OPS builds: an 8-byte ops literal before each function.
         options.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
@@ -639,8 +643,9 @@ uint64_t MachineBackend::cycles() const {
 
 } // namespace
 
-BackendFactory machine_backend_factory(UnwindRequest request) {
-    return [request](const Scenario& scenario,
+BackendFactory machine_backend_factory(UnwindRequest request,
+                                       std::optional<std::filesystem::path> compile_cache) {
+    return [request, compile_cache](const Scenario& scenario,
                      ChromeTraceProcess* trace) -> Result<std::unique_ptr<Backend>> {
         emu::MachineConfig config;
         config.cpus = scenario.machine.cpus;
@@ -684,7 +689,8 @@ BackendFactory machine_backend_factory(UnwindRequest request) {
         }
         auto backend = std::make_unique<MachineBackend>(scenario, std::move(*machine),
                                                         std::move(ftrace), trace,
-                                                        std::move(observed), request.full_walk);
+                                                        std::move(observed), request.full_walk,
+                                                        compile_cache);
         backend->setup();
         return std::unique_ptr<Backend>(std::move(backend));
     };
