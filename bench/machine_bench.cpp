@@ -10,7 +10,7 @@
 //     hook (raw Unicorn) except for the ftrace workloads, whose tracers need the hook: there it
 //     is the machine with ftrace and no checker.
 //
-// Then peak_rss_checked_64_tasks: the peak RSS of a child process that ran the `tasks` workload
+// Then peak_rss_checked_64_tasks: the peak RSS of a fresh process that ran the `tasks` workload
 // checked (and peak_rss_plain_64_tasks without the checker). Prints `NAME: VALUE UNIT` lines.
 #include "emu/cfi_table.h"
 #include "emu/machine.h"
@@ -20,7 +20,6 @@
 
 #include <fmt/format.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -137,30 +136,19 @@ double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
-// The peak RSS (MiB) of a child process that ran `w` once.
-double peak_rss_of(const Workload& w, Mode mode) {
-    int fds[2];
-    if (pipe(fds) != 0) {
-        die("pipe");
+// The peak RSS (MiB) of a fresh process (this program again, `--rss-child MODE`) that ran the
+// `tasks` workload once: nothing of this process's earlier runs counts.
+double peak_rss_of_tasks(bool checked) {
+    const std::string command =
+        fmt::format("/proc/{}/exe --rss-child {}", getpid(), checked ? "checked" : "plain");
+    FILE* child = popen(command.c_str(), "r");
+    if (child == nullptr) {
+        die("cannot start the RSS child");
     }
-    const pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        run_once(w, mode);
-        struct rusage usage {};
-        getrusage(RUSAGE_SELF, &usage);
-        const long kib = usage.ru_maxrss;
-        (void)!write(fds[1], &kib, sizeof kib);
-        _exit(0);
-    }
-    close(fds[1]);
     long kib = 0;
-    const bool got = read(fds[0], &kib, sizeof kib) == sizeof kib;
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        die(fmt::format("{}: child run failed", w.name));
+    const bool got = std::fscanf(child, "%ld", &kib) == 1;
+    if (pclose(child) != 0 || !got) {
+        die("the RSS child failed");
     }
     return double(kib) / 1024.0;
 }
@@ -206,6 +194,14 @@ int main(int argc, char** argv) {
     int repeat = 5;
     bool machine = true;
     bool rss = true;
+    if (argc == 3 && std::string(argv[1]) == "--rss-child") {
+        run_once(bench::workloads()[4],
+                 std::string(argv[2]) == "checked" ? Mode::Checked : Mode::Raw);
+        struct rusage usage {};
+        getrusage(RUSAGE_SELF, &usage);
+        fmt::print("{}\n", usage.ru_maxrss);
+        return 0;
+    }
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--help" || a == "-h") {
@@ -259,9 +255,8 @@ int main(int argc, char** argv) {
     }
     if (rss &&
         (chosen.empty() || std::find(chosen.begin(), chosen.end(), "tasks") != chosen.end())) {
-        const Workload& tasks = bench::workloads()[4];
-        fmt::print("peak_rss_plain_64_tasks: {:.1f} MiB\n", peak_rss_of(tasks, Mode::Raw));
-        fmt::print("peak_rss_checked_64_tasks: {:.1f} MiB\n", peak_rss_of(tasks, Mode::Checked));
+        fmt::print("peak_rss_plain_64_tasks: {:.1f} MiB\n", peak_rss_of_tasks(false));
+        fmt::print("peak_rss_checked_64_tasks: {:.1f} MiB\n", peak_rss_of_tasks(true));
     }
     return 0;
 }
