@@ -4,6 +4,7 @@
 #include "emu/c_compiler.h"
 
 #include "emu/assembler.h"
+#include "emu/compile_cache.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -152,9 +153,34 @@ Result<ObjectBytes> compile_c(const fs::path& file, const CompileOptions& option
     const auto flags = options.flags ? *options.flags : default_compile_flags(options.compiler);
     argv.insert(argv.end(), flags.begin(), flags.end());
     argv.insert(argv.end(), options.extra_flags.begin(), options.extra_flags.end());
+    // The object cache: a hit returns the stored object; a miss adds -MD to learn the headers.
+    std::optional<CompileCache> cache;
+    std::string key;
+    if (options.cache_dir && !dir.path().empty()) {
+        cache.emplace(*options.cache_dir);
+        auto k = cache->key(argv, file, [&]() -> Result<std::string> {
+            auto v = run_process({argv[0], "--version"}, dir.path() / "version.txt");
+            return v.ok() ? Result<std::string>(v->output) : Result<std::string>(v.error());
+        });
+        if (k.ok()) {
+            key = *k;
+            if (auto hit = cache->lookup(key)) {
+                return ObjectBytes{file.filename().string(), std::move(*hit)};
+            }
+            argv.insert(argv.end(), {"-MD", "-MF", (dir.path() / "deps.d").string()});
+        }
+    }
     argv.insert(argv.end(), {"-o", out.string(), file.string()});
-    KLP_TRY_ASSIGN(bytes, run_compiler(argv, dir, out));
-    return ObjectBytes{file.filename().string(), std::move(bytes)};
+    auto bytes = run_compiler(argv, dir, out);
+    if (!bytes.ok()) {
+        return bytes.error();
+    }
+    if (!key.empty()) {
+        if (auto deps = read_file(dir.path() / "deps.d"); deps.ok()) {
+            cache->store(key, std::string(deps->begin(), deps->end()), *bytes);
+        }
+    }
+    return ObjectBytes{file.filename().string(), std::move(*bytes)};
 }
 
 Result<ObjectBytes> load_source_file(const fs::path& file, const CompileOptions& options) {

@@ -24,6 +24,8 @@ struct CompileOptions {
     std::optional<std::vector<std::string>> flags;
     // Appended after the (default or replaced) flags, e.g. "-fpatchable-function-entry=4,2".
     std::vector<std::string> extra_flags;
+    // Where compiled objects are cached (emu/compile_cache.h); nullopt: always compile.
+    std::optional<std::filesystem::path> cache_dir;
 };
 
 // The default flags for `compiler`: the code-generation part of arm64 kbuild's KBUILD_CFLAGS

@@ -85,9 +85,9 @@ std::string repeat_wrapper(std::string_view name, uint64_t entry, uint64_t sched
 class MachineBackend final : public Backend, public FeatureHost {
   public:
     MachineBackend(const Scenario& scenario, std::unique_ptr<emu::Machine> machine,
-                   UnwindRequest request)
+                   UnwindRequest request, std::optional<std::filesystem::path> compile_cache)
         : m_s(scenario), m_request(std::move(request)), m_machine(std::move(machine)),
-          m_events(*m_machine) {}
+          m_events(*m_machine), m_compile_cache(std::move(compile_cache)) {}
     // Attaches the features the scenario wants, then the backend's own observers.
     Result<void> attach(std::span<const FeatureKind> kinds, ChromeTraceProcess* trace);
 
@@ -182,6 +182,7 @@ class MachineBackend final : public Backend, public FeatureHost {
     UnwindRequest m_request;
     std::unique_ptr<emu::Machine> m_machine;
     MachineEvents m_events;
+    std::optional<std::filesystem::path> m_compile_cache; // Not with klpemu run --no-cache.
     bool m_attached = false;
     std::unique_ptr<CallTrace> m_trace;
     std::vector<std::string> m_objects;
@@ -245,6 +246,7 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
     }
     CompileOptions options;
     options.compiler = object.compiler;
+    options.cache_dir = m_compile_cache;
     if (m_s.machine.ftrace == "call-ops") {
         // CONFIG_DYNAMIC_FTRACE_WITH_CALL_OPS builds: an 8-byte ops literal before each function.
         options.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
@@ -488,8 +490,9 @@ uint64_t MachineBackend::cycles() const {
 
 } // namespace
 
-BackendFactory machine_backend_factory(UnwindRequest request) {
-    return [request](const Scenario& scenario,
+BackendFactory machine_backend_factory(UnwindRequest request,
+                                       std::optional<std::filesystem::path> compile_cache) {
+    return [request, compile_cache](const Scenario& scenario,
                      ChromeTraceProcess* trace) -> Result<std::unique_ptr<Backend>> {
         emu::MachineConfig config;
         config.cpus = scenario.machine.cpus;
@@ -512,7 +515,8 @@ BackendFactory machine_backend_factory(UnwindRequest request) {
             return make_error("{}: error: cannot create the machine: {}", scenario.file.string(),
                               machine.error().message);
         }
-        auto backend = std::make_unique<MachineBackend>(scenario, std::move(*machine), request);
+        auto backend = std::make_unique<MachineBackend>(scenario, std::move(*machine), request,
+                                                        compile_cache);
         if (auto attached = backend->attach(kinds, trace); !attached) {
             return make_error("{}: error: {}", scenario.file.string(), attached.error().message);
         }

@@ -61,12 +61,14 @@ Result<std::vector<std::string>> parse_policy_list(std::string_view text) {
 }
 
 UnwindCheck::UnwindCheck(emu::Machine& machine, patcher::Ftrace* ftrace,
-                         std::vector<std::string> asserted, std::vector<std::string> observed)
+                         std::vector<std::string> asserted, std::vector<std::string> observed,
+                         bool full_walk)
     : m_machine(machine), m_ftrace(ftrace), m_asserted(std::move(asserted)) {
     std::vector<std::string> all = m_asserted;
     all.insert(all.end(), observed.begin(), observed.end());
     unwinder::CheckerConfig config;
     config.policies = in_policy_order(all);
+    config.full_walk = full_walk;
     objects_loaded();
     m_checker = std::make_unique<unwinder::MachineChecker>(machine, std::move(config), &m_cfi);
     tasks_created();

@@ -30,6 +30,7 @@ namespace klpemu::scenario {
 struct UnwindRequest {
     std::vector<std::string> policies; // Policies to observe everywhere; empty: none.
     bool report = false;               // --report unwind: observe the scenario's own policy.
+    bool full_walk = false; // --full-walk: every policy walks from scratch at every boundary.
 };
 
 // The policies a scenario asserts (empty: it did not ask for the check).
@@ -41,7 +42,7 @@ class UnwindCheck {
   public:
     // Attaches to `machine` (which must outlive this); `ftrace` may be null.
     UnwindCheck(emu::Machine& machine, patcher::Ftrace* ftrace, std::vector<std::string> asserted,
-                std::vector<std::string> observed);
+                std::vector<std::string> observed, bool full_walk = false);
     ~UnwindCheck();
     UnwindCheck(const UnwindCheck&) = delete;
     UnwindCheck& operator=(const UnwindCheck&) = delete;

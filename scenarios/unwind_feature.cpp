@@ -31,7 +31,8 @@ Result<std::unique_ptr<MachineFeature>> attach(FeatureHost& host) {
     auto* ftrace = host.feature<FtraceFeature>();
     auto check = std::make_unique<UnwindCheck>(host.machine(), ftrace ? &ftrace->ftrace() : nullptr,
                                                asserted_policies(host.scenario().machine),
-                                               observed_policies(host.scenario(), host.request()));
+                                               observed_policies(host.scenario(), host.request()),
+                                               host.request().full_walk);
     return std::unique_ptr<MachineFeature>(std::make_unique<UnwindFeature>(std::move(check)));
 }
 

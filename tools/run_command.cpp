@@ -1,6 +1,7 @@
 // `klpemu run [FILE|DIR...]`: runs scenarios and reports verdicts (design.md §7). With no
 // argument it runs the bundled library. Exit status: 0 every scenario passed or was skipped,
 // 1 a scenario failed, 2 bad input or an error.
+#include "emu/compile_cache.h"
 #include "scenarios/chrome_trace.h"
 #include "scenarios/machine_backend.h"
 #include "scenarios/report_formats.h"
@@ -32,6 +33,8 @@ struct RunCommandOptions {
     std::string format = "text";
     std::string trace_file;
     bool update = false;
+    bool full_walk = false;           // --full-walk
+    bool no_cache = false;            // --no-cache
     std::string policies;             // --policies all|NAME[,NAME...]
     std::vector<std::string> reports; // --report NAME, repeatable (tools/run_reports.h)
     std::string cycles;               // --cycles fast|pipeline (overrides [machine] cycles)
@@ -64,6 +67,7 @@ int run_scenarios(const RunCommandOptions& o) {
 
     UnwindRequest unwind;
     unwind.report = std::find(o.reports.begin(), o.reports.end(), "unwind") != o.reports.end();
+    unwind.full_walk = o.full_walk;
     if (!o.policies.empty()) {
         auto policies = parse_policy_list(o.policies);
         if (!policies) {
@@ -79,7 +83,8 @@ int run_scenarios(const RunCommandOptions& o) {
     options.update_golden = o.update;
     options.cycles = o.cycles;
     options.trace = o.trace_file.empty() ? nullptr : &trace;
-    Runner runner(machine_backend_factory(unwind));
+    Runner runner(machine_backend_factory(
+        unwind, o.no_cache ? std::nullopt : klpemu::CompileCache::default_dir()));
     std::vector<ScenarioResult> results;
     for (const auto& file : *files) {
         results.push_back(runner.run_file(file, options));
@@ -136,6 +141,12 @@ void register_run_command(CLI::App& app, int& exit_status) {
     run->add_option("--policies", options->policies,
                     "Also check these unwinder policies in every scenario (all or NAME,NAME; "
                     "observed only: counted in reports, never in transcripts or verdicts)");
+    run->add_flag("--full-walk", options->full_walk,
+                  "Reliability check without incremental reuse: every policy walks from scratch "
+                  "at every boundary (slow; the reference the incremental checker must equal)");
+    run->add_flag("--no-cache", options->no_cache,
+                  "Compile every C object again instead of reusing compiled objects from "
+                  "$XDG_CACHE_HOME/klpemu (default ~/.cache/klpemu)");
     run->add_option("--cycles", options->cycles,
                     "Cycle model for every scenario and report, overriding [machine] cycles: "
                     "fast (default; llvm-mca's pipeline rules approximated per instruction) or "

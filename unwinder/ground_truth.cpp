@@ -18,8 +18,7 @@ void GroundTruth::on_instruction(GuestAddr pc, const BranchClass& cls, const Reg
         return;
     case BranchKind::Call: {
         const GuestAddr target = cls.target ? *cls.target : GuestAddr(regs.x(cls.rn));
-        m_frames.push_back(ShadowFrame{ShadowKind::Call, pc + 4, target, false});
-        ++m_generation;
+        push(ShadowFrame{ShadowKind::Call, pc + 4, target, false});
         return;
     }
     case BranchKind::Jump: {
@@ -34,6 +33,20 @@ void GroundTruth::on_instruction(GuestAddr pc, const BranchClass& cls, const Reg
         ret_to(pc, GuestAddr(regs.x(cls.rn)));
         return;
     }
+}
+
+void GroundTruth::push(ShadowFrame frame) {
+    if (m_content_ids.size() >= kMaxContentIds) {
+        m_content_ids.clear(); // Ids already handed out stay unique: the counter never rewinds.
+    }
+    const ContentKey key{content_id(), frame.return_address.value};
+    auto [it, inserted] = m_content_ids.try_emplace(key, m_next_content_id);
+    if (inserted) {
+        ++m_next_content_id;
+    }
+    frame.content = it->second;
+    m_frames.push_back(frame);
+    ++m_generation;
 }
 
 void GroundTruth::ret_to(GuestAddr pc, GuestAddr target) {
@@ -68,9 +81,8 @@ void GroundTruth::ret_to(GuestAddr pc, GuestAddr target) {
 }
 
 void GroundTruth::on_exception_entry(GuestAddr elr) {
-    m_frames.push_back(ShadowFrame{ShadowKind::Exception, elr, GuestAddr(), false});
+    push(ShadowFrame{ShadowKind::Exception, elr, GuestAddr(), false});
     ++m_exception_depth;
-    ++m_generation;
 }
 
 void GroundTruth::on_exception_return(GuestAddr pc, GuestAddr target) {

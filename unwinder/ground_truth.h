@@ -59,6 +59,7 @@ struct ShadowFrame {
     GuestAddr return_address;     // Call: pc + 4 of the BL/BLR; Exception: ELR.
     GuestAddr callee;             // Call: the function entered (updated by tail calls).
     bool graph_returning = false; // Its RET went to return_to_handler.
+    uint64_t content = 0;         // content_id() with this frame on top.
 };
 
 struct TruthMismatch {
@@ -94,9 +95,29 @@ class GroundTruth {
     void mark_incomplete() { m_complete = false; }
     // Bumped whenever the return-address list changes (for the checker's caches).
     uint64_t generation() const { return m_generation; }
+    // Names the list of return addresses on the shadow stack now (0: empty): equal ids mean
+    // equal lists, so a verdict computed against one list holds wherever the id comes back
+    // (a loop calling the same functions). Ids are interned per (outer list, return address);
+    // the table is bounded and forgets, after which an old list may get a new id (never an
+    // old id for a new list).
+    uint64_t content_id() const { return m_frames.empty() ? 0 : m_frames.back().content; }
 
   private:
     void ret_to(GuestAddr pc, GuestAddr target);
+    void push(ShadowFrame frame);
+
+    struct ContentKey {
+        uint64_t outer;
+        uint64_t return_address;
+        bool operator==(const ContentKey&) const = default;
+    };
+    struct ContentKeyHash {
+        size_t operator()(const ContentKey& k) const {
+            const uint64_t h = (k.outer * 0x9e3779b97f4a7c15ull) ^ k.return_address;
+            return size_t(h ^ (h >> 29));
+        }
+    };
+    static constexpr size_t kMaxContentIds = 4096;
 
     FunctionEntries& m_entries;
     std::optional<GuestAddr> m_return_to_handler;
@@ -105,6 +126,8 @@ class GroundTruth {
     size_t m_exception_depth = 0;
     bool m_complete = true;
     uint64_t m_generation = 0;
+    std::unordered_map<ContentKey, uint64_t, ContentKeyHash> m_content_ids;
+    uint64_t m_next_content_id = 1;
 };
 
 } // namespace klpemu::unwinder

@@ -4,109 +4,37 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 
 namespace klpemu::unwinder {
 
 namespace {
 
 constexpr size_t kFactSlots = 1 << 14; // Direct-mapped per-address facts.
-constexpr size_t kChangeLog = 64;      // Recent stack changes per task.
-constexpr size_t kMaxMemo = 4096;      // Memoised walks per task and view.
-
-struct WalkKey {
-    uint64_t pc, sp, fp, lr;
-    bool operator==(const WalkKey&) const = default;
-};
-
-struct WalkKeyHash {
-    size_t operator()(const WalkKey& k) const {
-        uint64_t h = k.pc * 0x9e3779b97f4a7c15ull;
-        h ^= (k.sp + (h << 6) + (h >> 2)) * 0xbf58476d1ce4e5b9ull;
-        h ^= (k.fp + (h << 6) + (h >> 2)) * 0x94d049bb133111ebull;
-        h ^= k.lr + (h << 6) + (h >> 2);
-        return size_t(h ^ (h >> 31));
-    }
-};
-
-enum class Outcome : uint8_t { Correct, Unreliable, Unsound };
 
 // Guest memory as a walk reads it: every read of the task stack is recorded; a read anywhere
 // else marks the walk as not reusable.
 class RecordingMemory final : public MemoryReader {
   public:
-    RecordingMemory(const MemoryReader& inner, GuestRange stack, std::vector<GuestAddr>& reads,
+    RecordingMemory(const MemoryReader& inner, GuestRange stack, MemoizedWalk& walk,
                     bool& outside)
-        : m_inner(inner), m_stack(stack), m_reads(reads), m_outside(outside) {}
+        : m_inner(inner), m_stack(stack), m_walk(walk), m_outside(outside) {}
     std::optional<uint64_t> read_u64(GuestAddr addr) const override {
-        if (addr >= m_stack.begin && addr.value + 8 <= m_stack.end.value) {
-            m_reads.push_back(addr);
+        const std::optional<uint64_t> v = m_inner.read_u64(addr);
+        if (v && addr >= m_stack.begin && addr.value + 8 <= m_stack.end.value) {
+            m_walk.reads.push_back(addr);
+            m_walk.values.push_back(*v);
         } else {
             m_outside = true;
         }
-        return m_inner.read_u64(addr);
+        return v;
     }
 
   private:
     const MemoryReader& m_inner;
     GuestRange m_stack;
-    std::vector<GuestAddr>& m_reads;
+    MemoizedWalk& m_walk;
     bool& m_outside;
 };
-
-} // namespace
-
-// Facts about the instruction at one address, kept while the word there is unchanged.
-struct ReliabilityChecker::AddrFacts {
-    GuestAddr pc{~0ull};
-    InsnWord word;
-    BranchClass cls;
-    std::vector<PolicyStats>* slot = nullptr; // Per-function statistics, on first check.
-    bool in_pc_ranges = true;
-    // The memoised walk last used at this pc, per view (a hint: checked against task, key and
-    // the task's memo generation before use).
-    struct Hint {
-        const void* task = nullptr;
-        uint64_t memo_generation = 0;
-        WalkKey key{};
-        MemoEntry* entry = nullptr;
-    };
-    std::array<Hint, 2> hints{};
-};
-
-// Every policy's walk of one view at one (pc, sp, fp, lr), with the task-stack addresses the
-// walks read and their last comparison with the truth.
-struct ReliabilityChecker::MemoEntry {
-    uint64_t epoch = 0;   // The task's change epoch when this was last known valid.
-    bool reusable = true; // False: a walk read memory outside the task stack.
-    std::vector<GuestAddr> reads;
-    uint64_t lo = 0, hi = 0; // Bounds of `reads` (hi exclusive).
-    std::vector<GraphReturnEntry> graph; // The graph return stack the walks saw.
-    std::vector<UnwindResult> results;   // Per policy.
-    std::vector<Outcome> outcomes;       // Per policy, valid for truth_generation.
-    uint64_t truth_generation = ~0ull;
-    uint64_t reported = 0; // Policies whose unsound trace was reported here (pc is in the key).
-};
-
-struct ReliabilityChecker::TaskState {
-    int id = -1;
-    TaskContext context;
-    GroundTruth truth;
-    bool selected = true;
-    // Store tracking: the task stack as the checker last saw it, and where it changed since.
-    GuestRange stack;
-    std::vector<uint8_t> shadow;
-    uint64_t change_epoch = 0;
-    std::array<std::pair<uint64_t, uint64_t>, kChangeLog> changes{}; // [lo, hi) per epoch.
-    uint64_t resync_epoch = 0;
-    // Memoised walks per view: 0 = interrupted, 1 = blocked.
-    std::array<std::unordered_map<WalkKey, MemoEntry, WalkKeyHash>, 2> memo;
-    uint64_t memo_generation = 1; // Bumped whenever a memo is cleared (entries freed).
-
-    TaskState(FunctionEntries& entries, std::optional<GuestAddr> rth) : truth(entries, rth) {}
-};
-
-namespace {
 
 int view_index(StopKind k) {
     return k == StopKind::Interrupted ? 0 : 1;
@@ -139,10 +67,32 @@ void collect_call_returns(const SymbolTable& symbols, const MemoryReader& memory
 
 } // namespace
 
+// Facts about the instruction at one address, kept while the word there is unchanged.
+struct ReliabilityChecker::AddrFacts {
+    GuestAddr pc{~0ull};
+    InsnWord word;
+    BranchClass cls;
+    std::vector<PolicyStats>* stats_row = nullptr; // Per-function statistics, on first check.
+    bool in_pc_ranges = true;
+    std::array<WalkMemo::Hint, 2> hints{}; // The memoised walk last used here, per view.
+};
+
+struct ReliabilityChecker::TaskState {
+    int id = -1;
+    TaskContext context;
+    GroundTruth truth;
+    bool selected = true;
+    StackShadow* stack = nullptr; // The task stack as the store tracker last saw it.
+    // Memoised walks per view: 0 = interrupted, 1 = blocked.
+    std::array<WalkMemo, 2> walks{WalkMemo(kWalksPerView), WalkMemo(kWalksPerView)};
+
+    TaskState(FunctionEntries& entries, std::optional<GuestAddr> rth) : truth(entries, rth) {}
+};
+
 ReliabilityChecker::ReliabilityChecker(CheckerConfig config, const MemoryReader& memory,
                                        const SymbolTable& symbols, const CfiTable* cfi)
     : m_config(std::move(config)), m_memory(memory), m_symbols(symbols), m_cfi(cfi),
-      m_entries(symbols) {
+      m_entries(symbols), m_stores(memory) {
     std::vector<std::string> names = m_config.policies;
     if (names.empty()) {
         for (std::string_view n : policy_names()) {
@@ -155,7 +105,7 @@ ReliabilityChecker::ReliabilityChecker(CheckerConfig config, const MemoryReader&
         m_policies.push_back(std::move(p));
     }
     KLP_CHECK(m_policies.size() <= 64, "at most 64 policies, {} given", m_policies.size());
-    m_stats.resize(m_policies.size());
+    m_stats = std::make_unique<CheckStatistics>(symbols, policies());
     m_facts.resize(kFactSlots);
     resolve_symbols();
 }
@@ -167,17 +117,16 @@ void ReliabilityChecker::refresh_symbols() {
     m_bottom_returns.clear();
     m_return_to_handler.reset();
     m_entries.invalidate();
-    m_function_slots.clear();
+    m_stats->forget_pcs();
     resolve_symbols();
-    for (AddrFacts& f : m_facts) {
-        f = AddrFacts{};
+    for (AddrFacts& facts : m_facts) {
+        facts = AddrFacts{};
     }
-    for (auto& [id, t] : m_tasks) {
-        t->truth.set_return_to_handler(m_return_to_handler);
-        for (size_t v = 0; v < 2; ++v) {
-            t->memo[v].clear();
+    for (auto& [id, task] : m_tasks) {
+        task->truth.set_return_to_handler(m_return_to_handler);
+        for (WalkMemo& memo : task->walks) {
+            memo.clear();
         }
-        ++t->memo_generation;
     }
 }
 
@@ -204,28 +153,23 @@ std::vector<std::string_view> ReliabilityChecker::policies() const {
 }
 
 void ReliabilityChecker::add_task(int id, TaskContext context) {
-    auto t = std::make_unique<TaskState>(m_entries, m_return_to_handler);
-    t->id = id;
-    t->selected = m_config.tasks.empty() || std::find(m_config.tasks.begin(), m_config.tasks.end(),
-                                                      context.name) != m_config.tasks.end();
+    auto task = std::make_unique<TaskState>(m_entries, m_return_to_handler);
+    task->id = id;
+    task->selected = m_config.tasks.empty() ||
+                     std::find(m_config.tasks.begin(), m_config.tasks.end(), context.name) !=
+                         m_config.tasks.end();
     if (!context.truth_from_start) {
-        t->truth.mark_incomplete();
+        task->truth.mark_incomplete();
     }
-    t->context = std::move(context);
-    if (!t->context.stacks.empty()) {
-        t->stack = t->context.stacks.front().range;
-        t->shadow.assign(size_t(t->stack.end - t->stack.begin), 0);
-        resync(*t);
+    task->context = std::move(context);
+    if (auto old = m_tasks.find(id); old != m_tasks.end() && old->second->stack != nullptr) {
+        m_stores.untrack(old->second->stack);
     }
-    t->resync_epoch = m_resync_epoch;
-    if (auto old = m_tasks.find(id); old != m_tasks.end()) {
-        std::erase_if(m_stacks, [&](const auto& kv) { return kv.second == old->second.get(); });
+    if (!task->context.stacks.empty() && !m_config.full_walk) {
+        task->stack = m_stores.track(task->context.stacks.front().range);
     }
     m_last_task = nullptr;
-    if (!t->shadow.empty()) {
-        m_stacks[t->stack.begin.value] = t.get();
-    }
-    m_tasks[id] = std::move(t);
+    m_tasks[id] = std::move(task);
 }
 
 ReliabilityChecker::TaskState* ReliabilityChecker::task_state(int id) {
@@ -241,17 +185,17 @@ ReliabilityChecker::TaskState* ReliabilityChecker::task_state(int id) {
 }
 
 ReliabilityChecker::AddrFacts& ReliabilityChecker::facts(GuestAddr pc, InsnWord word) {
-    AddrFacts& f = m_facts[(pc.value >> 2) & (kFactSlots - 1)];
-    if (f.pc != pc || f.word != word) {
-        f = AddrFacts{};
-        f.pc = pc;
-        f.word = word;
-        f.cls = classify(pc, word);
-        f.in_pc_ranges = m_config.pc_ranges.empty() ||
-                         std::any_of(m_config.pc_ranges.begin(), m_config.pc_ranges.end(),
-                                     [&](const GuestRange& r) { return r.contains(pc); });
+    AddrFacts& facts = m_facts[(pc.value >> 2) & (kFactSlots - 1)];
+    if (facts.pc != pc || facts.word != word) {
+        facts = AddrFacts{};
+        facts.pc = pc;
+        facts.word = word;
+        facts.cls = classify(pc, word);
+        facts.in_pc_ranges = m_config.pc_ranges.empty() ||
+                             std::any_of(m_config.pc_ranges.begin(), m_config.pc_ranges.end(),
+                                         [&](const GuestRange& r) { return r.contains(pc); });
     }
-    return f;
+    return facts;
 }
 
 const GroundTruth* ReliabilityChecker::truth(int task) const {
@@ -259,140 +203,36 @@ const GroundTruth* ReliabilityChecker::truth(int task) const {
     return it == m_tasks.end() ? nullptr : &it->second->truth;
 }
 
-// ---- store tracking ----
-//
-// A walk's result depends on the registers (its key) and the task-stack words it read. The
-// checker keeps a shadow copy of every task stack; at each store it computes the bytes the store
-// may write from the encoding and the base register, and at the storing CPU's next boundary (the
-// store has executed) compares them with the shadow. Only bytes that really changed are logged
-// as a change of the task's stack; a memoised walk that read none of them stays valid. Stores
-// whose address is not decoded, and host work, make every task compare its whole stack.
-
-void ReliabilityChecker::record_change(TaskState& t, uint64_t lo, uint64_t hi) {
-    ++t.change_epoch;
-    t.changes[t.change_epoch % kChangeLog] = {lo, hi};
-}
-
-void ReliabilityChecker::resync(TaskState& t) {
-    const uint8_t* p = m_memory.host_bytes(t.stack.begin, t.shadow.size());
-    const size_t n = t.shadow.size();
-    std::vector<uint8_t> now(n, 0);
-    if (p != nullptr) {
-        std::memcpy(now.data(), p, n);
-    } else {
-        for (size_t off = 0; off + 8 <= n; off += 8) {
-            const uint64_t v = m_memory.read_u64(t.stack.begin + int64_t(off)).value_or(0);
-            std::memcpy(now.data() + off, &v, 8);
-        }
-    }
-    size_t lo = 0;
-    while (lo < n && now[lo] == t.shadow[lo]) {
-        ++lo;
-    }
-    if (lo == n) {
-        return;
-    }
-    size_t hi = n;
-    while (hi > lo && now[hi - 1] == t.shadow[hi - 1]) {
-        --hi;
-    }
-    t.shadow = std::move(now);
-    record_change(t, t.stack.begin.value + lo, t.stack.begin.value + hi);
-}
-
-void ReliabilityChecker::compare_range(GuestAddr addr, uint64_t size) {
-    auto it = m_stacks.upper_bound(addr.value + size - 1);
-    if (it == m_stacks.begin()) {
-        return;
-    }
-    --it;
-    TaskState& t = *it->second;
-    const uint64_t lo = std::max(addr.value, t.stack.begin.value);
-    const uint64_t hi = std::min(addr.value + size, t.stack.end.value);
-    if (lo >= hi) {
-        return;
-    }
-    uint8_t* shadow = t.shadow.data() + (lo - t.stack.begin.value);
-    const uint8_t* p = m_memory.host_bytes(GuestAddr(lo), hi - lo);
-    if (p == nullptr) {
-        record_change(t, lo, hi); // Not readable as bytes: assume it changed.
-        return;
-    }
-    if (std::memcmp(shadow, p, hi - lo) != 0) {
-        std::memcpy(shadow, p, hi - lo);
-        record_change(t, lo, hi);
-    }
-}
-
-void ReliabilityChecker::compare_pending(int cpu) {
-    for (size_t c = 0; c < m_pending.size(); ++c) {
-        PendingStore& p = m_pending[c];
-        if (!p.active) {
-            continue;
-        }
-        compare_range(p.addr, p.size);
-        // Another CPU's store may not have executed yet (its CPU stopped before it): keep it.
-        if (int(c) == cpu) {
-            p.active = false;
-        }
-    }
-}
-
-void ReliabilityChecker::note_store(const Boundary& b, const BranchClass& cls) {
-    const StoreAccess& s = cls.store;
-    if (s.mode == StoreMode::None) {
-        return;
-    }
-    if (s.mode == StoreMode::Unknown) {
-        ++m_resync_epoch;
-        return;
-    }
-    uint64_t addr = b.regs->x(s.rn); // 31 = sp.
-    if (s.mode == StoreMode::Offset) {
-        addr += uint64_t(s.imm);
-    } else if (s.mode == StoreMode::RegOffset) {
-        uint64_t index = s.rm == 31 ? 0 : b.regs->x(s.rm);
-        switch (s.option) {
-        case 2: index = uint32_t(index); break;
-        case 6: index = uint64_t(int64_t(int32_t(uint32_t(index)))); break;
-        default: break;
-        }
-        addr += index << s.shift;
-    }
-    if (size_t(b.cpu) >= m_pending.size()) {
-        m_pending.resize(size_t(b.cpu) + 1);
-    }
-    m_pending[size_t(b.cpu)] = PendingStore{true, GuestAddr(addr), s.size};
-}
-
 const BranchClass& ReliabilityChecker::on_instruction(const Boundary& b) {
-    compare_pending(b.cpu);
-    AddrFacts& f = facts(b.pc, b.word);
-    const BranchClass& cls = f.cls;
-    TaskState* t = task_state(b.task);
-    if (t == nullptr) {
-        note_store(b, cls);
-        return cls;
+    if (!m_config.full_walk) {
+        m_stores.store_executed(b.cpu);
     }
-    if (t->selected && f.in_pc_ranges) {
+    AddrFacts& here = facts(b.pc, b.word);
+    const BranchClass& cls = here.cls;
+    TaskState* task = task_state(b.task);
+    if (task != nullptr && task->selected && here.in_pc_ranges) {
         const Registers regs{b.pc, GuestAddr(b.regs->x(30)), GuestAddr(b.regs->x(29)),
                              GuestAddr(b.regs->x(31))};
-        if (m_config.check_interrupted && t->truth.exception_depth() == 0 && !cls.is_eret) {
-            check_view(*t, b, f, StopKind::Interrupted, regs);
+        if (m_config.check_interrupted && task->truth.exception_depth() == 0 && !cls.is_eret) {
+            check_view(*task, b, here, StopKind::Interrupted, regs);
         }
         if (m_config.check_blocked && cls.kind == BranchKind::Call) {
             const GuestAddr target = cls.target ? *cls.target : GuestAddr(b.regs->x(cls.rn));
             if (std::find(m_sleep_entries.begin(), m_sleep_entries.end(), target) !=
                 m_sleep_entries.end()) {
-                check_view(*t, b, f, StopKind::Blocked,
+                check_view(*task, b, here, StopKind::Blocked,
                            Registers{b.pc + 4, regs.lr, regs.fp, regs.sp});
             }
         }
     }
-    const size_t before = t->truth.mismatches().size();
-    t->truth.on_instruction(b.pc, cls, *b.regs);
-    report_mismatches(*t, before, b.cpu, b.instruction);
-    note_store(b, cls);
+    if (task != nullptr) {
+        const size_t before = task->truth.mismatches().size();
+        task->truth.on_instruction(b.pc, cls, *b.regs);
+        report_mismatches(*task, before, b.cpu, b.instruction);
+    }
+    if (!m_config.full_walk) {
+        m_stores.note_store(b.cpu, cls, *b.regs);
+    }
     return cls;
 }
 
@@ -411,169 +251,161 @@ void ReliabilityChecker::on_exception_return(int task, GuestAddr pc, GuestAddr t
 }
 
 void ReliabilityChecker::on_host_work(int /*task*/) {
-    ++m_resync_epoch; // The host may write any task's stack.
+    m_stores.host_work(); // The host may write any task's stack.
 }
 
-std::vector<PolicyStats>& ReliabilityChecker::function_slot(GuestAddr pc) {
-    auto it = m_function_slots.find(pc);
-    if (it != m_function_slots.end()) {
-        return *it->second;
-    }
-    const Symbolized s = m_symbols.symbolize(pc);
-    std::vector<PolicyStats>& slot = m_function_stats[s.base.empty() ? "?" : s.base];
-    slot.resize(m_policies.size());
-    m_function_slots.emplace(pc, &slot);
-    return slot;
+StackView ReliabilityChecker::make_view(const TaskState& task, StopKind kind, const Registers& regs,
+                                        const MemoryReader& memory) const {
+    StackView view =
+        kind == StopKind::Interrupted
+            ? StackView::interrupted(regs, memory, task.context.stacks, task.context.pt_regs)
+            : StackView::blocked(regs, memory, task.context.stacks, task.context.pt_regs);
+    view.graph = task.context.graph;
+    view.return_to_handler = m_return_to_handler;
+    view.cfi = m_cfi;
+    view.bottom_return_addresses = m_bottom_returns;
+    return view;
 }
 
-bool ReliabilityChecker::still_valid(TaskState& t, MemoEntry& e) const {
-    if (!e.reusable) {
+bool ReliabilityChecker::still_valid(const TaskState& task, MemoizedWalk& walk) const {
+    if (!walk.reusable) {
         return false;
     }
-    if (t.context.graph != nullptr) {
-        const auto now = t.context.graph->entries();
-        if (!std::equal(now.begin(), now.end(), e.graph.begin(), e.graph.end(),
+    if (task.context.graph != nullptr) {
+        const auto now = task.context.graph->entries();
+        if (!std::equal(now.begin(), now.end(), walk.graph.begin(), walk.graph.end(),
                         [](const GraphReturnEntry& a, const GraphReturnEntry& b) {
                             return a.ret == b.ret && a.retp == b.retp && a.func == b.func;
                         })) {
             return false;
         }
     }
-    if (e.epoch == t.change_epoch) {
-        return true;
-    }
-    if (t.change_epoch - e.epoch >= kChangeLog) {
-        return false; // Too many changes since: the log no longer reaches back.
-    }
-    for (uint64_t ep = e.epoch + 1; ep <= t.change_epoch; ++ep) {
-        const auto [lo, hi] = t.changes[ep % kChangeLog];
-        if (hi <= e.lo || lo >= e.hi) {
-            continue;
-        }
-        for (GuestAddr r : e.reads) {
-            if (r.value < hi && r.value + 8 > lo) {
+    if (!StackStoreTracker::unchanged_since(*task.stack, walk.stack_changes, walk.reads, walk.lo,
+                                            walk.hi)) {
+        // Words it read were written since: the walk still holds if they hold the values it
+        // saw (a frame record rewritten with the same contents, a slot reused and restored).
+        for (size_t i = 0; i < walk.reads.size(); ++i) {
+            if (m_memory.read_u64(walk.reads[i]) != walk.values[i]) {
                 return false;
             }
         }
     }
-    e.epoch = t.change_epoch;
+    walk.stack_changes = task.stack->change_count;
     return true;
 }
 
-ReliabilityChecker::MemoEntry& ReliabilityChecker::walk_all(TaskState& t, AddrFacts& f,
-                                                           StopKind kind, const Registers& regs) {
+MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& facts, StopKind kind,
+                                                const Registers& regs) {
     const size_t v = size_t(view_index(kind));
     const WalkKey key{regs.pc.value, regs.sp.value, regs.fp.value, regs.lr.value};
-    auto& memo = t.memo[v];
-    if (memo.size() >= kMaxMemo) {
-        memo.clear();
-        ++t.memo_generation;
-    }
-    AddrFacts::Hint& hint = f.hints[v];
-    MemoEntry* e = nullptr;
-    if (hint.entry != nullptr && hint.task == &t && hint.memo_generation == t.memo_generation &&
-        hint.key == key) {
-        e = hint.entry;
-    } else {
-        e = &memo[key];
-        hint = AddrFacts::Hint{&t, t.memo_generation, key, e};
-    }
-    if (m_config.reuse_walks && !e->results.empty() && still_valid(t, *e)) {
-        return *e;
+    MemoizedWalk& walk = task.walks[v].find_or_insert(key, facts.hints[v]);
+    if (walk.walked && still_valid(task, walk)) {
+        return walk;
     }
 
     // Walk every policy, recording the task-stack words they read.
-    e->reads.clear();
-    bool outside = t.shadow.empty();
-    RecordingMemory memory(m_memory, t.stack, e->reads, outside);
-    StackView view =
-        kind == StopKind::Interrupted
-            ? StackView::interrupted(regs, memory, t.context.stacks, t.context.pt_regs)
-            : StackView::blocked(regs, memory, t.context.stacks, t.context.pt_regs);
-    view.graph = t.context.graph;
-    view.return_to_handler = m_return_to_handler;
-    view.cfi = m_cfi;
-    view.bottom_return_addresses = m_bottom_returns;
-    e->results.resize(m_policies.size());
+    walk.reads.clear();
+    walk.values.clear();
+    bool outside = task.stack == nullptr;
+    const GuestRange range = task.stack != nullptr ? task.stack->range : GuestRange{};
+    RecordingMemory memory(m_memory, range, walk, outside);
+    const StackView view = make_view(task, kind, regs, memory);
+    walk.traces.resize(m_policies.size());
     for (size_t i = 0; i < m_policies.size(); ++i) {
-        e->results[i] = m_policies[i]->unwind(view);
+        UnwindResult r = m_policies[i]->unwind(view);
+        walk.traces[i].reliable = r.reliable;
+        walk.traces[i].return_addresses.swap(r.return_addresses);
         ++m_walks;
     }
-    e->reusable = !outside;
-    e->epoch = t.change_epoch;
-    e->lo = ~0ull;
-    e->hi = 0;
-    for (GuestAddr r : e->reads) {
-        e->lo = std::min(e->lo, r.value);
-        e->hi = std::max(e->hi, r.value + 8);
+    walk.walked = true;
+    walk.reusable = !outside;
+    walk.stack_changes = task.stack != nullptr ? task.stack->change_count : 0;
+    walk.lo = ~0ull;
+    walk.hi = 0;
+    for (GuestAddr r : walk.reads) {
+        walk.lo = std::min(walk.lo, r.value);
+        walk.hi = std::max(walk.hi, r.value + 8);
     }
-    e->graph.clear();
-    if (t.context.graph != nullptr) {
-        const auto g = t.context.graph->entries();
-        e->graph.assign(g.begin(), g.end());
+    walk.graph.clear();
+    if (task.context.graph != nullptr) {
+        const auto g = task.context.graph->entries();
+        walk.graph.assign(g.begin(), g.end());
     }
-    e->truth_generation = ~0ull;
-    return *e;
+    walk.truth_content = ~0ull;
+    return walk;
 }
 
-void ReliabilityChecker::check_view(TaskState& t, const Boundary& b, AddrFacts& f, StopKind kind,
-                                    const Registers& regs) {
-    if (f.slot == nullptr) {
-        f.slot = &function_slot(b.pc);
+void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFacts& facts,
+                                    StopKind kind, const Registers& regs) {
+    if (facts.stats_row == nullptr) {
+        facts.stats_row = &m_stats->function_row(b.pc);
     }
-    std::vector<PolicyStats>& fn = *f.slot;
-    if (!t.truth.complete()) {
-        for (size_t i = 0; i < m_policies.size(); ++i) {
-            ++m_stats[i].skipped;
-            ++fn[i].skipped;
-        }
+    std::vector<PolicyStats>& row = *facts.stats_row;
+    if (!task.truth.complete()) {
+        m_stats->count_skipped(row);
         return;
     }
-    if (t.resync_epoch != m_resync_epoch) {
-        t.resync_epoch = m_resync_epoch;
-        if (!t.shadow.empty()) {
-            resync(t);
-        }
+    if (m_config.full_walk) {
+        check_view_from_scratch(task, b, row, kind, regs);
+        return;
     }
-    MemoEntry& e = walk_all(t, f, kind, regs);
+    if (task.stack != nullptr) {
+        m_stores.bring_up_to_date(*task.stack);
+    }
+    MemoizedWalk& walk = memoized_walk(task, facts, kind, regs);
     bool have_truth = false;
-    if (e.truth_generation != t.truth.generation()) {
-        t.truth.return_addresses(regs.pc, m_truth_scratch);
+    if (walk.truth_content != task.truth.content_id()) {
+        task.truth.return_addresses(regs.pc, m_truth_scratch);
         have_truth = true;
-        e.outcomes.resize(m_policies.size());
+        walk.outcomes.resize(m_policies.size());
         for (size_t i = 0; i < m_policies.size(); ++i) {
-            const UnwindResult& r = e.results[i];
-            e.outcomes[i] = !r.reliable                              ? Outcome::Unreliable
-                            : r.return_addresses == m_truth_scratch ? Outcome::Correct
-                                                                    : Outcome::Unsound;
+            const MemoizedTrace& trace = walk.traces[i];
+            walk.outcomes[i] = !trace.reliable                             ? Outcome::Unreliable
+                               : trace.return_addresses == m_truth_scratch ? Outcome::Correct
+                                                                           : Outcome::Unsound;
         }
-        e.truth_generation = t.truth.generation();
+        walk.truth_content = task.truth.content_id();
     }
     for (size_t i = 0; i < m_policies.size(); ++i) {
-        ++m_stats[i].checked;
-        ++fn[i].checked;
-        switch (e.outcomes[i]) {
+        switch (walk.outcomes[i]) {
         case Outcome::Unreliable:
-            ++m_stats[i].unreliable;
-            ++fn[i].unreliable;
+            m_stats->count_unreliable(row, i);
             break;
         case Outcome::Correct:
-            ++m_stats[i].reliable_correct;
-            ++fn[i].reliable_correct;
+            m_stats->count_correct(row, i);
             break;
         case Outcome::Unsound:
-            ++m_stats[i].unsound;
-            ++fn[i].unsound;
-            if ((e.reported & (1ull << i)) != 0) {
+            m_stats->count_unsound(row, i);
+            if ((walk.reported & (1ull << i)) != 0) {
                 break; // Already reported (or dropped at max_findings) at this pc and view.
             }
             if (!have_truth) {
-                t.truth.return_addresses(regs.pc, m_truth_scratch);
+                task.truth.return_addresses(regs.pc, m_truth_scratch);
                 have_truth = true;
             }
-            report_unsound(t, b, kind, i, e.results[i]);
-            e.reported |= 1ull << i;
+            report_unsound(task, b, kind, i, walk.traces[i].return_addresses);
+            walk.reported |= 1ull << i;
             break;
+        }
+    }
+}
+
+// The reference: every policy walks guest memory as it is now, the verdict is computed again.
+void ReliabilityChecker::check_view_from_scratch(TaskState& task, const Boundary& b,
+                                                 std::vector<PolicyStats>& row, StopKind kind,
+                                                 const Registers& regs) {
+    const StackView view = make_view(task, kind, regs, m_memory);
+    task.truth.return_addresses(regs.pc, m_truth_scratch);
+    for (size_t i = 0; i < m_policies.size(); ++i) {
+        const UnwindResult r = m_policies[i]->unwind(view);
+        ++m_walks;
+        if (!r.reliable) {
+            m_stats->count_unreliable(row, i);
+        } else if (r.return_addresses == m_truth_scratch) {
+            m_stats->count_correct(row, i);
+        } else {
+            m_stats->count_unsound(row, i);
+            report_unsound(task, b, kind, i, r.return_addresses);
         }
     }
 }
@@ -616,8 +448,8 @@ std::string first_difference(const std::vector<GuestAddr>& trace,
 
 } // namespace
 
-void ReliabilityChecker::report_unsound(const TaskState& t, const Boundary& b, StopKind kind,
-                                        size_t policy_index, const UnwindResult& r) {
+void ReliabilityChecker::report_unsound(const TaskState& task, const Boundary& b, StopKind kind,
+                                        size_t policy_index, const std::vector<GuestAddr>& trace) {
     // pc is 4-aligned: its low two bits carry the view, the top byte (kernel addresses are
     // 0xffff...) the policy index.
     const uint64_t key = ((b.pc.value | uint64_t(view_index(kind))) & 0x00ffffffffffffffull) |
@@ -632,19 +464,19 @@ void ReliabilityChecker::report_unsound(const TaskState& t, const Boundary& b, S
     f.where = m_symbols.symbolize(b.pc).str();
     f.pc = b.pc;
     f.cpu = b.cpu;
-    f.task = t.context.name;
+    f.task = task.context.name;
     f.instruction = b.instruction;
-    f.message = fmt::format(
-        "unwinder: {}: reliable trace {} ({}); trace: {}; truth: {}", policy.name(),
-        first_difference(r.return_addresses, m_truth_scratch, m_symbols), view_name(kind),
-        symbolize_list(r.return_addresses), symbolize_list(m_truth_scratch));
+    f.message =
+        fmt::format("unwinder: {}: reliable trace {} ({}); trace: {}; truth: {}", policy.name(),
+                    first_difference(trace, m_truth_scratch, m_symbols), view_name(kind),
+                    symbolize_list(trace), symbolize_list(m_truth_scratch));
     m_findings.push_back(std::move(f));
     m_finding_sources.push_back({std::string(policy.name()), view_name(kind)});
 }
 
-void ReliabilityChecker::report_mismatches(const TaskState& t, size_t before,
+void ReliabilityChecker::report_mismatches(const TaskState& task, size_t before,
                                            std::optional<int> cpu, uint64_t instruction) {
-    const auto& all = t.truth.mismatches();
+    const auto& all = task.truth.mismatches();
     for (size_t i = before; i < all.size() && m_findings.size() < m_config.max_findings; ++i) {
         const TruthMismatch& m = all[i];
         Finding f;
@@ -653,7 +485,7 @@ void ReliabilityChecker::report_mismatches(const TaskState& t, size_t before,
         f.where = m_symbols.symbolize(m.pc).str();
         f.pc = m.pc;
         f.cpu = cpu;
-        f.task = t.context.name;
+        f.task = task.context.name;
         f.instruction = instruction;
         f.message = m.expected
                         ? fmt::format("unwinder: return to {} where the shadow stack expected {}",
@@ -670,7 +502,7 @@ void ReliabilityChecker::report_mismatches(const TaskState& t, size_t before,
 const PolicyStats& ReliabilityChecker::stats(std::string_view policy) const {
     for (size_t i = 0; i < m_policies.size(); ++i) {
         if (m_policies[i]->name() == policy) {
-            return m_stats[i];
+            return m_stats->total(i);
         }
     }
     KLP_UNREACHABLE("policy '{}' is not checked", policy);
@@ -678,24 +510,11 @@ const PolicyStats& ReliabilityChecker::stats(std::string_view policy) const {
 
 std::map<std::string, std::map<std::string, PolicyStats>>
 ReliabilityChecker::function_stats() const {
-    std::map<std::string, std::map<std::string, PolicyStats>> out;
-    for (const auto& [fn, per_policy] : m_function_stats) {
-        for (size_t i = 0; i < m_policies.size(); ++i) {
-            out[fn][std::string(m_policies[i]->name())] = per_policy[i];
-        }
-    }
-    return out;
+    return m_stats->per_function();
 }
 
 std::string ReliabilityChecker::summary() const {
-    std::string out = fmt::format("{:<10} {:>10} {:>10} {:>10} {:>8} {:>8}\n", "policy", "checked",
-                                  "reliable", "unreliable", "unsound", "skipped");
-    for (size_t i = 0; i < m_policies.size(); ++i) {
-        const PolicyStats& s = m_stats[i];
-        out += fmt::format("{:<10} {:>10} {:>10} {:>10} {:>8} {:>8}\n", m_policies[i]->name(),
-                           s.checked, s.reliable_correct, s.unreliable, s.unsound, s.skipped);
-    }
-    return out;
+    return m_stats->summary();
 }
 
 } // namespace klpemu::unwinder

@@ -13,12 +13,11 @@
 // policy, both traces, symbolized); an unreliable answer where the truth was complete counts
 // against the policy's precision. Statistics per policy and per function.
 //
-// Speed (docs/unwinder.md "How the check stays fast"): instruction facts are cached per address,
-// guest memory is read through host pointers, and the walks of every policy are memoised per
-// (pc, sp, fp, lr) of a view together with the stack addresses they read. Stores are tracked by
-// address against a shadow copy of each task stack: a memoised walk is reused only while no byte
-// it read has changed (a store of the same value changes nothing), and its comparison with the
-// truth is reused while the shadow call stack is unchanged.
+// The work is split by concern: the ground truth (ground_truth.h), which stack bytes changed
+// (stack_store_tracker.h), memoised walks and verdicts (walk_memo.h), counting
+// (check_statistics.h); this class decides what to check at a boundary and reports. Speed:
+// docs/unwinder.md "How the check stays fast". Memory per task: the ground truth, one shadow copy
+// of the task stack, and at most 2 x kWalksPerView memoised walks.
 #pragma once
 
 #include "emu/cfi_table.h"
@@ -26,9 +25,12 @@
 #include "emu/graph_return_stack.h"
 #include "emu/symbol_table.h"
 #include "unwinder/branch_class.h"
+#include "unwinder/check_statistics.h"
 #include "unwinder/ground_truth.h"
+#include "unwinder/stack_store_tracker.h"
 #include "unwinder/stack_view.h"
 #include "unwinder/unwind_policy.h"
+#include "unwinder/walk_memo.h"
 
 #include <array>
 #include <map>
@@ -52,7 +54,10 @@ struct CheckerConfig {
     std::string return_to_handler = "return_to_handler"; // Symbol; absent: no graph tracer.
     bool check_interrupted = true;
     bool check_blocked = true;
-    bool reuse_walks = true;
+    // Walk every policy from scratch at every checked boundary: no memoised walk, no reused
+    // verdict, no store tracking. Slow; the reference the incremental checker is compared with
+    // (`klpemu run --full-walk`, the unwind_differential ctest).
+    bool full_walk = false;
     size_t max_findings = 1000;
 };
 
@@ -63,14 +68,6 @@ struct TaskContext {
     GuestAddr pt_regs;              // task_pt_regs.
     const GraphReturnStack* graph = nullptr;
     bool truth_from_start = true; // False: the checker attached after the task ran.
-};
-
-struct PolicyStats {
-    uint64_t checked = 0;          // Views compared with a complete truth.
-    uint64_t reliable_correct = 0; // Reliable and equal to the truth.
-    uint64_t unreliable = 0;       // Said unreliable although the truth was complete.
-    uint64_t unsound = 0;          // Said reliable and wrong.
-    uint64_t skipped = 0;          // The truth was incomplete.
 };
 
 // One instruction boundary as the machine reports it.
@@ -85,6 +82,9 @@ struct Boundary {
 
 class ReliabilityChecker {
   public:
+    // Memoised walks kept per task and view (walk_memo.h), least recently used evicted.
+    static constexpr size_t kWalksPerView = 512;
+
     // `memory` and `symbols` must outlive the checker; `cfi` may be null (cfi then unreliable).
     ReliabilityChecker(CheckerConfig config, const MemoryReader& memory, const SymbolTable& symbols,
                        const CfiTable* cfi);
@@ -128,29 +128,22 @@ class ReliabilityChecker {
 
   private:
     struct TaskState;
-    struct MemoEntry;
     struct AddrFacts;
-    struct PendingStore {
-        bool active = false;
-        GuestAddr addr;
-        uint64_t size = 0;
-    };
 
     TaskState* task_state(int id);
     AddrFacts& facts(GuestAddr pc, InsnWord word);
-    void check_view(TaskState& t, const Boundary& b, AddrFacts& f, StopKind kind,
+    void check_view(TaskState& task, const Boundary& b, AddrFacts& facts, StopKind kind,
                     const Registers& regs);
-    MemoEntry& walk_all(TaskState& t, AddrFacts& f, StopKind kind, const Registers& regs);
-    bool still_valid(TaskState& t, MemoEntry& e) const;
-    void note_store(const Boundary& b, const BranchClass& cls);
-    void compare_pending(int cpu);
-    void compare_range(GuestAddr addr, uint64_t size);
-    void resync(TaskState& t);
-    void record_change(TaskState& t, uint64_t lo, uint64_t hi);
-    void report_unsound(const TaskState& t, const Boundary& b, StopKind kind, size_t policy,
-                        const UnwindResult& result);
-    std::vector<PolicyStats>& function_slot(GuestAddr pc);
-    void report_mismatches(const TaskState& t, size_t before, std::optional<int> cpu,
+    void check_view_from_scratch(TaskState& task, const Boundary& b, std::vector<PolicyStats>& row,
+                                 StopKind kind, const Registers& regs);
+    MemoizedWalk& memoized_walk(TaskState& task, AddrFacts& facts, StopKind kind,
+                                const Registers& regs);
+    bool still_valid(const TaskState& task, MemoizedWalk& walk) const;
+    StackView make_view(const TaskState& task, StopKind kind, const Registers& regs,
+                        const MemoryReader& memory) const;
+    void report_unsound(const TaskState& task, const Boundary& b, StopKind kind, size_t policy,
+                        const std::vector<GuestAddr>& trace);
+    void report_mismatches(const TaskState& task, size_t before, std::optional<int> cpu,
                            uint64_t instruction);
     std::string symbolize_list(const std::vector<GuestAddr>& list) const;
     void resolve_symbols();
@@ -162,20 +155,16 @@ class ReliabilityChecker {
     FunctionEntries m_entries;
     std::vector<AddrFacts> m_facts; // Direct-mapped by pc.
     std::vector<std::unique_ptr<UnwindPolicy>> m_policies;
-    std::vector<PolicyStats> m_stats;
+    std::unique_ptr<CheckStatistics> m_stats;
+    StackStoreTracker m_stores;
     std::unordered_map<int, std::unique_ptr<TaskState>> m_tasks;
     std::vector<GuestAddr> m_sleep_entries;
     std::vector<GuestAddr> m_bottom_returns;
     std::optional<GuestAddr> m_return_to_handler;
     std::vector<Finding> m_findings;
     std::vector<FindingSource> m_finding_sources; // Parallel to m_findings.
-    std::unordered_set<uint64_t> m_reported; // (pc, policy, view) already reported
-    std::map<std::string, std::vector<PolicyStats>> m_function_stats; // Per policy index.
-    std::unordered_map<GuestAddr, std::vector<PolicyStats>*> m_function_slots;
+    std::unordered_set<uint64_t> m_reported;      // (pc, policy, view) already reported
     std::vector<GuestAddr> m_truth_scratch;
-    std::map<uint64_t, TaskState*> m_stacks; // Task stack begin -> task (store tracking).
-    std::vector<PendingStore> m_pending;     // Per CPU: the store seen at its last boundary.
-    uint64_t m_resync_epoch = 0;             // Bumped when any memory may have changed unseen.
     TaskState* m_last_task = nullptr;
     uint64_t m_walks = 0;
 };

@@ -64,14 +64,14 @@ struct Run {
     uint64_t walks = 0;
 };
 
-Run run_victim(bool reuse, uint64_t calls, uint64_t irq_period = 0) {
+Run run_victim(bool full_walk, uint64_t calls, uint64_t irq_period = 0) {
     emu::MachineConfig mcfg;
     mcfg.irq_timer_period = irq_period;
     auto m = make_machine(mcfg);
     auto obj = m->load_assembly(kVictim, "victim.S");
     REQUIRE_MESSAGE(obj.ok(), (obj.ok() ? "" : obj.error().message));
     CheckerConfig cfg;
-    cfg.reuse_walks = reuse;
+    cfg.full_walk = full_walk;
     MachineChecker mc(*m, cfg, nullptr);
     if (irq_period == 0) {
         auto r = m->call(sym(*m, "drive"), {calls});
@@ -100,8 +100,8 @@ Run run_victim(bool reuse, uint64_t calls, uint64_t irq_period = 0) {
 
 TEST_CASE("incremental checker: a frame record corrupted through x9 is noticed at a memoised "
           "boundary") {
-    const Run fresh = run_victim(false, 6);
-    const Run reused = run_victim(true, 6);
+    const Run fresh = run_victim(true, 6);
+    const Run reused = run_victim(false, 6);
     INFO(reused.summary);
     CHECK(reused.summary == fresh.summary);
     CHECK(reused.findings == fresh.findings);
@@ -119,8 +119,8 @@ TEST_CASE("incremental checker: a frame record corrupted through x9 is noticed a
 }
 
 TEST_CASE("incremental checker: timer IRQs and task switches give the same statistics") {
-    const Run fresh = run_victim(false, 200, 300);
-    const Run reused = run_victim(true, 200, 300);
+    const Run fresh = run_victim(true, 200, 300);
+    const Run reused = run_victim(false, 200, 300);
     INFO(reused.summary);
     CHECK(reused.summary == fresh.summary);
     CHECK(reused.findings == fresh.findings);

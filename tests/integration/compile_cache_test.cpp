@@ -1,0 +1,126 @@
+// The compiled-object cache (emu/compile_cache.h) with the real compiler: a second compile of the
+// same source is served from the cache (proved by planting a marker in the stored object), a
+// changed header or different flags compile again, failures are never stored, and `klpemu run`
+// fills $XDG_CACHE_HOME/klpemu unless given --no-cache.
+#include "emu/c_compiler.h"
+#include "emu/compile_cache.h"
+#include "support/subprocess.h"
+#include "support/temp_dir.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+
+using namespace klpemu;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<fs::path> entries(const fs::path& cache) {
+    std::vector<fs::path> out;
+    if (!fs::exists(cache / "objects")) {
+        return out;
+    }
+    for (const auto& e : fs::recursive_directory_iterator(cache / "objects")) {
+        if (e.is_regular_file()) {
+            out.push_back(e.path());
+        }
+    }
+    return out;
+}
+
+// Overwrites the last 8 bytes of a stored entry (inside the object) with a marker.
+void plant_marker(const fs::path& entry) {
+    std::fstream f(entry, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(-8, std::ios::end);
+    f.write("MARKER!!", 8);
+}
+
+bool ends_with_marker(const ObjectBytes& o) {
+    return o.bytes.size() >= 8 && std::equal(o.bytes.end() - 8, o.bytes.end(),
+                                             reinterpret_cast<const uint8_t*>("MARKER!!"));
+}
+
+} // namespace
+
+TEST_CASE("compile cache: hit after a compile, miss after a header or flag change") {
+    test::TempDir dir;
+    const fs::path cache = dir.path() / "cache";
+    dir.write("inc/value.h", "#define VALUE 41\n");
+    const fs::path src =
+        dir.write("f.c", "#include \"inc/value.h\"\nint f(void) { return VALUE; }\n");
+    CompileOptions opts;
+    opts.cache_dir = cache;
+    opts.extra_flags = {"-I" + dir.path().string()};
+
+    auto first = compile_c(src, opts);
+    REQUIRE_MESSAGE(first.ok(), (first.ok() ? "" : first.error().message));
+    const auto stored = entries(cache);
+    REQUIRE(stored.size() == 1);
+    CHECK(!ends_with_marker(*first));
+
+    plant_marker(stored[0]);
+    auto second = compile_c(src, opts);
+    REQUIRE(second.ok());
+    CHECK(ends_with_marker(*second)); // Served from the cache, not compiled.
+    CHECK(second->name == "f.c");
+
+    // The header changes: the entry no longer holds; the compiler runs and replaces it.
+    dir.write("inc/value.h", "#define VALUE 42\n");
+    auto third = compile_c(src, opts);
+    REQUIRE(third.ok());
+    CHECK(!ends_with_marker(*third));
+    CHECK(third->bytes != first->bytes);
+    CHECK(entries(cache).size() == 1);
+
+    // Different flags: a different entry.
+    opts.extra_flags.push_back("-O1");
+    auto fourth = compile_c(src, opts);
+    REQUIRE(fourth.ok());
+    CHECK(entries(cache).size() == 2);
+
+    // No cache directory: no lookup (the planted marker is not returned).
+    plant_marker(entries(cache)[0]);
+    plant_marker(entries(cache)[1]);
+    opts.cache_dir.reset();
+    auto uncached = compile_c(src, opts);
+    REQUIRE(uncached.ok());
+    CHECK(!ends_with_marker(*uncached));
+}
+
+TEST_CASE("compile cache: a failing compile is not stored") {
+    test::TempDir dir;
+    const fs::path cache = dir.path() / "cache";
+    const fs::path src = dir.write("bad.c", "int f(void) { return missing; }\n");
+    CompileOptions opts;
+    opts.cache_dir = cache;
+    CHECK(!compile_c(src, opts).ok());
+    CHECK(entries(cache).empty());
+    CHECK(!compile_c(src, opts).ok());
+}
+
+TEST_CASE("compile cache: dependency files in make syntax") {
+    const auto deps = parse_depfile("/tmp/x/out.o: /src/a.c /inc/with\\ space.h \\\n  b.h \\\n"
+                                    "  /inc/cost$$.h\n");
+    CHECK(deps == std::vector<std::string>{"/src/a.c", "/inc/with space.h", "b.h", "/inc/cost$.h"});
+}
+
+TEST_CASE("compile cache: klpemu run fills $XDG_CACHE_HOME/klpemu, not with --no-cache") {
+    test::TempDir dir;
+    const std::string scenario =
+        std::string(KLPEMU_SOURCE_ROOT) + "/scenarios/ftrace/function-tracer.toml";
+    ::setenv("XDG_CACHE_HOME", (dir.path() / "xdg").c_str(), 1);
+    const auto off = test::run_process({KLPEMU_BINARY, "run", "--no-cache", scenario});
+    CHECK(off.exit_status == 0);
+    CHECK(entries(dir.path() / "xdg" / "klpemu").empty());
+    const auto on = test::run_process({KLPEMU_BINARY, "run", scenario});
+    const auto again = test::run_process({KLPEMU_BINARY, "run", scenario});
+    ::unsetenv("XDG_CACHE_HOME");
+    INFO(on.err);
+    CHECK(on.exit_status == 0);
+    CHECK(again.exit_status == 0);
+    CHECK(again.out == on.out);
+    CHECK(!entries(dir.path() / "xdg" / "klpemu").empty());
+}
