@@ -7,6 +7,7 @@
 #include "emu/machine.h"
 
 #include "emu/machine_internal.h"
+#include "emu/printable_text.h"
 
 #include <algorithm>
 
@@ -303,6 +304,10 @@ Result<bool> Machine::run_slice(Cpu& cpu, RunResult& out) {
                 finding.message = fmt::format("{} {} of {} bytes at {:#018x}",
                                               f.unmapped ? "unmapped" : "protection fault on",
                                               kAccess[f.access], f.size, f.addr);
+                if (const auto* page = m_permissions.at(GuestAddr(f.addr)); page && !f.unmapped) {
+                    finding.message += fmt::format(" ({}, {} {})", symbolized(f.addr), page->what,
+                                                   perm_str(page->perm));
+                }
             }
             finding.pc = GuestAddr(f.pc);
             kill_current(cpu, std::move(finding));
@@ -551,7 +556,8 @@ void Machine::hc_task_exit(HostCallContext& ctx) {
 }
 
 void Machine::hc_printk(HostCallContext& ctx) {
-    // A small printk: %d %u %x %lx %ld %lu %llx %s %p %%, arguments from x1.
+    // A small printk: %d %u %x %lx %ld %lu %llx %s %c %p %%, arguments from x1. The record is
+    // made printable as /dev/kmsg does (emu/printable_text.h): guest bytes are arbitrary.
     auto read_string = [&](uint64_t addr) {
         std::string s;
         for (uint64_t i = 0; i < 512; ++i) {
@@ -583,6 +589,10 @@ void Machine::hc_printk(HostCallContext& ctx) {
         case 'x': out += fmt::format("{:x}", v); ++next_arg; break;
         case 'p': out += symbolized(v); ++next_arg; break;
         case 's': out += read_string(v); ++next_arg; break;
+        case 'c':
+            out.push_back(char(v));
+            ++next_arg;
+            break;
         case '%': out.push_back('%'); break;
         default: out += format.substr(i, j - i + 1); break;
         }
@@ -591,7 +601,7 @@ void Machine::hc_printk(HostCallContext& ctx) {
     while (!out.empty() && out.back() == '\n') {
         out.pop_back();
     }
-    log_line(ctx.cpu(), ctx.task().name, out);
+    log_line(ctx.cpu(), ctx.task().name, printable_log_text(out));
 }
 
 void Machine::hc_irq(HostCallContext& ctx) {

@@ -55,8 +55,13 @@ class UnicornBackend {
     UnicornBackend(const UnicornBackend&) = delete;
     UnicornBackend& operator=(const UnicornBackend&) = delete;
 
-    // Maps host memory `host` (page aligned, owned by the caller) at `base`, read/write/exec.
-    Result<void> map(GuestAddr base, uint64_t size, uint8_t* host);
+    // Maps host memory `host` (page aligned, owned by the caller) at `base` with `perms`
+    // (UC_PROT_* bits: 1 read, 2 write, 4 exec).
+    Result<void> map(GuestAddr base, uint64_t size, uint8_t* host, uint32_t perms = 7);
+
+    // Changes the permissions of mapped pages [base, base + size) (page aligned). Host writes
+    // to the memory are unaffected; guest accesses the permissions forbid fault.
+    Result<void> protect(GuestAddr base, uint64_t size, uint32_t perms);
 
     // Runs from `pc` until a callback calls stop() or a fault ends emulation. Never with count>0.
     Result<void> run(GuestAddr pc);

@@ -197,6 +197,15 @@ void MachineBackend::setup() {
         m_modules = std::make_unique<patcher::Modules>(*m_machine, options, m_ftrace.get());
     }
     auto asserted = asserted_policies(m_s.machine);
+    // The stacktrace tracer's reliable traces are judged against the ground truth, which the
+    // check keeps: observe (never assert) the tracer's policy if nothing else attaches it.
+    const bool stacktrace = std::any_of(m_s.steps.begin(), m_s.steps.end(), [](const Step& s) {
+        const auto* f = std::get_if<FtraceAction>(&s.action);
+        return f && f->enable && f->tracer == "stacktrace";
+    });
+    if (stacktrace && asserted.empty() && m_observed.empty()) {
+        m_observed.push_back(m_s.machine.unwinder);
+    }
     if (!asserted.empty() || !m_observed.empty()) {
         m_unwind = std::make_unique<UnwindCheck>(*m_machine, m_ftrace.get(), std::move(asserted),
                                                  m_observed);
@@ -248,6 +257,7 @@ void MachineBackend::log_stack_trace(patcher::FtraceCall& call) {
     if (m_unwind) {
         view.graph = m_unwind->graph_stack(task.id);
         view.cfi = &m_unwind->cfi();
+        view.bottom_return_addresses = m_unwind->bottom_return_addresses();
     }
     if (auto rth = m_machine->symbols().lookup("return_to_handler")) {
         view.return_to_handler = rth->addr;
@@ -261,6 +271,13 @@ void MachineBackend::log_stack_trace(patcher::FtraceCall& call) {
     }
     note(fmt::format("stacktrace {} ({}: {}): {}", call.function, m_s.machine.unwinder,
                      result.reliable ? "reliable" : "unreliable, " + result.reason, trace));
+    if (m_unwind && result.reliable) {
+        if (auto f =
+                m_unwind->judge_reliable_trace(task, cpu, GuestAddr(state.pc), m_s.machine.unwinder,
+                                               "stacktrace tracer", result.return_addresses)) {
+            m_machine->add_finding(std::move(*f));
+        }
+    }
 }
 
 void MachineBackend::note(std::string text) {
@@ -298,11 +315,6 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
         const auto module_flags = module_compile_flags(object.name);
         options.extra_flags.insert(options.extra_flags.end(), module_flags.begin(),
                                    module_flags.end());
-    }
-    if (m_s.machine.check_unwind) {
-        // The cfi policy's input. Only when the scenario asks for the check: the extra
-        // .eh_frame section moves later objects, so `--policies` must not add it.
-        options.extra_flags.push_back("-fasynchronous-unwind-tables");
     }
     options.extra_flags.insert(options.extra_flags.end(), object.cflags.begin(),
                                object.cflags.end());

@@ -150,6 +150,11 @@ Result<bool> Play::fire_trigger(const Step& step) {
         return note_stop(*stop, step, false);
     }
     case Trigger::Kind::WhenReaches: {
+        if (!m_backend.symbol_address(step.trigger.reach.symbol)) {
+            return located_error(step.trigger.loc,
+                                 fmt::format("when: '{}' is not a symbol of any loaded object",
+                                             step.trigger.reach.symbol));
+        }
         auto stop = m_backend.run_until(step.trigger.reach);
         KLP_TRY(stop);
         return note_stop(*stop, step, false);
@@ -188,7 +193,9 @@ Result<bool> Play::perform(const Step& step) {
         auto args = resolve_args(call->args, step.loc, "call");
         KLP_TRY(args);
         auto outcome = m_backend.call(call->function, *args);
-        KLP_TRY(outcome);
+        if (!outcome) {
+            return located_error(step.loc, outcome.error().message);
+        }
         drain();
         std::string shown;
         for (const auto& a : call->args) {
@@ -299,6 +306,20 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
                 return r;
             }
         }
+    }
+
+    const bool runs_something =
+        !scenario.tasks.empty() || !scenario.steps.empty() ||
+        std::any_of(scenario.expectations.begin(), scenario.expectations.end(),
+                    [](const Expectation& e) { return e.kind == ExpectKind::Returns; });
+    if (!runs_something) {
+        // An empty transcript would pass (and --update would bless it) while checking nothing.
+        r.status = Status::Error;
+        r.message = located_error(SourceLoc{r.file, 1, 1},
+                                  "nothing to run: add a [[task]], a [[step]] or an [[expect]] "
+                                  "with 'returns'")
+                        .message;
+        return r;
     }
 
     ChromeTraceProcess* trace = options.trace ? &options.trace->add_process(scenario.name) : nullptr;

@@ -194,6 +194,8 @@ TEST_CASE("wrong types and missing keys say what was expected") {
     CHECK(error_of(std::string(k_kernel) + "[[step]]\ndo = \"run\"\n").find("expected 'run N'") !=
           std::string::npos);
     CHECK(error_of(std::string(k_kernel) + "[[expect]]\nlog = \"a\"\nno_log = \"b\"\n")
+              .starts_with("t.toml:11:1: error: [[expect]] #1: has both 'log' and 'no_log'"));
+    CHECK(error_of(std::string(k_kernel) + "[[expect]]\nwhere = \"f\"\n")
               .find("expected exactly one of returns, log") != std::string::npos);
     CHECK(error_of(std::string(k_kernel) + "[[expect]]\ncycles = [5, 1]\n")
               .find("expected 0 <= LOW <= HIGH") != std::string::npos);
@@ -241,4 +243,18 @@ f:
     ret
 """
 )").find("cflags: only applies to a .c source") != std::string::npos);
+}
+
+TEST_CASE("finding kinds come from the registry: a misspelt kind is a located error") {
+    const auto e =
+        error_of(std::string(k_kernel) + "[[expect]]\nno_finding = \"store-bellow-sp\"\n");
+    CHECK(e.starts_with("t.toml:10:14: error: [[expect]] #1 no_finding: unknown finding kind "
+                        "'store-bellow-sp'"));
+    CHECK(e.find("known kinds: abi-clobber, ") != std::string::npos);
+    CHECK(e.find("store-below-sp") != std::string::npos);
+    CHECK(error_of(std::string(k_kernel) + "[[expect]]\nfinding = \"Patched-brk\"\n")
+              .find("unknown finding kind 'Patched-brk'") != std::string::npos);
+    CHECK(parse_scenario_text(std::string(k_kernel) + "[[expect]]\nfinding = \"patched-brk\"\n",
+                              "t.toml")
+              .ok());
 }
