@@ -93,6 +93,12 @@ class Backend {
         return make_error("ftrace is not available in this backend");
     }
 
+    // Any other action a backend feature takes (machine_feature.h): the runner forwards actions
+    // it does not itself interpret.
+    virtual Result<void> feature_action(const Action& /*action*/) {
+        return make_error("this action is not supported by this backend");
+    }
+
     // Events since the previous call, in order.
     virtual std::vector<BackendEvent> take_events() = 0;
     virtual uint64_t instructions() const = 0;
