@@ -70,5 +70,5 @@ TEST_CASE("a `when` naming no symbol is located at the key the user wrote") {
     auto r = run_klpemu("run --update " + file);
     CHECK(r.status == 2);
     CHECK(contains(r.output,
-                   "s.toml:16:9: error: when: 'nope' is not a symbol of any loaded object"));
+                   "s.toml:15:8: error: when: 'nope' is not a symbol of any loaded object"));
 }
