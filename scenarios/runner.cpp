@@ -308,20 +308,6 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
         }
     }
 
-    const bool runs_something =
-        !scenario.tasks.empty() || !scenario.steps.empty() ||
-        std::any_of(scenario.expectations.begin(), scenario.expectations.end(),
-                    [](const Expectation& e) { return e.kind == ExpectKind::Returns; });
-    if (!runs_something) {
-        // An empty transcript would pass (and --update would bless it) while checking nothing.
-        r.status = Status::Error;
-        r.message = located_error(SourceLoc{r.file, 1, 1},
-                                  "nothing to run: add a [[task]], a [[step]] or an [[expect]] "
-                                  "with 'returns'")
-                        .message;
-        return r;
-    }
-
     ChromeTraceProcess* trace = options.trace ? &options.trace->add_process(scenario.name) : nullptr;
     auto backend = m_factory(scenario, trace);
     if (!backend) {
@@ -342,6 +328,20 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
     if (!played) {
         r.status = Status::Error;
         r.message = played.error().message;
+        return r;
+    }
+    const bool runs_something =
+        !scenario.tasks.empty() || !scenario.steps.empty() ||
+        std::any_of(scenario.expectations.begin(), scenario.expectations.end(),
+                    [](const Expectation& e) { return e.kind == ExpectKind::Returns; });
+    if (!runs_something) {
+        // Checked after loading, so bad objects are reported first. An empty transcript
+        // would pass (and --update would bless it) while checking nothing.
+        r.status = Status::Error;
+        r.message = located_error(SourceLoc{r.file, 1, 1},
+                                  "nothing to run: add a [[task]], a [[step]] or an [[expect]] "
+                                  "with 'returns'")
+                        .message;
         return r;
     }
 

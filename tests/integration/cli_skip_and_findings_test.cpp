@@ -28,7 +28,7 @@ add_one:
         ret
         .globl  trap
 trap:
-        brk     #0x100
+        brk     #0x1
 """
 )";
 

@@ -45,7 +45,7 @@ add_one:
 
 TEST_CASE("a finished task's stack is reused, zeroed") {
     auto m = make_machine();
-    load_asm(*m, "f:\n    sub sp, sp, #16\n    str x0, [sp]\n    add sp, sp, #16\n    ret\n");
+    load_asm(*m, ".globl f\nf:\n    sub sp, sp, #16\n    str x0, [sp]\n    add sp, sp, #16\n    ret\n");
     REQUIRE(m->call(sym(*m, "f"), {0x1234}).ok());
     const GuestRange first = m->task(m->task_count() - 1).stack;
     REQUIRE(m->call(sym(*m, "f"), {0x5678}).ok());
@@ -65,7 +65,7 @@ TEST_CASE("a finished task's stack is reused, zeroed") {
 
 TEST_CASE("too many tasks alive at once is an error naming the task, not an abort") {
     auto m = make_machine();
-    load_asm(*m, "f:\n    ret\n");
+    load_asm(*m, ".globl f\nf:\n    ret\n");
     Result<int> last = 0;
     int created = 0;
     for (size_t i = 0; i < emu::kMaxLiveTasks + 10 && last.ok(); ++i) {

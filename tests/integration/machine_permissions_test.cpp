@@ -99,7 +99,7 @@ TEST_CASE("a branch into data is a protection fault on the fetch") {
 
 TEST_CASE("text changes only through the host's text path, and then runs") {
     auto m = make_machine();
-    load_asm(*m, "f:\n    mov x0, #1\n    ret\n");
+    load_asm(*m, ".globl f\nf:\n    mov x0, #1\n    ret\n");
     const GuestAddr f = sym(*m, "f");
     REQUIRE(m->write_text(f, InsnWord{0xd2800540}).ok()); // mov x0, #42
     auto r = m->call(f);
@@ -110,7 +110,7 @@ TEST_CASE("text changes only through the host's text path, and then runs") {
 
 TEST_CASE("stacks are not executable") {
     auto m = make_machine();
-    load_asm(*m, "f:\n    mov x1, sp\n    sub x1, x1, #64\n    br x1\n");
+    load_asm(*m, ".globl f\nf:\n    mov x1, sp\n    sub x1, x1, #64\n    br x1\n");
     CHECK(!m->call(sym(*m, "f")).ok());
     CHECK(only_finding(*m).kind == "protection-fault");
     CHECK(only_finding(*m).message.find("fetch") != std::string::npos);
