@@ -219,12 +219,12 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     m.seed = seed->value_or(m.seed);
     // quantum and budget count instructions: 0 and negative values get the same message.
     auto positive = [&](std::string_view key, uint64_t& field) -> Result<void> {
-        const toml::node* n = t->get(key);
-        if (n && n->is_integer() && n->as_integer()->get() <= 0) {
+        const toml::node* value = t->get(key);
+        if (value && value->is_integer() && value->as_integer()->get() <= 0) {
             return located_error(r.loc_of(key),
                                  fmt::format("[machine] {}: expected a positive number of "
                                              "instructions, got {}",
-                                             key, n->as_integer()->get()));
+                                             key, value->as_integer()->get()));
         }
         auto v = r.unsigned_value(key);
         KLP_TRY(v);

@@ -258,3 +258,12 @@ TEST_CASE("finding kinds come from the registry: a misspelt kind is a located er
                               "t.toml")
               .ok());
 }
+
+TEST_CASE("budget and quantum: zero and negative get the same located message") {
+    CHECK(error_of("[machine]\nbudget = 0\n") ==
+          "t.toml:2:10: error: [machine] budget: expected a positive number of instructions, got 0");
+    CHECK(error_of("[machine]\nbudget = -5\n") ==
+          "t.toml:2:10: error: [machine] budget: expected a positive number of instructions, got -5");
+    CHECK(error_of("[machine]\nquantum = 0\n").find("[machine] quantum: expected a positive number") !=
+          std::string::npos);
+}
