@@ -14,6 +14,7 @@ test: build
 
 bench: build
 	$(BUILD)/bench/klpemu_bench
+	$(BUILD)/bench/klpemu_cycle_bench
 
 asan:
 	$(MAKE) test PRESET=asan

@@ -60,6 +60,11 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
             return backend.error();
         }
         cpu->backend = std::move(*backend);
+        auto clock = CpuClock::create(m->m_costs->model(), config.cycles);
+        if (!clock) {
+            return make_error("machine: {}", clock.error().message);
+        }
+        cpu->clock = std::move(*clock);
         if (config.irq_timer_period) {
             cpu->next_timer = config.irq_timer_period;
         }
@@ -418,7 +423,21 @@ Result<void> Machine::write_text(GuestAddr addr, InsnWord word) {
     }
     uint8_t b[4];
     std::memcpy(b, &word.raw, 4);
-    return write_text_bytes(addr, b);
+    KLP_TRY(write_text_bytes(addr, b));
+    // An instruction patch is aarch64_insn_patch_text_nosync: the writer pays the fixmap and
+    // cache maintenance (charged to the CPU whose hook is patching, if any); every other CPU
+    // executes an ISB before it next runs (emu/cpu_clock.h).
+    const uint64_t cost = m_cpus.front()->clock->patch_text_cost(1);
+    m_text_patch_cycles += cost;
+    for (auto& cpu : m_cpus) {
+        if (cpu.get() == m_in_hook) {
+            cpu->cycles += cost;
+            cpu->current->cycles += cost;
+        } else {
+            cpu->isb_pending = true;
+        }
+    }
+    return {};
 }
 
 Result<void> Machine::write_text_bytes(GuestAddr addr, std::span<const uint8_t> bytes) {

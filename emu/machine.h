@@ -15,6 +15,7 @@
 #pragma once
 
 #include "emu/cpu_state.h"
+#include "emu/cycle_model.h"
 #include "emu/finding.h"
 #include "emu/finding_emitter.h"
 #include "emu/guest_addr.h"
@@ -54,10 +55,10 @@ inline constexpr int kMaxCpus = 8;
 // process past a few thousand (phys_section_add), so the limit is an error well before that.
 inline constexpr size_t kMaxLiveTasks = 512;
 
-// Stated costs of what the machine does outside guest instructions (cycles).
-inline constexpr uint64_t kExceptionEntryCycles = 24;  // vector entry, as a taken exception
-inline constexpr uint64_t kExceptionReturnCycles = 12; // ERET, added to its own cost
-inline constexpr uint64_t kHostCallCycles = 40;        // a trapped HVC round trip
+// The stated cost of a host call (cycles): klpemu's own HVC round trip into C++, which stands
+// for the guest code the callback replaces; it is not a hardware figure. Exception entry/return
+// and text patching are costed per core by emu/cpu_clock.h.
+inline constexpr uint64_t kHostCallCycles = 40;
 
 // The guest returns from an exception with a real ERET (ELR_EL1/SPSR_EL1 work on 2.0.1); the
 // machine notices it when the code hook reaches `el1_eret` in emu/guest/entry.S.
@@ -80,6 +81,7 @@ struct SchedulePolicy {
 struct MachineConfig {
     int cpus = 1;                          // 1..8
     std::string core = "cortex-a53";       // Scheduling model for cycle costs.
+    CycleAccuracy cycles = CycleAccuracy::Fast; // Pipeline model (emu/cpu_clock.h).
     uint64_t seed = 0;                     // Random interleaving.
     SchedulePolicy scheduling;
     uint64_t instruction_budget = 200'000'000; // Global; exhausting it is a finding.
@@ -207,6 +209,9 @@ class Machine {
     uint64_t instructions() const { return m_clock; } // The one clock.
     uint64_t cpu_instructions(int cpu) const;
     uint64_t cpu_cycles(int cpu) const;
+    // Cycles the writer spent patching text through write_text() so far (the cache
+    // maintenance of aarch64_insn_patch_text_nosync; emu/cpu_clock.h), on no CPU's clock.
+    uint64_t text_patch_cycles() const { return m_text_patch_cycles; }
     const std::vector<Finding>& findings() const { return m_findings; }
     void add_finding(Finding f);
     // The finding emitter bound to this machine (finding_emitter.h): records a finding at `pc`
@@ -293,6 +298,7 @@ class Machine {
     uint64_t m_run_end = 0;
     bool m_stop_requested = false;
     Cpu* m_in_hook = nullptr;   // The CPU whose Unicorn callback is running.
+    uint64_t m_text_patch_cycles = 0;
     int m_rr_next = 0;
     uint64_t m_rng;
     size_t m_script_index = 0;

@@ -2,6 +2,7 @@
 // machine_run.cpp (hooks, scheduler, exceptions, host calls). Not a public header.
 #pragma once
 
+#include "emu/cpu_clock.h"
 #include "emu/cycle_model.h"
 #include "emu/machine.h"
 #include "emu/sp_alignment.h"
@@ -30,7 +31,8 @@ struct Machine::Cpu final : BackendClient {
     uint64_t instructions = 0;
     uint64_t cycles = 0;
     uint64_t exceptions = 0;
-    InOrderPipeline pipeline; // Per-CPU issue state for the in-order cycle rule.
+    std::unique_ptr<CpuClock> clock; // Pipeline model, front end, serialising events.
+    bool isb_pending = false;        // Another CPU patched text: ISB before the next insn.
     uint64_t last_pc = kNoPc; // PC of the instruction whose hook ran last (exact).
     // Re-entry guard: the first hook after a resume at this PC is skipped (Observer/text
     // restart) or passes the breakpoint (Breakpoint).
@@ -83,6 +85,7 @@ class Machine::CostCache {
         uint64_t pc = kNoPc;
         InsnCost cost;
         uint8_t sp_flags = 0; // SpAlignmentFlags (emu/sp_alignment.h).
+        uint32_t word = 0;    // The instruction word the facts were decoded from.
     };
     CostCache(const GuestMemory& memory, CycleModel model)
         : m_memory(memory), m_model(std::move(model)), m_table(kEntries) {}
@@ -113,10 +116,12 @@ class Machine::CostCache {
         if (!p) {
             e.cost = kUnknownInsnCost;
             e.sp_flags = 0;
+            e.word = 0;
             return;
         }
         uint32_t w = 0;
         std::memcpy(&w, p, 4);
+        e.word = w;
         e.cost = m_model.cost(InsnWord(w));
         e.sp_flags = sp_alignment_flags(InsnWord(w), (e.cost.defs_mask >> kSpBit) & 1);
     }

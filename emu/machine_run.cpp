@@ -78,12 +78,18 @@ void Machine::on_code(Cpu& cpu, uint64_t pc) noexcept {
     ++cpu.instructions;
     Task& t = *cpu.current;
     ++t.instructions;
-    const uint64_t cost = cpu.pipeline.account(facts.cost);
+    uint64_t cost = 0;
+    if (cpu.isb_pending) [[unlikely]] {
+        cpu.isb_pending = false;
+        cost += cpu.clock->isb();
+    }
+    cost += cpu.clock->instruction(pc, facts.cost, InsnWord(facts.word));
+    if (pc == m_eret_pc) [[unlikely]] {
+        cost += cpu.clock->exception_return();
+    }
     cpu.cycles += cost;
     t.cycles += cost;
     if (pc == m_eret_pc) [[unlikely]] {
-        cpu.cycles += kExceptionReturnCycles;
-        t.cycles += kExceptionReturnCycles;
         cpu.irq_masked = false;
         m_horizon = m_clock; // A pending IRQ may now be taken.
         const GuestAddr target(cpu.backend->sysreg(SysReg::ElrEl1));
@@ -359,8 +365,9 @@ void Machine::enter_irq(Cpu& cpu) {
     cpu.guard_pc = kNoPc;
     cpu.irq_masked = true;
     ++cpu.exceptions;
-    cpu.cycles += kExceptionEntryCycles;
-    cpu.current->cycles += kExceptionEntryCycles;
+    const uint64_t entry = cpu.clock->exception_entry();
+    cpu.cycles += entry;
+    cpu.current->cycles += entry;
     for (ExecutionObserver* o : m_observers) {
         o->on_exception_entry(cpu.index, cpu.current->id, ExceptionKind::Irq, GuestAddr(pc));
     }

@@ -30,11 +30,12 @@ Result<OverheadCost> run_loop(emu::Machine& machine, GuestAddr loop, uint64_t ca
     return OverheadCost{machine.instructions() - instructions, machine.cpu_cycles(0) - cycles};
 }
 
-Result<OverheadRow> measure_one(const std::string& core, TrampolineVariant variant,
-                                uint64_t calls) {
+Result<OverheadRow> measure_one(const std::string& core, TrampolineVariant variant, uint64_t calls,
+                                CycleAccuracy cycles) {
     const TrampolineLayout& layout = trampoline_layout(variant);
     emu::MachineConfig config;
     config.core = core;
+    config.cycles = cycles;
     config.observe_memory_writes = true; // Every ftrace check on, as in a scenario run.
     auto machine = emu::Machine::create(config);
     if (!machine.ok()) {
@@ -70,7 +71,9 @@ Result<OverheadRow> measure_one(const std::string& core, TrampolineVariant varia
         return untraced.error();
     }
     row.untraced = *untraced;
+    const uint64_t patch_before = m.text_patch_cycles();
     KLP_TRY((*ftrace)->enable("leaf"));
+    row.enable_cycles = m.text_patch_cycles() - patch_before;
     auto traced = run_loop(m, *loop, calls);
     if (!traced.ok()) {
         return traced.error();
@@ -108,14 +111,15 @@ std::vector<TrampolineVariant> all_trampoline_variants() {
 
 Result<std::vector<OverheadRow>>
 measure_ftrace_overhead(const std::vector<std::string>& cores,
-                        const std::vector<TrampolineVariant>& variants, uint64_t calls) {
+                        const std::vector<TrampolineVariant>& variants, uint64_t calls,
+                        CycleAccuracy cycles) {
     if (calls == 0) {
         return make_error("ftrace overhead: the number of calls must be positive");
     }
     std::vector<OverheadRow> rows;
     for (const std::string& core : cores) {
         for (TrampolineVariant variant : variants) {
-            auto row = measure_one(core, variant, calls);
+            auto row = measure_one(core, variant, calls, cycles);
             if (!row.ok()) {
                 return row.error();
             }

@@ -487,6 +487,8 @@ BackendFactory machine_backend_factory(UnwindRequest request) {
         emu::MachineConfig config;
         config.cpus = scenario.machine.cpus;
         config.core = scenario.machine.core;
+        config.cycles = scenario.machine.cycles == "pipeline" ? CycleAccuracy::Pipeline
+                                                              : CycleAccuracy::Fast;
         config.seed = scenario.machine.seed;
         config.scheduling.kind =
             scenario.machine.seed == 0 ? emu::ScheduleKind::RoundRobin : emu::ScheduleKind::Random;

@@ -289,6 +289,9 @@ ScenarioResult Runner::run_file(const std::filesystem::path& file, const RunOpti
         r.message = scenario.error().message;
         return r;
     }
+    if (!options.cycles.empty()) {
+        scenario->machine.cycles = options.cycles;
+    }
     return run(*scenario, options);
 }
 

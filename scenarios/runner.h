@@ -15,6 +15,7 @@ class ChromeTrace;
 struct RunOptions {
     bool update_golden = false;   // Rewrite NAME.expected instead of comparing with it.
     ChromeTrace* trace = nullptr; // Receives one process per scenario when set.
+    std::string cycles;           // Non-empty: overrides every scenario's [machine] cycles.
 };
 
 class Runner {

@@ -34,6 +34,7 @@ Error located_error(const SourceLoc& loc, std::string_view message);
 struct MachineSpec {
     int cpus = 1;
     std::string core = "cortex-a53";  // Cycle model (LLVM scheduling model name).
+    std::string cycles = "fast";      // Pipeline model: "fast" or "pipeline" (emu/cpu_clock.h).
     uint64_t seed = 0;                // Interleaving seed; same seed => same transcript.
     uint64_t quantum = 1000;          // Instructions per scheduling quantum.
     uint64_t budget = 10'000'000;     // Instruction budget for the whole run.

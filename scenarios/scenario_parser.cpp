@@ -179,7 +179,7 @@ Result<void> Parser::parse_machine(const toml::table& root) {
         std::string_view{"quantum"}, std::string_view{"budget"}, std::string_view{"ftrace"},
         std::string_view{"unwinder"}, std::string_view{"module_init_ftrace_plt"},
         std::string_view{"erratum_843419"}, std::string_view{"policies"},
-        std::string_view{"check_unwind"}};
+        std::string_view{"check_unwind"}, std::string_view{"cycles"}};
     KLP_TRY(r.reject_unknown_keys(k_keys));
     auto& m = m_s.machine;
 
@@ -199,6 +199,11 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     auto core = r.one_of("core", cores);
     KLP_TRY(core);
     m.core = core->value_or(m.core);
+    static constexpr std::array k_cycle_models{std::string_view{"fast"},
+                                               std::string_view{"pipeline"}};
+    auto cycles = r.one_of("cycles", k_cycle_models);
+    KLP_TRY(cycles);
+    m.cycles = cycles->value_or(m.cycles);
     auto ftrace = r.one_of("ftrace", variants);
     KLP_TRY(ftrace);
     m.ftrace = ftrace->value_or(m.ftrace);

@@ -35,6 +35,7 @@ struct RunCommandOptions {
     std::string policies;             // --policies all|NAME[,NAME...]
     std::vector<std::string> reports; // --report NAME, repeatable (tools/run_reports.h)
     int skip_exit_code = 0;           // --skip-exit-code N: exit N when every scenario skipped.
+    std::string cycles;               // --cycles fast|pipeline (overrides [machine] cycles)
 };
 
 fs::path self_exe() {
@@ -48,8 +49,9 @@ int run_scenarios(const RunCommandOptions& o) {
     if (paths.empty()) {
         auto library = bundled_library(self_exe());
         if (!library) {
-            std::fprintf(stderr, "klpemu: error: no scenario library found (looked in %s/scenarios "
-                                 "and <exe dir>/../share/klpemu/scenarios)\n",
+            std::fprintf(stderr,
+                         "klpemu: error: no scenario library found (looked in %s/scenarios "
+                         "and <exe dir>/../share/klpemu/scenarios)\n",
                          KLPEMU_SOURCE_ROOT);
             return 2;
         }
@@ -76,6 +78,7 @@ int run_scenarios(const RunCommandOptions& o) {
     ChromeTrace trace;
     RunOptions options;
     options.update_golden = o.update;
+    options.cycles = o.cycles;
     options.trace = o.trace_file.empty() ? nullptr : &trace;
     Runner runner(machine_backend_factory(unwind));
     std::vector<ScenarioResult> results;
@@ -96,7 +99,9 @@ int run_scenarios(const RunCommandOptions& o) {
     if (unwind.report && o.format != "json") { // JSON carries it as each scenario's stats.unwind.
         append_side_report(report_unwind(results), o.format, report);
     }
-    const Result<void> added = add_run_reports(o.reports, o.format, report);
+    const Result<void> added =
+        add_run_reports(o.reports, o.format, report,
+                        o.cycles == "pipeline" ? CycleAccuracy::Pipeline : CycleAccuracy::Fast);
     std::fwrite(report.data(), 1, report.size(), stdout);
     std::fflush(stdout);
 
@@ -126,7 +131,8 @@ int run_scenarios(const RunCommandOptions& o) {
 void register_run_command(CLI::App& app, int& exit_status) {
     auto options = std::make_shared<RunCommandOptions>();
     auto* run = app.add_subcommand("run", "Run scenario files (default: the bundled library)");
-    run->add_option("paths", options->paths, "Scenario files or directories (searched recursively)");
+    run->add_option("paths", options->paths,
+                    "Scenario files or directories (searched recursively)");
     run->add_option("--format", options->format, "Report format")
         ->check(CLI::IsMember({"text", "ktap", "junit", "json"}))
         ->capture_default_str();
@@ -135,6 +141,13 @@ void register_run_command(CLI::App& app, int& exit_status) {
     run->add_option("--policies", options->policies,
                     "Also check these unwinder policies in every scenario (all or NAME,NAME; "
                     "observed only: counted in reports, never in transcripts or verdicts)");
+    run->add_option("--cycles", options->cycles,
+                    "Cycle model for every scenario and report, overriding [machine] cycles: "
+                    "fast (default; llvm-mca's pipeline rules approximated per instruction) or "
+                    "pipeline (llvm-mca's library in process; slower). Both add branch "
+                    "prediction, I-cache/I-TLB, exception and text-patching costs "
+                    "(docs/machine.md)")
+        ->check(CLI::IsMember({"fast", "pipeline"}));
     run->add_flag("--update", options->update,
                   "Rewrite each scenario's golden transcript (NAME.expected) from this run");
     run->add_option("--report", options->reports,

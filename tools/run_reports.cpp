@@ -30,16 +30,19 @@ nlohmann::json overhead_json(const std::vector<OverheadRow>& rows) {
     nlohmann::json out = nlohmann::json::array();
     for (TrampolineVariant variant : patcher::all_trampoline_variants()) {
         nlohmann::json cycles = nlohmann::json::object();
+        nlohmann::json enable = nlohmann::json::object();
         uint64_t instructions = 0;
         for (const std::string& core : overhead_report_cores()) {
             if (const OverheadRow* row = find_row(rows, variant, core)) {
                 instructions = row->instructions_per_call();
                 cycles[core] = row->cycles_per_call();
+                enable[core] = row->enable_cycles;
             }
         }
         out.push_back({{"variant", std::string(patcher::trampoline_layout(variant).name)},
                        {"instructions_per_call", instructions},
-                       {"cycles_per_call", std::move(cycles)}});
+                       {"cycles_per_call", std::move(cycles)},
+                       {"enable_cycles", std::move(enable)}});
     }
     return out;
 }
@@ -72,7 +75,7 @@ void append_side_report(std::string_view text, std::string_view format, std::str
 }
 
 std::vector<std::string> overhead_report_cores() {
-    return {"cortex-a53", "neoverse-n1"};
+    return {"cortex-a53", "cortex-a72", "neoverse-n1"};
 }
 
 std::string overhead_table(const std::vector<OverheadRow>& rows) {
@@ -101,16 +104,25 @@ std::string overhead_table(const std::vector<OverheadRow>& rows) {
         out += fmt::format("{:<10}  {:>{}}{}\n", patcher::trampoline_layout(variant).name, insns,
                            headers[1].size(), line);
     }
+    // Enabling patches the same call site whatever the variant: report the args row.
+    out += "\nenabling the tracer on leaf() (aarch64_insn_patch_text_nosync, patching CPU):";
+    for (const std::string& core : cores) {
+        const OverheadRow* row = find_row(rows, TrampolineVariant::Args, core);
+        out += row == nullptr ? fmt::format(" {} -", core)
+                              : fmt::format(" {} {} cycles", core, row->enable_cycles);
+        out += &core == &cores.back() ? "" : ",";
+    }
+    out += "; every other CPU: one ISB\n";
     return out;
 }
 
 Result<void> add_run_reports(const std::vector<std::string>& names, std::string_view format,
-                             std::string& report) {
+                             std::string& report, CycleAccuracy cycles) {
     if (std::find(names.begin(), names.end(), kOverhead) == names.end()) {
         return {};
     }
     auto rows = patcher::measure_ftrace_overhead(overhead_report_cores(),
-                                                 patcher::all_trampoline_variants());
+                                                 patcher::all_trampoline_variants(), 64, cycles);
     if (!rows.ok()) {
         return make_error("klpemu: error: --report overhead: {}", rows.error().message);
     }

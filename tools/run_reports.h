@@ -25,13 +25,14 @@ void append_side_report(std::string_view text, std::string_view format, std::str
 std::vector<std::string> overhead_report_cores();
 
 // The overhead table for `rows` (every variant on every core of overhead_report_cores()), one
-// line per variant: `variant  insns/call  cycles/call (cortex-a53)  cycles/call (neoverse-n1)`.
+// line per variant: `variant  insns/call  cycles/call (<core>)...`, then, after an empty line,
+// what enabling the tracer costs the patching CPU on each core.
 std::string overhead_table(const std::vector<patcher::OverheadRow>& rows);
 
 // Measures the reports in `names` and adds them to `report`, already rendered in `format`:
 // text gets the tables after it, ktap as `# ` diagnostic lines, junit as a trailing XML comment,
 // json under a top-level "reports" key (existing keys untouched). Error if a measurement fails.
 Result<void> add_run_reports(const std::vector<std::string>& names, std::string_view format,
-                             std::string& report);
+                             std::string& report, CycleAccuracy cycles = CycleAccuracy::Fast);
 
 } // namespace klpemu::tools

@@ -21,7 +21,7 @@ namespace {
 
 const std::string k_pass = std::string(KLPEMU_SOURCE_ROOT) + "/scenarios/basics/loop_and_call.toml";
 const std::string k_fail = std::string(KLPEMU_TEST_DATA) + "/scenarios/fail/wrong_return.toml";
-const std::vector<std::string> k_cores{"cortex-a53", "neoverse-n1"};
+const std::vector<std::string> k_cores{"cortex-a53", "cortex-a72", "neoverse-n1"};
 
 test::ProcessResult klpemu_run(std::vector<std::string> args) {
     args.insert(args.begin(), {KLPEMU_BINARY, "run"});
@@ -72,20 +72,25 @@ TEST_CASE("klpemu run --report overhead prints the library's numbers for all fiv
     // The usual report comes first, unchanged.
     REQUIRE(r.out.find("1 passed, 0 failed, 0 errors, 0 skipped\n") != std::string::npos);
     CHECK(r.out.find("1 passed") < r.out.find("insns/call"));
-    const auto rows = table_after(
-        r.out, "variant     insns/call  cycles/call (cortex-a53)  cycles/call (neoverse-n1)");
+    const auto rows = table_after(r.out, "variant     insns/call  cycles/call (cortex-a53)  "
+                                         "cycles/call (cortex-a72)  cycles/call (neoverse-n1)");
     REQUIRE(rows.size() == 5);
     std::vector<std::string> names;
     for (const auto& row : rows) {
-        REQUIRE(row.size() == 4);
+        REQUIRE(row.size() == 5);
         names.push_back(row[0]);
         REQUIRE(expected.contains(row[0]));
         const auto& by_core = expected.at(row[0]);
         CHECK(row[1] == fmt::format("{}", by_core.at("cortex-a53").instructions_per_call()));
-        CHECK(row[2] == fmt::format("{:.1f}", by_core.at("cortex-a53").cycles_per_call()));
-        CHECK(row[3] == fmt::format("{:.1f}", by_core.at("neoverse-n1").cycles_per_call()));
+        for (size_t i = 0; i < k_cores.size(); ++i) {
+            CHECK(row[2 + i] == fmt::format("{:.1f}", by_core.at(k_cores[i]).cycles_per_call()));
+        }
     }
     CHECK(names == std::vector<std::string>{"regs-v3", "regs-v4", "regs", "args", "call-ops"});
+    // The enabling cost follows the table.
+    CHECK(r.out.find(fmt::format("cortex-a53 {} cycles",
+                                 expected.at("args").at("cortex-a53").enable_cycles)) !=
+          std::string::npos);
 }
 
 TEST_CASE("klpemu run --report overhead --format json adds reports.overhead, keeps the rest") {
@@ -110,6 +115,8 @@ TEST_CASE("klpemu run --report overhead --format json adds reports.overhead, kee
         for (const std::string& core : k_cores) {
             CHECK(entry.at("cycles_per_call").at(core).get<double>() ==
                   by_core.at(core).cycles_per_call());
+            CHECK(entry.at("enable_cycles").at(core).get<uint64_t>() ==
+                  by_core.at(core).enable_cycles);
         }
     }
 }
@@ -122,4 +129,15 @@ TEST_CASE("klpemu run --report overhead keeps the scenarios' exit status") {
     auto bad = klpemu_run({k_pass, "--report", "nonsense"});
     CHECK(bad.exit_status == 2);
     CHECK(bad.err.find("nonsense") != std::string::npos);
+}
+
+TEST_CASE("klpemu run --cycles picks the cycle model and rejects unknown ones") {
+    auto pipe = klpemu_run({k_pass, "--cycles", "pipeline"});
+    INFO(pipe.out, pipe.err);
+    CHECK(pipe.exit_status == 0);
+    CHECK(pipe.err.empty()); // llvm-mca's one-time call/return warnings are muted.
+    CHECK(pipe.out.find("1 passed") != std::string::npos);
+    auto bad = klpemu_run({k_pass, "--cycles", "exact"});
+    CHECK(bad.exit_status == 2);
+    CHECK(bad.err.find("exact") != std::string::npos);
 }

@@ -51,9 +51,12 @@ TEST_CASE("ftrace overhead: instructions and cycles per traced call") {
         // A few instructions of scheduler noise per run, never a whole call's worth.
         CHECK((row.traced.instructions - row.untraced.instructions) % row.calls < 8);
         CHECK(insns == expected_instructions(row.variant));
-        // The host call alone is kHostCallCycles; the rest is the trampoline.
-        CHECK(cycles > double(emu::kHostCallCycles + insns / 2));
+        // The host call alone is kHostCallCycles; the rest is the trampoline, which a core
+        // issues at most IssueWidth (up to 8 on neoverse-n1's model) instructions per cycle.
+        CHECK(cycles > double(emu::kHostCallCycles + insns / 8));
         CHECK(cycles < double(emu::kHostCallCycles + 4 * insns));
+        // Enabling patches text: the writer pays cache maintenance and barriers.
+        CHECK(row.enable_cycles > 0);
         per_core[row.core][row.variant] = cycles;
         table += fmt::format("| {} | {} | {} | {:.1f} |\n", trampoline_layout(row.variant).name,
                              row.core, insns, cycles);
@@ -64,6 +67,12 @@ TEST_CASE("ftrace overhead: instructions and cycles per traced call") {
         CHECK(per_variant[TrampolineVariant::Args] < per_variant[TrampolineVariant::Regs]);
         CHECK(per_variant[TrampolineVariant::Args] < per_variant[TrampolineVariant::RegsV4]);
         CHECK(per_variant[TrampolineVariant::Args] < per_variant[TrampolineVariant::CallOps]);
+    }
+    // The out-of-order neoverse-n1 runs every trampoline in fewer cycles than the in-order
+    // cortex-a53 (the old one-wide in-order model ranked them the other way round).
+    for (TrampolineVariant v : all_trampoline_variants()) {
+        CAPTURE(trampoline_layout(v).name);
+        CHECK(per_core["neoverse-n1"][v] < per_core["cortex-a53"][v]);
     }
     MESSAGE(table);
 }

@@ -46,7 +46,9 @@ outer:                          // mul_add(x0, x1) * 2 + mul_add(x1, x0)
         ret
 )";
 
-uint64_t mul_add(uint64_t a, uint64_t b) { return a * b + a + b + 1; }
+uint64_t mul_add(uint64_t a, uint64_t b) {
+    return a * b + a + b + 1;
+}
 
 } // namespace
 
@@ -254,32 +256,46 @@ hello:  stp x29, x30, [sp, #-16]!
     CHECK(m->log()[0] == "[cpu0 call:hello] hello 7 from guest");
 }
 
+#include "emu/cpu_clock.h"
 #include "emu/cycle_model.h"
 
-TEST_CASE("machine: the cycle count equals the CycleModel's sum over what ran") {
-    MachineConfig cfg;
-    cfg.core = "cortex-a53";
-    auto m = make_machine(cfg);
-    load_asm(*m, kNested);
-    struct Words : ExecutionObserver {
-        std::vector<InsnWord> words;
-        int host_calls = 0;
-        void on_instruction(const InsnEvent& e) override { words.push_back(e.word); }
-        void on_host_call(int, int, uint32_t) override { ++host_calls; }
-    } w;
-    m->add_observer(&w);
-    auto r = m->call(sym(*m, "outer"), {3, 4});
-    REQUIRE(r.ok());
-    auto model = CycleModel::create("cortex-a53");
-    REQUIRE(model.ok());
-    InOrderPipeline pipe;
-    uint64_t expected = 0;
-    for (InsnWord word : w.words) {
-        expected += pipe.account(model->cost(word));
+TEST_CASE("machine: the cycle count equals a CpuClock's sum over what ran, in both models") {
+    for (CycleAccuracy mode : {CycleAccuracy::Fast, CycleAccuracy::Pipeline}) {
+        for (std::string_view core : {"cortex-a53", "neoverse-n1"}) {
+            CAPTURE(core);
+            CAPTURE(int(mode));
+            MachineConfig cfg;
+            cfg.core = std::string(core);
+            cfg.cycles = mode;
+            auto m = make_machine(cfg);
+            load_asm(*m, kNested);
+            struct Words : ExecutionObserver {
+                std::vector<InsnEvent> insns;
+                int host_calls = 0;
+                void on_instruction(const InsnEvent& e) override { insns.push_back(e); }
+                void on_host_call(int, int, uint32_t) override { ++host_calls; }
+            } w;
+            m->add_observer(&w);
+            auto r = m->call(sym(*m, "outer"), {3, 4});
+            REQUIRE(r.ok());
+            auto model = CycleModel::create(core);
+            REQUIRE(model.ok());
+            auto clock = CpuClock::create(*model, mode);
+            REQUIRE(clock.ok());
+            uint64_t expected = 0;
+            for (const InsnEvent& e : w.insns) {
+                expected += (*clock)->instruction(e.pc.value, model->cost(e.word), e.word);
+            }
+            expected += uint64_t(w.host_calls) * kHostCallCycles;
+            CHECK(w.insns.size() == m->cpu_instructions(0));
+            CHECK(m->cpu_cycles(0) == expected);
+            CHECK(m->cpu_cycles(0) > m->cpu_instructions(0) / 4);
+        }
     }
-    expected += uint64_t(w.host_calls) * kHostCallCycles;
-    CHECK(w.words.size() == m->cpu_instructions(0));
-    CHECK(m->cpu_cycles(0) == expected);
-    CHECK(m->cpu_cycles(0) > m->cpu_instructions(0) / 2);
-    CHECK_FALSE(Machine::create([] { MachineConfig c; c.core = "no-such-core"; return c; }()).ok());
+    CHECK_FALSE(Machine::create([] {
+                    MachineConfig c;
+                    c.core = "no-such-core";
+                    return c;
+                }())
+                    .ok());
 }

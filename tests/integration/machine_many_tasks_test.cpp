@@ -36,7 +36,9 @@ add_one:
     auto parsed = scenario::parse_scenario_text(text, scratch.path() / "many.toml");
     REQUIRE_MESSAGE(parsed.ok(), (parsed.ok() ? "" : parsed.error().message));
     scenario::Runner runner(scenario::machine_backend_factory());
-    const auto result = runner.run(*parsed, scenario::RunOptions{true, nullptr});
+    scenario::RunOptions options;
+    options.update_golden = true;
+    const auto result = runner.run(*parsed, options);
     INFO(result.message);
     CHECK(scenario::status_name(result.status) == std::string_view("pass"));
     // Every call's result is in the transcript, the last one included.

@@ -101,7 +101,8 @@ where = "add_one"
 
 [[expect]]
 cycles = [10, 2000]
-)", "dir/demo.toml");
+)",
+                                 "dir/demo.toml");
     REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
     const auto& s = *r;
     CHECK(s.name == "demo");
@@ -115,8 +116,10 @@ cycles = [10, 2000]
     CHECK(s.objects[0].kind == ObjectKind::Kernel);
     CHECK(s.objects[1].placement == Placement::Far);
     // Inline assembly keeps the file's line numbers: add_one is on line 20.
-    CHECK(std::count(s.objects[0].text.begin(), s.objects[0].text.begin() +
-                         static_cast<long>(s.objects[0].text.find("add_one")), '\n') == 19);
+    CHECK(
+        std::count(s.objects[0].text.begin(),
+                   s.objects[0].text.begin() + static_cast<long>(s.objects[0].text.find("add_one")),
+                   '\n') == 19);
     REQUIRE(s.tasks.size() == 2);
     CHECK(s.tasks[0].cpu == 1);
     CHECK(s.tasks[0].repeat == 3);
@@ -160,7 +163,8 @@ TEST_CASE("unknown keys are errors at the key, listing the known keys") {
     CHECK(e.starts_with("t.toml:3:3: error: unknown key 'frobnicate' in [machine]"));
     CHECK(e.find("expected one of: cpus, core, seed") != std::string::npos);
 
-    CHECK(error_of("[scenerio]\nname = \"x\"\n").starts_with("t.toml:1:2: error: unknown key 'scenerio'"));
+    CHECK(error_of("[scenerio]\nname = \"x\"\n")
+              .starts_with("t.toml:1:2: error: unknown key 'scenerio'"));
     CHECK(error_of(std::string(k_kernel) + "[[task]]\nname = \"t\"\nentry = \"f\"\ncpus = 1\n")
               .find("unknown key 'cpus' in [[task]] #1") != std::string::npos);
 }
@@ -204,26 +208,29 @@ TEST_CASE("wrong types and missing keys say what was expected") {
 TEST_CASE("cross references are checked") {
     CHECK(error_of(std::string(k_kernel) + "[[task]]\nname = \"t\"\nentry = \"f\"\ncpu = 1\n")
               .starts_with("t.toml:12:7: error: task 't' cpu: expected 0 to 0"));
-    CHECK(error_of(std::string(k_kernel) + "[[step]]\ndo = \"irq 3\"\n").find("CPU 3 does not exist") !=
-          std::string::npos);
+    CHECK(error_of(std::string(k_kernel) + "[[step]]\ndo = \"irq 3\"\n")
+              .find("CPU 3 does not exist") != std::string::npos);
     CHECK(error_of(std::string(k_kernel) + "[[step]]\ndo = \"log x\"\nwhen = \"ghost reaches f\"\n")
               .find("no task named 'ghost'") != std::string::npos);
     CHECK(error_of("[[object]]\nname = \"m\"\nkind = \"module\"\nasm = \"\"\n")
               .find("modules need a kernel") != std::string::npos);
-    CHECK(error_of(std::string(k_kernel) + "[[object]]\nname = \"vmlinux\"\nkind = \"module\"\nasm = \"\"\n")
+    CHECK(error_of(std::string(k_kernel) +
+                   "[[object]]\nname = \"vmlinux\"\nkind = \"module\"\nasm = \"\"\n")
               .find("object 'vmlinux' is already defined") != std::string::npos);
 }
 
 TEST_CASE("source files resolve next to the scenario and must exist") {
     test::TempDir dir;
     dir.write("sub/code.S", "f: ret\n");
-    auto file = dir.write("sub/s.toml", "[[object]]\nname = \"k\"\nkind = \"kernel\"\nsource = \"code.S\"\n");
+    auto file = dir.write("sub/s.toml",
+                          "[[object]]\nname = \"k\"\nkind = \"kernel\"\nsource = \"code.S\"\n");
     auto r = parse_scenario_file(file);
     REQUIRE(r.ok());
     CHECK(r->objects[0].source_kind == SourceKind::AsmFile);
     CHECK(r->objects[0].path == dir.path() / "sub/code.S");
 
-    auto missing = dir.write("s2.toml", "[[object]]\nname = \"k\"\nkind = \"kernel\"\nsource = \"nope.c\"\n");
+    auto missing =
+        dir.write("s2.toml", "[[object]]\nname = \"k\"\nkind = \"kernel\"\nsource = \"nope.c\"\n");
     auto e = parse_scenario_file(missing);
     REQUIRE(!e.ok());
     CHECK(e.error().message.find("s2.toml:4:10: error: [[object]] #1 source: no such file") !=
@@ -266,4 +273,17 @@ TEST_CASE("budget and quantum: zero and negative get the same located message") 
           "t.toml:2:10: error: [machine] budget: expected a positive number of instructions, got -5");
     CHECK(error_of("[machine]\nquantum = 0\n").find("[machine] quantum: expected a positive number") !=
           std::string::npos);
+}
+
+TEST_CASE("[machine] cycles picks the cycle model: fast by default, or pipeline") {
+    auto fast = parse_scenario_text(k_kernel, "x.toml");
+    REQUIRE(fast.ok());
+    CHECK(fast->machine.cycles == "fast");
+    auto pipe = parse_scenario_text(
+        std::string("[machine]\ncycles = \"pipeline\"\n") + std::string(k_kernel), "x.toml");
+    REQUIRE_MESSAGE(pipe.ok(), (pipe.ok() ? "" : pipe.error().message));
+    CHECK(pipe->machine.cycles == "pipeline");
+    const auto e = error_of("[machine]\ncycles = \"exact\"\n");
+    CHECK(e.starts_with("t.toml:2:10: error: [machine] cycles: unknown value \"exact\""));
+    CHECK(e.find("fast, pipeline") != std::string::npos);
 }

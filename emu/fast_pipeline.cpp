@@ -1,0 +1,252 @@
+// FastPipeline (see fast_pipeline.h): llvm-mca's in-order and out-of-order pipelines reduced to
+// per-instruction timeline arithmetic. This runs at every guest instruction: the in-order path
+// (the default core) touches only a few words of state per instruction.
+#include "emu/fast_pipeline.h"
+
+#include "emu/check.h"
+
+#include <algorithm>
+#include <bit>
+
+namespace klpemu {
+
+FastPipeline::FastPipeline(const SchedTables& tables)
+    : m_tables(&tables), m_in_order(tables.in_order()), m_width(tables.issue_width) {
+    KLP_CHECK(tables.num_units <= kMaxUnits, "{}: {} resource units", tables.core,
+              tables.num_units);
+    if (!m_in_order) {
+        m_rob.resize(kRob);
+        m_busy.resize(std::max(1u, tables.num_units));
+    }
+}
+
+inline uint64_t FastPipeline::operands_ready(const InsnCost& cost, uint64_t from) const {
+    // A fixed number of reads (unused ones read kUnreadSlot, group 0 advances nothing) keeps
+    // the host's branch predictor out of it.
+    int64_t t = int64_t(from);
+    const SchedTables::AdvanceGroup* groups = m_tables->advance.data();
+    auto one = [&](const SchedRead r) {
+        const SlotState& slot = m_slots[r.slot];
+        t = std::max(t, int64_t(slot.ready) - groups[r.advance_group].advance(slot.writer));
+    };
+    one(cost.reads[0]);
+    one(cost.reads[1]);
+    one(cost.reads[2]);
+    one(cost.reads[3]);
+    for (unsigned i = 4; i < cost.num_reads; ++i) {
+        one(cost.reads[i]);
+    }
+    return uint64_t(t);
+}
+
+inline void FastPipeline::write_back(const InsnCost& cost, uint64_t issue) {
+    static_assert(std::tuple_size_v<decltype(cost.writes)> == 3);
+    for (const SchedWrite& w : cost.writes) { // Unused writes go to kUnwrittenSlot.
+        m_slots[w.slot] = SlotState{issue + w.latency, w.write_resource};
+    }
+    m_last_done = issue + cost.latency;
+    m_all_done = std::max(m_all_done, m_last_done);
+}
+
+// In order: the earliest cycle >= from at which each usage finds `needed` units of its pool
+// past their last booking.
+inline uint64_t FastPipeline::units_free_in_order(const InsnCost& cost, uint64_t from) const {
+    uint64_t t = from;
+    const SchedTables::Pool* pools = m_tables->pools.data();
+    for (unsigned i = 0; i < cost.num_units; ++i) {
+        const SchedTables::Pool& pool = pools[cost.units[i].pool];
+        if (pool.needed != 1) [[unlikely]] {
+            t = std::max(t, nth_unit_free(pool.units, pool.needed));
+            continue;
+        }
+        uint64_t earliest = ~uint64_t(0);
+        for (uint64_t u = pool.units; u != 0; u &= u - 1) {
+            earliest = std::min(earliest, m_unit_end[unsigned(std::countr_zero(u))]);
+        }
+        t = std::max(t, earliest);
+    }
+    return t;
+}
+
+// The cycle from which `needed` of `units` are past their last booking.
+uint64_t FastPipeline::nth_unit_free(uint64_t units, unsigned needed) const {
+    std::array<uint64_t, kMaxUnits> ends{};
+    unsigned n = 0;
+    for (uint64_t u = units; u != 0; u &= u - 1) {
+        ends[n++] = m_unit_end[unsigned(std::countr_zero(u))];
+    }
+    const unsigned k = std::min(needed, n) - 1;
+    std::nth_element(ends.begin(), ends.begin() + k, ends.begin() + n);
+    return ends[k];
+}
+
+inline void FastPipeline::book_units_in_order(const InsnCost& cost, uint64_t cycle) {
+    const SchedTables::Pool* pools = m_tables->pools.data();
+    for (unsigned i = 0; i < cost.num_units; ++i) {
+        const SchedUnitUse use = cost.units[i];
+        unsigned left = pools[use.pool].needed;
+        for (uint64_t u = pools[use.pool].units; u != 0 && left != 0; u &= u - 1) {
+            uint64_t& end = m_unit_end[unsigned(std::countr_zero(u))];
+            if (end <= cycle) {
+                end = cycle + use.cycles;
+                --left;
+            }
+        }
+    }
+}
+
+uint64_t FastPipeline::account_in_order(const InsnCost& cost) {
+    const unsigned width = m_width;
+    uint64_t t = std::max(m_cycle, m_fetch_ready);
+    if (t == m_cycle) {
+        const bool fits = cost.uops > width ? m_slots_used == 0 : m_slots_used + cost.uops <= width;
+        if (!fits || (cost.begin_group && m_slots_used != 0)) {
+            ++t;
+        }
+    }
+    t = operands_ready(cost, t);
+    if (!cost.retire_ooo && m_writeback_deadline > t + cost.first_writeback) {
+        t = m_writeback_deadline - cost.first_writeback; // Write-back stays in program order.
+    }
+    t = units_free_in_order(cost, t);
+    book_units_in_order(cost, t);
+    write_back(cost, t);
+    if (t != m_cycle) {
+        m_cycle = t;
+        m_slots_used = 0;
+    }
+    if (cost.uops > width) [[unlikely]] {
+        // Issued over several cycles; the next instruction starts after the carried-over part.
+        m_cycle += (cost.uops - 1) / width;
+        m_slots_used = (cost.uops - 1) % width + 1;
+    } else {
+        m_slots_used += cost.uops;
+    }
+    if (cost.end_group) [[unlikely]] {
+        m_slots_used = width;
+    }
+    if (!cost.retire_ooo && cost.latency != 0) {
+        m_writeback_deadline = t + cost.latency;
+    }
+    const uint64_t before = m_total;
+    m_total = std::max(m_total, t + 1);
+    return m_total - before;
+}
+
+bool FastPipeline::unit_free(unsigned unit, uint64_t cycle, unsigned cycles) const {
+    if (cycle + cycles > m_cycle + kWindow) [[unlikely]] {
+        return cycle >= m_unit_end[unit];
+    }
+    const auto& busy = m_busy[unit];
+    for (unsigned k = 0; k < cycles; ++k) {
+        if (busy[(cycle + k) % kWindow] == cycle + k + 1) {
+            return false;
+        }
+    }
+    return true;
+}
+
+uint64_t FastPipeline::units_free(const InsnCost& cost, uint64_t from) const {
+    // The earliest cycle >= from at which every usage finds enough free units of its pool for
+    // all the cycles it holds them. Bookings are finite, so the search ends.
+    uint64_t t = from;
+    for (bool moved = true; moved;) {
+        moved = false;
+        for (unsigned i = 0; i < cost.num_units; ++i) {
+            const SchedUnitUse use = cost.units[i];
+            const SchedTables::Pool& pool = m_tables->pools[use.pool];
+            for (;; ++t) {
+                unsigned free = 0;
+                for (uint64_t u = pool.units; u != 0; u &= u - 1) {
+                    free += unit_free(unsigned(std::countr_zero(u)), t, use.cycles) ? 1 : 0;
+                }
+                if (free >= pool.needed) {
+                    break;
+                }
+                moved = i != 0;
+            }
+        }
+    }
+    return t;
+}
+
+void FastPipeline::book_units(const InsnCost& cost, uint64_t cycle) {
+    for (unsigned i = 0; i < cost.num_units; ++i) {
+        const SchedUnitUse use = cost.units[i];
+        const SchedTables::Pool& pool = m_tables->pools[use.pool];
+        unsigned left = pool.needed;
+        for (uint64_t u = pool.units; u != 0 && left != 0; u &= u - 1) {
+            const unsigned unit = unsigned(std::countr_zero(u));
+            if (!unit_free(unit, cycle, use.cycles)) {
+                continue;
+            }
+            for (unsigned k = 0; k < use.cycles; ++k) {
+                m_busy[unit][(cycle + k) % kWindow] = cycle + k + 1;
+            }
+            m_unit_end[unit] = std::max(m_unit_end[unit], cycle + use.cycles);
+            --left;
+        }
+    }
+}
+
+uint64_t FastPipeline::account_out_of_order(const InsnCost& cost) {
+    const unsigned width = m_width;
+    uint64_t d = std::max(m_cycle, m_fetch_ready);
+    if (d != m_cycle) {
+        m_cycle = d;
+        m_slots_used = 0;
+    }
+    const bool fits = cost.uops > width ? m_slots_used == 0 : m_slots_used + cost.uops <= width;
+    if (!fits) {
+        m_cycle = ++d;
+        m_slots_used = 0;
+    }
+    // Reorder window: wait for the oldest instructions to retire until this one fits.
+    const unsigned tokens = std::max<unsigned>(cost.uops, 1);
+    const unsigned capacity = std::min(m_tables->reorder_buffer, kRob);
+    while (m_rob_count != 0 && (m_rob_uops + tokens > capacity || m_rob_count == kRob)) {
+        const InFlight& oldest = m_rob[m_rob_head];
+        if (oldest.retire > d) {
+            m_cycle = d = oldest.retire;
+            m_slots_used = 0;
+        }
+        m_rob_uops -= oldest.uops;
+        m_rob_head = (m_rob_head + 1) % kRob;
+        --m_rob_count;
+    }
+    if (cost.uops > width) {
+        m_cycle += (cost.uops - 1) / width;
+        m_slots_used = (cost.uops - 1) % width + 1;
+    } else {
+        m_slots_used += cost.uops;
+    }
+    uint64_t t = d;
+    if (cost.latency != 0 || cost.num_units != 0) {
+        t = units_free(cost, operands_ready(cost, d + 1));
+        book_units(cost, t);
+    }
+    write_back(cost, t);
+    const uint64_t before = m_total;
+    m_total = std::max(m_total, m_last_done); // Retirement is in order.
+    m_rob[(m_rob_head + m_rob_count) % kRob] = InFlight{m_total, tokens};
+    ++m_rob_count;
+    m_rob_uops += tokens;
+    return m_total - before;
+}
+
+void FastPipeline::mispredict(unsigned penalty) {
+    m_fetch_ready = std::max(m_fetch_ready, m_last_done + penalty);
+}
+
+void FastPipeline::fetch_stall(unsigned cycles) {
+    m_fetch_ready = std::max(m_fetch_ready, std::max(m_cycle, m_fetch_ready) + cycles);
+}
+
+uint64_t FastPipeline::serialize(unsigned extra) {
+    const uint64_t before = m_total;
+    m_total = std::max({m_total, m_all_done, m_cycle + 1}) + extra;
+    m_fetch_ready = std::max(m_fetch_ready, m_total);
+    return m_total - before;
+}
+
+} // namespace klpemu

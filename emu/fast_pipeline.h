@@ -1,0 +1,97 @@
+// The default cycle model (`[machine] cycles = "fast"`): a timeline approximation of llvm-mca's
+// two pipelines, cheap enough to run at every guest instruction. It consumes the InsnCost facts
+// CycleModel takes from LLVM's scheduling model and keeps, per CPU:
+//   - the issue/dispatch cycle and how many micro-ops of the core's IssueWidth it used;
+//   - per register slot, the cycle its value is written back and the WriteResourceID that
+//     wrote it, so a read gets that writer's ReadAdvance (forwarding) cycles subtracted;
+//   - per resource unit (each unit of each ProcResource kind), which future cycles are booked.
+// An in-order core (MicroOpBufferSize <= 1, e.g. cortex-a53) follows llvm-mca's
+// InOrderIssueStage: instructions issue in program order, up to IssueWidth micro-ops per cycle,
+// when their operands are ready (minus ReadAdvance), a unit of each resource they use is free,
+// and write-back stays in program order. An out-of-order core is a reorder window: instructions
+// dispatch in order (IssueWidth micro-ops per cycle, at most MicroOpBufferSize micro-ops in
+// flight until they retire), issue at the earliest cycle after dispatch where operands and a
+// unit are free (a later independent instruction may take a cycle an earlier one left free),
+// and retire in order. Differences from llvm-mca: no scheduler-queue (BufferSize) limits, no
+// register-file limits, no memory dependences (llvm-mca's default is no aliasing too), and
+// ties between ready instructions resolve in program order rather than by llvm-mca's
+// per-cycle selection.
+//
+// The clock: an instruction is charged the cycles by which it moves total_cycles(), which is
+// the cycle after the last issue (in-order) or the last retirement (out-of-order). Summed over
+// a run, the charges equal total_cycles(). Fully deterministic.
+#pragma once
+
+#include "emu/cycle_model.h"
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace klpemu {
+
+class FastPipeline {
+  public:
+    // A pipeline for the core `tables` describes; the tables must outlive it.
+    explicit FastPipeline(const SchedTables& tables);
+
+    // Accounts one instruction; returns the cycles it adds to total_cycles().
+    uint64_t account(const InsnCost& cost) {
+        return m_in_order ? account_in_order(cost) : account_out_of_order(cost);
+    }
+    // The last accounted instruction was a mispredicted branch: the front end delivers the next
+    // instruction `penalty` cycles after the branch resolves. Charged with the next instruction.
+    void mispredict(unsigned penalty);
+    // The front end cannot deliver the next instruction for `cycles` (an I-cache or I-TLB miss).
+    void fetch_stall(unsigned cycles);
+    // A context-synchronising event (exception entry or return, ISB): everything in flight
+    // completes, then `extra` cycles pass before the next instruction. Returns the cycles added.
+    uint64_t serialize(unsigned extra);
+    uint64_t total_cycles() const { return m_total; }
+
+  private:
+    // Out-of-order cores: cycles of unit bookings remembered per unit, counted from the current
+    // dispatch cycle; beyond it a unit is free only after its last booking (no hole-filling
+    // that far ahead). In-order cores issue in order, so a unit is free from the end of its
+    // last booking and no per-cycle record is needed.
+    static constexpr unsigned kWindow = 4096;
+    static constexpr unsigned kRob = 512; // Ring capacity for in-flight instructions.
+    static constexpr unsigned kMaxUnits = 64;
+
+    uint64_t account_in_order(const InsnCost& cost);
+    uint64_t account_out_of_order(const InsnCost& cost);
+    uint64_t operands_ready(const InsnCost& cost, uint64_t from) const;
+    uint64_t units_free_in_order(const InsnCost& cost, uint64_t from) const;
+    uint64_t nth_unit_free(uint64_t units, unsigned needed) const;
+    void book_units_in_order(const InsnCost& cost, uint64_t cycle);
+    uint64_t units_free(const InsnCost& cost, uint64_t from) const;
+    bool unit_free(unsigned unit, uint64_t cycle, unsigned cycles) const;
+    void book_units(const InsnCost& cost, uint64_t cycle);
+    void write_back(const InsnCost& cost, uint64_t issue);
+
+    const SchedTables* m_tables;
+    bool m_in_order;
+    unsigned m_width;
+    uint64_t m_total = 0;
+    uint64_t m_cycle = 0;              // Current issue (in-order) / dispatch (OoO) cycle.
+    unsigned m_slots_used = 0;         // Micro-ops issued/dispatched in m_cycle.
+    uint64_t m_fetch_ready = 0;        // The next instruction cannot issue/dispatch before this.
+    uint64_t m_last_done = 0;          // Completion cycle of the last accounted instruction.
+    uint64_t m_all_done = 0;           // Completion cycle of everything accounted.
+    uint64_t m_writeback_deadline = 0; // In-order: write-back of the last issued instruction.
+    struct SlotState {
+        uint64_t ready = 0;  // Cycle the value is written back.
+        uint16_t writer = 0; // WriteResourceID of the instruction that wrote it.
+    };
+    std::array<SlotState, kNumSlots> m_slots{};
+    std::array<uint64_t, kMaxUnits> m_unit_end{}; // Per unit: end of its last booking.
+    struct InFlight {
+        uint64_t retire = 0;
+        unsigned uops = 0;
+    };
+    std::vector<InFlight> m_rob; // Out-of-order only.
+    unsigned m_rob_head = 0, m_rob_count = 0, m_rob_uops = 0;
+    std::vector<std::array<uint64_t, kWindow>> m_busy; // Out-of-order only: cycle + 1 when booked.
+};
+
+} // namespace klpemu
