@@ -126,12 +126,16 @@ std::vector<std::string> default_compile_flags(Compiler compiler) {
     // The subset of arm64 kbuild's KBUILD_CFLAGS that decides code generation (top-level
     // Makefile, arch/arm64/Makefile, CONFIG_FRAME_POINTER, CONFIG_DYNAMIC_FTRACE_WITH_ARGS).
     // Warnings and -nostdinc are left out: scenario sources bring no kernel headers of ours.
-    for (const char* f : {"-std=gnu11", "-O2", "-ffreestanding", "-fno-PIE", "-fno-common",
-                          "-fno-strict-aliasing", "-fno-delete-null-pointer-checks",
-                          "-fno-strict-overflow", "-fno-stack-protector", "-fno-stack-check",
-                          "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls",
-                          "-mgeneral-regs-only", "-fno-asynchronous-unwind-tables",
-                          "-fno-unwind-tables", "-fpatchable-function-entry=2", "-c"}) {
+    // Unwind tables as with CONFIG_UNWIND_TABLES=y, always: they are the cfi policy's input,
+    // and clang schedules prologues differently with them, so adding them only when a scenario
+    // checks unwinding would change the code under test. The loader keeps .eh_frame out of
+    // guest memory (emu/loader.cpp), so they do not move anything either.
+    for (const char* f :
+         {"-std=gnu11", "-O2", "-ffreestanding", "-fno-PIE", "-fno-common", "-fno-strict-aliasing",
+          "-fno-delete-null-pointer-checks", "-fno-strict-overflow", "-fno-stack-protector",
+          "-fno-stack-check", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls",
+          "-mgeneral-regs-only", "-fasynchronous-unwind-tables", "-fpatchable-function-entry=2",
+          "-c"}) {
         flags.push_back(f);
     }
     if (compiler == Compiler::Gcc) {

@@ -1,10 +1,15 @@
 // The finding emitter (see finding_emitter.h).
 #include "emu/finding_emitter.h"
 
+#include "emu/finding_kinds.h"
+#include "emu/result.h"
+
 namespace klpemu {
 
 Finding make_finding(const SymbolTable& symbols, std::string kind, Severity severity, FindingAt at,
                      std::string message) {
+    KLP_CHECK(is_finding_kind(kind), "finding kind '{}' is not registered in emu/finding_kinds.cpp",
+              kind);
     Finding f;
     f.kind = std::move(kind);
     f.severity = severity;

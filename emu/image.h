@@ -36,6 +36,7 @@ struct Symbol {
     SymbolKind kind = SymbolKind::NoType;
     bool global = false; // STB_GLOBAL or STB_WEAK: visible to objects loaded later (an export).
     std::string object;  // Name of the object that defines it.
+    bool weak = false;   // STB_WEAK: another object's strong definition may take its place.
 };
 
 // One ftrace call site recorded in __patchable_function_entries (reference §1).
@@ -54,8 +55,8 @@ struct PatchSite {
 // A CFI section (.eh_frame or .debug_frame) with relocations applied, for the cfi unwinder.
 struct CfiSection {
     std::string name;           // ".eh_frame" or ".debug_frame".
-    GuestAddr addr;             // Address its bytes are relocated for (eh_frame: where it is
-                                // mapped; debug_frame: a virtual address outside guest RAM).
+    GuestAddr addr;             // Address its bytes are relocated for, never guest memory
+                                // (eh_frame: just past its object; debug_frame: 0).
     std::vector<uint8_t> bytes; // Relocated contents.
 };
 

@@ -13,7 +13,11 @@
 //      skips them, so a relocation that fails there is a LoadWarning, never a load failure;
 //   4. ftrace call sites: the relocated entries of __patchable_function_entries, classified into
 //      the =2 and =4,2 (CALL_OPS) layouts with or without `bti c` (reference §1);
-//   5. CFI: .eh_frame as placed, .debug_frame relocated in a host buffer at virtual address 0.
+//   5. CFI: .eh_frame and .debug_frame relocated in host buffers, never placed in guest memory
+//      (arm64's vmlinux.lds and module.lds discard .eh_frame). .eh_frame is relocated as if it
+//      lay just past the object's extent, so its PC-relative pointers reach the code; an object
+//      compiled with unwind tables therefore occupies exactly the guest memory it would occupy
+//      without them, and turning the unwind check on cannot move any code.
 #include "emu/loader.h"
 
 #include "emu/elf_object.h"
@@ -38,6 +42,12 @@ struct Layout {
     GuestRange extent;
     std::optional<GuestRange> init_extent;
 };
+
+// Unwind tables stay out of guest memory (step 5), even though the assembler marks them
+// SHF_ALLOC.
+bool is_unwind_table(const ElfSection& s) {
+    return s.name == ".eh_frame";
+}
 
 bool is_plt_section(std::string_view name) {
     return name == ".plt" || name == ".init.plt" || name == ".text.ftrace_trampoline" ||
@@ -80,7 +90,8 @@ GuestAddr plan_part(const ElfObject& elf, GuestAddr base, Layout& layout,
     for (int group = 0; group < 4; ++group) {
         bool group_started = false;
         for (const auto& s : elf.sections) {
-            if (s.index == 0 || !s.is_alloc() || group_of(classify(s)) != group || !in_part(s)) {
+            if (s.index == 0 || !s.is_alloc() || is_unwind_table(s) ||
+                group_of(classify(s)) != group || !in_part(s)) {
                 continue;
             }
             if (!group_started) {
@@ -207,6 +218,11 @@ class LoadJob {
             m_debug_frame_index = df->index;
             m_unallocated[df->index] = df->bytes;
         }
+        if (const ElfSection* eh = m_elf.find_section(".eh_frame"); eh && !eh->is_nobits()) {
+            m_eh_frame_index = eh->index;
+            m_eh_frame = eh->bytes;
+            m_eh_frame_addr = m_layout.extent.end; // Past the object: no guest memory.
+        }
     }
 
     Result<void> resolve_symbols() {
@@ -263,7 +279,8 @@ class LoadJob {
                 continue;
             }
             m_out.symbols.push_back(Symbol{s.name, GuestAddr(m_value[s.index]), s.size,
-                                           symbol_kind(s), s.is_global(), m_elf.name});
+                                           symbol_kind(s), s.is_global(), m_elf.name,
+                                           s.binding == elf::kStbWeak});
         }
         m_local.add_object(m_out);
         if (unresolved.empty()) {
@@ -294,8 +311,12 @@ class LoadJob {
         return "";
     }
 
-    // The guest address of `offset` in ELF section `section`; .debug_frame lives at 0.
+    // The guest address of `offset` in ELF section `section`; .debug_frame lives at 0,
+    // .eh_frame just past the object (step 5).
     GuestAddr place_addr(uint32_t section, uint64_t offset) const {
+        if (m_eh_frame_index && *m_eh_frame_index == section) {
+            return m_eh_frame_addr + int64_t(offset);
+        }
         const auto& addr = m_layout.addr[section];
         return (addr ? *addr : GuestAddr(0)) + int64_t(offset);
     }
@@ -331,8 +352,18 @@ class LoadJob {
             }
             return {};
         }
+        if (m_eh_frame_index && *m_eh_frame_index == target) {
+            // .eh_frame is SHF_ALLOC but kept out of guest memory (the cfi policy's input only),
+            // relocated as if it sat just past the object; a failure is a warning, as below.
+            for (const auto& r : rs.relocations) {
+                if (auto applied = relocate_one(section, r, m_eh_frame, false); !applied.ok()) {
+                    warn(section, r.offset, applied.error().message);
+                }
+            }
+            return {};
+        }
         if (section.is_alloc()) {
-            return {}; // Every SHF_ALLOC section is placed; nothing else to do.
+            return {}; // Every other SHF_ALLOC section is placed; nothing else to do.
         }
         // apply_relocations: "Don't bother with non-allocated sections". klpemu relocates them
         // for its own readers and keeps going whatever fails.
@@ -533,10 +564,8 @@ class LoadJob {
     }
 
     void collect_cfi() {
-        for (const auto& s : m_out.sections) {
-            if (s.name == ".eh_frame") {
-                m_out.cfi.push_back(CfiSection{s.name, s.range.begin, s.bytes});
-            }
+        if (m_eh_frame_index) {
+            m_out.cfi.push_back(CfiSection{".eh_frame", m_eh_frame_addr, m_eh_frame});
         }
         if (m_debug_frame_index) {
             m_out.cfi.push_back(
@@ -556,6 +585,9 @@ class LoadJob {
     std::optional<uint32_t> m_debug_frame_index;
     // Non-allocated sections relocated for klpemu's readers, at virtual address 0.
     std::map<uint32_t, std::vector<uint8_t>> m_unallocated;
+    std::optional<uint32_t> m_eh_frame_index;
+    std::vector<uint8_t> m_eh_frame;
+    GuestAddr m_eh_frame_addr;
 };
 
 } // namespace

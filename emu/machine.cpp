@@ -4,11 +4,13 @@
 #include "emu/machine.h"
 
 #include "emu/assembler.h"
+#include "emu/finding_kinds.h"
 #include "emu/loader.h"
 #include "emu/machine_internal.h"
 #include "emu/text_guard.h"
 
 #include <algorithm>
+#include <map>
 
 namespace klpemu::emu {
 
@@ -81,22 +83,65 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
     for (int i = 0; i < config.cpus; ++i) {
         KLP_TRY(m->map_region(fmt::format("irq_stack:{}", i),
                               kIrqStackBase + int64_t(uint64_t(i) * kStackSlot), kThreadSize,
-                              /*executable=*/false));
+                              Perm::ReadWrite, /*holds_code=*/false));
     }
     m->register_machine_host_calls();
     KLP_TRY(m->boot());
     return m;
 }
 
-Result<void> Machine::map_region(std::string name, GuestAddr base, uint64_t size, bool executable) {
-    if (executable && m_guard && base < kStackAreaEnd && base + int64_t(size) > kStackBase) {
+Result<void> Machine::map_region(std::string name, GuestAddr base, uint64_t size, Perm perm,
+                                 bool holds_code) {
+    if (holds_code && m_guard && base < kStackAreaEnd && base + int64_t(size) > kStackBase) {
         // Guest stores there do not reach the text guard (see create()).
         return make_error("machine: executable region '{}' at {} lies in the stack area", name,
                           base);
     }
-    KLP_TRY_ASSIGN(region, m_memory.add_region(std::move(name), base, size, executable));
+    KLP_TRY_ASSIGN(region, m_memory.add_region(name, base, size, holds_code));
     for (auto& cpu : m_cpus) {
-        KLP_TRY(cpu->backend->map(base, size, region->host, executable));
+        KLP_TRY(cpu->backend->map(base, size, region->host, uint32_t(perm)));
+    }
+    m_permissions.set(GuestRange{base, base + int64_t(size)}, perm, std::move(name));
+    return {};
+}
+
+Result<void> Machine::protect(GuestRange pages, Perm perm, std::string what) {
+    for (auto& cpu : m_cpus) {
+        KLP_TRY(cpu->backend->protect(pages.begin, pages.size(), uint32_t(perm)));
+    }
+    m_permissions.set(pages, perm, std::move(what));
+    return {};
+}
+
+// Strict RWX for a loaded object: each section's pages get its kind's permission. The loader
+// starts every group (text, rodata, data, bss) on a new page, so pages are never shared by
+// sections that need different permissions; if they were, the page gets the union.
+Result<void> Machine::protect_sections(const LoadedObject& object) {
+    std::map<uint64_t, std::pair<Perm, std::string>> pages;
+    for (const PlacedSection& s : object.sections) {
+        if (s.range.size() == 0) {
+            continue;
+        }
+        const Perm perm = section_permission(s.kind);
+        for (GuestAddr p = s.range.begin.align_down(kPageSize); p < s.range.end;
+             p += int64_t(kPageSize)) {
+            auto [it, inserted] = pages.try_emplace(p.value, perm, object.name + ":" + s.name);
+            if (!inserted) {
+                it->second.first = it->second.first | perm;
+            }
+        }
+    }
+    // One protect call per run of pages with the same permission and section.
+    for (auto it = pages.begin(); it != pages.end();) {
+        auto run_end = std::next(it);
+        uint64_t end = it->first + kPageSize;
+        while (run_end != pages.end() && run_end->first == end && run_end->second == it->second) {
+            end += kPageSize;
+            ++run_end;
+        }
+        KLP_TRY(protect(GuestRange{GuestAddr(it->first), GuestAddr(end)}, it->second.first,
+                        it->second.second));
+        it = run_end;
     }
     return {};
 }
@@ -191,7 +236,30 @@ Result<GuestAddr> Machine::reserve_module_region(uint64_t size, Placement placem
     return base;
 }
 
+// Kernel objects are one image, as vmlinux is one link: two strong definitions of one global
+// symbol are the linker's "multiple definition" error, never "first one wins".
+Result<void> Machine::check_duplicate_globals(const LoadedObject& object) const {
+    if (object.kind != ObjectKind::Kernel) {
+        return {};
+    }
+    const GuestRange kernel{kKernelBase, kKernelBase + int64_t(kKernelSize)};
+    for (const Symbol& s : object.symbols) {
+        if (!s.global || s.weak) {
+            continue;
+        }
+        auto other = m_symbols.lookup(s.name);
+        if (other && other->global && !other->weak && other->object != object.name &&
+            kernel.contains(other->addr)) {
+            return make_error("machine: kernel objects '{}' and '{}' both define global symbol "
+                              "'{}' (multiple definition: make one static or rename it)",
+                              other->object, object.name, s.name);
+        }
+    }
+    return {};
+}
+
 Result<void> Machine::load(const LoadedObject& object) {
+    KLP_TRY(check_duplicate_globals(object));
     for (const PlacedSection& s : object.sections) {
         uint64_t size = s.range.size();
         if (size == 0) {
@@ -227,8 +295,8 @@ Result<void> Machine::load(const LoadedObject& object) {
         f.message = w.message;
         add_finding(std::move(f));
     }
+    KLP_TRY(protect_sections(object));
     m_symbols.add_object(object);
-    m_loaded_objects.push_back(object.name);
     m_cfi_sections.insert(m_cfi_sections.end(), object.cfi.begin(), object.cfi.end());
     return {};
 }
@@ -261,9 +329,9 @@ Result<int> Machine::create_task(const TaskSpec& spec) {
         return make_error("machine: task '{}' on CPU {} of {}", spec.name, spec.cpu, cpu_count());
     }
     int id = int(m_tasks.size());
-    GuestAddr base = kStackBase + int64_t(uint64_t(id) * kStackSlot);
-    KLP_TRY(map_region(fmt::format("stack:{}", spec.name), base, kThreadSize,
-                       /*executable=*/false));
+    auto stack = task_stack(spec.name);
+    KLP_TRY(stack);
+    GuestAddr base = *stack;
     auto t = std::make_unique<Task>();
     t->id = id;
     t->name = spec.name;
@@ -297,22 +365,33 @@ Result<int> Machine::create_task(const TaskSpec& spec) {
     return id;
 }
 
-int Machine::current_task(int cpu) const { return m_cpus.at(size_t(cpu))->current->id; }
-
-void Machine::block_task(int id) {
-    Task& t = task(id);
-    if (!t.finished() && t.kind != TaskKind::Idle) {
-        t.state = TaskState::Blocked;
+// A task's stack: the slot of a task that has finished (zeroed, as the kernel clears a cached
+// stack before reusing it), else a new slot mapped below the guard of the last one. Each slot is
+// one Unicorn region and QEMU aborts the process past a few thousand regions, so the number of
+// slots is bounded by the tasks alive at once, not by the tasks ever created, and capped.
+Result<GuestAddr> Machine::task_stack(std::string_view name) {
+    for (size_t slot = 0; slot < m_stack_owner.size(); ++slot) {
+        if (task(m_stack_owner[slot]).finished()) {
+            m_stack_owner[slot] = int(m_tasks.size());
+            GuestAddr base = kStackBase + int64_t(uint64_t(slot) * kStackSlot);
+            std::memset(m_memory.host_ptr(base, kThreadSize), 0, kThreadSize);
+            return base;
+        }
     }
+    if (m_stack_owner.size() >= kMaxLiveTasks) {
+        return make_error("machine: cannot create task '{}': {} tasks are alive at once, the "
+                          "most klpemu maps stacks for",
+                          name, kMaxLiveTasks);
+    }
+    GuestAddr base = kStackBase + int64_t(uint64_t(m_stack_owner.size()) * kStackSlot);
+    KLP_TRY(map_region(fmt::format("stack:{}", m_stack_owner.size()), base, kThreadSize,
+                       Perm::ReadWrite, /*holds_code=*/false));
+    m_stack_owner.push_back(int(m_tasks.size()));
+    return base;
 }
 
-void Machine::wake_task(int id) {
-    Task& t = task(id);
-    if (t.state == TaskState::Blocked) {
-        bool running = m_cpus[size_t(t.cpu)]->current == &t;
-        t.state = running ? TaskState::Running : TaskState::Runnable;
-        m_cpus[size_t(t.cpu)]->halted = false;
-    }
+int Machine::current_task(int cpu) const {
+    return m_cpus.at(size_t(cpu))->current->id;
 }
 
 Result<uint64_t> Machine::call(GuestAddr fn, std::array<uint64_t, 8> args, int cpu) {
@@ -433,6 +512,8 @@ uint64_t Machine::cpu_instructions(int cpu) const { return m_cpus.at(size_t(cpu)
 uint64_t Machine::cpu_cycles(int cpu) const { return m_cpus.at(size_t(cpu))->cycles; }
 
 void Machine::add_finding(Finding f) {
+    KLP_CHECK(is_finding_kind(f.kind), "finding kind '{}' is not registered in emu/finding_kinds.cpp",
+              f.kind);
     if (f.instruction == 0) {
         f.instruction = m_clock;
     }

@@ -8,7 +8,8 @@
 //
 //   0xffff800002000000  module area, near: [K-96 MiB, K-32 MiB), within BL reach of the kernel
 //   0xffff800008000000  K: kernel image (32 MiB): the machine's guest objects, then kernel objects
-//   0xffff800040000000  task stacks: 16 KiB each, 16 KiB aligned, 16 KiB unmapped guard between
+//   0xffff800040000000  task stacks: 16 KiB each, 16 KiB aligned, 16 KiB unmapped guard between;
+//                       a finished task's stack is reused by the next task created
 //   0xffff800050000000  per-CPU IRQ stacks: 16 KiB each (allocated; entry does not switch yet)
 //   0xffff800100000000  module area, far: > 2 GiB from the kernel, so calls need PLTs
 #pragma once
@@ -23,6 +24,7 @@
 #include "emu/host_call.h"
 #include "emu/image.h"
 #include "emu/insn_word.h"
+#include "emu/memory_permissions.h"
 #include "emu/observer.h"
 #include "emu/result.h"
 #include "emu/symbol_table.h"
@@ -53,6 +55,10 @@ inline constexpr GuestAddr kModuleFarBase{0xffff800100000000ULL};
 // End of the task and IRQ stack areas: never executable (a fetch there is a protection fault).
 inline constexpr GuestAddr kStackAreaEnd{0xffff800060000000ULL};
 inline constexpr int kMaxCpus = 8;
+// Task stacks are reused once their task has finished; at most this many tasks (idle tasks
+// included) are alive at once. Each stack is one Unicorn region, and QEMU aborts the whole
+// process past a few thousand (phys_section_add), so the limit is an error well before that.
+inline constexpr size_t kMaxLiveTasks = 512;
 
 // The stated cost of a host call (cycles): klpemu's own HVC round trip into C++, which stands
 // for the guest code the callback replaces; it is not a hardware figure. Exception entry/return
@@ -129,6 +135,8 @@ class Machine {
     const MachineConfig& config() const { return m_config; }
     int cpu_count() const { return int(m_cpus.size()); }
     GuestMemory& memory() { return m_memory; }
+    // Page permissions (strict RWX) the CPUs enforce on guest accesses; host writes bypass them.
+    const MemoryPermissions& permissions() const { return m_permissions; }
     const GuestMemory& memory() const { return m_memory; }
     SymbolTable& symbols() { return m_symbols; }
     const SymbolTable& symbols() const { return m_symbols; }
@@ -163,9 +171,6 @@ class Machine {
     int task_count() const { return int(m_tasks.size()); }
     // Id of the task running on `cpu` (its idle task when nothing else runs).
     int current_task(int cpu) const;
-    // Blocks / wakes a task (a blocked task is skipped by schedule()).
-    void block_task(int id);
-    void wake_task(int id);
     // Creates a kthread calling `fn(args)`, runs the machine until every task finishes, returns
     // its exit value. For tests.
     Result<uint64_t> call(GuestAddr fn, std::array<uint64_t, 8> args = {}, int cpu = 0);
@@ -250,7 +255,11 @@ class Machine {
     explicit Machine(const MachineConfig& config);
     Result<void> boot();
     Result<void> map_region(std::string name, GuestAddr base, uint64_t size,
-                            bool executable = true);
+                            Perm perm = Perm::ReadWrite, bool holds_code = true);
+    Result<void> protect(GuestRange pages, Perm perm, std::string what);
+    Result<void> protect_sections(const LoadedObject& object);
+    Result<GuestAddr> task_stack(std::string_view name);
+    Result<void> check_duplicate_globals(const LoadedObject& object) const;
     void register_machine_host_calls();
 
     // Hook paths (noexcept, inside Unicorn).
@@ -294,6 +303,7 @@ class Machine {
 
     MachineConfig m_config;
     GuestMemory m_memory;
+    MemoryPermissions m_permissions;
     SymbolTable m_symbols;
     std::vector<std::unique_ptr<Cpu>> m_cpus;
     std::vector<std::unique_ptr<Task>> m_tasks;
@@ -331,7 +341,7 @@ class Machine {
     GuestAddr m_kernel_next = kKernelBase;
     GuestAddr m_near_next = kModuleNearBase;
     GuestAddr m_far_next = kModuleFarBase;
-    std::vector<std::string> m_loaded_objects;
+    std::vector<int> m_stack_owner; // Stack slot -> id of the task using it.
     std::vector<CfiSection> m_cfi_sections;
 };
 

@@ -7,6 +7,7 @@
 #include "emu/machine.h"
 
 #include "emu/machine_internal.h"
+#include "emu/printable_text.h"
 
 #include <algorithm>
 
@@ -303,11 +304,15 @@ Result<bool> Machine::run_slice(Cpu& cpu, RunResult& out) {
                     cpu, "misaligned-sp", GuestAddr(f.pc),
                     fmt::format("SP alignment fault: access through sp = {:#018x}", f.addr));
             } else {
+                std::string message = fmt::format("{} {} of {} bytes at {:#018x}",
+                                                  f.unmapped ? "unmapped" : "protection fault on",
+                                                  kAccess[f.access], f.size, f.addr);
+                if (const auto* page = m_permissions.at(GuestAddr(f.addr)); page && !f.unmapped) {
+                    message += fmt::format(" ({}, {} {})", symbolized(f.addr), page->what,
+                                           perm_str(page->perm));
+                }
                 kill_current(cpu, f.unmapped ? "unmapped-access" : "protection-fault",
-                             GuestAddr(f.pc),
-                             fmt::format("{} {} of {} bytes at {:#018x}",
-                                         f.unmapped ? "unmapped" : "protection fault on",
-                                         kAccess[f.access], f.size, f.addr));
+                             GuestAddr(f.pc), std::move(message));
             }
             continue;
         }
@@ -546,7 +551,8 @@ void Machine::hc_task_exit(HostCallContext& ctx) {
 }
 
 void Machine::hc_printk(HostCallContext& ctx) {
-    // A small printk: %d %u %x %lx %ld %lu %llx %s %p %%, arguments from x1.
+    // A small printk: %d %u %x %lx %ld %lu %llx %s %c %p %%, arguments from x1. The record is
+    // made printable as /dev/kmsg does (emu/printable_text.h): guest bytes are arbitrary.
     auto read_string = [&](uint64_t addr) {
         std::string s;
         for (uint64_t i = 0; i < 512; ++i) {
@@ -578,6 +584,10 @@ void Machine::hc_printk(HostCallContext& ctx) {
         case 'x': out += fmt::format("{:x}", v); ++next_arg; break;
         case 'p': out += symbolized(v); ++next_arg; break;
         case 's': out += read_string(v); ++next_arg; break;
+        case 'c':
+            out.push_back(char(v));
+            ++next_arg;
+            break;
         case '%': out.push_back('%'); break;
         default: out += format.substr(i, j - i + 1); break;
         }
@@ -586,7 +596,7 @@ void Machine::hc_printk(HostCallContext& ctx) {
     while (!out.empty() && out.back() == '\n') {
         out.pop_back();
     }
-    log_line(ctx.cpu(), ctx.task().name, out);
+    log_line(ctx.cpu(), ctx.task().name, printable_log_text(out));
 }
 
 void Machine::hc_irq(HostCallContext& ctx) {

@@ -151,9 +151,13 @@ Result<void> UnicornBackend::set_exits(std::span<const uint64_t> exits) noexcept
                     "set exits");
 }
 
-Result<void> UnicornBackend::map(GuestAddr base, uint64_t size, uint8_t* host, bool executable) {
-    const uint32_t prot = executable ? UC_PROT_ALL : (UC_PROT_READ | UC_PROT_WRITE);
-    return check_uc(uc_mem_map_ptr(m_impl->uc, base.value, size, prot, host), "uc_mem_map_ptr");
+Result<void> UnicornBackend::map(GuestAddr base, uint64_t size, uint8_t* host, uint32_t perms) {
+    static_assert(UC_PROT_READ == 1 && UC_PROT_WRITE == 2 && UC_PROT_EXEC == 4);
+    return check_uc(uc_mem_map_ptr(m_impl->uc, base.value, size, perms, host), "uc_mem_map_ptr");
+}
+
+Result<void> UnicornBackend::protect(GuestAddr base, uint64_t size, uint32_t perms) {
+    return check_uc(uc_mem_protect(m_impl->uc, base.value, size, perms), "uc_mem_protect");
 }
 
 Result<void> UnicornBackend::run(GuestAddr pc) {

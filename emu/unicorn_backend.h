@@ -63,14 +63,18 @@ class UnicornBackend {
     UnicornBackend(const UnicornBackend&) = delete;
     UnicornBackend& operator=(const UnicornBackend&) = delete;
 
-    // Maps host memory `host` (page aligned, owned by the caller) at `base`: read/write, and
-    // executable when `executable` (a fetch from a non-executable mapping is a protection fault).
-    Result<void> map(GuestAddr base, uint64_t size, uint8_t* host, bool executable = true);
-
     // Replaces the set of exit addresses: the translator ends a block *before* fetching the word
     // at an exit and emulation stops with PC there, the word never decoded (the text guard).
     // Blocks translated before the change keep their old exits: remove_cache them.
     Result<void> set_exits(std::span<const uint64_t> exits) noexcept;
+
+    // Maps host memory `host` (page aligned, owned by the caller) at `base` with `perms`
+    // (UC_PROT_* bits: 1 read, 2 write, 4 exec).
+    Result<void> map(GuestAddr base, uint64_t size, uint8_t* host, uint32_t perms = 7);
+
+    // Changes the permissions of mapped pages [base, base + size) (page aligned). Host writes
+    // to the memory are unaffected; guest accesses the permissions forbid fault.
+    Result<void> protect(GuestAddr base, uint64_t size, uint32_t perms);
 
     // Runs from `pc` until a callback calls stop() or a fault ends emulation. Never with count>0.
     Result<void> run(GuestAddr pc);

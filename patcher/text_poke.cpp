@@ -88,14 +88,6 @@ Result<void> TextPoke::apply(const TextPatch& patch, const PokeContext& context)
     return {};
 }
 
-Result<void> TextPoke::apply_all(const std::vector<TextPatch>& patches,
-                                 const PokeContext& context) {
-    for (const TextPatch& patch : patches) {
-        KLP_TRY(apply(patch, context));
-    }
-    return {};
-}
-
 Result<void> TextPoke::write_literal(GuestAddr addr, uint64_t expected_old, uint64_t value,
                                      const Symbol* function) {
     const std::string where = function

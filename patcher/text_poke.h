@@ -70,9 +70,6 @@ class TextPoke {
     // and the log line. Errors (misaligned, unmapped, old-word mismatch) write nothing.
     Result<void> apply(const TextPatch& patch, const PokeContext& context = {});
 
-    // Applies each patch in order; stops at the first error.
-    Result<void> apply_all(const std::vector<TextPatch>& patches, const PokeContext& context = {});
-
     // Writes the 8-byte CALL_OPS literal as one aligned data store (no cache maintenance, as
     // aarch64_insn_write_literal_u64), after checking the old value. `function` (the function
     // the literal precedes) names it in the log: "literal g5-0x8: ftrace_nop_ops -> ...".

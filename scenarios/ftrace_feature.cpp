@@ -92,6 +92,7 @@ void FtraceFeature::log_stack_trace(patcher::FtraceCall& call) {
     if (auto* unwind = m_host.feature<UnwindFeature>()) {
         view.graph = unwind->check().graph_stack(task.id);
         view.cfi = &unwind->check().cfi();
+        view.bottom_return_addresses = unwind->check().bottom_return_addresses();
     }
     if (auto rth = machine.symbols().lookup("return_to_handler")) {
         view.return_to_handler = rth->addr;
@@ -105,6 +106,14 @@ void FtraceFeature::log_stack_trace(patcher::FtraceCall& call) {
     }
     m_host.note(fmt::format("stacktrace {} ({}: {}): {}", call.function, policy_name,
                             result.reliable ? "reliable" : "unreliable, " + result.reason, trace));
+    auto* unwind = m_host.feature<UnwindFeature>();
+    if (unwind && result.reliable) {
+        if (auto f = unwind->check().judge_reliable_trace(task, cpu, GuestAddr(state.pc),
+                                                          policy_name, "stacktrace tracer",
+                                                          result.return_addresses)) {
+            machine.add_finding(std::move(*f));
+        }
+    }
 }
 
 // Text writes and tracer lines, merged into the machine's events by the clock.

@@ -25,6 +25,9 @@ Result<std::optional<std::string>> read_golden(const fs::path& path) {
     if (!fs::exists(path, ec)) {
         return std::optional<std::string>{};
     }
+    if (fs::is_directory(path, ec)) {
+        return make_error("{}: error: golden transcript is a directory, not a file", path.string());
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         return make_error("{}: error: cannot read golden transcript", path.string());
@@ -35,6 +38,10 @@ Result<std::optional<std::string>> read_golden(const fs::path& path) {
 }
 
 Result<void> write_golden(const fs::path& path, std::string_view text) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+        return make_error("{}: error: golden transcript is a directory, not a file", path.string());
+    }
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     if (!out) {

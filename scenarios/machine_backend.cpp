@@ -256,11 +256,6 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
         options.extra_flags.insert(options.extra_flags.end(), module_flags.begin(),
                                    module_flags.end());
     }
-    if (m_s.machine.check_unwind) {
-        // The cfi policy's input. Only when the scenario asks for the check: the extra
-        // .eh_frame section moves later objects, so `--policies` must not add it.
-        options.extra_flags.push_back("-fasynchronous-unwind-tables");
-    }
     options.extra_flags.insert(options.extra_flags.end(), object.cflags.begin(),
                                object.cflags.end());
     return load_source_file(object.path, options);

@@ -68,7 +68,9 @@ std::string report_json(const std::vector<ScenarioResult>& results) {
     nlohmann::json doc{
         {"scenarios", std::move(scenarios)},
         {"summary", {{"pass", s.pass}, {"fail", s.fail}, {"error", s.error}, {"skip", s.skip}}}};
-    return doc.dump(2) + "\n";
+    // Invalid UTF-8 would make dump() throw: replace it (U+FFFD); control characters become
+    // JSON escapes.
+    return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 } // namespace klpemu::scenario

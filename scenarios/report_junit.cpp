@@ -3,13 +3,18 @@
 // transcript in <system-out>.
 #include "scenarios/report_formats.h"
 
+#include "emu/printable_text.h"
+
 #include <fmt/format.h>
 
 namespace klpemu::scenario {
 
 namespace {
 
-std::string xml_escape(std::string_view text) {
+// XML 1.0 allows no control characters but tab, newline and CR, and the document says UTF-8:
+// guest bytes are made printable first, then the markup characters escaped.
+std::string xml_escape(std::string_view raw) {
+    const std::string text = printable_document(raw);
     std::string out;
     out.reserve(text.size());
     for (char c : text) {
@@ -20,12 +25,8 @@ std::string xml_escape(std::string_view text) {
         case '"': out += "&quot;"; break;
         case '\'': out += "&apos;"; break;
         default:
-            // Control characters other than tab/newline are not allowed in XML 1.0.
-            if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') {
-                out += '?';
-            } else {
-                out += c;
-            }
+            out += c;
+            break;
         }
     }
     return out;

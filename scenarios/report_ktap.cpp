@@ -3,6 +3,8 @@
 // lines before the result line, and skips carry `# SKIP reason`.
 #include "scenarios/report_formats.h"
 
+#include "emu/printable_text.h"
+
 #include <fmt/format.h>
 
 namespace klpemu::scenario {
@@ -68,7 +70,7 @@ std::string report_ktap(const std::vector<ScenarioResult>& results) {
     const auto s = summarize(results);
     out += fmt::format("# Totals: pass:{} fail:{} xfail:0 xpass:0 skip:{} error:{}\n", s.pass,
                        s.fail, s.skip, s.error);
-    return out;
+    return printable_document(out);
 }
 
 } // namespace klpemu::scenario

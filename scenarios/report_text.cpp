@@ -1,6 +1,8 @@
 // The text report: a status column, then details for everything that did not pass.
 #include "scenarios/report_formats.h"
 
+#include "emu/printable_text.h"
+
 #include <fmt/format.h>
 
 namespace klpemu::scenario {
@@ -38,8 +40,12 @@ std::string report_text(const std::vector<ScenarioResult>& results) {
         if (r.status == Status::Skip) {
             extra = fmt::format(" ({})", r.message);
         } else if (r.status != Status::Error) {
-            extra = fmt::format(" ({} instructions, {} cycles{})", r.instructions, r.cycles,
-                                r.golden_updated ? ", golden updated" : "");
+            const size_t findings = r.findings.size();
+            extra = fmt::format(
+                " ({} instructions, {} cycles{}{})", r.instructions, r.cycles,
+                findings == 0 ? ""
+                              : fmt::format(", {} finding{}", findings, findings == 1 ? "" : "s"),
+                r.golden_updated ? ", golden updated" : "");
         }
         out += fmt::format("{} {} [{}]{}\n", status_column(r.status), r.name, r.file, extra);
     }
@@ -64,7 +70,7 @@ std::string report_text(const std::vector<ScenarioResult>& results) {
     const auto s = summarize(results);
     out += fmt::format("\n{} passed, {} failed, {} errors, {} skipped\n", s.pass, s.fail, s.error,
                        s.skip);
-    return out;
+    return printable_document(out);
 }
 
 } // namespace klpemu::scenario

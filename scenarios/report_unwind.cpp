@@ -5,6 +5,8 @@
 // policy cannot unwind (unreliable) and where it lies (unsound).
 #include "scenarios/report_formats.h"
 
+#include "emu/printable_text.h"
+
 #include <fmt/format.h>
 
 namespace klpemu::scenario {
@@ -42,7 +44,7 @@ std::string report_unwind(const std::vector<ScenarioResult>& results) {
             out += counts_row(f.function, f.policy, f.counts);
         }
     }
-    return out;
+    return printable_document(out);
 }
 
 } // namespace klpemu::scenario

@@ -152,6 +152,11 @@ Result<bool> Play::fire_trigger(const Step& step) {
         return note_stop(*stop, step, false);
     }
     case Trigger::Kind::WhenReaches: {
+        if (!m_backend.symbol_address(step.trigger.reach.symbol)) {
+            return located_error(step.trigger.loc,
+                                 fmt::format("when: '{}' is not a symbol of any loaded object",
+                                             step.trigger.reach.symbol));
+        }
         auto stop = m_backend.run_until(step.trigger.reach);
         KLP_TRY(stop);
         return note_stop(*stop, step, false);
@@ -190,7 +195,9 @@ Result<bool> Play::perform(const Step& step) {
         auto args = resolve_args(call->args, step.loc, "call");
         KLP_TRY(args);
         auto outcome = m_backend.call(call->function, *args);
-        KLP_TRY(outcome);
+        if (!outcome) {
+            return located_error(step.loc, outcome.error().message);
+        }
         drain();
         std::string shown;
         for (const auto& a : call->args) {
@@ -329,6 +336,20 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
     if (!played) {
         r.status = Status::Error;
         r.message = played.error().message;
+        return r;
+    }
+    const bool runs_something =
+        !scenario.tasks.empty() || !scenario.steps.empty() ||
+        std::any_of(scenario.expectations.begin(), scenario.expectations.end(),
+                    [](const Expectation& e) { return e.kind == ExpectKind::Returns; });
+    if (!runs_something) {
+        // Checked after loading, so bad objects are reported first. An empty transcript
+        // would pass (and --update would bless it) while checking nothing.
+        r.status = Status::Error;
+        r.message = located_error(SourceLoc{r.file, 1, 1},
+                                  "nothing to run: add a [[task]], a [[step]] or an [[expect]] "
+                                  "with 'returns'")
+                        .message;
         return r;
     }
 

@@ -97,6 +97,7 @@ struct Trigger {
     Kind kind = Kind::AfterPrevious;
     uint64_t instruction = 0; // AtInstruction.
     ReachPoint reach;         // WhenReaches.
+    SourceLoc loc;            // The `at` or `when` value, for messages.
 };
 
 // Actions (action_table.h parses them from the `do` string).

@@ -1,6 +1,7 @@
 // The scenario file schema (see scenario_parser.h and docs/scenario-format.md).
 #include "scenarios/scenario_parser.h"
 
+#include "emu/finding_kinds.h"
 #include "emu/machine.h"
 #include "scenarios/action_table.h"
 #include "scenarios/known_names.h"
@@ -221,22 +222,28 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     auto seed = r.unsigned_value("seed");
     KLP_TRY(seed);
     m.seed = seed->value_or(m.seed);
-    auto quantum = r.unsigned_value("quantum");
-    KLP_TRY(quantum);
-    m.quantum = quantum->value_or(m.quantum);
-    auto budget = r.unsigned_value("budget");
-    KLP_TRY(budget);
-    m.budget = budget->value_or(m.budget);
+    // quantum and budget count instructions: 0 and negative values get the same message.
+    auto positive = [&](std::string_view key, uint64_t& field) -> Result<void> {
+        const toml::node* value = t->get(key);
+        if (value && value->is_integer() && value->as_integer()->get() <= 0) {
+            return located_error(r.loc_of(key),
+                                 fmt::format("[machine] {}: expected a positive number of "
+                                             "instructions, got {}",
+                                             key, value->as_integer()->get()));
+        }
+        auto v = r.unsigned_value(key);
+        KLP_TRY(v);
+        field = v->value_or(field);
+        return {};
+    };
+    KLP_TRY(positive("quantum", m.quantum));
+    KLP_TRY(positive("budget", m.budget));
     auto init_plt = r.boolean("module_init_ftrace_plt");
     KLP_TRY(init_plt);
     m.module_init_ftrace_plt = init_plt->value_or(m.module_init_ftrace_plt);
     auto erratum = r.boolean("erratum_843419");
     KLP_TRY(erratum);
     m.erratum_843419 = erratum->value_or(m.erratum_843419);
-    if (m.quantum == 0 || m.budget == 0) {
-        return located_error(r.loc_of(m.quantum == 0 ? "quantum" : "budget"),
-                             "[machine] quantum and budget must be positive");
-    }
     return {};
 }
 
@@ -502,6 +509,7 @@ Result<void> Parser::parse_step(const toml::table& t, size_t index) {
         }
         step.trigger.kind = Trigger::Kind::WhenReaches;
         step.trigger.reach = std::move(*reach);
+        step.trigger.loc = r.loc_of("when");
     }
     m_s.steps.push_back(std::move(step));
     return {};
@@ -525,8 +533,14 @@ Result<void> Parser::parse_expect(const toml::table& t, size_t index) {
             present.push_back(k);
         }
     }
-    if (present.size() != 1) {
-        return located_error(present.size() > 1 ? r.key_loc(present[1]) : r.loc(),
+    if (present.size() > 1) {
+        return located_error(r.key_loc(present[1]),
+                             fmt::format("{}: has both '{}' and '{}'; an [[expect]] checks one "
+                                         "thing: split it into two",
+                                         r.context(), present[0], present[1]));
+    }
+    if (present.empty()) {
+        return located_error(r.loc(),
                              fmt::format("{}: expected exactly one of returns, log, no_log, "
                                          "finding, no_finding, no_findings, instructions, cycles",
                                          r.context()));
@@ -567,6 +581,11 @@ Result<void> Parser::parse_expect(const toml::table& t, size_t index) {
         e.kind = primary == "finding" ? ExpectKind::FindingPresent : ExpectKind::FindingAbsent;
         auto kind = r.required_string(primary);
         KLP_TRY(kind);
+        if (!is_finding_kind(*kind)) {
+            return located_error(r.loc_of(primary),
+                                 fmt::format("{} {}: unknown finding kind '{}'; known kinds: {}",
+                                             r.context(), primary, *kind, known_finding_kinds()));
+        }
         e.text = std::move(*kind);
         auto where = r.string("where");
         KLP_TRY(where);

@@ -117,6 +117,51 @@ std::vector<Finding> UnwindCheck::take_findings() {
     return out;
 }
 
+std::span<const GuestAddr> UnwindCheck::bottom_return_addresses() const {
+    return m_checker->checker().bottom_return_addresses();
+}
+
+std::optional<Finding> UnwindCheck::judge_reliable_trace(const emu::Task& task, int cpu,
+                                                         GuestAddr pc, std::string_view policy,
+                                                         std::string_view producer,
+                                                         std::span<const GuestAddr> trace) const {
+    const unwinder::GroundTruth* truth = m_checker->checker().truth(task.id);
+    if (truth == nullptr || !truth->complete()) {
+        return std::nullopt;
+    }
+    std::vector<GuestAddr> real;
+    truth->return_addresses(pc, real);
+    const std::span<const GuestAddr> expected = std::span<const GuestAddr>(real).subspan(1);
+    if (std::equal(trace.begin(), trace.end(), expected.begin(), expected.end())) {
+        return std::nullopt;
+    }
+    auto list = [&](std::span<const GuestAddr> addrs) {
+        std::string out;
+        for (const GuestAddr a : addrs) {
+            out += (out.empty() ? "" : " <- ") + m_machine.symbolize(a).str();
+        }
+        return out;
+    };
+    // The first return address the trace gets wrong, as the per-boundary check words it.
+    std::string difference;
+    const auto [t, e] = std::mismatch(trace.begin(), trace.end(), expected.begin(), expected.end());
+    if (e != expected.end() && (t == trace.end() || std::find(t, trace.end(), *e) == trace.end())) {
+        difference = "misses " + m_machine.symbolize(*e).str();
+    } else if (t != trace.end()) {
+        difference = "reports " + m_machine.symbolize(*t).str() + " out of place";
+    }
+    Finding f;
+    f.kind = "unsound-reliable-trace";
+    f.severity = Severity::Error;
+    f.pc = trace.empty() ? pc : trace.front();
+    f.where = m_machine.symbolize(*f.pc).str();
+    f.cpu = cpu;
+    f.task = task.name;
+    f.message = fmt::format("unwinder: {}: {}'s reliable trace {}; trace: {}; truth: {}", policy,
+                            producer, difference, list(trace), list(expected));
+    return f;
+}
+
 UnwindReport UnwindCheck::report() const {
     const auto& checker = m_checker->checker();
     UnwindReport r;

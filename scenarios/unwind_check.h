@@ -17,6 +17,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,16 @@ class UnwindCheck {
     const CfiTable& cfi() const { return m_cfi; }
     // The checker itself: ground truth per task, for the step debugger's `bt`.
     const unwinder::ReliabilityChecker& checker() const { return m_checker->checker(); }
+    std::span<const GuestAddr> bottom_return_addresses() const;
+
+    // Judges a trace that some part of klpemu called reliable for `task`, taken now while the
+    // task is at `pc` (the stacktrace tracer; later the livepatch transition and the
+    // debugger): if it differs from the ground truth's return addresses, an
+    // `unsound-reliable-trace` finding naming `producer`, the policy and both traces. Nothing
+    // when the truth is incomplete (the task ran before the check was attached).
+    std::optional<Finding> judge_reliable_trace(const emu::Task& task, int cpu, GuestAddr pc,
+                                                std::string_view policy, std::string_view producer,
+                                                std::span<const GuestAddr> trace) const;
     // The graph return stack of `task`, or null without ftrace.
     const GraphReturnStack* graph_stack(int task) const;
 

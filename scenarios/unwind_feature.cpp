@@ -13,6 +13,16 @@ std::vector<std::string> observed_policies(const Scenario& scenario, const Unwin
         observed.push_back(scenario.machine.unwinder);
     }
     const auto asserted = asserted_policies(scenario.machine);
+    // The stacktrace tracer's reliable traces are judged against the ground truth, which the
+    // check keeps: observe (never assert) the tracer's policy if nothing else attaches it.
+    const bool stacktrace =
+        std::any_of(scenario.steps.begin(), scenario.steps.end(), [](const Step& s) {
+            const auto* f = std::get_if<FtraceAction>(&s.action);
+            return f && f->enable && f->tracer == "stacktrace";
+        });
+    if (stacktrace && asserted.empty() && observed.empty()) {
+        observed.push_back(scenario.machine.unwinder);
+    }
     std::erase_if(observed, [&](const std::string& p) {
         return std::find(asserted.begin(), asserted.end(), p) != asserted.end();
     });

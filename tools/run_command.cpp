@@ -37,6 +37,7 @@ struct RunCommandOptions {
     bool no_cache = false;            // --no-cache
     std::string policies;             // --policies all|NAME[,NAME...]
     std::vector<std::string> reports; // --report NAME, repeatable (tools/run_reports.h)
+    int skip_exit_code = 0;           // --skip-exit-code N: exit N when every scenario skipped.
     std::string cycles;               // --cycles fast|pipeline (overrides [machine] cycles)
 };
 
@@ -122,7 +123,11 @@ int run_scenarios(const RunCommandOptions& o) {
         std::fprintf(stderr, "%s\n", added.error().message.c_str());
         return 2;
     }
-    return exit_status(summarize(results));
+    const Summary summary = summarize(results);
+    if (o.skip_exit_code != 0 && summary.skip > 0 && summary.skip == int(results.size())) {
+        return o.skip_exit_code; // ctest's SKIP_RETURN_CODE: shown as skipped, not passed.
+    }
+    return exit_status(summary);
 }
 
 } // namespace
@@ -162,6 +167,10 @@ void register_run_command(CLI::App& app, int& exit_status) {
                     "statistics per policy and function, and each unsound PC)")
         ->check(CLI::IsMember(run_report_names()))
         ->allow_extra_args(false);
+    run->add_option("--skip-exit-code", options->skip_exit_code,
+                    "Exit with this status when every scenario was skipped (for ctest's "
+                    "SKIP_RETURN_CODE)")
+        ->check(CLI::Range(3, 255));
     run->callback([options, &exit_status] { exit_status = run_scenarios(*options); });
 }
 

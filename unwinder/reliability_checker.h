@@ -122,6 +122,8 @@ class ReliabilityChecker {
     std::map<std::string, std::map<std::string, PolicyStats>> function_stats() const;
     // The ground truth of a task, for tests and the stepper.
     const GroundTruth* truth(int task) const;
+    // Where a kthread's last return address may point (seed-v4's bottom check).
+    std::span<const GuestAddr> bottom_return_addresses() const { return m_bottom_returns; }
     // A deterministic text table of the statistics.
     std::string summary() const;
     std::vector<std::string_view> policies() const;

@@ -1,11 +1,13 @@
 // The loader's layout, symbols and CFI on a small assembled object, and the symbol table's
 // naming rules (size-0 functions reach the next symbol; uncovered bytes name their section).
 #include "emu/assembler.h"
+#include "emu/cfi_table.h"
 #include "emu/loader.h"
 #include "emu/symbol_table.h"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 
 using namespace klpemu;
@@ -83,13 +85,21 @@ TEST_CASE("loader: groups are page aligned, sections keep their alignment, symbo
     CHECK(loaded->extent == GuestRange{kBase, kBase + 0x4000});
     CHECK(Loader::layout_size(*obj).value() == 0x4000);
 
-    // .rodata holds the absolute address of entry; .eh_frame is placed and relocated.
+    // .rodata holds the absolute address of entry. .eh_frame takes no guest memory (the extent
+    // is what it would be without it) but is relocated as if it lay past the extent, so its
+    // FDE covers entry.
     uint64_t quad = 0;
     std::memcpy(&quad, rodata.bytes.data(), 8);
     CHECK(quad == kBase.value);
+    CHECK(std::none_of(loaded->sections.begin(), loaded->sections.end(),
+                       [](const PlacedSection& s) { return s.name == ".eh_frame"; }));
     REQUIRE(loaded->cfi.size() == 1);
     CHECK(loaded->cfi[0].name == ".eh_frame");
-    CHECK(loaded->cfi[0].addr == section(*loaded, ".eh_frame").range.begin);
+    CHECK(loaded->cfi[0].addr == loaded->extent.end);
+    CfiTable cfi;
+    REQUIRE(cfi.add_section(loaded->cfi[0]).ok());
+    CHECK(cfi.find(kBase) != nullptr);
+    CHECK(cfi.find(kBase + 4) != nullptr);
 
     SymbolTable table;
     table.add_object(*loaded);

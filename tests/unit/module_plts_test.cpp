@@ -63,3 +63,29 @@ TEST_CASE("PltSection: dedup by target, overflow past plt_max_entries") {
     CHECK(plt.overflowed());
     CHECK(plt_section_size(2) == 36);
 }
+
+TEST_CASE("PltSection: reuse finds each target's own slot, whichever order they come back in") {
+    PltSection plt(".plt", GuestAddr(0xffff800100000000), 8, false);
+    const GuestAddr targets[] = {GuestAddr(0xffff800008000000), GuestAddr(0xffff800008000100),
+                                 GuestAddr(0xffff800008000200), GuestAddr(0xffff800008000300)};
+    std::vector<GuestAddr> first;
+    for (size_t i = 0; i < 4; ++i) {
+        auto at = plt.emit(targets[i], "t" + std::to_string(i));
+        REQUIRE(at.ok());
+        CHECK(*at == plt.base() + int64_t(i * kPltEntrySize));
+        first.push_back(*at);
+    }
+    // Back in another order, repeatedly: always the slot that forwards to that target.
+    for (size_t i : {2u, 0u, 3u, 1u, 3u, 2u}) {
+        auto again = plt.emit(targets[i], "again");
+        REQUIRE(again.ok());
+        CHECK(*again == first[i]);
+        CHECK(plt_entry_target(*again, plt.slots()[i].entry) == targets[i]);
+    }
+    CHECK(plt.used() == 4);
+    CHECK(plt.slots().size() == 4);
+    // A new target after the reuses still takes the next free slot.
+    auto fifth = plt.emit(GuestAddr(0xffff800008000400), "t4");
+    REQUIRE(fifth.ok());
+    CHECK(*fifth == plt.base() + int64_t(4 * kPltEntrySize));
+}

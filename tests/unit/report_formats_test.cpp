@@ -123,7 +123,7 @@ TEST_CASE("JUnit XML is well formed and counts verdicts") {
 
 TEST_CASE("text: one line per scenario, details for failures, a summary") {
     const auto t = report_text(sample());
-    CHECK(t.starts_with("PASS  calls [basics/calls.toml] (120 instructions, 180 cycles)\n"
+    CHECK(t.starts_with("PASS  calls [basics/calls.toml] (120 instructions, 180 cycles, 1 finding)\n"
                         "FAIL  wrong <result> [bad/wrong.toml]"));
     CHECK(t.find("wrong.toml:9:1: expectation failed: f returns 1: f() returned 2\n") != std::string::npos);
     CHECK(t.find("-x\n+y\n") != std::string::npos);

@@ -198,6 +198,8 @@ TEST_CASE("wrong types and missing keys say what was expected") {
     CHECK(error_of(std::string(k_kernel) + "[[step]]\ndo = \"run\"\n").find("expected 'run N'") !=
           std::string::npos);
     CHECK(error_of(std::string(k_kernel) + "[[expect]]\nlog = \"a\"\nno_log = \"b\"\n")
+              .starts_with("t.toml:11:1: error: [[expect]] #1: has both 'log' and 'no_log'"));
+    CHECK(error_of(std::string(k_kernel) + "[[expect]]\nwhere = \"f\"\n")
               .find("expected exactly one of returns, log") != std::string::npos);
     CHECK(error_of(std::string(k_kernel) + "[[expect]]\ncycles = [5, 1]\n")
               .find("expected 0 <= LOW <= HIGH") != std::string::npos);
@@ -248,6 +250,29 @@ f:
     ret
 """
 )").find("cflags: only applies to a .c source") != std::string::npos);
+}
+
+TEST_CASE("finding kinds come from the registry: a misspelt kind is a located error") {
+    const auto e =
+        error_of(std::string(k_kernel) + "[[expect]]\nno_finding = \"store-bellow-sp\"\n");
+    CHECK(e.starts_with("t.toml:10:14: error: [[expect]] #1 no_finding: unknown finding kind "
+                        "'store-bellow-sp'"));
+    CHECK(e.find("known kinds: abi-clobber, ") != std::string::npos);
+    CHECK(e.find("store-below-sp") != std::string::npos);
+    CHECK(error_of(std::string(k_kernel) + "[[expect]]\nfinding = \"Patched-brk\"\n")
+              .find("unknown finding kind 'Patched-brk'") != std::string::npos);
+    CHECK(parse_scenario_text(std::string(k_kernel) + "[[expect]]\nfinding = \"patched-brk\"\n",
+                              "t.toml")
+              .ok());
+}
+
+TEST_CASE("budget and quantum: zero and negative get the same located message") {
+    CHECK(error_of("[machine]\nbudget = 0\n") ==
+          "t.toml:2:10: error: [machine] budget: expected a positive number of instructions, got 0");
+    CHECK(error_of("[machine]\nbudget = -5\n") ==
+          "t.toml:2:10: error: [machine] budget: expected a positive number of instructions, got -5");
+    CHECK(error_of("[machine]\nquantum = 0\n").find("[machine] quantum: expected a positive number") !=
+          std::string::npos);
 }
 
 TEST_CASE("[machine] cycles picks the cycle model: fast by default, or pipeline") {
