@@ -225,7 +225,8 @@ Result<void> Ftrace::module_enable(const LoadedObject& object) {
     for (const PatchSite& ps : object.patch_sites) {
         own.insert(ps.rec_ip);
         for (auto& [id, entry] : m_ops) {
-            if (!entry.ops.filter.empty() && entry.ops.filter.matches(ps.function)) {
+            if (!entry.ops.function_addr && !entry.ops.filter.empty() &&
+                entry.ops.filter.matches(ps.function)) {
                 entry.functions.insert(ps.function);
             }
         }
@@ -249,10 +250,15 @@ void Ftrace::remove_sites(GuestRange range) {
     }
 }
 
+bool Ftrace::covers(const OpsEntry& entry, const CallSite& site) {
+    return entry.ops.function_addr ? site.site.function_addr == *entry.ops.function_addr
+                                   : entry.functions.contains(site.site.function);
+}
+
 std::vector<OpsId> Ftrace::ops_for(const CallSite& site) const {
     std::vector<OpsId> out;
     for (const auto& [id, entry] : m_ops) {
-        if (entry.functions.contains(site.site.function)) {
+        if (covers(entry, site)) {
             out.push_back(id);
         }
     }
@@ -362,8 +368,16 @@ Result<void> Ftrace::update_tracer_call() {
 Result<OpsId> Ftrace::register_ops(FtraceOps ops) {
     OpsEntry entry;
     for (const CallSite& site : m_sites) {
-        if (ops.filter.matches(site.site.function)) {
+        if (ops.function_addr ? site.site.function_addr == *ops.function_addr
+                              : ops.filter.matches(site.site.function)) {
             entry.functions.insert(site.site.function);
+            for (const auto& [other_id, other] : m_ops) {
+                if (ops.ipmodify && other.ops.ipmodify && covers(other, site)) {
+                    return make_error("ftrace: ops '{}': {} already has the IPMODIFY ops '{}' "
+                                      "(-EBUSY)",
+                                      ops.name, site.site.function, other.ops.name);
+                }
+            }
         }
     }
     if (entry.functions.empty()) {
@@ -554,7 +568,7 @@ void Ftrace::on_ops_call(emu::HostCallContext& ctx) {
     } else if (ops >= m_pool && ops < m_pool_end) {
         const auto id = OpsId(m_machine.memory().load<uint64_t>(ops + kOpsRecordId));
         auto it = m_ops.find(id);
-        if (it != m_ops.end() && it->second.functions.contains(site.site.function)) {
+        if (it != m_ops.end() && covers(it->second, site)) {
             ids.push_back(id);
         }
     }

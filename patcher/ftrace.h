@@ -100,6 +100,11 @@ struct FtraceOps {
     std::string name;
     FtraceFilter filter; // Resolved to the matching call sites at registration.
     FtraceFunc func;
+    // livepatch (ftrace_set_filter_ip): the one call site of the function at this address,
+    // instead of `filter`; a same-named function elsewhere is never matched.
+    std::optional<GuestAddr> function_addr;
+    // FTRACE_OPS_FL_IPMODIFY: at most one such ops per call site; a second is refused (-EBUSY).
+    bool ipmodify = false;
 };
 
 using OpsId = int;
@@ -235,6 +240,7 @@ class Ftrace final : public emu::ExecutionObserver {
     Result<void> update_tracer_call();
     Result<GuestAddr> callable_addr(CallSite& site);
     std::vector<OpsId> ops_for(const CallSite& site) const;
+    static bool covers(const OpsEntry& entry, const CallSite& site);
     PokeContext poke_context() const;
     Result<void> poke(const TextPatch& patch);
     void flush_poke_findings();

@@ -3,6 +3,8 @@
 
 #include "scenarios/guest_value.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cctype>
 #include <vector>
@@ -150,6 +152,87 @@ Result<Action> parse_ftrace(std::string_view args) {
     return Action{std::move(action)};
 }
 
+Result<Action> parse_insmod(std::string_view args) {
+    auto words = split_words(args);
+    if (words.empty() || !is_symbol_name(words[0])) {
+        return make_error("expected 'insmod NAME [param=value ...]'");
+    }
+    ShellAction a;
+    a.kind = ShellAction::Kind::Insmod;
+    a.name = std::string(words[0]);
+    a.shown = "insmod test_modules/" + a.name + ".ko";
+    for (size_t i = 1; i < words.size(); ++i) {
+        if (words[i].find('=') == std::string_view::npos) {
+            return make_error("insmod: expected a 'param=value' module parameter, got '{}'",
+                              words[i]);
+        }
+        a.params.emplace_back(words[i]);
+        a.shown += " " + std::string(words[i]);
+    }
+    return Action{std::move(a)};
+}
+
+Result<Action> parse_rmmod(std::string_view args) {
+    auto words = split_words(args);
+    if (words.size() != 1 || !is_symbol_name(words[0])) {
+        return make_error("expected 'rmmod NAME'");
+    }
+    ShellAction a;
+    a.kind = ShellAction::Kind::Rmmod;
+    a.name = std::string(words[0]);
+    a.shown = "rmmod " + a.name;
+    return Action{std::move(a)};
+}
+
+Result<Action> parse_echo(std::string_view args) {
+    auto words = split_words(args);
+    if (words.size() != 3 || words[1] != ">" || !words[2].starts_with("/sys/kernel/livepatch/")) {
+        return make_error("expected 'echo VALUE > /sys/kernel/livepatch/PATCH/{{enabled|force}}'");
+    }
+    ShellAction a;
+    a.kind = ShellAction::Kind::Echo;
+    a.value = std::string(words[0]);
+    a.name = std::string(words[2]);
+    a.shown = fmt::format("echo {} > {}", a.value, a.name);
+    return Action{std::move(a)};
+}
+
+Result<Action> parse_cat(std::string_view args) {
+    auto words = split_words(args);
+    if (words.size() != 1 || !words[0].starts_with("/")) {
+        return make_error("expected 'cat /proc/cmdline' or 'cat /sys/kernel/livepatch/...'");
+    }
+    ShellAction a;
+    a.kind = ShellAction::Kind::Cat;
+    a.name = std::string(words[0]);
+    return Action{std::move(a)};
+}
+
+Result<Action> parse_sysctl(std::string_view args) {
+    auto words = split_words(args);
+    const size_t eq = words.size() == 1 ? words[0].find('=') : std::string_view::npos;
+    if (eq == std::string_view::npos || words[0].substr(0, eq) != "kernel.ftrace_enabled" ||
+        (words[0].substr(eq + 1) != "0" && words[0].substr(eq + 1) != "1")) {
+        return make_error("expected 'sysctl kernel.ftrace_enabled=0|1'");
+    }
+    ShellAction a;
+    a.kind = ShellAction::Kind::Sysctl;
+    a.name = std::string(words[0].substr(0, eq));
+    a.value = std::string(words[0].substr(eq + 1));
+    return Action{std::move(a)};
+}
+
+Result<Action> parse_wait(std::string_view args) {
+    auto words = split_words(args);
+    if (words.size() != 2 || words[0] != "transition" || !is_symbol_name(words[1])) {
+        return make_error("expected 'wait transition PATCH'");
+    }
+    ShellAction a;
+    a.kind = ShellAction::Kind::Wait;
+    a.name = std::string(words[1]);
+    return Action{std::move(a)};
+}
+
 constexpr std::array k_actions{
     ActionInfo{"run", "run N", "run the machine for N more instructions", parse_run},
     ActionInfo{"until", "until [TASK reaches] SYMBOL",
@@ -163,6 +246,18 @@ constexpr std::array k_actions{
                parse_module},
     ActionInfo{"ftrace", "ftrace enable|disable FILTER [tracer=function|graph|stacktrace]",
                "turn ftrace call sites on (function or graph tracer) or off", parse_ftrace},
+    ActionInfo{"insmod", "insmod NAME [param=value...]",
+               "load the deferred module NAME and run its module_init", parse_insmod},
+    ActionInfo{"rmmod", "rmmod NAME", "run NAME's module_exit and unload it", parse_rmmod},
+    ActionInfo{"echo", "echo V > /sys/kernel/livepatch/PATCH/{enabled|force}",
+               "write a livepatch sysfs attribute", parse_echo},
+    ActionInfo{"cat", "cat /proc/cmdline|/sys/kernel/livepatch/...",
+               "read /proc/cmdline (runs cmdline_proc_show in a user task) or a sysfs file",
+               parse_cat},
+    ActionInfo{"sysctl", "sysctl kernel.ftrace_enabled=0|1", "set kernel.ftrace_enabled",
+               parse_sysctl},
+    ActionInfo{"wait", "wait transition PATCH",
+               "run until PATCH's transition is over (at most 60 simulated seconds)", parse_wait},
 };
 
 std::string action_names() {

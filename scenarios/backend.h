@@ -93,6 +93,10 @@ class Backend {
         return make_error("ftrace is not available in this backend");
     }
 
+    // A livepatch shell action (ShellAction); its output lines come back as events.
+    virtual Result<RunStop> shell(const ShellAction& action) {
+        return make_error("'{}': livepatch is not available in this backend", action.name);
+    }
     // Events since the previous call, in order.
     virtual std::vector<BackendEvent> take_events() = 0;
     virtual uint64_t instructions() const = 0;

@@ -13,6 +13,7 @@
 #include "patcher/modules.h"
 #include "scenarios/call_trace.h"
 #include "scenarios/guest_value.h"
+#include "scenarios/livepatch_shell.h"
 #include "scenarios/machine_events.h"
 #include "scenarios/unwind_check.h"
 #include "unwinder/unwinder.h"
@@ -85,9 +86,14 @@ std::string repeat_wrapper(std::string_view name, uint64_t entry, uint64_t sched
 
 // A scenario gets ftrace (trampolines loaded, call sites initialised at object load) when it
 // asks for it or uses an ftrace action.
+bool uses_livepatch(const Scenario& s) {
+    return std::find(s.requires_features.begin(), s.requires_features.end(), "livepatch") !=
+           s.requires_features.end();
+}
+
 bool uses_ftrace(const Scenario& s) {
     for (const auto& f : s.requires_features) {
-        if (f == "ftrace" || f == "graph-tracer") {
+        if (f == "ftrace" || f == "graph-tracer" || f == "livepatch") {
             return true;
         }
     }
@@ -96,7 +102,7 @@ bool uses_ftrace(const Scenario& s) {
     });
 }
 
-class MachineBackend : public Backend {
+class MachineBackend : public Backend, private ShellHost {
   public:
     MachineBackend(const Scenario& scenario, std::unique_ptr<emu::Machine> machine,
                    std::unique_ptr<patcher::Ftrace> ftrace, ChromeTraceProcess* trace,
@@ -132,6 +138,7 @@ class MachineBackend : public Backend {
     }
     Result<void> module_action(const ModuleAction& action) override;
     Result<void> ftrace(const FtraceAction& action) override;
+    Result<RunStop> shell(const ShellAction& action) override;
     uint64_t instructions() const override { return m_machine->instructions(); }
     uint64_t cycles() const override;
     void finish() override {
@@ -147,21 +154,32 @@ class MachineBackend : public Backend {
     }
 
   private:
+    // ---- livepatch (scenarios/livepatch_shell.h) ----
+    Result<void> place_module(std::string_view name) override;
+    Result<void> unload_module(std::string_view name) override;
+    Result<void> free_module_init(std::string_view name) override;
+    Result<CallOutcome> call_task(GuestAddr fn, std::string_view name,
+                                  std::span<const uint64_t> args, bool user) override;
+    void note(std::string text) override;
+    // Machine::run, servicing the livepatch engine's delayed work when it stops for it.
+    Result<emu::RunResult> run_machine(uint64_t max = UINT64_MAX);
+
     Result<ObjectBytes> object_bytes(const ObjectSpec& object) const;
     int idle_cpu() const;
     Result<void> load_module(const ObjectSpec& object);
     Result<CallOutcome> call_at(GuestAddr addr, std::string_view name,
-                                std::span<const uint64_t> args);
+                                std::span<const uint64_t> args, bool user = false);
     // Moves what the machine and ftrace reported so far into m_pending, in order.
     void flush();
-    // Appends a transcript line after everything reported so far.
-    void note(std::string text);
     // The stacktrace tracer: logs the current task's trace as the scenario's policy sees it
     // from inside the ftrace callback (stack_trace_save() called by a tracer).
     void log_stack_trace(patcher::FtraceCall& call);
     void objects_loaded() {
         if (m_unwind) {
             m_unwind->objects_loaded();
+        }
+        if (m_lp) {
+            m_lp->objects_loaded();
         }
     }
     void tasks_created() {
@@ -183,6 +201,7 @@ class MachineBackend : public Backend {
     std::vector<std::string> m_observed;
     std::vector<std::pair<std::string, patcher::OpsId>> m_stacktrace_ops; // Filter, ops.
     std::unique_ptr<UnwindCheck> m_unwind; // Destroyed first: it observes the machine.
+    std::unique_ptr<LivepatchShell> m_lp;  // Destroyed before ftrace, whose ops it holds.
 };
 
 void MachineBackend::setup() {
@@ -195,6 +214,11 @@ void MachineBackend::setup() {
         options.erratum_843419 = m_s.machine.erratum_843419;
         options.init_ftrace_plt = m_s.machine.module_init_ftrace_plt;
         m_modules = std::make_unique<patcher::Modules>(*m_machine, options, m_ftrace.get());
+    }
+    if (uses_livepatch(m_s) && m_ftrace) {
+        auto lp = LivepatchShell::create(*m_machine, *m_ftrace, m_s.machine.unwinder);
+        KLP_CHECK(lp.ok(), "livepatch: {}", lp.ok() ? "" : lp.error().message);
+        m_lp = std::move(*lp);
     }
     auto asserted = asserted_policies(m_s.machine);
     if (!asserted.empty() || !m_observed.empty()) {
@@ -293,6 +317,15 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
     if (m_s.machine.ftrace == "call-ops") {
         // CONFIG_DYNAMIC_FTRACE_WITH_CALL_OPS builds: an 8-byte ops literal before each function.
         options.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
+    }
+    if (uses_livepatch(m_s)) {
+        // klpemu's kernel-API headers; modules are built as kbuild builds them.
+        options.extra_flags.push_back("-I" KLPEMU_SOURCE_ROOT "/patcher/livepatch/include");
+        options.extra_flags.push_back("-fno-PIE");
+        if (object.kind != ObjectKind::Kernel) {
+            options.extra_flags.push_back("-DMODULE");
+            options.extra_flags.push_back(fmt::format("-DKBUILD_MODNAME=\"{}\"", object.name));
+        }
     }
     if (m_s.machine.check_unwind) {
         // The cfi policy's input. Only when the scenario asks for the check: the extra
@@ -426,12 +459,25 @@ Result<void> MachineBackend::load_object(const ObjectSpec& object) {
             return fail(r.error());
         }
     }
+    if (m_lp) {
+        m_lp->kernel_object_loaded(object.name);
+    }
     objects_loaded();
     return {};
 }
 
 void MachineBackend::flush() {
     auto events = m_events.take();
+    if (m_lp) {
+        for (auto& line : m_lp->engine().take_log()) {
+            events.push_back(line_event(BackendEvent::Kind::Log, std::move(line.text),
+                                        line.instruction));
+        }
+        std::stable_sort(events.begin(), events.end(),
+                         [](const BackendEvent& a, const BackendEvent& b) {
+                             return a.instruction < b.instruction;
+                         });
+    }
     if (m_unwind) {
         for (auto& f : m_unwind->take_findings()) {
             BackendEvent b;
@@ -453,6 +499,9 @@ void MachineBackend::flush() {
     }
     // Text writes and tracer lines, merged into the machine's events by the clock.
     for (auto& e : m_ftrace->take_events()) {
+        if (m_lp && e.kind == patcher::Ftrace::Event::Kind::Patch) {
+            continue; // Livepatch transcripts are the kernel log, as the selftests see it.
+        }
         BackendEvent b;
         b.kind = e.kind == patcher::Ftrace::Event::Kind::Patch ? BackendEvent::Kind::Patch
                                                                : BackendEvent::Kind::Log;
@@ -515,11 +564,79 @@ std::optional<uint64_t> MachineBackend::symbol_address(std::string_view name) co
 }
 
 Result<RunStop> MachineBackend::run_for(uint64_t instructions) {
-    auto r = m_machine->run(instructions);
-    if (!r) {
-        return r.error();
+    const uint64_t end = m_machine->instructions() + instructions;
+    while (true) {
+        auto r = run_machine(end - m_machine->instructions());
+        if (!r) {
+            return r.error();
+        }
+        if (r->reason != emu::StopReason::StopRequested || m_machine->instructions() >= end) {
+            return to_run_stop(r->reason);
+        }
     }
-    return to_run_stop(r->reason);
+}
+
+Result<emu::RunResult> MachineBackend::run_machine(uint64_t max) {
+    auto r = m_machine->run(max);
+    if (r && m_lp && r->reason == emu::StopReason::StopRequested) {
+        auto ran = m_lp->service(*this);
+        if (!ran) {
+            return ran.error();
+        }
+    }
+    return r;
+}
+
+Result<RunStop> MachineBackend::shell(const ShellAction& action) {
+    if (!m_lp) {
+        return make_error("'{}': the scenario does not require \"livepatch\"", action.shown);
+    }
+    return m_lp->run(*this, action);
+}
+
+Result<void> MachineBackend::place_module(std::string_view name) {
+    auto it = std::find_if(m_deferred.begin(), m_deferred.end(),
+                           [&](const ObjectSpec* o) { return o->name == name; });
+    if (it == m_deferred.end()) {
+        return make_error("insmod: no deferred [[object]] named '{}'", name);
+    }
+    if (m_modules->find(name)) {
+        return make_error("insmod: '{}' is already loaded", name);
+    }
+    const ObjectSpec& object = **it;
+    auto bytes = object_bytes(object);
+    if (!bytes) {
+        return bytes.error();
+    }
+    patcher::ModuleSpec spec;
+    spec.name = object.name;
+    spec.kind = object.kind;
+    spec.core = module_place(object.placement, object.address);
+    if (object.init_placement != Placement::Default) {
+        spec.init = module_place(object.init_placement, object.init_address);
+    }
+    auto loaded = m_modules->load(*bytes, spec);
+    if (!loaded) {
+        return loaded.error();
+    }
+    m_objects.push_back(object.name);
+    objects_loaded();
+    return {};
+}
+
+Result<void> MachineBackend::unload_module(std::string_view name) {
+    KLP_TRY(m_modules->unload(name));
+    std::erase(m_objects, name);
+    return {};
+}
+
+Result<void> MachineBackend::free_module_init(std::string_view name) {
+    return m_modules->free_init(name);
+}
+
+Result<CallOutcome> MachineBackend::call_task(GuestAddr fn, std::string_view name,
+                                              std::span<const uint64_t> args, bool user) {
+    return call_at(fn, name, args, user);
 }
 
 Result<RunStop> MachineBackend::run_until(const ReachPoint& reach) {
@@ -529,7 +646,7 @@ Result<RunStop> MachineBackend::run_until(const ReachPoint& reach) {
     }
     m_machine->add_breakpoint(GuestAddr(*addr));
     while (true) {
-        auto r = m_machine->run();
+        auto r = run_machine();
         if (!r) {
             m_machine->remove_breakpoint(GuestAddr(*addr));
             return r.error();
@@ -566,9 +683,10 @@ Result<CallOutcome> MachineBackend::call(std::string_view function, std::span<co
 }
 
 Result<CallOutcome> MachineBackend::call_at(GuestAddr addr, std::string_view name,
-                                            std::span<const uint64_t> args) {
+                                            std::span<const uint64_t> args, bool user) {
     emu::TaskSpec spec;
-    spec.name = fmt::format("call:{}", name);
+    spec.name = user ? std::string(name) : fmt::format("call:{}", name);
+    spec.kind = user ? emu::TaskKind::User : emu::TaskKind::Kthread;
     spec.entry = addr;
     for (size_t i = 0; i < args.size() && i < spec.args.size(); ++i) {
         spec.args[i] = args[i];
@@ -583,7 +701,7 @@ Result<CallOutcome> MachineBackend::call_at(GuestAddr addr, std::string_view nam
     m_events.stop_when_finished(*id);
     CallOutcome outcome;
     while (true) {
-        auto r = m_machine->run();
+        auto r = run_machine();
         if (!r) {
             m_events.stop_when_finished(std::nullopt);
             return r.error();
