@@ -185,6 +185,24 @@ Result<Action> parse_rmmod(std::string_view args) {
 }
 
 Result<Action> parse_echo(std::string_view args) {
+    constexpr std::string_view control = "/sys/kernel/debug/dynamic_debug/control";
+    if (auto t = trim(args); t.starts_with("'") && t.ends_with(control)) {
+        // echo 'func klp_try_switch_task +p' > /sys/kernel/debug/dynamic_debug/control
+        const size_t close = t.find('\'', 1);
+        const auto rest = split_words(t.substr(close + 1));
+        const std::string_view query = t.substr(1, close - 1);
+        if (close == std::string_view::npos || rest.size() != 2 || rest[0] != ">" ||
+            (query != "func klp_try_switch_task +p" && query != "func klp_try_switch_task -p")) {
+            return make_error("expected \"echo 'func klp_try_switch_task +p|-p' > {}\"",
+                              control);
+        }
+        ShellAction a;
+        a.kind = ShellAction::Kind::Echo;
+        a.value = std::string(query);
+        a.name = std::string(control);
+        a.shown = fmt::format("echo '{}' > {}", a.value, a.name);
+        return Action{std::move(a)};
+    }
     auto words = split_words(args);
     if (words.size() != 3 || words[1] != ">" || !words[2].starts_with("/sys/kernel/livepatch/")) {
         return make_error("expected 'echo VALUE > /sys/kernel/livepatch/PATCH/{{enabled|force}}'");

@@ -250,6 +250,10 @@ Result<RunStop> LivepatchShell::rmmod(ShellHost& host, const ShellAction& action
 }
 
 Result<RunStop> LivepatchShell::echo(ShellHost& host, const ShellAction& action) {
+    if (action.name == "/sys/kernel/debug/dynamic_debug/control") {
+        m_engine->set_switch_debug(action.value.ends_with("+p"));
+        return RunStop::Done;
+    }
     constexpr std::string_view root = "/sys/kernel/livepatch/";
     const std::string_view rest = std::string_view(action.name).substr(root.size());
     const size_t slash = rest.find('/');

@@ -326,6 +326,9 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
             options.extra_flags.push_back("-DMODULE");
             options.extra_flags.push_back(fmt::format("-DKBUILD_MODNAME=\"{}\"", object.name));
         }
+        if (m_s.machine.unwinder == "cfi" && !m_s.machine.check_unwind) {
+            options.extra_flags.push_back("-fasynchronous-unwind-tables"); // The policy's input.
+        }
     }
     if (m_s.machine.check_unwind) {
         // The cfi policy's input. Only when the scenario asks for the check: the extra

@@ -103,6 +103,9 @@ class Livepatch final : public emu::ExecutionObserver {
     // sysctl kernel.ftrace_enabled=V: 0 or -EBUSY (refused while a livepatch is registered).
     int64_t set_ftrace_enabled(bool on);
     bool ftrace_enabled() const { return m_ftrace_enabled; }
+    // Dynamic debug of klp_try_switch_task's pr_debug lines (off by default, as in the
+    // selftests).
+    void set_switch_debug(bool on) { m_debug_switch = on; }
     // Whether a patch named `name` is in transition / exists.
     bool in_transition(std::string_view name) const;
     bool has_patch(std::string_view name) const;
@@ -236,6 +239,7 @@ class Livepatch final : public emu::ExecutionObserver {
     uint64_t m_signals_cnt = 0;
     uint64_t m_work_at = UINT64_MAX; // schedule_delayed_work deadline (global clock).
     bool m_ftrace_enabled = true;
+    bool m_debug_switch = false;
     int m_current_task = -1;
 
     struct Shadow {

@@ -189,8 +189,29 @@ bool Livepatch::try_switch_task(emu::Task& task) {
         task.tif_patch_pending = false;
         task.patch_state = m_target;
     }
-    // The selftests turn dynamic debug off for klp_try_switch_task ("func klp_try_switch_task
-    // -p"), so its reasons are kept out of the kernel log.
+    // pr_debug: off unless `echo 'func klp_try_switch_task +p' > .../dynamic_debug/control`
+    // (the selftests turn it off: "func klp_try_switch_task -p").
+    if (m_debug_switch && ret != 0) {
+        constexpr std::string_view fn = "klp_try_switch_task";
+        switch (ret) {
+        case -16:
+            klp_log(fmt::format("livepatch: {}: {}:{} is running", fn, task.name, task.id));
+            break;
+        case -22:
+            klp_log(fmt::format("livepatch: {}: {}:{} has an unreliable stack", fn, task.name,
+                                task.id));
+            break;
+        case -98:
+            klp_log(fmt::format("livepatch: {}: {}:{} is sleeping on function {}", fn, task.name,
+                                task.id, old_name));
+            break;
+        default:
+            klp_log(fmt::format("livepatch: {}: Unknown error code ({}) when trying to switch "
+                                "{}:{}",
+                                fn, ret, task.name, task.id));
+            break;
+        }
+    }
     return ret == 0;
 }
 
@@ -243,8 +264,13 @@ GuestProc Livepatch::try_complete_transition() {
             send_signals();
         }
         ++m_signals_cnt;
+        // schedule_delayed_work(round_jiffies_relative(HZ)): one second on, rounded to a whole
+        // second (down within its first quarter, else up), as round_jiffies() does.
         const uint64_t hz = m_options.instructions_per_second;
-        m_work_at = (m_machine.instructions() + hz + hz - 1) / hz * hz;
+        uint64_t at = m_machine.instructions() + hz;
+        const uint64_t rem = at % hz;
+        at = rem < hz / 4 ? at - rem : at - rem + hz;
+        m_work_at = std::max(at, m_machine.instructions() + 1);
         co_return 0;
     }
     Patch* patch = m_transition_patch;
