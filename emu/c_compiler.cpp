@@ -125,11 +125,27 @@ std::vector<std::string> default_compile_flags(Compiler compiler) {
     if (compiler == Compiler::Clang) {
         flags.push_back("--target=aarch64-linux-gnu");
     }
-    for (const char* f : {"-ffreestanding", "-fno-omit-frame-pointer",
-                          "-fpatchable-function-entry=2", "-mgeneral-regs-only", "-O2", "-c"}) {
+    // The subset of arm64 kbuild's KBUILD_CFLAGS that decides code generation (top-level
+    // Makefile, arch/arm64/Makefile, CONFIG_FRAME_POINTER, CONFIG_DYNAMIC_FTRACE_WITH_ARGS).
+    // Warnings and -nostdinc are left out: scenario sources bring no kernel headers of ours.
+    for (const char* f : {"-std=gnu11", "-O2", "-ffreestanding", "-fno-PIE", "-fno-common",
+                          "-fno-strict-aliasing", "-fno-delete-null-pointer-checks",
+                          "-fno-strict-overflow", "-fno-stack-protector", "-fno-stack-check",
+                          "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls",
+                          "-mgeneral-regs-only", "-fno-asynchronous-unwind-tables",
+                          "-fno-unwind-tables", "-fpatchable-function-entry=2", "-c"}) {
         flags.push_back(f);
     }
+    if (compiler == Compiler::Gcc) {
+        flags.push_back("-mabi=lp64");
+    }
     return flags;
+}
+
+std::vector<std::string> module_compile_flags(std::string_view module_name) {
+    // kbuild's c_flags for an object linked into module `module_name` (scripts/Makefile.lib).
+    return {"-DMODULE", fmt::format("-DKBUILD_MODNAME=\"{}\"", module_name),
+            fmt::format("-DKBUILD_BASENAME=\"{}\"", module_name)};
 }
 
 Result<ObjectBytes> compile_c(const fs::path& file, const CompileOptions& options) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace klpemu {
@@ -25,9 +26,15 @@ struct CompileOptions {
     std::vector<std::string> extra_flags;
 };
 
-// The default flags for `compiler`: -ffreestanding -fno-omit-frame-pointer
-// -fpatchable-function-entry=2 -mgeneral-regs-only -O2 -c (plus --target for clang).
+// The default flags for `compiler`: the code-generation part of arm64 kbuild's KBUILD_CFLAGS
+// (-fno-PIE, frame pointers without sibling calls, -mgeneral-regs-only, -ffreestanding,
+// -fno-common, no unwind tables, -fpatchable-function-entry=2, -O2 -c; docs/toolchain.md lists
+// them all), plus --target for clang and -mabi=lp64 for gcc.
 std::vector<std::string> default_compile_flags(Compiler compiler);
+
+// -DMODULE -DKBUILD_MODNAME="name" -DKBUILD_BASENAME="name": what kbuild adds for an object that
+// is part of module `module_name`.
+std::vector<std::string> module_compile_flags(std::string_view module_name);
 
 // Compiles `file` (C, or anything the compiler driver accepts) to an object named after the
 // file; a failing compiler returns its stderr verbatim.

@@ -318,14 +318,14 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
         // CONFIG_DYNAMIC_FTRACE_WITH_CALL_OPS builds: an 8-byte ops literal before each function.
         options.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
     }
+    if (object.kind != ObjectKind::Kernel) {
+        const auto module_flags = module_compile_flags(object.name);
+        options.extra_flags.insert(options.extra_flags.end(), module_flags.begin(),
+                                   module_flags.end());
+    }
     if (uses_livepatch(m_s)) {
-        // klpemu's kernel-API headers; modules are built as kbuild builds them.
+        // klpemu's kernel-API headers (patcher/livepatch/include, docs/livepatch.md).
         options.extra_flags.push_back("-I" KLPEMU_SOURCE_ROOT "/patcher/livepatch/include");
-        options.extra_flags.push_back("-fno-PIE");
-        if (object.kind != ObjectKind::Kernel) {
-            options.extra_flags.push_back("-DMODULE");
-            options.extra_flags.push_back(fmt::format("-DKBUILD_MODNAME=\"{}\"", object.name));
-        }
         if (m_s.machine.unwinder == "cfi" && !m_s.machine.check_unwind) {
             options.extra_flags.push_back("-fasynchronous-unwind-tables"); // The policy's input.
         }
@@ -335,6 +335,8 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
         // .eh_frame section moves later objects, so `--policies` must not add it.
         options.extra_flags.push_back("-fasynchronous-unwind-tables");
     }
+    options.extra_flags.insert(options.extra_flags.end(), object.cflags.begin(),
+                               object.cflags.end());
     return load_source_file(object.path, options);
 }
 

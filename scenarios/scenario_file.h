@@ -61,6 +61,7 @@ struct ObjectSpec {
     uint64_t init_address = 0;  // init_placement == Address only.
     bool deferred = false;      // Loaded by a `module load NAME` step, not at start.
     Compiler compiler = Compiler::Clang; // klpemu::Compiler (emu/c_compiler.h).
+    std::vector<std::string> cflags;     // .c only: added after klpemu's kbuild-like flags.
     SourceLoc loc;
 };
 

@@ -263,7 +263,8 @@ Result<void> Parser::parse_object(const toml::table& t, size_t index) {
     static constexpr std::array k_keys{
         std::string_view{"name"},   std::string_view{"kind"},      std::string_view{"asm"},
         std::string_view{"source"}, std::string_view{"placement"}, std::string_view{"compiler"},
-        std::string_view{"init_placement"}, std::string_view{"deferred"}};
+        std::string_view{"init_placement"}, std::string_view{"deferred"},
+        std::string_view{"cflags"}};
     KLP_TRY(r.reject_unknown_keys(k_keys));
     ObjectSpec o;
     o.loc = r.loc();
@@ -332,6 +333,15 @@ Result<void> Parser::parse_object(const toml::table& t, size_t index) {
                                                                    r.context()));
         }
         o.compiler = **compiler == "gcc" ? Compiler::Gcc : Compiler::Clang;
+    }
+    if (r.has("cflags")) {
+        if (o.source_kind != SourceKind::CFile) {
+            return located_error(r.loc_of("cflags"),
+                                 fmt::format("{} cflags: only applies to a .c source", r.context()));
+        }
+        auto cflags = r.string_array("cflags");
+        KLP_TRY(cflags);
+        o.cflags = std::move(*cflags);
     }
 
     // "near", "far" or a page-aligned address, for the module memories.

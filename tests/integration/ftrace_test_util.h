@@ -27,8 +27,12 @@ inline LoadedObject load_c(emu::Machine& m, std::string_view file, Compiler comp
                            bool call_ops) {
     CompileOptions opts;
     opts.compiler = compiler;
+    // chain.c keeps its tail call (kbuild's frame-pointer builds pass -fno-optimize-sibling-calls,
+    // but assembly and other builds still tail-call): a shape every trampoline must survive.
+    opts.extra_flags = {"-foptimize-sibling-calls"};
     if (call_ops) {
-        opts.extra_flags = {"-fpatchable-function-entry=4,2", "-falign-functions=8"};
+        opts.extra_flags.insert(opts.extra_flags.end(),
+                                {"-fpatchable-function-entry=4,2", "-falign-functions=8"});
     }
     auto obj = compile_c(std::string(KLPEMU_SOURCE_ROOT) + "/scenarios/ftrace/" + std::string(file), opts);
     REQUIRE_MESSAGE(obj.ok(), (obj.ok() ? "" : obj.error().message));

@@ -39,7 +39,8 @@ std::string describe(const ReliabilityChecker& c) {
 LoadedObject load_chain_with_cfi(emu::Machine& m, Compiler compiler, bool call_ops) {
     CompileOptions opts;
     opts.compiler = compiler;
-    opts.extra_flags = {"-fasynchronous-unwind-tables"};
+    // -foptimize-sibling-calls keeps chain.c's tail call (see ftrace_test_util.h).
+    opts.extra_flags = {"-fasynchronous-unwind-tables", "-foptimize-sibling-calls"};
     if (call_ops) {
         opts.extra_flags.push_back("-fpatchable-function-entry=4,2");
         opts.extra_flags.push_back("-falign-functions=8");

@@ -229,3 +229,16 @@ TEST_CASE("source files resolve next to the scenario and must exist") {
     CHECK(error_of("[[object]]\nname = \"k\"\nkind = \"kernel\"\nsource = \"x.rs\"\n")
               .find("expected a .S, .s, .c or .o file") != std::string::npos);
 }
+
+TEST_CASE("cflags: only for .c objects") {
+    CHECK(error_of(R"(
+[[object]]
+name = "vmlinux"
+kind = "kernel"
+cflags = ["-O0"]
+asm = """
+f:
+    ret
+"""
+)").find("cflags: only applies to a .c source") != std::string::npos);
+}
