@@ -278,10 +278,13 @@ Result<RunStop> LivepatchShell::echo(ShellHost& host, const ShellAction& action)
 }
 
 Result<RunStop> LivepatchShell::cat(ShellHost& host, const ShellAction& action) {
-    if (action.name == "/proc/cmdline") {
-        auto show = m_machine.symbol("cmdline_proc_show");
+    if (action.name.starts_with("/proc/")) {
+        // fs/proc: /proc/NAME is NAME_proc_show(seq_file, NULL) (cmdline, meminfo, ...).
+        const std::string show_fn = action.name.substr(6) + "_proc_show";
+        auto show = m_machine.symbol(show_fn);
         if (!show) {
-            return make_error("cat /proc/cmdline: the kernel has no cmdline_proc_show");
+            host.note(fmt::format("cat: {}: No such file or directory", action.name));
+            return RunStop::Done;
         }
         (void)m_engine->take_seq_output();
         const uint64_t args[] = {m_engine->seq_file().value, 0};
