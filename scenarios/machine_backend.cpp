@@ -474,10 +474,24 @@ Result<void> MachineBackend::load_object(const ObjectSpec& object) {
 void MachineBackend::flush() {
     auto events = m_events.take();
     if (m_lp) {
+        // The kernel log first at an equal clock: a finding is about what the line announced.
+        std::vector<BackendEvent> log;
         for (auto& line : m_lp->engine().take_log()) {
-            events.push_back(line_event(BackendEvent::Kind::Log, std::move(line.text),
-                                        line.instruction));
+            if (line.finding) {
+                BackendEvent e;
+                e.kind = BackendEvent::Kind::Finding;
+                e.instruction = line.instruction;
+                e.cpu = line.finding->cpu.value_or(-1);
+                e.task = line.finding->task;
+                e.finding = std::move(*line.finding);
+                log.push_back(std::move(e));
+                continue;
+            }
+            log.push_back(line_event(BackendEvent::Kind::Log, std::move(line.text),
+                                     line.instruction));
         }
+        events.insert(events.begin(), std::make_move_iterator(log.begin()),
+                      std::make_move_iterator(log.end()));
         std::stable_sort(events.begin(), events.end(),
                          [](const BackendEvent& a, const BackendEvent& b) {
                              return a.instruction < b.instruction;

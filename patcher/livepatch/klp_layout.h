@@ -3,7 +3,7 @@
 // The engine reads a patch from guest memory at klp_enable_patch() time, as the kernel's core
 // reads the module's static structs, and writes back the fields the kernel keeps in them
 // (func->old_func, obj->mod, obj->patched, patch->enabled, ...). A change to a header must be
-// mirrored here; tests/unit/livepatch_layout_test.cpp compiles the headers and checks both.
+// mirrored here; tests/integration/livepatch_layout_test.cpp compiles the headers against it.
 #pragma once
 
 #include <cstdint>

@@ -243,7 +243,7 @@ GuestProc Livepatch::procedure(uint64_t op, emu::HostCallContext& ctx) {
 // ---- logging, memory ---------------------------------------------------------------------------
 
 void Livepatch::klp_log(std::string text) {
-    m_log.push_back(LogLine{std::move(text), m_machine.instructions()});
+    m_log.push_back(LogLine{std::move(text), m_machine.instructions(), std::nullopt});
 }
 
 void Livepatch::pr(std::string_view /*level*/, std::string text) {
@@ -580,7 +580,7 @@ bool Livepatch::in_transition(std::string_view name) const {
 }
 
 bool Livepatch::module_in_use(std::string_view module) const {
-    return find_patch(module) != nullptr;
+    return find_patch(module) != nullptr || m_forced_modules.contains(std::string(module));
 }
 
 Result<std::string> Livepatch::read_sysfs(std::string_view path) const {
@@ -706,6 +706,9 @@ GuestProc Livepatch::force_store(uint64_t index, uint64_t value) {
 
 // klp_free_patch_*: the sysfs directory goes; the module may be removed (unless forced).
 void Livepatch::free_patch(Patch& patch) {
+    if (patch.forced) {
+        m_forced_modules.insert(patch.mod_name); // Never module_put.
+    }
     std::erase_if(m_patches, [&](const std::unique_ptr<Patch>& p) { return p.get() == &patch; });
 }
 

@@ -22,6 +22,7 @@
 // consistency-violation, premature-switch, unsafe-force, unsound-reliable-trace.
 #pragma once
 
+#include "emu/finding.h"
 #include "emu/guest_addr.h"
 #include "emu/machine.h"
 #include "emu/observer.h"
@@ -121,10 +122,12 @@ class Livepatch final : public emu::ExecutionObserver {
     // Sets the state field of `module`'s __this_module, if it has one.
     void set_module_state(std::string_view module, uint32_t state);
 
-    // Kernel log lines (dmesg order, with the clock when printed) since the previous call.
+    // Kernel log lines and the engine's findings, in the order they happened (with the clock),
+    // since the previous call.
     struct LogLine {
         std::string text;
         uint64_t instruction = 0;
+        std::optional<Finding> finding; // Set: this entry is a finding, not a log line.
     };
     std::vector<LogLine> take_log() { return std::exchange(m_log, {}); }
 
@@ -232,7 +235,8 @@ class Livepatch final : public emu::ExecutionObserver {
     std::vector<std::unique_ptr<Patch>> m_patches;   // klp_patches, in stack order.
     std::map<GuestAddr, std::unique_ptr<Ops>> m_ops; // klp_ops, by old function address.
     std::vector<std::string> m_modules;              // module_index() names.
-    std::set<std::string> m_live_modules; // klp_alive modules (between coming and going).
+    std::set<std::string> m_live_modules;   // klp_alive modules (between coming and going).
+    std::set<std::string> m_forced_modules; // Freed forced patches: their modules stay.
 
     Patch* m_transition_patch = nullptr;
     emu::PatchState m_target = emu::PatchState::Idle;

@@ -41,9 +41,19 @@ std::vector<emu::Task*> Livepatch::all_tasks() {
     return tasks;
 }
 
+// Findings travel with the kernel log, so that a transcript keeps them where they happened.
 void Livepatch::finding(std::string kind, Severity severity, const emu::Task& task, GuestAddr pc,
                         std::string message) {
-    m_machine.report(std::move(kind), severity, pc, task.cpu, task.id, std::move(message));
+    Finding f;
+    f.kind = std::move(kind);
+    f.severity = severity;
+    f.where = m_machine.symbolize(pc).str();
+    f.pc = pc;
+    f.cpu = task.cpu;
+    f.task = task.name;
+    f.message = std::move(message);
+    f.instruction = m_machine.instructions();
+    m_log.push_back(LogLine{{}, f.instruction, std::move(f)});
 }
 
 std::string Livepatch::symbolize_list(const std::vector<GuestAddr>& entries) const {
@@ -280,6 +290,9 @@ GuestProc Livepatch::try_complete_transition() {
     } else if (patch->replace) {
         // klp_free_replaced_patches_async: every older patch goes.
         std::erase_if(m_patches, [&](const std::unique_ptr<Patch>& p) {
+            if (p.get() != patch && !p->enabled && p->forced) {
+                m_forced_modules.insert(p->mod_name);
+            }
             return p.get() != patch && !p->enabled;
         });
     }
