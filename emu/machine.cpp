@@ -401,20 +401,18 @@ void Machine::add_finding(Finding f) {
     m_findings.push_back(std::move(f));
 }
 
+FindingAt Machine::finding_at(GuestAddr pc, std::optional<int> cpu, int task) const {
+    FindingAt at{pc, cpu, {}, m_clock};
+    if (task >= 0 && task < task_count()) {
+        at.task = this->task(task).name;
+    }
+    return at;
+}
+
 void Machine::report(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
                      int task, std::string message) {
-    Finding f;
-    f.kind = std::move(kind);
-    f.severity = severity;
-    f.where = m_symbols.symbolize(pc).str();
-    f.pc = pc;
-    f.cpu = cpu;
-    if (task >= 0 && task < task_count()) {
-        f.task = this->task(task).name;
-    }
-    f.message = std::move(message);
-    f.instruction = m_clock;
-    m_findings.push_back(std::move(f));
+    m_findings.push_back(make_finding(m_symbols, std::move(kind), severity,
+                                      finding_at(pc, cpu, task), std::move(message)));
 }
 
 void Machine::log_line(int cpu, std::string_view task_name, std::string_view text) {

@@ -15,6 +15,7 @@
 
 #include "emu/cpu_state.h"
 #include "emu/finding.h"
+#include "emu/finding_emitter.h"
 #include "emu/guest_addr.h"
 #include "emu/guest_memory.h"
 #include "emu/host_call.h"
@@ -203,10 +204,12 @@ class Machine {
     uint64_t cpu_cycles(int cpu) const;
     const std::vector<Finding>& findings() const { return m_findings; }
     void add_finding(Finding f);
-    // Records a finding at `pc` (symbolized) on `cpu`, for task id `task` (-1 or unknown: none),
-    // stamped with the current instruction count.
+    // The finding emitter bound to this machine (finding_emitter.h): records a finding at `pc`
+    // (symbolized) on `cpu`, for task id `task` (-1 or unknown: none), stamped with the clock.
     void report(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
                 int task, std::string message);
+    // Where a finding at `pc` on `cpu` in task id `task` stands, now.
+    FindingAt finding_at(GuestAddr pc, std::optional<int> cpu, int task) const;
     const std::vector<std::string>& log() const { return m_log; }
     void log_line(int cpu, std::string_view task, std::string_view text);
 
@@ -236,7 +239,8 @@ class Machine {
     void enter_irq(Cpu& cpu);
     Result<void> handle_trap(Cpu& cpu);
     Result<void> handle_host_call(Cpu& cpu, uint16_t number, GuestAddr pc);
-    void kill_current(Cpu& cpu, Finding finding);
+    // Reports a fatal finding at `pc` on `cpu`'s current task and kills that task.
+    void kill_current(Cpu& cpu, std::string kind, GuestAddr pc, std::string message);
     Task* pick_next(Cpu& cpu);
     void switch_to(Cpu& cpu, Task& next, bool save_prev, uint64_t prev_resume_pc);
     void budget_findings();

@@ -292,20 +292,17 @@ Result<bool> Machine::run_slice(Cpu& cpu, RunResult& out) {
         if (cpu.fault) {
             const Cpu::Fault f = *cpu.fault;
             static constexpr const char* kAccess[] = {"read", "write", "fetch"};
-            Finding finding;
-            finding.severity = Severity::Fatal;
             if (f.sp_alignment) {
-                finding.kind = "misaligned-sp";
-                finding.message =
-                    fmt::format("SP alignment fault: access through sp = {:#018x}", f.addr);
+                kill_current(
+                    cpu, "misaligned-sp", GuestAddr(f.pc),
+                    fmt::format("SP alignment fault: access through sp = {:#018x}", f.addr));
             } else {
-                finding.kind = f.unmapped ? "unmapped-access" : "protection-fault";
-                finding.message = fmt::format("{} {} of {} bytes at {:#018x}",
-                                              f.unmapped ? "unmapped" : "protection fault on",
-                                              kAccess[f.access], f.size, f.addr);
+                kill_current(cpu, f.unmapped ? "unmapped-access" : "protection-fault",
+                             GuestAddr(f.pc),
+                             fmt::format("{} {} of {} bytes at {:#018x}",
+                                         f.unmapped ? "unmapped" : "protection fault on",
+                                         kAccess[f.access], f.size, f.addr));
             }
-            finding.pc = GuestAddr(f.pc);
-            kill_current(cpu, std::move(finding));
             continue;
         }
         if (!r) {
@@ -371,30 +368,22 @@ Result<void> Machine::handle_trap(Cpu& cpu) {
     if (p) {
         std::memcpy(&word, p, 4);
     }
-    Finding f;
-    f.severity = Severity::Fatal;
-    f.pc = GuestAddr(pc);
     if (cpu.trap_kind == TrapKind::Undefined && (word & kHvcMask) == kHvcBits) {
         return handle_host_call(cpu, uint16_t((word >> 5) & 0xffff), GuestAddr(pc));
     }
     if (cpu.trap_kind == TrapKind::Breakpoint && (word & kBrkMask) == kBrkBits) {
         const uint16_t imm = uint16_t((word >> 5) & 0xffff);
         if (imm == kPatchedBrkImm) {
-            f.kind = "patched-brk";
-            f.message = "patched BRK executed";
+            kill_current(cpu, "patched-brk", GuestAddr(pc), "patched BRK executed");
         } else {
-            f.kind = "brk";
-            f.message = fmt::format("BRK #{:#x} executed", imm);
+            kill_current(cpu, "brk", GuestAddr(pc), fmt::format("BRK #{:#x} executed", imm));
         }
     } else if (cpu.trap_kind == TrapKind::Syscall) {
-        f.kind = "unexpected-svc";
-        f.message = "SVC executed in kernel mode";
-        f.pc = GuestAddr(pc - 4);
+        kill_current(cpu, "unexpected-svc", GuestAddr(pc - 4), "SVC executed in kernel mode");
     } else {
-        f.kind = "undefined-instruction";
-        f.message = fmt::format("undefined instruction {:08x}", word);
+        kill_current(cpu, "undefined-instruction", GuestAddr(pc),
+                     fmt::format("undefined instruction {:08x}", word));
     }
-    kill_current(cpu, std::move(f));
     return {};
 }
 
@@ -407,12 +396,8 @@ Result<void> Machine::handle_host_call(Cpu& cpu, uint16_t number, GuestAddr pc) 
     }
     auto it = m_host_calls.find(number);
     if (it == m_host_calls.end()) {
-        Finding f;
-        f.kind = "unknown-host-call";
-        f.severity = Severity::Fatal;
-        f.pc = pc;
-        f.message = fmt::format("hvc #{:#x} has no host handler", number);
-        kill_current(cpu, std::move(f));
+        kill_current(cpu, "unknown-host-call", pc,
+                     fmt::format("hvc #{:#x} has no host handler", number));
         return {};
     }
     HostCallContext ctx(*this, cpu.index, t, number, pc);
@@ -424,14 +409,9 @@ Result<void> Machine::handle_host_call(Cpu& cpu, uint16_t number, GuestAddr pc) 
     return {};
 }
 
-void Machine::kill_current(Cpu& cpu, Finding finding) {
+void Machine::kill_current(Cpu& cpu, std::string kind, GuestAddr pc, std::string message) {
     Task& t = *cpu.current;
-    finding.cpu = cpu.index;
-    finding.task = t.name;
-    if (finding.pc) {
-        finding.where = symbolized(finding.pc->value);
-    }
-    add_finding(std::move(finding));
+    report(std::move(kind), Severity::Fatal, pc, cpu.index, t.id, std::move(message));
     if (t.kind == TaskKind::Idle) {
         t.state = TaskState::Killed;
         cpu.halted = true; // A dead idle task leaves its CPU stopped.
@@ -506,17 +486,10 @@ void Machine::budget_findings() {
             continue;
         }
         const uint64_t pc = cpu->backend->pc();
-        Finding f;
-        f.kind = "budget-exhausted";
-        f.severity = Severity::Error;
-        f.pc = GuestAddr(pc);
-        f.where = symbolized(pc);
-        f.cpu = cpu->index;
-        f.task = cpu->current->name;
-        f.message = fmt::format("instruction budget of {} exhausted; cpu{} ({}) at {}",
-                                m_config.instruction_budget, cpu->index, cpu->current->name,
-                                f.where);
-        add_finding(std::move(f));
+        report("budget-exhausted", Severity::Error, GuestAddr(pc), cpu->index, cpu->current->id,
+               fmt::format("instruction budget of {} exhausted; cpu{} ({}) at {}",
+                           m_config.instruction_budget, cpu->index, cpu->current->name,
+                           symbolized(pc)));
     }
 }
 

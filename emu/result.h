@@ -15,6 +15,9 @@ namespace klpemu {
 
 struct Error {
     std::string message;
+    // The kernel errno the failure models (EBUSY, EINVAL, ...) when a caller plays a kernel
+    // interface that returns one; 0 otherwise.
+    int code = 0;
 };
 
 // Builds an Error from a fmt format string.
@@ -81,3 +84,15 @@ template <> class [[nodiscard]] Result<void> {
             return klp_try_result_.error();                                                        \
         }                                                                                          \
     } while (0)
+
+#define KLP_TRY_CONCAT_INNER_(a, b) a##b
+#define KLP_TRY_CONCAT_(a, b) KLP_TRY_CONCAT_INNER_(a, b)
+
+// Declares `auto name` holding the value of `expr` (a Result<T>), or returns its error from the
+// enclosing function. One statement per line (the temporary is named after the line).
+#define KLP_TRY_ASSIGN(name, expr)                                                                 \
+    auto KLP_TRY_CONCAT_(klp_try_value_, __LINE__) = (expr);                                       \
+    if (!KLP_TRY_CONCAT_(klp_try_value_, __LINE__).ok()) {                                         \
+        return KLP_TRY_CONCAT_(klp_try_value_, __LINE__).error();                                  \
+    }                                                                                              \
+    auto name = std::move(*KLP_TRY_CONCAT_(klp_try_value_, __LINE__))

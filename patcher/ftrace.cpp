@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 
 namespace klpemu::patcher {
 
@@ -22,8 +23,6 @@ constexpr uint64_t kLiteralNops = 0xd503201fd503201fULL;
 // Offset of the host id in a guest ftrace_ops record { func, id } (ftrace_support.S).
 constexpr int64_t kOpsRecordId = 8;
 constexpr uint64_t kOpsRecordSize = 16;
-// Where return_to_handler saved the x29 it returned with (ftrace_support.S).
-constexpr int64_t kGraphFregsFp = 80;
 
 // The SP a store leaves behind when it is a pre-indexed store with SP as the base (`stp x29,
 // x30, [sp, #-16]!`): the hook sees the old SP, but the store lands at and above the new one.
@@ -83,37 +82,10 @@ class Ftrace::MachineText final : public TextTarget {
     emu::Machine& m_machine;
 };
 
-uint64_t FtraceRegs::arg(int n) const {
-    if (n < 0 || n >= kFtraceArgRegs) {
-        return 0;
-    }
-    return load(uint32_t(8 * n));
-}
-
-void FtraceRegs::set_lr(GuestAddr a) {
-    m_memory.store<uint64_t>(m_base + int64_t(m_layout.lr), a.value);
-    m_lr_changed = true;
-}
-
-void FtraceRegs::set_pc(GuestAddr a) {
-    m_memory.store<uint64_t>(m_base + int64_t(m_layout.pc), a.value);
-    m_pc_changed = true;
-}
-
-Result<TracerKind> parse_tracer_kind(std::string_view name) {
-    if (name == "function") {
-        return TracerKind::Function;
-    }
-    if (name == "graph" || name == "function_graph") {
-        return TracerKind::Graph;
-    }
-    return make_error("unknown tracer '{}' (expected function or graph)", name);
-}
-
 Ftrace::Ftrace(emu::Machine& machine, const FtraceOptions& options)
     : m_machine(machine), m_options(options), m_layout(trampoline_layout(options.variant)),
       m_text(std::make_unique<MachineText>(machine)),
-      m_poke(*m_text, machine.symbols(), machine.cpu_count()) {}
+      m_poke(*m_text, machine.symbols(), machine.cpu_count()), m_registry(machine.symbols()) {}
 
 Ftrace::~Ftrace() {
     m_machine.remove_observer(this);
@@ -161,10 +133,13 @@ Result<void> Ftrace::install() {
          a = a - int64_t(kOpsRecordSize)) {
         m_free_records.push_back(a);
     }
+    m_function_tracer = std::make_unique<FunctionTracer>(m_machine, m_trace);
+    m_graph_tracer = std::make_unique<GraphTracer>(m_machine, m_trace, m_return_to_handler);
+    m_tracers = std::make_unique<Tracers>(*this, *m_function_tracer, *m_graph_tracer);
     m_machine.register_host_call(hc::kFtraceOps,
                                  [this](emu::HostCallContext& ctx) { on_ops_call(ctx); });
-    m_machine.register_host_call(hc::kGraphReturn,
-                                 [this](emu::HostCallContext& ctx) { on_graph_return(ctx); });
+    m_machine.register_host_call(
+        hc::kGraphReturn, [this](emu::HostCallContext& ctx) { m_graph_tracer->on_return(ctx); });
     m_machine.add_observer(this);
     return {};
 }
@@ -224,13 +199,8 @@ Result<void> Ftrace::module_enable(const LoadedObject& object) {
     std::set<GuestAddr> own;
     for (const PatchSite& ps : object.patch_sites) {
         own.insert(ps.rec_ip);
-        for (auto& [id, entry] : m_ops) {
-            if (!entry.ops.function_addr && !entry.ops.filter.empty() &&
-                entry.ops.filter.matches(ps.function)) {
-                entry.functions.insert(ps.function);
-            }
-        }
     }
+    m_registry.object_added(object.patch_sites);
     for (CallSite& site : m_sites) {
         if (own.contains(site.site.rec_ip)) {
             KLP_TRY(update_site(site));
@@ -240,6 +210,7 @@ Result<void> Ftrace::module_enable(const LoadedObject& object) {
 }
 
 void Ftrace::remove_sites(GuestRange range) {
+    m_registry.text_freed(range);
     std::erase_if(m_sites, [&](const CallSite& s) { return range.contains(s.site.rec_ip); });
     m_site_by_ip.clear();
     m_site_by_word.clear();
@@ -250,17 +221,11 @@ void Ftrace::remove_sites(GuestRange range) {
     }
 }
 
-bool Ftrace::covers(const OpsEntry& entry, const CallSite& site) {
-    return entry.ops.function_addr ? site.site.function_addr == *entry.ops.function_addr
-                                   : entry.functions.contains(site.site.function);
-}
-
-std::vector<OpsId> Ftrace::ops_for(const CallSite& site) const {
-    std::vector<OpsId> out;
-    for (const auto& [id, entry] : m_ops) {
-        if (covers(entry, site)) {
-            out.push_back(id);
-        }
+std::vector<PatchSite> Ftrace::recorded_sites() const {
+    std::vector<PatchSite> out;
+    out.reserve(m_sites.size());
+    for (const CallSite& site : m_sites) {
+        out.push_back(site.site);
     }
     return out;
 }
@@ -294,7 +259,7 @@ Result<void> Ftrace::update_site(CallSite& site) {
     if (site.state == CallSiteState::Broken || site.state == CallSiteState::Compiled) {
         return {};
     }
-    const std::vector<OpsId> ops = ops_for(site);
+    const std::vector<OpsId> ops = m_registry.ops_for(site.site);
     if (ops.empty()) {
         if (site.state != CallSiteState::On) {
             return {};
@@ -311,8 +276,7 @@ Result<void> Ftrace::update_site(CallSite& site) {
         site.state = CallSiteState::Off;
         return {};
     }
-    const uint64_t want_literal =
-        ops.size() == 1 ? m_ops.at(ops[0]).record.value : m_list_ops.value;
+    const uint64_t want_literal = ops.size() == 1 ? m_records.at(ops[0]).value : m_list_ops.value;
     if (site.state == CallSiteState::On) {
         // ftrace_modify_call with the same target: only the literal changes.
         if (m_layout.call_ops && site.literal != want_literal) {
@@ -351,7 +315,7 @@ Result<void> Ftrace::update_tracer_call() {
         return {};
     }
     // ftrace_update_ftrace_func: ftrace_call is `bl ftrace_stub` while nothing is registered.
-    const bool want = !m_ops.empty();
+    const bool want = !m_registry.empty();
     if (want == m_tracer_call_live) {
         return {};
     }
@@ -365,55 +329,40 @@ Result<void> Ftrace::update_tracer_call() {
     return {};
 }
 
+// A trampoline that hands its callbacks a full pt_regs (CONFIG_DYNAMIC_FTRACE_WITH_REGS).
+static bool saves_pt_regs(TrampolineVariant v) {
+    return v == TrampolineVariant::Regs || v == TrampolineVariant::RegsV3 ||
+           v == TrampolineVariant::RegsV4;
+}
+
 Result<OpsId> Ftrace::register_ops(FtraceOps ops) {
-    OpsEntry entry;
-    for (const CallSite& site : m_sites) {
-        if (ops.function_addr ? site.site.function_addr == *ops.function_addr
-                              : ops.filter.matches(site.site.function)) {
-            entry.functions.insert(site.site.function);
-            for (const auto& [other_id, other] : m_ops) {
-                if (ops.ipmodify && other.ops.ipmodify && covers(other, site)) {
-                    return make_error("ftrace: ops '{}': {} already has the IPMODIFY ops '{}' "
-                                      "(-EBUSY)",
-                                      ops.name, site.site.function, other.ops.name);
-                }
-            }
-        }
+    if (ops.flags.has(FtraceOpsFlag::SaveRegs) && !saves_pt_regs(m_options.variant)) {
+        Error e = make_error("ftrace: ops '{}' needs FTRACE_OPS_FL_SAVE_REGS but the {} "
+                             "trampoline passes ftrace_regs, not pt_regs",
+                             ops.name, m_layout.name);
+        e.code = EINVAL;
+        return e;
     }
-    if (entry.functions.empty()) {
-        return make_error("ftrace: ops '{}': filter '{}' matches no traceable function", ops.name,
-                          fmt::join(ops.filter.globs(), " "));
-    }
+    const std::vector<PatchSite> sites = recorded_sites();
     if (m_free_records.empty()) {
         return make_error("ftrace: ops '{}': no free ftrace_ops record (at most {})", ops.name,
                           (m_pool_end - m_pool) / int64_t(kOpsRecordSize));
     }
-    const OpsId id = m_next_ops++;
-    entry.record = m_free_records.back();
+    KLP_TRY_ASSIGN(id, m_registry.add(std::move(ops), sites));
+    const GuestAddr record = m_free_records.back();
     m_free_records.pop_back();
-    m_machine.memory().store<uint64_t>(entry.record + kOpsRecordId, uint64_t(id));
-    entry.ops = std::move(ops);
-    m_ops.emplace(id, std::move(entry));
+    m_records.emplace(id, record);
+    m_machine.memory().store<uint64_t>(record + kOpsRecordId, uint64_t(id));
     KLP_TRY(update_tracer_call());
-    for (CallSite& site : m_sites) {
-        KLP_TRY(update_site(site));
-    }
+    KLP_TRY(update_sites());
     return id;
 }
 
 Result<void> Ftrace::unregister_ops(OpsId id) {
-    auto it = m_ops.find(id);
-    if (it == m_ops.end()) {
-        return make_error("ftrace: no ops with id {}", id);
-    }
-    const GuestAddr record = it->second.record;
-    m_ops.erase(it);
-    for (auto b = m_builtin.begin(); b != m_builtin.end();) {
-        b = b->second == id ? m_builtin.erase(b) : std::next(b);
-    }
-    for (CallSite& site : m_sites) {
-        KLP_TRY(update_site(site));
-    }
+    KLP_TRY(m_registry.remove(id));
+    const GuestAddr record = m_records.at(id);
+    m_records.erase(id);
+    KLP_TRY(update_sites());
     KLP_TRY(update_tracer_call());
     // The record stays callable (nothing points at it now), as ops are freed only after an
     // RCU-tasks grace period in the kernel.
@@ -422,72 +371,32 @@ Result<void> Ftrace::unregister_ops(OpsId id) {
     return {};
 }
 
-Result<void> Ftrace::enable(std::string_view filter_text, TracerKind tracer) {
-    const FtraceFilter filter(filter_text);
-    auto builtin = m_builtin.find(tracer);
-    if (builtin == m_builtin.end()) {
-        FtraceOps ops;
-        ops.name = tracer == TracerKind::Function ? "function" : "function_graph";
-        ops.filter = filter;
-        if (tracer == TracerKind::Function) {
-            ops.func = [this](FtraceCall& call) { function_tracer(call); };
-        } else {
-            ops.func = [this](FtraceCall& call) { graph_tracer(call); };
-        }
-        auto id = register_ops(std::move(ops));
-        if (!id.ok()) {
-            return id.error();
-        }
-        m_builtin.emplace(tracer, *id);
-        m_ops.at(*id).builtin = true;
-        m_ops.at(*id).tracer = tracer;
-        return {};
+Result<size_t> Ftrace::add_ops_filter(OpsId id, const FtraceFilter& filter) {
+    KLP_TRY_ASSIGN(matched, m_registry.add_filter(id, filter, recorded_sites()));
+    if (matched == 0) {
+        return size_t(0);
     }
-    OpsEntry& entry = m_ops.at(builtin->second);
-    if (!entry.ops.filter.empty()) {
-        // Remember the filter for modules loaded later (ftrace_module_enable).
-        entry.ops.filter = FtraceFilter(fmt::format("{} {}", fmt::join(entry.ops.filter.globs(), " "),
-                                                    filter_text));
-    }
-    size_t added = 0;
-    for (const CallSite& site : m_sites) {
-        if (filter.matches(site.site.function)) {
-            added += entry.functions.insert(site.site.function).second ? 1 : 0;
-        }
-    }
-    if (added == 0 && !std::any_of(m_sites.begin(), m_sites.end(), [&](const CallSite& s) {
-            return filter.matches(s.site.function);
-        })) {
-        return make_error("ftrace: filter '{}' matches no traceable function", filter_text);
-    }
+    KLP_TRY(update_sites());
+    return matched;
+}
+
+size_t Ftrace::remove_ops_filter(OpsId id, const FtraceFilter& filter) {
+    return m_registry.remove_filter(id, filter, recorded_sites());
+}
+
+Result<void> Ftrace::update_sites() {
     for (CallSite& site : m_sites) {
         KLP_TRY(update_site(site));
     }
     return {};
 }
 
-Result<void> Ftrace::disable(std::string_view filter_text) {
-    const FtraceFilter filter(filter_text);
-    size_t removed = 0;
-    std::vector<OpsId> emptied;
-    for (auto& [tracer, id] : m_builtin) {
-        OpsEntry& entry = m_ops.at(id);
-        removed +=
-            std::erase_if(entry.functions, [&](const std::string& f) { return filter.matches(f); });
-        if (entry.functions.empty()) {
-            emptied.push_back(id);
-        }
-    }
-    if (removed == 0) {
-        return make_error("ftrace: filter '{}' matches no traced function", filter_text);
-    }
-    for (OpsId id : emptied) {
-        KLP_TRY(unregister_ops(id));
-    }
-    for (CallSite& site : m_sites) {
-        KLP_TRY(update_site(site));
-    }
-    return {};
+Result<void> Ftrace::enable(std::string_view filter, TracerKind tracer) {
+    return m_tracers->enable(filter, tracer);
+}
+
+Result<void> Ftrace::disable(std::string_view filter) {
+    return m_tracers->disable(filter);
 }
 
 Result<void> Ftrace::apply_action(bool enable_sites, std::string_view filter,
@@ -495,16 +404,8 @@ Result<void> Ftrace::apply_action(bool enable_sites, std::string_view filter,
     if (!enable_sites) {
         return disable(filter);
     }
-    auto kind = parse_tracer_kind(tracer.empty() ? "function" : tracer);
-    if (!kind.ok()) {
-        return kind.error();
-    }
-    return enable(filter, *kind);
-}
-
-void Ftrace::add_trace(std::string line) {
-    m_trace.push_back(std::move(line));
-    m_trace_instructions.push_back(m_machine.instructions());
+    KLP_TRY_ASSIGN(kind, parse_tracer_kind(tracer.empty() ? "function" : tracer));
+    return enable(filter, kind);
 }
 
 std::vector<Ftrace::Event> Ftrace::take_events() {
@@ -513,13 +414,13 @@ std::vector<Ftrace::Event> Ftrace::take_events() {
     size_t p = m_log_taken;
     size_t t = m_trace_taken;
     while (p < log.size() || t < m_trace.size()) {
-        const bool patch_first = t == m_trace.size() ||
-                                 (p < log.size() && log[p].instruction <= m_trace_instructions[t]);
+        const bool patch_first =
+            t == m_trace.size() || (p < log.size() && log[p].instruction <= m_trace.instruction(t));
         if (patch_first) {
             out.push_back(Event{Event::Kind::Patch, log[p].line, log[p].instruction});
             ++p;
         } else {
-            out.push_back(Event{Event::Kind::Trace, m_trace[t], m_trace_instructions[t]});
+            out.push_back(Event{Event::Kind::Trace, m_trace.lines()[t], m_trace.instruction(t)});
             ++t;
         }
     }
@@ -564,11 +465,10 @@ void Ftrace::on_ops_call(emu::HostCallContext& ctx) {
     const CallSite& site = m_sites[site_it->second];
     std::vector<OpsId> ids;
     if (ops == m_list_ops) {
-        ids = ops_for(site); // ftrace_ops_list_func: every ops whose hash has this ip.
+        ids = m_registry.ops_for(site.site); // ftrace_ops_list_func: every ops tracing ip.
     } else if (ops >= m_pool && ops < m_pool_end) {
         const auto id = OpsId(m_machine.memory().load<uint64_t>(ops + kOpsRecordId));
-        auto it = m_ops.find(id);
-        if (it != m_ops.end() && covers(it->second, site)) {
+        if (m_registry.traces(id, site.site)) {
             ids.push_back(id);
         }
     }
@@ -579,11 +479,11 @@ void Ftrace::on_ops_call(emu::HostCallContext& ctx) {
     FtraceRegs regs(m_machine.memory(), regs_base, m_layout);
     const std::string function = site.site.function;
     for (OpsId id : ids) {
-        auto it = m_ops.find(id);
-        if (it == m_ops.end()) {
+        const FtraceOps* registered = m_registry.find(id);
+        if (registered == nullptr) {
             continue; // Unregistered by an earlier callback of this call.
         }
-        FtraceFunc func = it->second.ops.func;
+        FtraceFunc func = registered->func;
         FtraceCall call{ctx, ip, parent, function, regs};
         func(call);
     }
@@ -600,65 +500,8 @@ void Ftrace::on_ops_call(emu::HostCallContext& ctx) {
     }
 }
 
-void Ftrace::function_tracer(FtraceCall& call) {
-    const emu::Task& task = call.host.task();
-    add_trace(fmt::format("{}-{} [{:03}] {} <-{}", task.name, task.id, call.host.cpu(),
-                          call.function, m_machine.symbolize(call.parent_ip).base));
-}
-
-void Ftrace::graph_tracer(FtraceCall& call) {
-    const emu::Task& task = call.host.task();
-    auto& stack = m_graph[task.id];
-    const size_t depth = stack.size();
-    stack.push_back(GraphFrame{std::string(call.function), call.regs.lr(), call.regs.fp(),
-                               m_machine.cpu_cycles(call.host.cpu())});
-    const auto func = m_machine.symbols().lookup(call.function);
-    auto& unwind_view = graph_stack_of(task.id).stack;
-    unwind_view.push_back(GraphReturnEntry{call.regs.lr(), GuestAddr(call.regs.fp()),
-                                           func ? func->addr : call.ip});
-    call.regs.set_lr(m_return_to_handler);
-    add_trace(fmt::format("{:>2}) {:>12} | {:{}}{}() {{", call.host.cpu(), "", "", 2 * depth,
-                          call.function));
-}
-
-Ftrace::TaskGraphStack& Ftrace::graph_stack_of(int task) {
-    auto& slot = m_graph_stacks[task];
-    if (!slot) {
-        slot = std::make_unique<TaskGraphStack>(m_return_to_handler);
-    }
-    return *slot;
-}
-
 const GraphReturnStack& Ftrace::graph_return_stack(int task) {
-    return graph_stack_of(task);
-}
-
-void Ftrace::on_graph_return(emu::HostCallContext& ctx) {
-    const GuestAddr fregs(ctx.arg(0));
-    const uint64_t fp = m_machine.memory().load<uint64_t>(fregs + kGraphFregsFp);
-    auto& stack = m_graph[ctx.task().id];
-    if (stack.empty()) {
-        add_finding("fgraph-mismatch", Severity::Fatal, ctx.pc(), ctx.cpu(), ctx.task().id,
-                    "return_to_handler reached with an empty graph return stack");
-        m_machine.request_stop();
-        return;
-    }
-    const GraphFrame frame = stack.back();
-    stack.pop_back();
-    if (auto& entries = graph_stack_of(ctx.task().id).stack; !entries.empty()) {
-        entries.pop_back();
-    }
-    if (fp != frame.fp) {
-        add_finding("fgraph-mismatch", Severity::Error, ctx.pc(), ctx.cpu(), ctx.task().id,
-                    fmt::format("Bad frame pointer: expected {:#x}, received {:#x} from func {} "
-                                "return to {}",
-                                frame.fp, fp, frame.function,
-                                m_machine.symbolize(frame.ret).str()));
-    }
-    ctx.set_result(frame.ret.value);
-    const uint64_t cycles = m_machine.cpu_cycles(ctx.cpu()) - frame.start_cycles;
-    add_trace(fmt::format("{:>2}) {:>6} cycles | {:{}}}} /* {} */", ctx.cpu(), cycles, "",
-                          2 * stack.size(), frame.function));
+    return m_graph_tracer->return_stack(task);
 }
 
 // ---- per-step checks ---------------------------------------------------------------------------

@@ -23,7 +23,12 @@
 #include "emu/result.h"
 #include "patcher/ftrace_filter.h"
 #include "patcher/ftrace_layout.h"
+#include "patcher/ftrace_ops.h"
+#include "patcher/function_tracer.h"
+#include "patcher/graph_tracer.h"
 #include "patcher/text_poke.h"
+#include "patcher/trace_buffer.h"
+#include "patcher/tracers.h"
 
 #include <cstdint>
 #include <functional>
@@ -56,64 +61,6 @@ struct FtraceOptions {
     bool check_abi = true;
 };
 
-// The register block of one traced call, as the ops callbacks see it (ftrace_regs / pt_regs).
-class FtraceRegs {
-  public:
-    FtraceRegs(emu::GuestMemory& memory, GuestAddr base, const TrampolineLayout& layout)
-        : m_memory(memory), m_base(base), m_layout(layout) {}
-
-    GuestAddr base() const { return m_base; }
-    // Argument register n (x0..x8); 0 for n >= 9 as ftrace_regs_get_argument.
-    uint64_t arg(int n) const;
-    uint64_t fp() const { return load(m_layout.fp); }
-    uint64_t sp() const { return load(m_layout.sp); }
-    GuestAddr lr() const { return GuestAddr(load(m_layout.lr)); }
-    GuestAddr pc() const { return GuestAddr(load(m_layout.pc)); }
-    // Where the traced function returns (the graph tracer rewrites this).
-    void set_lr(GuestAddr a);
-    // Where the trampoline continues (livepatch: the new function).
-    void set_pc(GuestAddr a);
-    bool lr_changed() const { return m_lr_changed; }
-    bool pc_changed() const { return m_pc_changed; }
-
-  private:
-    uint64_t load(uint32_t off) const { return m_memory.load<uint64_t>(m_base + int64_t(off)); }
-    emu::GuestMemory& m_memory;
-    GuestAddr m_base;
-    const TrampolineLayout& m_layout;
-    bool m_lr_changed = false;
-    bool m_pc_changed = false;
-};
-
-// One call of an ops callback (the kernel's ftrace_func_t arguments plus where it runs).
-struct FtraceCall {
-    emu::HostCallContext& host;
-    GuestAddr ip;        // rec->ip
-    GuestAddr parent_ip; // The traced function's return address.
-    std::string_view function;
-    FtraceRegs& regs;
-};
-
-using FtraceFunc = std::function<void(FtraceCall&)>;
-
-struct FtraceOps {
-    std::string name;
-    FtraceFilter filter; // Resolved to the matching call sites at registration.
-    FtraceFunc func;
-    // livepatch (ftrace_set_filter_ip): the one call site of the function at this address,
-    // instead of `filter`; a same-named function elsewhere is never matched.
-    std::optional<GuestAddr> function_addr;
-    // FTRACE_OPS_FL_IPMODIFY: at most one such ops per call site; a second is refused (-EBUSY).
-    bool ipmodify = false;
-};
-
-using OpsId = int;
-
-enum class TracerKind { Function, Graph };
-
-// "function" | "graph" (also "function_graph").
-Result<TracerKind> parse_tracer_kind(std::string_view name);
-
 // The state of one call site (reference §1 "Callsite states").
 enum class CallSiteState { Compiled, Off, On, Broken };
 
@@ -141,10 +88,24 @@ class Ftrace final : public emu::ExecutionObserver {
     // an unloaded module) without writing to it.
     void remove_sites(GuestRange range);
 
-    // Registers an ops and turns on the call sites its filter matches; error if it matches none.
+    // register_ftrace_function: adds the ops to the registry (names resolved once against the
+    // recorded call sites) and turns on the call sites it traces. Errors: the filter matches no
+    // call site; FTRACE_OPS_FL_SAVE_REGS on a trampoline without pt_regs (code EINVAL); an
+    // FTRACE_OPS_FL_IPMODIFY ops on a function another IPMODIFY ops already has (code EBUSY).
     Result<OpsId> register_ops(FtraceOps ops);
-    // Turns off the sites no other ops needs and forgets the ops.
+    // unregister_ftrace_function: turns off the sites no other ops needs and forgets the ops.
     Result<void> unregister_ops(OpsId id);
+    // ftrace_set_filter on a registered ops: adds the functions `filter` names and turns their
+    // sites on; returns how many call sites the names match (0: none, nothing changed).
+    Result<size_t> add_ops_filter(OpsId id, const FtraceFilter& filter);
+    // Removes the functions `filter` names from the ops' filter hash without touching text;
+    // returns how many were removed. Follow with update_sites() or unregister_ops(): an empty
+    // filter hash traces every function.
+    size_t remove_ops_filter(OpsId id, const FtraceFilter& filter);
+    // The ops' filter hash (function entry addresses; empty = every function).
+    const FtraceHash& ops_filter_hash(OpsId id) const { return m_registry.filter_hash(id); }
+    // ftrace_replace_code: brings every call site in line with the registry.
+    Result<void> update_sites();
 
     // Scenario actions `ftrace enable FILTER [tracer=function|graph]` / `ftrace disable FILTER`:
     // enable adds the matching functions to the built-in tracer (registering it on first use),
@@ -172,10 +133,9 @@ class Ftrace final : public emu::ExecutionObserver {
     std::vector<Event> take_events();
 
     // The trace buffer: function-tracer and graph-tracer lines, in execution order.
-    const std::vector<std::string>& trace() const { return m_trace; }
+    const std::vector<std::string>& trace() const { return m_trace.lines(); }
     void clear_trace() {
         m_trace.clear();
-        m_trace_instructions.clear();
         m_trace_taken = 0;
     }
     // Every text write so far, as transcript lines ("patch f+0x4: nop -> bl ftrace_caller").
@@ -203,30 +163,6 @@ class Ftrace final : public emu::ExecutionObserver {
         GuestAddr target;                // The BL's target while On.
         std::optional<uint64_t> literal; // CALL_OPS: the ops the literal holds.
     };
-    struct OpsEntry {
-        FtraceOps ops;
-        std::set<std::string> functions; // The resolved filter hash.
-        GuestAddr record;                // Its guest ftrace_ops record (CALL_OPS single-ops).
-        bool builtin = false;
-        TracerKind tracer = TracerKind::Function;
-    };
-    struct GraphFrame {
-        std::string function;
-        GuestAddr ret;
-        uint64_t fp = 0;
-        uint64_t start_cycles = 0;
-    };
-    // One task's ret_stack, kept beside m_graph for the unwinders (GraphReturnStack).
-    class TaskGraphStack final : public GraphReturnStack {
-      public:
-        explicit TaskGraphStack(GuestAddr handler) : m_handler(handler) {}
-        std::span<const GraphReturnEntry> entries() const override { return stack; }
-        GuestAddr return_to_handler() const override { return m_handler; }
-        std::vector<GraphReturnEntry> stack; // Oldest first, as entries() gives them.
-
-      private:
-        GuestAddr m_handler;
-    };
     struct TrampolineFrame {
         emu::CpuState entry;
         std::optional<GuestAddr> new_lr;
@@ -239,20 +175,14 @@ class Ftrace final : public emu::ExecutionObserver {
     Result<void> write_site_literal(CallSite& site, uint64_t value);
     Result<void> update_tracer_call();
     Result<GuestAddr> callable_addr(CallSite& site);
-    std::vector<OpsId> ops_for(const CallSite& site) const;
-    static bool covers(const OpsEntry& entry, const CallSite& site);
+    std::vector<PatchSite> recorded_sites() const;
     PokeContext poke_context() const;
     Result<void> poke(const TextPatch& patch);
     void flush_poke_findings();
     void add_finding(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
                      int task, std::string message);
 
-    void add_trace(std::string line);
     void on_ops_call(emu::HostCallContext& ctx);
-    void on_graph_return(emu::HostCallContext& ctx);
-    TaskGraphStack& graph_stack_of(int task);
-    void function_tracer(FtraceCall& call);
-    void graph_tracer(FtraceCall& call);
     void check_trampoline_exit(const emu::InsnEvent& ev);
     void check_graph_exit(const emu::InsnEvent& ev);
 
@@ -272,19 +202,18 @@ class Ftrace final : public emu::ExecutionObserver {
     std::vector<CallSite> m_sites;
     std::unordered_map<GuestAddr, size_t> m_site_by_ip;
     std::unordered_map<GuestAddr, size_t> m_site_by_word; // first_nop and rec_ip
-    std::map<OpsId, OpsEntry> m_ops;
-    OpsId m_next_ops = 1;
-    std::map<TracerKind, OpsId> m_builtin;
+    FtraceOpsRegistry m_registry;
+    std::map<OpsId, GuestAddr> m_records; // Each ops' guest ftrace_ops record (CALL_OPS).
     std::vector<GuestAddr> m_free_records;
     CallableHook m_callable_hook;
 
-    std::vector<std::string> m_trace;
-    std::vector<uint64_t> m_trace_instructions; // Clock of each trace line.
+    TraceBuffer m_trace;
     size_t m_trace_taken = 0;
     size_t m_log_taken = 0;
     uint64_t m_ops_calls = 0;
-    std::unordered_map<int, std::vector<GraphFrame>> m_graph;             // Per task.
-    std::unordered_map<int, std::unique_ptr<TaskGraphStack>> m_graph_stacks; // Per task.
+    std::unique_ptr<FunctionTracer> m_function_tracer;
+    std::unique_ptr<GraphTracer> m_graph_tracer;
+    std::unique_ptr<Tracers> m_tracers;
     std::unordered_map<int, std::vector<TrampolineFrame>> m_frames;       // Per task.
     std::unordered_map<int, std::vector<emu::CpuState>> m_graph_entries;  // Per task.
     std::unordered_map<int, std::pair<GuestAddr, uint64_t>> m_last_probe; // Per task.

@@ -2,6 +2,7 @@
 // visibility model behind stale-fetch (see text_poke.h and reference §1(d), §5(d)).
 #include "patcher/text_poke.h"
 
+#include "emu/finding_emitter.h"
 #include "emu/insn_encoding.h"
 
 #include <fmt/format.h>
@@ -145,18 +146,11 @@ void TextPoke::on_instruction(int cpu, GuestAddr pc, InsnWord word, uint64_t ins
     }
     if (auto stale = m_icache.stale_view(cpu, pc)) {
         if (m_stale_reported.emplace(cpu, stale->write_id).second) {
-            Finding f;
-            f.kind = "stale-fetch";
-            f.severity = Severity::Info;
-            f.where = m_symbols.symbolize(pc).str();
-            f.pc = pc;
-            f.cpu = cpu;
-            f.instruction = instruction;
-            f.message = fmt::format(
-                "cpu{} executes a word it has not synchronised: it may fetch the old {} or the "
-                "new {} until its next ISB or exception",
-                cpu, describe(pc, stale->old_word), describe(pc, word));
-            m_findings.push_back(std::move(f));
+            m_findings.push_back(make_finding(
+                m_symbols, "stale-fetch", Severity::Info, FindingAt{pc, cpu, {}, instruction},
+                fmt::format("cpu{} executes a word it has not synchronised: it may fetch the old "
+                            "{} or the new {} until its next ISB or exception",
+                            cpu, describe(pc, stale->old_word), describe(pc, word))));
         }
     }
     if (word == a64::isb()) {
@@ -176,15 +170,9 @@ std::vector<Finding> TextPoke::take_findings() {
 
 void TextPoke::add_finding(std::string kind, Severity severity, GuestAddr pc,
                            std::optional<int> cpu, std::string message) {
-    Finding f;
-    f.kind = std::move(kind);
-    f.severity = severity;
-    f.where = m_symbols.symbolize(pc).str();
-    f.pc = pc;
-    f.cpu = cpu;
-    f.instruction = m_target.instruction_count();
-    f.message = std::move(message);
-    m_findings.push_back(std::move(f));
+    m_findings.push_back(make_finding(m_symbols, std::move(kind), severity,
+                                      FindingAt{pc, cpu, {}, m_target.instruction_count()},
+                                      std::move(message)));
 }
 
 } // namespace klpemu::patcher

@@ -93,10 +93,12 @@ class Backend {
         return make_error("ftrace is not available in this backend");
     }
 
-    // A livepatch shell action (ShellAction); its output lines come back as events.
-    virtual Result<RunStop> shell(const ShellAction& action) {
-        return make_error("'{}': livepatch is not available in this backend", action.name);
+    // Any other action a backend feature takes (machine_feature.h): the runner forwards actions
+    // it does not itself interpret.
+    virtual Result<void> feature_action(const Action& /*action*/) {
+        return make_error("this action is not supported by this backend");
     }
+
     // Events since the previous call, in order.
     virtual std::vector<BackendEvent> take_events() = 0;
     virtual uint64_t instructions() const = 0;

@@ -2,21 +2,19 @@
 // kernel's module loader models: assemble or compile to an ELF object, reserve a region (kernel
 // image, near or far module area, or a fixed address), relocate against everything loaded so
 // far, map. Tasks map onto machine tasks; a kthread that must call its entry repeatedly gets a
-// small generated guest wrapper, since the machine's kthreads call their function once.
+// small generated guest wrapper, since the machine's kthreads call their function once. What a
+// scenario adds to the plain machine (ftrace, modules, the reliability check, ...) comes from
+// features that attach themselves (machine_feature.h); this file knows none of them by name.
 #include "scenarios/machine_backend.h"
 
 #include "emu/assembler.h"
 #include "emu/c_compiler.h"
 #include "emu/loader.h"
 #include "emu/machine.h"
-#include "patcher/ftrace.h"
-#include "patcher/modules.h"
 #include "scenarios/call_trace.h"
-#include "scenarios/guest_value.h"
-#include "scenarios/livepatch_shell.h"
 #include "scenarios/machine_events.h"
-#include "scenarios/unwind_check.h"
-#include "unwinder/unwinder.h"
+#include "scenarios/machine_feature.h"
+#include "scenarios/machine_features.h"
 
 #include <fmt/format.h>
 
@@ -84,45 +82,26 @@ std::string repeat_wrapper(std::string_view name, uint64_t entry, uint64_t sched
                        name, quads, count, entry, schedule);
 }
 
-// A scenario gets ftrace (trampolines loaded, call sites initialised at object load) when it
-// asks for it or uses an ftrace action.
-bool uses_livepatch(const Scenario& s) {
-    return std::find(s.requires_features.begin(), s.requires_features.end(), "livepatch") !=
-           s.requires_features.end();
-}
-
-bool uses_ftrace(const Scenario& s) {
-    for (const auto& f : s.requires_features) {
-        if (f == "ftrace" || f == "graph-tracer" || f == "livepatch") {
-            return true;
-        }
-    }
-    return std::any_of(s.steps.begin(), s.steps.end(), [](const Step& step) {
-        return std::holds_alternative<FtraceAction>(step.action);
-    });
-}
-
-class MachineBackend : public Backend, private ShellHost {
+class MachineBackend final : public Backend, public FeatureHost {
   public:
     MachineBackend(const Scenario& scenario, std::unique_ptr<emu::Machine> machine,
-                   std::unique_ptr<patcher::Ftrace> ftrace, ChromeTraceProcess* trace,
-                   std::vector<std::string> observed_policies)
-        : m_s(scenario), m_machine(std::move(machine)), m_ftrace(std::move(ftrace)),
-          m_events(*m_machine), m_observed(std::move(observed_policies)) {
-        m_machine->add_observer(&m_events);
-        if (trace) {
-            m_trace = std::make_unique<CallTrace>(*m_machine, *trace);
-            m_machine->add_observer(m_trace.get());
-        }
-    }
-    // Installs the module loader if any object is a module or livepatch.
-    void setup();
+                   UnwindRequest request)
+        : m_s(scenario), m_request(std::move(request)), m_machine(std::move(machine)),
+          m_events(*m_machine) {}
+    // Attaches the features the scenario wants, then the backend's own observers.
+    Result<void> attach(std::span<const FeatureKind> kinds, ChromeTraceProcess* trace);
 
     ~MachineBackend() override {
         if (m_trace) {
             m_machine->remove_observer(m_trace.get());
         }
-        m_machine->remove_observer(&m_events);
+        if (m_attached) {
+            m_machine->remove_observer(&m_events);
+        }
+        // Newest first: a feature may use the ones attached before it.
+        while (!m_features.empty()) {
+            m_features.pop_back();
+        }
     }
 
     Result<void> load_object(const ObjectSpec& object) override;
@@ -138,7 +117,7 @@ class MachineBackend : public Backend, private ShellHost {
     }
     Result<void> module_action(const ModuleAction& action) override;
     Result<void> ftrace(const FtraceAction& action) override;
-    Result<RunStop> shell(const ShellAction& action) override;
+    Result<void> feature_action(const Action& action) override;
     uint64_t instructions() const override { return m_machine->instructions(); }
     uint64_t cycles() const override;
     void finish() override {
@@ -147,144 +126,100 @@ class MachineBackend : public Backend, private ShellHost {
         }
     }
     std::optional<UnwindReport> unwind_report() const override {
-        if (!m_unwind) {
-            return std::nullopt;
+        for (const auto& f : m_features) {
+            if (auto report = f->unwind_report()) {
+                return report;
+            }
         }
-        return m_unwind->report();
+        return std::nullopt;
+    }
+
+    // FeatureHost.
+    emu::Machine& machine() override { return *m_machine; }
+    const Scenario& scenario() const override { return m_s; }
+    const UnwindRequest& request() const override { return m_request; }
+    void note(std::string text) override;
+    Result<ObjectBytes> object_bytes(const ObjectSpec& object) const override;
+    Result<CallOutcome> call_at(GuestAddr addr, std::string_view name,
+                                std::span<const uint64_t> args, bool user = false) override;
+    Result<emu::RunResult> run_machine(uint64_t max = UINT64_MAX);
+    void object_added(std::string name) override { m_objects.push_back(std::move(name)); }
+    void object_removed(std::string_view name) override { std::erase(m_objects, name); }
+    void objects_loaded() override {
+        for (const auto& f : m_features) {
+            f->objects_loaded();
+        }
+    }
+
+  protected:
+    std::vector<MachineFeature*> features() override {
+        std::vector<MachineFeature*> out;
+        for (const auto& f : m_features) {
+            out.push_back(f.get());
+        }
+        return out;
     }
 
   private:
-    // ---- livepatch (scenarios/livepatch_shell.h) ----
-    Result<void> place_module(std::string_view name) override;
-    Result<void> unload_module(std::string_view name) override;
-    Result<void> free_module_init(std::string_view name) override;
-    Result<CallOutcome> call_task(GuestAddr fn, std::string_view name,
-                                  std::span<const uint64_t> args, bool user) override;
-    void note(std::string text) override;
-    // Machine::run, servicing the livepatch engine's delayed work when it stops for it.
-    Result<emu::RunResult> run_machine(uint64_t max = UINT64_MAX);
-
-    Result<ObjectBytes> object_bytes(const ObjectSpec& object) const;
     int idle_cpu() const;
-    Result<void> load_module(const ObjectSpec& object);
-    Result<CallOutcome> call_at(GuestAddr addr, std::string_view name,
-                                std::span<const uint64_t> args, bool user = false);
-    // Moves what the machine and ftrace reported so far into m_pending, in order.
+    std::optional<Result<void>> dispatch(const Action& action);
+    // Moves what the machine and the features reported so far into m_pending, in order.
     void flush();
-    // The stacktrace tracer: logs the current task's trace as the scenario's policy sees it
-    // from inside the ftrace callback (stack_trace_save() called by a tracer).
-    void log_stack_trace(patcher::FtraceCall& call);
-    void objects_loaded() {
-        if (m_unwind) {
-            m_unwind->objects_loaded();
-        }
-        if (m_lp) {
-            m_lp->objects_loaded();
-        }
-    }
     void tasks_created() {
-        if (m_unwind) {
-            m_unwind->tasks_created();
+        for (const auto& f : m_features) {
+            f->tasks_created();
         }
     }
 
     const Scenario& m_s;
+    UnwindRequest m_request;
     std::unique_ptr<emu::Machine> m_machine;
-    std::unique_ptr<patcher::Ftrace> m_ftrace; // Destroyed before the machine it observes.
     MachineEvents m_events;
+    bool m_attached = false;
     std::unique_ptr<CallTrace> m_trace;
     std::vector<std::string> m_objects;
     int m_next_cpu = 0;
-    std::unique_ptr<patcher::Modules> m_modules; // Destroyed before ftrace, whose hook it is.
-    std::vector<const ObjectSpec*> m_deferred;
     std::vector<BackendEvent> m_pending;
-    std::vector<std::string> m_observed;
-    std::vector<std::pair<std::string, patcher::OpsId>> m_stacktrace_ops; // Filter, ops.
-    std::unique_ptr<UnwindCheck> m_unwind; // Destroyed first: it observes the machine.
-    std::unique_ptr<LivepatchShell> m_lp;  // Destroyed before ftrace, whose ops it holds.
+    std::vector<std::unique_ptr<MachineFeature>> m_features; // Destroyed first, newest first.
 };
 
-void MachineBackend::setup() {
-    const bool uses_modules = std::any_of(m_s.objects.begin(), m_s.objects.end(),
-                                          [](const ObjectSpec& o) {
-                                              return o.kind != ObjectKind::Kernel;
-                                          });
-    if (uses_modules) {
-        patcher::ModuleOptions options;
-        options.erratum_843419 = m_s.machine.erratum_843419;
-        options.init_ftrace_plt = m_s.machine.module_init_ftrace_plt;
-        m_modules = std::make_unique<patcher::Modules>(*m_machine, options, m_ftrace.get());
+Result<void> MachineBackend::attach(std::span<const FeatureKind> kinds, ChromeTraceProcess* trace) {
+    for (const FeatureKind& kind : kinds) {
+        if (kind.wanted(m_s, m_request)) {
+            KLP_TRY_ASSIGN(feature, kind.attach(*this));
+            m_features.push_back(std::move(feature));
+        }
     }
-    if (uses_livepatch(m_s) && m_ftrace) {
-        auto lp = LivepatchShell::create(*m_machine, *m_ftrace, m_s.machine.unwinder);
-        KLP_CHECK(lp.ok(), "livepatch: {}", lp.ok() ? "" : lp.error().message);
-        m_lp = std::move(*lp);
+    m_machine->add_observer(&m_events);
+    m_attached = true;
+    if (trace) {
+        m_trace = std::make_unique<CallTrace>(*m_machine, *trace);
+        m_machine->add_observer(m_trace.get());
     }
-    auto asserted = asserted_policies(m_s.machine);
-    if (!asserted.empty() || !m_observed.empty()) {
-        m_unwind = std::make_unique<UnwindCheck>(*m_machine, m_ftrace.get(), std::move(asserted),
-                                                 m_observed);
+    return {};
+}
+
+// An action goes to the first feature that takes it.
+std::optional<Result<void>> MachineBackend::dispatch(const Action& action) {
+    for (const auto& f : m_features) {
+        if (auto handled = f->handle(action)) {
+            return handled;
+        }
     }
+    return std::nullopt;
+}
+
+Result<void> MachineBackend::feature_action(const Action& action) {
+    return dispatch(action).value_or(make_error("no feature of this scenario takes that action"));
+}
+
+Result<void> MachineBackend::module_action(const ModuleAction& action) {
+    return dispatch(action).value_or(
+        make_error("module {}: no [[object]] is a module or livepatch", action.name));
 }
 
 Result<void> MachineBackend::ftrace(const FtraceAction& action) {
-    if (!m_ftrace) {
-        return make_error("ftrace is not set up for this scenario");
-    }
-    if (action.enable && action.tracer == "stacktrace") {
-        patcher::FtraceOps ops;
-        ops.name = "stacktrace";
-        ops.filter = patcher::FtraceFilter(action.filter);
-        ops.func = [this](patcher::FtraceCall& call) { log_stack_trace(call); };
-        auto id = m_ftrace->register_ops(std::move(ops));
-        if (!id) {
-            return id.error();
-        }
-        m_stacktrace_ops.emplace_back(action.filter, *id);
-        return {};
-    }
-    if (!action.enable) {
-        auto it = std::find_if(m_stacktrace_ops.begin(), m_stacktrace_ops.end(),
-                               [&](const auto& s) { return s.first == action.filter; });
-        if (it != m_stacktrace_ops.end()) {
-            KLP_TRY(m_ftrace->unregister_ops(it->second));
-            m_stacktrace_ops.erase(it);
-            return {};
-        }
-    }
-    return m_ftrace->apply_action(action.enable, action.filter, action.tracer);
-}
-
-// Starts where stack_trace_save() called from the callback would (CALLER: the callback's
-// return address into the trampoline and the trampoline's x29) and walks with the scenario's
-// `unwinder` policy.
-void MachineBackend::log_stack_trace(patcher::FtraceCall& call) {
-    const int cpu = call.host.cpu();
-    const emu::Task& task = call.host.task();
-    const emu::CpuState state = m_machine->cpu_state(cpu);
-    const unwinder::Registers regs{GuestAddr(state.x[30]), GuestAddr(state.x[30]),
-                                   GuestAddr(state.x[29]), GuestAddr(state.sp)};
-    const unwinder::MachineMemory memory(m_machine->memory());
-    const std::vector<unwinder::KnownStack> stacks{
-        unwinder::KnownStack{unwinder::StackKind::Task, task.stack}};
-    unwinder::StackView view = unwinder::StackView::blocked(regs, memory, stacks, task.pt_regs,
-                                                            unwinder::StopKind::Current);
-    if (m_unwind) {
-        view.graph = m_unwind->graph_stack(task.id);
-        view.cfi = &m_unwind->cfi();
-    }
-    if (auto rth = m_machine->symbols().lookup("return_to_handler")) {
-        view.return_to_handler = rth->addr;
-    }
-    const auto policy = unwinder::make_policy(m_s.machine.unwinder);
-    const unwinder::UnwindResult result = policy->unwind(view);
-    std::string trace;
-    for (const GuestAddr a : result.return_addresses) {
-        trace += trace.empty() ? "" : " <- ";
-        trace += m_machine->symbolize(a).str();
-    }
-    note(fmt::format("stacktrace {} ({}: {}): {}", call.function, m_s.machine.unwinder,
-                     result.reliable ? "reliable" : "unreliable, " + result.reason, trace));
+    return dispatch(action).value_or(make_error("ftrace is not set up for this scenario"));
 }
 
 void MachineBackend::note(std::string text) {
@@ -295,17 +230,6 @@ void MachineBackend::note(std::string text) {
     e.instruction = m_machine->instructions();
     m_pending.push_back(std::move(e));
 }
-
-patcher::ModulePlace module_place(Placement placement, uint64_t address) {
-    switch (placement) {
-    case Placement::Far: return {emu::Placement::Far, {}};
-    case Placement::Address: return {emu::Placement::At, GuestAddr(address)};
-    case Placement::Default:
-    case Placement::Near: break;
-    }
-    return {emu::Placement::Near, {}};
-}
-
 
 Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const {
     if (object.source_kind == SourceKind::InlineAsm) {
@@ -323,7 +247,8 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
         options.extra_flags.insert(options.extra_flags.end(), module_flags.begin(),
                                    module_flags.end());
     }
-    if (uses_livepatch(m_s)) {
+    if (std::find(m_s.requires_features.begin(), m_s.requires_features.end(), "livepatch") !=
+        m_s.requires_features.end()) {
         // klpemu's kernel-API headers (patcher/livepatch/include, docs/livepatch.md).
         options.extra_flags.push_back("-I" KLPEMU_SOURCE_ROOT "/patcher/livepatch/include");
         if (m_s.machine.unwinder == "cfi" && !m_s.machine.check_unwind) {
@@ -340,81 +265,6 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
     return load_source_file(object.path, options);
 }
 
-// load_module + do_init_module: place and link, run `init`, free init memory.
-Result<void> MachineBackend::load_module(const ObjectSpec& object) {
-    auto fail = [&](const Error& e) {
-        return located_error(object.loc, fmt::format("cannot load module '{}':\n{}", object.name,
-                                                     e.message));
-    };
-    auto bytes = object_bytes(object);
-    if (!bytes) {
-        return fail(bytes.error());
-    }
-    patcher::ModuleSpec spec;
-    spec.name = object.name;
-    spec.kind = object.kind;
-    spec.core = module_place(object.placement, object.address);
-    if (object.init_placement != Placement::Default) {
-        spec.init = module_place(object.init_placement, object.init_address);
-    }
-    auto loaded = m_modules->load(*bytes, spec);
-    if (!loaded) {
-        return fail(loaded.error());
-    }
-    m_objects.push_back(object.name);
-    // Modules loaded at start are quiet; a `module load` step reports what the loader did.
-    const bool quiet = !object.deferred;
-    auto say = [&](std::string line) {
-        if (!quiet) {
-            note(std::move(line));
-        }
-    };
-    for (auto& line : m_modules->describe(**loaded)) {
-        say(std::move(line));
-    }
-    if (const auto init = (*loaded)->init_fn) {
-        auto outcome = call_at(*init, fmt::format("{}:init", object.name), {});
-        if (!outcome) {
-            return fail(outcome.error());
-        }
-        if (outcome->stop != RunStop::Done) {
-            say(fmt::format("{}: init did not return", object.name));
-            return {};
-        }
-        say(fmt::format("{}: init() = {}", object.name, format_guest_value(outcome->value)));
-    }
-    KLP_TRY(m_modules->free_init(object.name));
-    say(fmt::format("{}: init memory freed", object.name));
-    objects_loaded();
-    return {};
-}
-
-Result<void> MachineBackend::module_action(const ModuleAction& action) {
-    if (!m_modules) {
-        return make_error("module {}: no [[object]] is a module or livepatch", action.name);
-    }
-    if (!action.load) {
-        if (!m_modules->find(action.name)) {
-            return make_error("module unload: '{}' is not loaded", action.name);
-        }
-        KLP_TRY(m_modules->unload(action.name));
-        std::erase(m_objects, action.name);
-        note(fmt::format("{}: unloaded", action.name));
-        return {};
-    }
-    auto it = std::find_if(m_deferred.begin(), m_deferred.end(),
-                           [&](const ObjectSpec* o) { return o->name == action.name; });
-    if (it == m_deferred.end()) {
-        return make_error("module load: no deferred [[object]] named '{}' (modules are loaded by "
-                          "a step only with deferred = true)",
-                          action.name);
-    }
-    if (m_modules->find(action.name)) {
-        return make_error("module load: '{}' is already loaded", action.name);
-    }
-    return load_module(**it);
-}
-
 Result<void> MachineBackend::load_object(const ObjectSpec& object) {
     auto fail = [&](const Error& e) {
         return located_error(object.loc, fmt::format("cannot load object '{}':\n{}", object.name,
@@ -424,12 +274,10 @@ Result<void> MachineBackend::load_object(const ObjectSpec& object) {
     if (!bytes) {
         return fail(bytes.error());
     }
-    if (object.deferred) {
-        m_deferred.push_back(&object);
-        return {};
-    }
-    if (object.kind != ObjectKind::Kernel) {
-        return load_module(object);
+    for (const auto& f : m_features) {
+        if (auto claimed = f->claim_object(object)) {
+            return *claimed;
+        }
     }
     auto size = Loader::layout_size(*bytes);
     if (!size) {
@@ -459,13 +307,10 @@ Result<void> MachineBackend::load_object(const ObjectSpec& object) {
         return fail(mapped.error());
     }
     m_objects.push_back(object.name);
-    if (m_ftrace) {
-        if (auto r = m_ftrace->add_object(*loaded); !r) {
+    for (const auto& f : m_features) {
+        if (auto r = f->kernel_object_loaded(*loaded); !r) {
             return fail(r.error());
         }
-    }
-    if (m_lp) {
-        m_lp->kernel_object_loaded(object.name);
     }
     objects_loaded();
     return {};
@@ -473,64 +318,15 @@ Result<void> MachineBackend::load_object(const ObjectSpec& object) {
 
 void MachineBackend::flush() {
     auto events = m_events.take();
-    if (m_lp) {
-        // The kernel log first at an equal clock: a finding is about what the line announced.
-        std::vector<BackendEvent> log;
-        for (auto& line : m_lp->engine().take_log()) {
-            if (line.finding) {
-                BackendEvent e;
-                e.kind = BackendEvent::Kind::Finding;
-                e.instruction = line.instruction;
-                e.cpu = line.finding->cpu.value_or(-1);
-                e.task = line.finding->task;
-                e.finding = std::move(*line.finding);
-                log.push_back(std::move(e));
-                continue;
-            }
-            log.push_back(line_event(BackendEvent::Kind::Log, std::move(line.text),
-                                     line.instruction));
+    // Newest feature first, each batch merged into the machine's events by the clock.
+    for (auto f = m_features.rbegin(); f != m_features.rend(); ++f) {
+        if ((*f)->take_events(events)) {
+            std::stable_sort(events.begin(), events.end(),
+                             [](const BackendEvent& a, const BackendEvent& b) {
+                                 return a.instruction < b.instruction;
+                             });
         }
-        events.insert(events.begin(), std::make_move_iterator(log.begin()),
-                      std::make_move_iterator(log.end()));
-        std::stable_sort(events.begin(), events.end(),
-                         [](const BackendEvent& a, const BackendEvent& b) {
-                             return a.instruction < b.instruction;
-                         });
     }
-    if (m_unwind) {
-        for (auto& f : m_unwind->take_findings()) {
-            BackendEvent b;
-            b.kind = BackendEvent::Kind::Finding;
-            b.instruction = f.instruction;
-            b.cpu = f.cpu.value_or(-1);
-            b.task = f.task;
-            b.finding = std::move(f);
-            events.push_back(std::move(b));
-        }
-        std::stable_sort(events.begin(), events.end(),
-                         [](const BackendEvent& a, const BackendEvent& b) {
-                             return a.instruction < b.instruction;
-                         });
-    }
-    if (!m_ftrace) {
-        std::move(events.begin(), events.end(), std::back_inserter(m_pending));
-        return;
-    }
-    // Text writes and tracer lines, merged into the machine's events by the clock.
-    for (auto& e : m_ftrace->take_events()) {
-        if (m_lp && e.kind == patcher::Ftrace::Event::Kind::Patch) {
-            continue; // Livepatch transcripts are the kernel log, as the selftests see it.
-        }
-        BackendEvent b;
-        b.kind = e.kind == patcher::Ftrace::Event::Kind::Patch ? BackendEvent::Kind::Patch
-                                                               : BackendEvent::Kind::Log;
-        b.text = std::move(e.text);
-        b.instruction = e.instruction;
-        events.push_back(std::move(b));
-    }
-    std::stable_sort(events.begin(), events.end(), [](const BackendEvent& a, const BackendEvent& b) {
-        return a.instruction < b.instruction;
-    });
     std::move(events.begin(), events.end(), std::back_inserter(m_pending));
 }
 
@@ -595,67 +391,16 @@ Result<RunStop> MachineBackend::run_for(uint64_t instructions) {
     }
 }
 
+// Machine::run; a stop a feature requested gives every feature its deferred work
+// (MachineFeature::stop_requested: livepatch's delayed transition work).
 Result<emu::RunResult> MachineBackend::run_machine(uint64_t max) {
     auto r = m_machine->run(max);
-    if (r && m_lp && r->reason == emu::StopReason::StopRequested) {
-        auto ran = m_lp->service(*this);
-        if (!ran) {
-            return ran.error();
+    if (r && r->reason == emu::StopReason::StopRequested) {
+        for (const auto& f : m_features) {
+            KLP_TRY(f->stop_requested());
         }
     }
     return r;
-}
-
-Result<RunStop> MachineBackend::shell(const ShellAction& action) {
-    if (!m_lp) {
-        return make_error("'{}': the scenario does not require \"livepatch\"", action.shown);
-    }
-    return m_lp->run(*this, action);
-}
-
-Result<void> MachineBackend::place_module(std::string_view name) {
-    auto it = std::find_if(m_deferred.begin(), m_deferred.end(),
-                           [&](const ObjectSpec* o) { return o->name == name; });
-    if (it == m_deferred.end()) {
-        return make_error("insmod: no deferred [[object]] named '{}'", name);
-    }
-    if (m_modules->find(name)) {
-        return make_error("insmod: '{}' is already loaded", name);
-    }
-    const ObjectSpec& object = **it;
-    auto bytes = object_bytes(object);
-    if (!bytes) {
-        return bytes.error();
-    }
-    patcher::ModuleSpec spec;
-    spec.name = object.name;
-    spec.kind = object.kind;
-    spec.core = module_place(object.placement, object.address);
-    if (object.init_placement != Placement::Default) {
-        spec.init = module_place(object.init_placement, object.init_address);
-    }
-    auto loaded = m_modules->load(*bytes, spec);
-    if (!loaded) {
-        return loaded.error();
-    }
-    m_objects.push_back(object.name);
-    objects_loaded();
-    return {};
-}
-
-Result<void> MachineBackend::unload_module(std::string_view name) {
-    KLP_TRY(m_modules->unload(name));
-    std::erase(m_objects, name);
-    return {};
-}
-
-Result<void> MachineBackend::free_module_init(std::string_view name) {
-    return m_modules->free_init(name);
-}
-
-Result<CallOutcome> MachineBackend::call_task(GuestAddr fn, std::string_view name,
-                                              std::span<const uint64_t> args, bool user) {
-    return call_at(fn, name, args, user);
 }
 
 Result<RunStop> MachineBackend::run_until(const ReachPoint& reach) {
@@ -779,42 +524,21 @@ BackendFactory machine_backend_factory(UnwindRequest request) {
             scenario.machine.seed == 0 ? emu::ScheduleKind::RoundRobin : emu::ScheduleKind::Random;
         config.scheduling.quantum = scenario.machine.quantum;
         config.instruction_budget = scenario.machine.budget;
-        const bool with_ftrace = uses_ftrace(scenario);
-        config.observe_memory_writes = with_ftrace; // store-below-sp
-        // Policies the command line adds to the scenario's own (observed, not asserted).
-        std::vector<std::string> observed = request.policies;
-        if (request.report && observed.empty()) {
-            observed.push_back(scenario.machine.unwinder);
+        const std::vector<FeatureKind> kinds = machine_features();
+        for (const FeatureKind& kind : kinds) {
+            if (kind.wanted(scenario, request)) {
+                kind.configure(scenario, config);
+            }
         }
-        const auto asserted = asserted_policies(scenario.machine);
-        std::erase_if(observed, [&](const std::string& p) {
-            return std::find(asserted.begin(), asserted.end(), p) != asserted.end();
-        });
         auto machine = emu::Machine::create(config);
         if (!machine) {
             return make_error("{}: error: cannot create the machine: {}", scenario.file.string(),
                               machine.error().message);
         }
-        std::unique_ptr<patcher::Ftrace> ftrace;
-        if (with_ftrace) {
-            auto variant = patcher::parse_trampoline_variant(scenario.machine.ftrace);
-            if (!variant) {
-                return make_error("{}: error: {}", scenario.file.string(), variant.error().message);
-            }
-            patcher::FtraceOptions options;
-            options.variant = *variant;
-            // Before a7ed7b9d0ebb the generator's BRK went into a site no trampoline reaches.
-            options.brk_on_range_error = !scenario.machine.module_init_ftrace_plt;
-            auto created = patcher::Ftrace::create(**machine, options);
-            if (!created) {
-                return make_error("{}: error: {}", scenario.file.string(), created.error().message);
-            }
-            ftrace = std::move(*created);
+        auto backend = std::make_unique<MachineBackend>(scenario, std::move(*machine), request);
+        if (auto attached = backend->attach(kinds, trace); !attached) {
+            return make_error("{}: error: {}", scenario.file.string(), attached.error().message);
         }
-        auto backend = std::make_unique<MachineBackend>(scenario, std::move(*machine),
-                                                        std::move(ftrace), trace,
-                                                        std::move(observed));
-        backend->setup();
         return std::unique_ptr<Backend>(std::move(backend));
     };
 }

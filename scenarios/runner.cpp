@@ -227,16 +227,13 @@ Result<bool> Play::perform(const Step& step) {
         drain();
         return true;
     }
-    if (const auto* shell = std::get_if<ShellAction>(&step.action)) {
-        auto done = m_backend.shell(*shell);
-        if (!done) {
+    if (std::holds_alternative<ShellAction>(step.action)) {
+        // The livepatch shell (scenarios/livepatch_feature.h).
+        if (auto done = m_backend.feature_action(step.action); !done) {
             return located_error(step.loc, done.error().message);
         }
         drain();
-        if (*done == RunStop::BudgetExhausted) {
-            m_budget_gone = true;
-        }
-        return !m_budget_gone;
+        return true;
     }
     const auto& log = std::get<LogAction>(step.action);
     transcript.event(log.text);

@@ -874,13 +874,13 @@ int64_t Livepatch::patch_func(Func& func) {
         }
         FtraceOps fops;
         fops.name = fmt::format("livepatch:{}", func.old_name);
-        fops.function_addr = func.old_func;
-        fops.ipmodify = true;
+        fops.flags.set(FtraceOpsFlag::IpModify); // WITH_ARGS: no SAVE_REGS (patch.c)
+        fops.filter_ips = {func.old_func};       // ftrace_set_filter_ip
         const GuestAddr old_func = func.old_func;
         fops.func = [this, old_func](FtraceCall& call) { ftrace_handler(old_func, call); };
         auto id = m_ftrace.register_ops(std::move(fops));
         if (!id) {
-            if (id.error().message.find("IPMODIFY") != std::string::npos) {
+            if (id.error().code == kEBUSY) {
                 pr("err", fmt::format("failed to register ftrace handler for function '{}' "
                                       "({})\n",
                                       func.old_name, -kEBUSY));

@@ -1,0 +1,42 @@
+// The ftrace feature of the machine backend (machine_feature.h): patcher::Ftrace attached to a
+// scenario's machine with the [machine] trampoline variant, every kernel object's call sites
+// initialised at load, `ftrace enable|disable FILTER [tracer=...]` actions, and the
+// stacktrace tracer (an ftrace ops whose callback logs stack_trace_save() as the scenario's
+// unwinder policy sees it). Text writes and trace lines come back as transcript events.
+#pragma once
+
+#include "patcher/ftrace.h"
+#include "scenarios/machine_feature.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace klpemu::scenario {
+
+class FtraceFeature final : public MachineFeature {
+  public:
+    // A scenario gets ftrace when it asks for it or uses an ftrace action.
+    static FeatureKind kind();
+
+    FtraceFeature(FeatureHost& host, std::unique_ptr<patcher::Ftrace> ftrace)
+        : m_host(host), m_ftrace(std::move(ftrace)) {}
+
+    patcher::Ftrace& ftrace() { return *m_ftrace; }
+
+    Result<void> kernel_object_loaded(const LoadedObject& object) override;
+    std::optional<Result<void>> handle(const Action& action) override;
+    bool take_events(std::vector<BackendEvent>& out) override;
+
+  private:
+    // The stacktrace tracer: logs the current task's trace as the scenario's policy sees it
+    // from inside the ftrace callback (stack_trace_save() called by a tracer).
+    void log_stack_trace(patcher::FtraceCall& call);
+
+    FeatureHost& m_host;
+    std::unique_ptr<patcher::Ftrace> m_ftrace;
+    std::vector<std::pair<std::string, patcher::OpsId>> m_stacktrace_ops; // Filter, ops.
+};
+
+} // namespace klpemu::scenario
