@@ -15,8 +15,9 @@
 //                             complete, switch at return to user and for idle tasks
 //   sysfs, shadow variables, klp_state, callbacks, atomic replace, klp_module_coming/going
 //
-// Every log line is the kernel's (pr_fmt "livepatch: "), the pr_debug ones included (the
-// selftests' dynamic-debug view: klp_try_switch_task's own lines stay off).
+// Every log line is the kernel's (pr_fmt "livepatch: "), the pr_debug ones included, as the
+// selftests' dynamic-debug setting shows them (klp_try_switch_task's own lines off unless
+// set_switch_debug).
 //
 // Checks (docs/findings.md), judged from the ground truth TaskStacks::true_stack gives:
 // consistency-violation, premature-switch, unsafe-force, unsound-reliable-trace.
