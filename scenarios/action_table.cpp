@@ -160,14 +160,14 @@ Result<Action> parse_insmod(std::string_view args) {
     ShellAction a;
     a.kind = ShellAction::Kind::Insmod;
     a.name = std::string(words[0]);
-    a.shown = "insmod test_modules/" + a.name + ".ko";
+    a.shown = fmt::format("insmod test_modules/{}.ko", a.name);
     for (size_t i = 1; i < words.size(); ++i) {
         if (words[i].find('=') == std::string_view::npos) {
             return make_error("insmod: expected a 'param=value' module parameter, got '{}'",
                               words[i]);
         }
         a.params.emplace_back(words[i]);
-        a.shown += " " + std::string(words[i]);
+        a.shown += fmt::format(" {}", words[i]);
     }
     return Action{std::move(a)};
 }
@@ -180,7 +180,7 @@ Result<Action> parse_rmmod(std::string_view args) {
     ShellAction a;
     a.kind = ShellAction::Kind::Rmmod;
     a.name = std::string(words[0]);
-    a.shown = "rmmod " + a.name;
+    a.shown = fmt::format("rmmod {}", a.name);
     return Action{std::move(a)};
 }
 
@@ -193,8 +193,7 @@ Result<Action> parse_echo(std::string_view args) {
         const std::string_view query = t.substr(1, close - 1);
         if (close == std::string_view::npos || rest.size() != 2 || rest[0] != ">" ||
             (query != "func klp_try_switch_task +p" && query != "func klp_try_switch_task -p")) {
-            return make_error("expected \"echo 'func klp_try_switch_task +p|-p' > {}\"",
-                              control);
+            return make_error("expected \"echo 'func klp_try_switch_task +p|-p' > {}\"", control);
         }
         ShellAction a;
         a.kind = ShellAction::Kind::Echo;
@@ -257,7 +256,8 @@ constexpr std::array k_actions{
                "run until a task (or TASK) is about to execute SYMBOL", parse_until},
     ActionInfo{"irq", "irq CPU", "inject an interrupt on CPU now", parse_irq},
     ActionInfo{"call", "call FUNC [ARG...]",
-               "run FUNC(ARG...) on a fresh kthread until it returns and log its result", parse_call},
+               "run FUNC(ARG...) on a fresh kthread until it returns and log its result",
+               parse_call},
     ActionInfo{"log", "log TEXT", "write TEXT to the log", parse_log},
     ActionInfo{"module", "module load|unload NAME",
                "load a deferred module object (placement, PLTs, init, free init) or unload it",
@@ -289,7 +289,9 @@ std::string action_names() {
 
 } // namespace
 
-std::span<const ActionInfo> known_actions() { return k_actions; }
+std::span<const ActionInfo> known_actions() {
+    return k_actions;
+}
 
 Result<Action> parse_action(std::string_view text) {
     text = trim(text);

@@ -154,7 +154,7 @@ Result<void> LivepatchShell::set_params(const ShellAction& action) {
         const size_t eq = p.find('=');
         const std::string name = p.substr(0, eq);
         const std::string value = p.substr(eq + 1);
-        auto rec = m_machine.symbols().lookup_in(action.name, "__param_" + name);
+        auto rec = m_machine.symbols().lookup_in(action.name, fmt::format("__param_{}", name));
         if (!rec) {
             return make_error("insmod {}: unknown parameter '{}' (no module_param({}, ...))",
                               action.name, name, name);
@@ -213,7 +213,7 @@ Result<RunStop> LivepatchShell::insmod(ShellHost& host, const ShellAction& actio
         return fail(*coming);
     }
     if (auto init = m_machine.symbols().lookup_in(action.name, "init_module")) {
-        auto outcome = host.call_task(init->addr, action.name + ":init", {}, false);
+        auto outcome = host.call_task(init->addr, fmt::format("{}:init", action.name), {}, false);
         KLP_TRY(outcome);
         if (outcome->stop != RunStop::Done) {
             host.note(fmt::format("({}: module_init did not return)", action.name));
@@ -241,7 +241,7 @@ Result<RunStop> LivepatchShell::rmmod(ShellHost& host, const ShellAction& action
     const uint64_t index = m_engine->module_index(action.name);
     m_engine->set_module_state(action.name, uint32_t(L::ModuleState::Going));
     if (auto exit = m_machine.symbols().lookup_in(action.name, "cleanup_module")) {
-        auto outcome = host.call_task(exit->addr, action.name + ":exit", {}, false);
+        auto outcome = host.call_task(exit->addr, fmt::format("{}:exit", action.name), {}, false);
         KLP_TRY(outcome);
     }
     KLP_TRY(host_op(host, HostOp::ModuleGoing, index));
@@ -280,7 +280,7 @@ Result<RunStop> LivepatchShell::echo(ShellHost& host, const ShellAction& action)
 Result<RunStop> LivepatchShell::cat(ShellHost& host, const ShellAction& action) {
     if (action.name.starts_with("/proc/")) {
         // fs/proc: /proc/NAME is NAME_proc_show(seq_file, NULL) (cmdline, meminfo, ...).
-        const std::string show_fn = action.name.substr(6) + "_proc_show";
+        const std::string show_fn = fmt::format("{}_proc_show", action.name.substr(6));
         auto show = m_machine.symbol(show_fn);
         if (!show) {
             host.note(fmt::format("cat: {}: No such file or directory", action.name));
