@@ -3,6 +3,8 @@
 
 #include "scenarios/guest_value.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cctype>
 #include <vector>
@@ -144,19 +146,130 @@ Result<Action> parse_ftrace(std::string_view args) {
     return Action{std::move(action)};
 }
 
+Result<Action> parse_insmod(std::string_view args) {
+    auto words = split_words(args);
+    if (words.empty() || !is_symbol_name(words[0])) {
+        return make_error("expected 'insmod NAME [param=value ...]'");
+    }
+    ShellAction a;
+    a.kind = ShellAction::Kind::Insmod;
+    a.name = std::string(words[0]);
+    a.shown = fmt::format("insmod test_modules/{}.ko", a.name);
+    for (size_t i = 1; i < words.size(); ++i) {
+        if (words[i].find('=') == std::string_view::npos) {
+            return make_error("insmod: expected a 'param=value' module parameter, got '{}'",
+                              words[i]);
+        }
+        a.params.emplace_back(words[i]);
+        a.shown += fmt::format(" {}", words[i]);
+    }
+    return Action{std::move(a)};
+}
+
+Result<Action> parse_rmmod(std::string_view args) {
+    auto words = split_words(args);
+    if (words.size() != 1 || !is_symbol_name(words[0])) {
+        return make_error("expected 'rmmod NAME'");
+    }
+    ShellAction a;
+    a.kind = ShellAction::Kind::Rmmod;
+    a.name = std::string(words[0]);
+    a.shown = fmt::format("rmmod {}", a.name);
+    return Action{std::move(a)};
+}
+
+Result<Action> parse_echo(std::string_view args) {
+    constexpr std::string_view control = "/sys/kernel/debug/dynamic_debug/control";
+    if (auto t = trim(args); t.starts_with("'") && t.ends_with(control)) {
+        // echo 'func klp_try_switch_task +p' > /sys/kernel/debug/dynamic_debug/control
+        const size_t close = t.find('\'', 1);
+        const auto rest = split_words(t.substr(close + 1));
+        const std::string_view query = t.substr(1, close - 1);
+        if (close == std::string_view::npos || rest.size() != 2 || rest[0] != ">" ||
+            (query != "func klp_try_switch_task +p" && query != "func klp_try_switch_task -p")) {
+            return make_error("expected \"echo 'func klp_try_switch_task +p|-p' > {}\"", control);
+        }
+        ShellAction a;
+        a.kind = ShellAction::Kind::Echo;
+        a.value = std::string(query);
+        a.name = std::string(control);
+        a.shown = fmt::format("echo '{}' > {}", a.value, a.name);
+        return Action{std::move(a)};
+    }
+    auto words = split_words(args);
+    if (words.size() != 3 || words[1] != ">" || !words[2].starts_with("/sys/kernel/livepatch/")) {
+        return make_error("expected 'echo VALUE > /sys/kernel/livepatch/PATCH/{{enabled|force}}'");
+    }
+    ShellAction a;
+    a.kind = ShellAction::Kind::Echo;
+    a.value = std::string(words[0]);
+    a.name = std::string(words[2]);
+    a.shown = fmt::format("echo {} > {}", a.value, a.name);
+    return Action{std::move(a)};
+}
+
+Result<Action> parse_cat(std::string_view args) {
+    auto words = split_words(args);
+    if (words.size() != 1 || !words[0].starts_with("/")) {
+        return make_error("expected 'cat /proc/cmdline' or 'cat /sys/kernel/livepatch/...'");
+    }
+    ShellAction a;
+    a.kind = ShellAction::Kind::Cat;
+    a.name = std::string(words[0]);
+    return Action{std::move(a)};
+}
+
+Result<Action> parse_sysctl(std::string_view args) {
+    auto words = split_words(args);
+    const size_t eq = words.size() == 1 ? words[0].find('=') : std::string_view::npos;
+    if (eq == std::string_view::npos || words[0].substr(0, eq) != "kernel.ftrace_enabled" ||
+        (words[0].substr(eq + 1) != "0" && words[0].substr(eq + 1) != "1")) {
+        return make_error("expected 'sysctl kernel.ftrace_enabled=0|1'");
+    }
+    ShellAction a;
+    a.kind = ShellAction::Kind::Sysctl;
+    a.name = std::string(words[0].substr(0, eq));
+    a.value = std::string(words[0].substr(eq + 1));
+    return Action{std::move(a)};
+}
+
+Result<Action> parse_wait(std::string_view args) {
+    auto words = split_words(args);
+    if (words.size() != 2 || words[0] != "transition" || !is_symbol_name(words[1])) {
+        return make_error("expected 'wait transition PATCH'");
+    }
+    ShellAction a;
+    a.kind = ShellAction::Kind::Wait;
+    a.name = std::string(words[1]);
+    return Action{std::move(a)};
+}
+
 constexpr std::array k_actions{
     ActionInfo{"run", "run N", "run the machine for N more instructions", parse_run},
     ActionInfo{"until", "until [TASK reaches] SYMBOL",
                "run until a task (or TASK) is about to execute SYMBOL", parse_until},
     ActionInfo{"irq", "irq CPU", "inject an interrupt on CPU now", parse_irq},
     ActionInfo{"call", "call FUNC [ARG...]",
-               "run FUNC(ARG...) on a fresh kthread until it returns and log its result", parse_call},
+               "run FUNC(ARG...) on a fresh kthread until it returns and log its result",
+               parse_call},
     ActionInfo{"log", "log TEXT", "write TEXT to the log", parse_log},
     ActionInfo{"module", "module load|unload NAME",
                "load a deferred module object (placement, PLTs, init, free init) or unload it",
                parse_module},
     ActionInfo{"ftrace", "ftrace enable|disable FILTER [tracer=function|graph|stacktrace]",
                "turn ftrace call sites on (function or graph tracer) or off", parse_ftrace},
+    ActionInfo{"insmod", "insmod NAME [param=value...]",
+               "load the deferred module NAME and run its module_init", parse_insmod},
+    ActionInfo{"rmmod", "rmmod NAME", "run NAME's module_exit and unload it", parse_rmmod},
+    ActionInfo{"echo", "echo V > /sys/kernel/livepatch/PATCH/{enabled|force}",
+               "write a livepatch sysfs attribute", parse_echo},
+    ActionInfo{"cat", "cat /proc/cmdline|/sys/kernel/livepatch/...",
+               "read /proc/cmdline (runs cmdline_proc_show in a user task) or a sysfs file",
+               parse_cat},
+    ActionInfo{"sysctl", "sysctl kernel.ftrace_enabled=0|1", "set kernel.ftrace_enabled",
+               parse_sysctl},
+    ActionInfo{"wait", "wait transition PATCH",
+               "run until PATCH's transition is over (at most 60 simulated seconds)", parse_wait},
 };
 
 std::string action_names() {
@@ -170,7 +283,9 @@ std::string action_names() {
 
 } // namespace
 
-std::span<const ActionInfo> known_actions() { return k_actions; }
+std::span<const ActionInfo> known_actions() {
+    return k_actions;
+}
 
 Result<Action> parse_action(std::string_view text) {
     text = trim(text);

@@ -14,7 +14,7 @@ namespace {
 
 bool wanted(const Scenario& s, const UnwindRequest& /*request*/) {
     for (const auto& f : s.requires_features) {
-        if (f == "ftrace" || f == "graph-tracer") {
+        if (f == "ftrace" || f == "graph-tracer" || f == "livepatch") {
             return true;
         }
     }
@@ -118,7 +118,12 @@ void FtraceFeature::log_stack_trace(patcher::FtraceCall& call) {
 
 // Text writes and tracer lines, merged into the machine's events by the clock.
 bool FtraceFeature::take_events(std::vector<BackendEvent>& out) {
+    const auto& req = m_host.scenario().requires_features;
+    const bool kernel_log_only = std::find(req.begin(), req.end(), "livepatch") != req.end();
     for (auto& e : m_ftrace->take_events()) {
+        if (kernel_log_only && e.kind == patcher::Ftrace::Event::Kind::Patch) {
+            continue; // Livepatch transcripts are the kernel log, as the selftests see it.
+        }
         BackendEvent b;
         b.kind = e.kind == patcher::Ftrace::Event::Kind::Patch ? BackendEvent::Kind::Patch
                                                                : BackendEvent::Kind::Log;

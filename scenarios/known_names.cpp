@@ -38,7 +38,7 @@ constexpr std::array k_features{
     Feature{"module-plts", true, "PLT entries for out-of-range module calls"},
     Feature{"ftrace", true, "ftrace call sites, ops and trampolines"},
     Feature{"graph-tracer", true, "function-graph return hijacking"},
-    Feature{"livepatch", false, "livepatch redirection and transitions"},
+    Feature{"livepatch", true, "livepatch redirection and transitions"},
     Feature{"unwinder", true, "reliable-stacktrace checking"},
 };
 

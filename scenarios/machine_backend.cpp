@@ -141,7 +141,8 @@ class MachineBackend final : public Backend, public FeatureHost {
     void note(std::string text) override;
     Result<ObjectBytes> object_bytes(const ObjectSpec& object) const override;
     Result<CallOutcome> call_at(GuestAddr addr, std::string_view name,
-                                std::span<const uint64_t> args) override;
+                                std::span<const uint64_t> args, bool user = false) override;
+    Result<emu::RunResult> run_machine(uint64_t max = UINT64_MAX);
     void object_added(std::string name) override { m_objects.push_back(std::move(name)); }
     void object_removed(std::string_view name) override { std::erase(m_objects, name); }
     void objects_loaded() override {
@@ -255,6 +256,11 @@ Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const
         const auto module_flags = module_compile_flags(object.name);
         options.extra_flags.insert(options.extra_flags.end(), module_flags.begin(),
                                    module_flags.end());
+    }
+    if (std::find(m_s.requires_features.begin(), m_s.requires_features.end(), "livepatch") !=
+        m_s.requires_features.end()) {
+        // klpemu's kernel-API headers (patcher/livepatch/include, docs/livepatch.md).
+        options.extra_flags.push_back("-I" KLPEMU_SOURCE_ROOT "/patcher/livepatch/include");
     }
     options.extra_flags.insert(options.extra_flags.end(), object.cflags.begin(),
                                object.cflags.end());
@@ -375,8 +381,28 @@ std::optional<uint64_t> MachineBackend::symbol_address(std::string_view name) co
 }
 
 Result<RunStop> MachineBackend::run_for(uint64_t instructions) {
-    KLP_TRY_ASSIGN(r, m_machine->run(instructions));
-    return to_run_stop(r.reason);
+    const uint64_t end = m_machine->instructions() + instructions;
+    while (true) {
+        auto r = run_machine(end - m_machine->instructions());
+        if (!r) {
+            return r.error();
+        }
+        if (r->reason != emu::StopReason::StopRequested || m_machine->instructions() >= end) {
+            return to_run_stop(r->reason);
+        }
+    }
+}
+
+// Machine::run; a stop a feature requested gives every feature its deferred work
+// (MachineFeature::stop_requested: livepatch's delayed transition work).
+Result<emu::RunResult> MachineBackend::run_machine(uint64_t max) {
+    auto r = m_machine->run(max);
+    if (r && r->reason == emu::StopReason::StopRequested) {
+        for (const auto& f : m_features) {
+            KLP_TRY(f->stop_requested());
+        }
+    }
+    return r;
 }
 
 Result<RunStop> MachineBackend::run_until(const ReachPoint& reach) {
@@ -386,7 +412,7 @@ Result<RunStop> MachineBackend::run_until(const ReachPoint& reach) {
     }
     m_machine->add_breakpoint(GuestAddr(*addr));
     while (true) {
-        auto r = m_machine->run();
+        auto r = run_machine();
         if (!r) {
             m_machine->remove_breakpoint(GuestAddr(*addr));
             return r.error();
@@ -423,9 +449,10 @@ Result<CallOutcome> MachineBackend::call(std::string_view function, std::span<co
 }
 
 Result<CallOutcome> MachineBackend::call_at(GuestAddr addr, std::string_view name,
-                                            std::span<const uint64_t> args) {
+                                            std::span<const uint64_t> args, bool user) {
     emu::TaskSpec spec;
-    spec.name = fmt::format("call:{}", name);
+    spec.name = user ? std::string(name) : fmt::format("call:{}", name);
+    spec.kind = user ? emu::TaskKind::User : emu::TaskKind::Kthread;
     spec.entry = addr;
     for (size_t i = 0; i < args.size() && i < spec.args.size(); ++i) {
         spec.args[i] = args[i];
@@ -437,7 +464,7 @@ Result<CallOutcome> MachineBackend::call_at(GuestAddr addr, std::string_view nam
     m_events.stop_when_finished(id);
     CallOutcome outcome;
     while (true) {
-        auto r = m_machine->run();
+        auto r = run_machine();
         if (!r) {
             m_events.stop_when_finished(std::nullopt);
             return r.error();

@@ -63,8 +63,9 @@ class FeatureHost {
     // The object's ELF bytes: assembled or compiled with the flags the [machine] asks for.
     virtual Result<ObjectBytes> object_bytes(const ObjectSpec& object) const = 0;
     // Runs `addr(args)` on a fresh kthread until it returns (a module's init).
+    // With `user`, a user task that makes it its one syscall (it passes exit-to-user after).
     virtual Result<CallOutcome> call_at(GuestAddr addr, std::string_view name,
-                                        std::span<const uint64_t> args) = 0;
+                                        std::span<const uint64_t> args, bool user = false) = 0;
     // Names an object whose symbols `symbol_address` searches (locals included), or forgets it.
     virtual void object_added(std::string name) = 0;
     virtual void object_removed(std::string_view name) = 0;
@@ -107,6 +108,9 @@ class MachineFeature {
     virtual std::optional<UnwindReport> unwind_report() const { return std::nullopt; }
     // Fills in the part of the step debugger's view this feature owns (scenarios/debug_access.h).
     virtual void describe(DebugAccess& /*access*/) {}
+    // The machine stopped because some observer asked (Machine::request_stop): run deferred
+    // work that needs the machine (livepatch's delayed transition work).
+    virtual Result<void> stop_requested() { return {}; }
 };
 
 // How a scenario gets a feature.

@@ -2,6 +2,7 @@
 #include "scenarios/machine_features.h"
 
 #include "scenarios/ftrace_feature.h"
+#include "scenarios/livepatch_feature.h"
 #include "scenarios/modules_feature.h"
 #include "scenarios/stack_check_feature.h"
 #include "scenarios/unwind_feature.h"
@@ -14,6 +15,7 @@ std::vector<FeatureKind> machine_features() {
         FtraceFeature::kind(),     // Trampolines must be in place before objects are loaded.
         ModulesFeature::kind(),    // Hands module call sites to ftrace.
         UnwindFeature::kind(),     // Reads ftrace's graph return stacks.
+        LivepatchFeature::kind(),  // An ftrace ops client whose modules ModulesFeature places.
     };
 }
 

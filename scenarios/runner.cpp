@@ -20,6 +20,10 @@ namespace {
 
 // "at 500: irq 0", "when worker reaches spin: irq 0", or just "irq 0".
 std::string step_line(const Step& step) {
+    if (const auto* shell = std::get_if<ShellAction>(&step.action);
+        shell && step.trigger.kind == Trigger::Kind::AfterPrevious) {
+        return shell->shown; // As the selftests log it; empty: no line.
+    }
     switch (step.trigger.kind) {
     case Trigger::Kind::AfterPrevious: return step.text;
     case Trigger::Kind::AtInstruction:
@@ -232,6 +236,14 @@ Result<bool> Play::perform(const Step& step) {
         drain();
         return true;
     }
+    if (std::holds_alternative<ShellAction>(step.action)) {
+        // The livepatch shell (scenarios/livepatch_feature.h).
+        if (auto done = m_backend.feature_action(step.action); !done) {
+            return located_error(step.loc, done.error().message);
+        }
+        drain();
+        return true;
+    }
     const auto& log = std::get<LogAction>(step.action);
     transcript.event(log.text);
     record.log.push_back(log.text);
@@ -260,7 +272,9 @@ Result<void> Play::play() {
         }
         // The step line comes first: running the machine until the trigger fires is part of
         // what the step caused.
-        transcript.action(step_line(step));
+        if (const std::string line = step_line(step); !line.empty()) {
+            transcript.action(line);
+        }
         auto fired = fire_trigger(step);
         KLP_TRY(fired);
         if (*fired) {

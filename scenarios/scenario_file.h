@@ -127,9 +127,20 @@ struct FtraceAction {
     std::string filter;              // Function names or globs, space separated.
     std::string tracer = "function"; // "function" or "graph" (enable only).
 };
+// The livepatch shell vocabulary, as the kernel's selftests type it (docs/livepatch.md):
+// `insmod NAME [p=v...]`, `rmmod NAME`, `echo V > /sys/kernel/livepatch/...`, `cat PATH`,
+// `sysctl kernel.ftrace_enabled=V`, `wait transition NAME`.
+struct ShellAction {
+    enum class Kind { Insmod, Rmmod, Echo, Cat, Sysctl, Wait };
+    Kind kind = Kind::Insmod;
+    std::string name;                // Module, path, sysctl key or patch name.
+    std::string value;               // echo / sysctl value.
+    std::vector<std::string> params; // insmod parameters, `name=value`.
+    std::string shown; // The `% ` transcript line the selftests log; empty: none.
+};
 using Action =
     std::variant<RunAction, UntilAction, IrqAction, CallAction, LogAction, FtraceAction,
-                 ModuleAction>;
+                 ModuleAction, ShellAction>;
 
 // `[[step]]`: one timeline entry.
 struct Step {

@@ -89,11 +89,19 @@ el1_eret:
         .type   el1_interrupt, %function
         .p2align 2
 el1_interrupt:
+        .cfi_startproc
         stp     x29, x30, [sp, #-16]!
+        .cfi_def_cfa_offset 16
+        .cfi_offset x29, -16
+        .cfi_offset x30, -8
         mov     x29, sp
         hvc     #HC_IRQ
         cbz     x0, 1f
         bl      schedule
 1:      ldp     x29, x30, [sp], #16
+        .cfi_def_cfa_offset 0
+        .cfi_same_value x29
+        .cfi_same_value x30
         ret
+        .cfi_endproc
         .size   el1_interrupt, . - el1_interrupt

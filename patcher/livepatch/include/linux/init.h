@@ -1,0 +1,2 @@
+/* klpemu guest kernel API: <linux/init.h>. */
+#include <linux/module.h>

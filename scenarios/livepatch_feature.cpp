@@ -1,0 +1,171 @@
+// See livepatch_feature.h.
+#include "scenarios/livepatch_feature.h"
+
+#include "scenarios/ftrace_feature.h"
+
+#include <algorithm>
+
+namespace klpemu::scenario {
+
+namespace {
+
+bool wanted(const Scenario& s, const UnwindRequest& /*request*/) {
+    return std::find(s.requires_features.begin(), s.requires_features.end(), "livepatch") !=
+           s.requires_features.end();
+}
+
+void configure(const Scenario& /*s*/, emu::MachineConfig& /*config*/) {}
+
+Result<std::unique_ptr<MachineFeature>> attach(FeatureHost& host) {
+    auto* ftrace = host.feature<FtraceFeature>();
+    auto* modules = host.feature<ModulesFeature>();
+    if (!ftrace || !modules) {
+        return make_error("livepatch needs ftrace and a module or livepatch [[object]]");
+    }
+    auto shell =
+        LivepatchShell::create(host.machine(), ftrace->ftrace(), host.scenario().machine.unwinder);
+    if (!shell) {
+        return shell.error();
+    }
+    return std::unique_ptr<MachineFeature>(
+        std::make_unique<LivepatchFeature>(host, *modules, std::move(*shell)));
+}
+
+patcher::ModulePlace place_of(Placement placement, uint64_t address) {
+    switch (placement) {
+    case Placement::Far:
+        return {emu::Placement::Far, {}};
+    case Placement::Address:
+        return {emu::Placement::At, GuestAddr(address)};
+    case Placement::Default:
+    case Placement::Near:
+        break;
+    }
+    return {emu::Placement::Near, {}};
+}
+
+RunStop to_run_stop(emu::StopReason r) {
+    switch (r) {
+    case emu::StopReason::BudgetExhausted:
+        return RunStop::BudgetExhausted;
+    case emu::StopReason::AllTasksFinished:
+    case emu::StopReason::AllBlocked:
+        return RunStop::Idle;
+    default:
+        return RunStop::Done;
+    }
+}
+
+} // namespace
+
+FeatureKind LivepatchFeature::kind() {
+    return FeatureKind{"livepatch", wanted, configure, attach};
+}
+
+Result<void> LivepatchFeature::kernel_object_loaded(const LoadedObject& object) {
+    m_shell->kernel_object_loaded(object.name);
+    return {};
+}
+
+std::optional<Result<void>> LivepatchFeature::handle(const Action& action) {
+    const auto* shell = std::get_if<ShellAction>(&action);
+    if (!shell) {
+        return std::nullopt;
+    }
+    auto r = m_shell->run(*this, *shell);
+    if (!r) {
+        return Result<void>(r.error());
+    }
+    return Result<void>{};
+}
+
+bool LivepatchFeature::take_events(std::vector<BackendEvent>& out) {
+    for (auto& line : m_shell->engine().take_log()) {
+        BackendEvent e;
+        e.instruction = line.instruction;
+        if (line.finding) {
+            e.kind = BackendEvent::Kind::Finding;
+            e.cpu = line.finding->cpu.value_or(-1);
+            e.task = line.finding->task;
+            e.finding = std::move(*line.finding);
+        } else {
+            e.kind = BackendEvent::Kind::Log;
+            e.text = std::move(line.text);
+        }
+        out.push_back(std::move(e));
+    }
+    return true;
+}
+
+Result<void> LivepatchFeature::stop_requested() {
+    auto r = m_shell->service(*this);
+    if (!r) {
+        return r.error();
+    }
+    return {};
+}
+
+Result<void> LivepatchFeature::place_module(std::string_view name) {
+    const auto& objects = m_host.scenario().objects;
+    auto it = std::find_if(objects.begin(), objects.end(),
+                           [&](const ObjectSpec& o) { return o.deferred && o.name == name; });
+    if (it == objects.end()) {
+        return make_error("insmod: no deferred [[object]] named '{}'", name);
+    }
+    if (m_modules.modules().find(name)) {
+        return make_error("insmod: '{}' is already loaded", name);
+    }
+    auto bytes = m_host.object_bytes(*it);
+    if (!bytes) {
+        return bytes.error();
+    }
+    patcher::ModuleSpec spec;
+    spec.name = it->name;
+    spec.kind = it->kind;
+    spec.core = place_of(it->placement, it->address);
+    if (it->init_placement != Placement::Default) {
+        spec.init = place_of(it->init_placement, it->init_address);
+    }
+    auto loaded = m_modules.modules().load(*bytes, spec);
+    if (!loaded) {
+        return loaded.error();
+    }
+    m_host.object_added(it->name);
+    m_host.objects_loaded();
+    return {};
+}
+
+Result<void> LivepatchFeature::unload_module(std::string_view name) {
+    KLP_TRY(m_modules.modules().unload(name));
+    m_host.object_removed(name);
+    return {};
+}
+
+Result<void> LivepatchFeature::free_module_init(std::string_view name) {
+    return m_modules.modules().free_init(name);
+}
+
+Result<CallOutcome> LivepatchFeature::call_task(GuestAddr fn, std::string_view name,
+                                                std::span<const uint64_t> args, bool user) {
+    return m_host.call_at(fn, name, args, user);
+}
+
+Result<RunStop> LivepatchFeature::run_for(uint64_t instructions) {
+    emu::Machine& machine = m_host.machine();
+    const uint64_t end = machine.instructions() + instructions;
+    while (true) {
+        auto r = machine.run(end - machine.instructions());
+        if (!r) {
+            return r.error();
+        }
+        if (r->reason == emu::StopReason::StopRequested) {
+            KLP_TRY(stop_requested());
+            if (machine.instructions() < end) {
+                continue;
+            }
+        }
+        return to_run_stop(r->reason);
+    }
+}
+
+} // namespace klpemu::scenario
