@@ -31,31 +31,6 @@ Result<std::unique_ptr<MachineFeature>> attach(FeatureHost& host) {
         std::make_unique<LivepatchFeature>(host, *modules, std::move(*shell)));
 }
 
-patcher::ModulePlace place_of(Placement placement, uint64_t address) {
-    switch (placement) {
-    case Placement::Far:
-        return {emu::Placement::Far, {}};
-    case Placement::Address:
-        return {emu::Placement::At, GuestAddr(address)};
-    case Placement::Default:
-    case Placement::Near:
-        break;
-    }
-    return {emu::Placement::Near, {}};
-}
-
-RunStop to_run_stop(emu::StopReason r) {
-    switch (r) {
-    case emu::StopReason::BudgetExhausted:
-        return RunStop::BudgetExhausted;
-    case emu::StopReason::AllTasksFinished:
-    case emu::StopReason::AllBlocked:
-        return RunStop::Idle;
-    default:
-        return RunStop::Done;
-    }
-}
-
 } // namespace
 
 FeatureKind LivepatchFeature::kind() {
@@ -122,9 +97,9 @@ Result<void> LivepatchFeature::place_module(std::string_view name) {
     patcher::ModuleSpec spec;
     spec.name = it->name;
     spec.kind = it->kind;
-    spec.core = place_of(it->placement, it->address);
+    spec.core = module_place(it->placement, it->address);
     if (it->init_placement != Placement::Default) {
-        spec.init = place_of(it->init_placement, it->init_address);
+        spec.init = module_place(it->init_placement, it->init_address);
     }
     auto loaded = m_modules.modules().load(*bytes, spec);
     if (!loaded) {

@@ -24,18 +24,6 @@ namespace klpemu::scenario {
 
 namespace {
 
-RunStop to_run_stop(emu::StopReason r) {
-    switch (r) {
-    case emu::StopReason::BudgetExhausted: return RunStop::BudgetExhausted;
-    case emu::StopReason::AllTasksFinished:
-    case emu::StopReason::AllBlocked: return RunStop::Idle;
-    case emu::StopReason::InstructionLimit:
-    case emu::StopReason::Breakpoint:
-    case emu::StopReason::StopRequested: return RunStop::Done;
-    }
-    return RunStop::Done;
-}
-
 // A kthread body calling `entry(args)` `count` times (forever if count is 0) and schedule()
 // after each call, as a kernel thread loop calls cond_resched(); the last call's x0 is the
 // thread's exit value. No relocations: entry, schedule and the arguments are literals.
@@ -511,6 +499,18 @@ uint64_t MachineBackend::cycles() const {
 }
 
 } // namespace
+
+RunStop to_run_stop(emu::StopReason r) {
+    switch (r) {
+    case emu::StopReason::BudgetExhausted: return RunStop::BudgetExhausted;
+    case emu::StopReason::AllTasksFinished:
+    case emu::StopReason::AllBlocked: return RunStop::Idle;
+    case emu::StopReason::InstructionLimit:
+    case emu::StopReason::Breakpoint:
+    case emu::StopReason::StopRequested: return RunStop::Done;
+    }
+    return RunStop::Done;
+}
 
 BackendFactory machine_backend_factory(UnwindRequest request,
                                        std::optional<std::filesystem::path> compile_cache) {

@@ -113,6 +113,9 @@ class MachineFeature {
     virtual Result<void> stop_requested() { return {}; }
 };
 
+// How the runner sees why the machine stopped (defined in machine_backend.cpp).
+RunStop to_run_stop(emu::StopReason r);
+
 // How a scenario gets a feature.
 struct FeatureKind {
     std::string_view name;

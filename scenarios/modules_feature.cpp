@@ -31,6 +31,8 @@ Result<std::unique_ptr<MachineFeature>> attach(FeatureHost& host) {
         std::make_unique<ModulesFeature>(host, std::move(modules)));
 }
 
+} // namespace
+
 patcher::ModulePlace module_place(Placement placement, uint64_t address) {
     switch (placement) {
     case Placement::Far:
@@ -43,8 +45,6 @@ patcher::ModulePlace module_place(Placement placement, uint64_t address) {
     }
     return {emu::Placement::Near, {}};
 }
-
-} // namespace
 
 FeatureKind ModulesFeature::kind() {
     return FeatureKind{"modules", wanted, configure, attach};

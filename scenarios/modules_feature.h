@@ -13,6 +13,9 @@
 
 namespace klpemu::scenario {
 
+// A scenario object's placement (near, far, an address) as the module loader's placement.
+patcher::ModulePlace module_place(Placement placement, uint64_t address);
+
 class ModulesFeature final : public MachineFeature {
   public:
     static FeatureKind kind();
