@@ -9,6 +9,7 @@
 #include "support/temp_dir.h"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <string>
 
@@ -29,7 +30,7 @@ add_one:
 """
 )";
     for (int i = 0; i < kCalls; ++i) {
-        text += "[[step]]\ndo = \"call add_one " + std::to_string(i) + "\"\n";
+        text += fmt::format("[[step]]\ndo = \"call add_one {}\"\n", i);
     }
     text += "[[expect]]\ncall = \"add_one\"\nargs = [41]\nreturns = 42\n";
     TempDir scratch;
@@ -72,7 +73,7 @@ TEST_CASE("too many tasks alive at once is an error naming the task, not an abor
     int created = 0;
     for (size_t i = 0; i < emu::kMaxLiveTasks + 10 && last.ok(); ++i) {
         last = m->create_task(
-            emu::TaskSpec{"t" + std::to_string(i), emu::TaskKind::Kthread, sym(*m, "f")});
+            emu::TaskSpec{fmt::format("t{}", i), emu::TaskKind::Kthread, sym(*m, "f")});
         created += last.ok();
     }
     REQUIRE(!last.ok());

@@ -6,6 +6,7 @@
 #include "patcher/module_plts.h"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 using namespace klpemu;
 using namespace klpemu::patcher;
@@ -70,7 +71,7 @@ TEST_CASE("PltSection: reuse finds each target's own slot, whichever order they 
                                  GuestAddr(0xffff800008000200), GuestAddr(0xffff800008000300)};
     std::vector<GuestAddr> first;
     for (size_t i = 0; i < 4; ++i) {
-        auto at = plt.emit(targets[i], "t" + std::to_string(i));
+        auto at = plt.emit(targets[i], fmt::format("t{}", i));
         REQUIRE(at.ok());
         CHECK(*at == plt.base() + int64_t(i * kPltEntrySize));
         first.push_back(*at);
