@@ -3,6 +3,7 @@
 // run (also under --update), a golden path that is a directory, a `when` naming no symbol.
 #include "support/run_process.h"
 #include "support/temp_dir.h"
+#include "support/contains.h"
 
 #include <doctest/doctest.h>
 
@@ -10,11 +11,9 @@
 
 using klpemu::test::run_klpemu;
 
-namespace {
+using klpemu::test::contains;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
+namespace {
 
 constexpr const char* k_kernel = R"([[object]]
 name = "vmlinux"

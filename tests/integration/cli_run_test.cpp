@@ -3,6 +3,7 @@
 // with file:line:column, and the report formats and --trace/--update work on real runs.
 #include "support/run_process.h"
 #include "support/temp_dir.h"
+#include "support/contains.h"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -13,13 +14,11 @@
 
 using klpemu::test::run_klpemu;
 
+using klpemu::test::contains;
+
 namespace {
 
 const std::string k_data = std::string(KLPEMU_TEST_DATA) + "/scenarios";
-
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
 
 std::string read_file(const std::filesystem::path& p) {
     std::ifstream in(p);

@@ -4,6 +4,7 @@
 #include "scenarios/known_names.h"
 #include "support/run_process.h"
 #include "support/temp_dir.h"
+#include "support/contains.h"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -12,11 +13,9 @@
 
 using klpemu::test::run_klpemu;
 
-namespace {
+using klpemu::test::contains;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
+namespace {
 
 constexpr const char* k_kernel = R"([[object]]
 name = "vmlinux"

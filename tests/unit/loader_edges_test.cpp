@@ -6,6 +6,7 @@
 #include "emu/loader.h"
 #include "emu/relocation.h"
 #include "emu/symbol_table.h"
+#include "support/contains.h"
 
 #include <doctest/doctest.h>
 
@@ -15,6 +16,8 @@
 #include <string>
 
 using namespace klpemu;
+
+using klpemu::test::contains;
 
 namespace {
 
@@ -40,10 +43,6 @@ uint32_t word_at(const PlacedSection& s, uint64_t offset) {
     uint32_t w = 0;
     std::memcpy(&w, s.bytes.data() + offset, 4);
     return w;
-}
-
-bool contains(const std::string& haystack, std::string_view needle) {
-    return haystack.find(needle) != std::string::npos;
 }
 
 constexpr std::string_view kWeakCalls = R"(

@@ -4,6 +4,7 @@
 #include "emu/loader.h"
 #include "emu/relocation.h"
 #include "emu/symbol_table.h"
+#include "support/contains.h"
 
 #include <doctest/doctest.h>
 
@@ -11,6 +12,8 @@
 #include <string>
 
 using namespace klpemu;
+
+using klpemu::test::contains;
 
 namespace {
 
@@ -27,10 +30,6 @@ std::string load_error(const ObjectBytes& obj, GuestAddr base = kKernelBase,
     auto loaded = Loader().load(obj, base, opts, exports);
     REQUIRE_FALSE(loaded.ok());
     return loaded.error().message;
-}
-
-bool contains(const std::string& haystack, std::string_view needle) {
-    return haystack.find(needle) != std::string::npos;
 }
 
 constexpr std::string_view kCaller = R"(
