@@ -182,6 +182,8 @@ void usage() {
                "  Runs the machine micro-benchmark and every workload (plain and checked with\n"
                "  all four unwinder policies, interleaved, median of N runs; N defaults to 5).\n"
                "  --workload NAME  only this workload (repeatable; implies --no-machine)\n"
+               "  --hook-only      run only the machine part's hooked run, --repeat times (for\n"
+               "                   profilers)\n"
                "workloads:\n");
     for (const Workload& w : bench::workloads()) {
         fmt::print("  {:<12} {}\n", w.name, w.what);
@@ -218,6 +220,14 @@ int main(int argc, char** argv) {
             machine = false;
         } else if (a == "--no-rss") {
             rss = false;
+        } else if (a == "--hook-only") {
+            // For profilers: only the machine part's hook runs, nothing else.
+            Workload w = bench::workloads().front();
+            w.arg = 1'000'000;
+            for (int r = 0; r < repeat; ++r) {
+                run_once(w, Mode::Hook);
+            }
+            return 0;
         } else {
             std::fprintf(stderr, "klpemu_bench: unknown argument '%s' (see --help)\n", a.c_str());
             return 2;

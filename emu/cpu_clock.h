@@ -1,8 +1,8 @@
-// One CPU's cycle clock (design.md §3 "Clock"): the chosen pipeline model (FastPipeline or
-// llvm-mca's library through McaPipeline) plus the FrontEnd (branch predictor, I-cache, I-TLB)
-// and the machine's context-synchronising events — exception entry and return, and the
-// ISB another CPU's text patch forces. Every cycle a CPU is charged comes from here, so the sum
-// of the charges is the CPU's cycle count.
+// One CPU's cycle clock (design.md §3 "Clock"): the chosen pipeline model (FastPipeline, run
+// through MemoizedPipeline, or llvm-mca's library through McaPipeline) plus the FrontEnd
+// (branch predictor, I-cache, I-TLB) and the machine's context-synchronising events — exception
+// entry and return, and the ISB another CPU's text patch forces. Every cycle a CPU is charged comes
+// from here, so the sum of the charges is the CPU's cycle count.
 //
 // In `fast` mode front-end penalties and serialising events act inside the pipeline (the next
 // instruction waits; work already in flight overlaps with a miss). In `pipeline` mode llvm-mca
@@ -11,9 +11,9 @@
 
 #include "emu/core_params.h"
 #include "emu/cycle_model.h"
-#include "emu/fast_pipeline.h"
 #include "emu/front_end.h"
 #include "emu/mca_pipeline.h"
+#include "emu/memoized_pipeline.h"
 
 #include <memory>
 #include <optional>
@@ -25,7 +25,8 @@ class CpuClock {
     // A clock for one CPU of the core `model` describes; `model` must outlive it.
     static Result<std::unique_ptr<CpuClock>> create(const CycleModel& model, CycleAccuracy mode);
 
-    // Charges the instruction at `pc` (word `w`, facts `cost`); returns its cycles.
+    // Charges the instruction at `pc` (word `w`, facts `cost` = CycleModel::cost(w)); returns
+    // its cycles.
     uint64_t instruction(uint64_t pc, const InsnCost& cost, InsnWord w) {
         // B is always predicted and trains nothing; every other branch goes to the predictor.
         if (m_prev_branch != BranchKind::None && m_prev_branch != BranchKind::Direct) {
@@ -41,7 +42,7 @@ class CpuClock {
             m_pending = 0;
             return c;
         }
-        return m_fast.account(cost);
+        return m_fast.account(cost, w.raw);
     }
     // Exception entry (the vector fetch) and ERET: a drain plus the redirect; returns cycles.
     uint64_t exception_entry();
@@ -67,7 +68,7 @@ class CpuClock {
 
     const CoreParams* m_params;
     unsigned m_mispredict_penalty;
-    FastPipeline m_fast;
+    MemoizedPipeline m_fast;
     std::optional<McaPipeline> m_mca;
     FrontEnd m_front;
     BranchKind m_prev_branch = BranchKind::None;

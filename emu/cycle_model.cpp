@@ -246,6 +246,14 @@ Result<CycleModel> CycleModel::create(std::string_view core) {
     t.reorder_buffer = sm.MicroOpBufferSize;
     t.mispredict_penalty = sm.MispredictPenalty;
     t.num_units = units;
+    for (unsigned c = 0; c < sm.NumSchedClasses; ++c) {
+        for (const llvm::MCReadAdvanceEntry& e :
+             mc.sti->getReadAdvanceEntries(*sm.getSchedClassDesc(c))) {
+            if (e.Cycles < 0) {
+                t.max_read_delay = std::max(t.max_read_delay, unsigned(-e.Cycles));
+            }
+        }
+    }
     return CycleModel(std::move(impl));
 }
 

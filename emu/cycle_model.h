@@ -124,6 +124,10 @@ struct SchedTables {
     unsigned reorder_buffer = 0;     // MicroOpBufferSize; <= 1 means an in-order core.
     unsigned mispredict_penalty = 0; // MCSchedModel::MispredictPenalty.
     unsigned num_units = 0;          // Resource units (each unit of each ProcResource kind).
+    // The largest number of cycles any ReadAdvance entry of the core delays a read by (0 when no
+    // entry is negative): a value written back that many cycles before the current cycle can no
+    // longer hold any instruction back (the memoised pipeline relies on it).
+    unsigned max_read_delay = 0;
     std::vector<Pool> pools{Pool{}};
     std::vector<AdvanceGroup> advance{AdvanceGroup{}};
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <limits>
 
 namespace klpemu {
 
@@ -232,6 +233,79 @@ uint64_t FastPipeline::account_out_of_order(const InsnCost& cost) {
     ++m_rob_count;
     m_rob_uops += tokens;
     return m_total - before;
+}
+
+namespace {
+template <typename T> bool fits(int64_t v) {
+    return v >= std::numeric_limits<T>::min() && v <= std::numeric_limits<T>::max();
+}
+} // namespace
+
+std::optional<InOrderState> FastPipeline::relative_state() const {
+    KLP_CHECK(m_in_order, "relative state of an out-of-order pipeline");
+    const int64_t base = int64_t(m_cycle);
+    auto rel = [base](uint64_t v) { return int64_t(v) - base; };
+    InOrderState s;
+    const int64_t scalars[] = {std::max<int64_t>(0, rel(m_fetch_ready)),
+                               std::max<int64_t>(0, rel(m_writeback_deadline)), rel(m_last_done),
+                               std::max<int64_t>(1, rel(m_all_done)), rel(m_total)};
+    for (int64_t v : scalars) {
+        if (!fits<int32_t>(v)) {
+            return std::nullopt;
+        }
+    }
+    s.fetch_ready = int32_t(scalars[0]);
+    s.slots_used = int32_t(m_slots_used);
+    s.writeback_deadline = int32_t(scalars[1]);
+    s.last_done = int32_t(scalars[2]);
+    s.all_done = int32_t(scalars[3]);
+    s.total = int32_t(scalars[4]);
+    // A read waits for max(t, ready - advance) with t >= m_cycle and advance >= -max_read_delay:
+    // a value ready at or before m_cycle - max_read_delay never holds anything back, whoever
+    // wrote it.
+    const int64_t dead = -int64_t(m_tables->max_read_delay);
+    for (unsigned i = 0; i < kNumSlots; ++i) {
+        const int64_t r = rel(m_slots[i].ready);
+        if (r <= dead || i == kUnwrittenSlot) {
+            s.slot_ready[i] = int16_t(dead);
+            s.slot_writer[i] = 0;
+            continue;
+        }
+        if (!fits<int16_t>(r)) {
+            return std::nullopt;
+        }
+        s.slot_ready[i] = int16_t(r);
+        s.slot_writer[i] = m_slots[i].writer;
+    }
+    // A unit free at or before m_cycle is free for every later issue cycle.
+    for (unsigned u = 0; u < InOrderState::kUnits; ++u) {
+        const int64_t e = std::max<int64_t>(0, rel(m_unit_end[u]));
+        if (!fits<int16_t>(e)) {
+            return std::nullopt;
+        }
+        s.unit_end[u] = int16_t(e);
+    }
+    return s;
+}
+
+void FastPipeline::set_relative_state(const InOrderState& s, uint64_t cycle) {
+    KLP_CHECK(m_in_order, "relative state of an out-of-order pipeline");
+    // Only the never-read kUnwrittenSlot can come out below cycle 0 (a "long ago" value is
+    // reached only once that many cycles have passed); clamp it.
+    auto abs = [cycle](int64_t r) { return uint64_t(std::max<int64_t>(0, int64_t(cycle) + r)); };
+    m_cycle = cycle;
+    m_fetch_ready = abs(s.fetch_ready);
+    m_slots_used = unsigned(s.slots_used);
+    m_writeback_deadline = abs(s.writeback_deadline);
+    m_last_done = abs(s.last_done);
+    m_all_done = abs(s.all_done);
+    m_total = abs(s.total);
+    for (unsigned i = 0; i < kNumSlots; ++i) {
+        m_slots[i] = SlotState{abs(s.slot_ready[i]), s.slot_writer[i]};
+    }
+    for (unsigned u = 0; u < InOrderState::kUnits; ++u) {
+        m_unit_end[u] = abs(s.unit_end[u]);
+    }
 }
 
 void FastPipeline::mispredict(unsigned penalty) {

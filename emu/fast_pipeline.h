@@ -26,9 +26,30 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace klpemu {
+
+// An in-order FastPipeline's whole state, every cycle counted from the current issue cycle and
+// brought to one canonical form: a register value or unit booking that can no longer hold an
+// instruction back is written as "long ago". Two pipelines whose relative states compare equal
+// charge the same cycles for every future stream, which is what lets MemoizedPipeline
+// (emu/memoized_pipeline.h) replay a transition it has seen. No padding: compared and hashed as
+// bytes.
+struct InOrderState {
+    static constexpr unsigned kUnits = 64;
+    int32_t fetch_ready = 0;        // >= 0
+    int32_t slots_used = 0;         // Micro-ops already issued in the current cycle.
+    int32_t writeback_deadline = 0; // >= 0
+    int32_t last_done = 0;
+    int32_t all_done = 1; // >= 1
+    int32_t total = 0;
+    std::array<int16_t, kNumSlots> slot_ready{};
+    std::array<uint16_t, kNumSlots> slot_writer{};
+    std::array<int16_t, kUnits> unit_end{}; // >= 0
+    bool operator==(const InOrderState&) const = default;
+};
 
 class FastPipeline {
   public:
@@ -48,6 +69,15 @@ class FastPipeline {
     // completes, then `extra` cycles pass before the next instruction. Returns the cycles added.
     uint64_t serialize(unsigned extra);
     uint64_t total_cycles() const { return m_total; }
+    // The current issue cycle (in-order) or dispatch cycle (out-of-order).
+    uint64_t cycle() const { return m_cycle; }
+
+    // In-order cores only: the state relative to cycle(), canonical (see InOrderState); nullopt
+    // if some figure does not fit its field (the caller then does not memoise).
+    std::optional<InOrderState> relative_state() const;
+    // In-order cores only: takes `state` as the state relative to issue cycle `cycle`.
+    void set_relative_state(const InOrderState& state, uint64_t cycle);
+    bool in_order() const { return m_in_order; }
 
   private:
     // Out-of-order cores: cycles of unit bookings remembered per unit, counted from the current
@@ -56,7 +86,7 @@ class FastPipeline {
     // last booking and no per-cycle record is needed.
     static constexpr unsigned kWindow = 4096;
     static constexpr unsigned kRob = 512; // Ring capacity for in-flight instructions.
-    static constexpr unsigned kMaxUnits = 64;
+    static constexpr unsigned kMaxUnits = InOrderState::kUnits;
 
     uint64_t account_in_order(const InsnCost& cost);
     uint64_t account_out_of_order(const InsnCost& cost);

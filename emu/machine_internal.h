@@ -26,19 +26,19 @@ struct Machine::Cpu final : BackendClient {
     std::unique_ptr<UnicornBackend> backend;
     Task* current = nullptr;
     Task* idle = nullptr;
-    bool halted = false;      // In cpu_idle's wait: nothing runnable.
-    bool irq_masked = false;  // PSTATE.I as the machine models it.
+    bool halted = false;     // In cpu_idle's wait: nothing runnable.
+    bool irq_masked = false; // PSTATE.I as the machine models it.
     uint64_t instructions = 0;
     uint64_t cycles = 0;
     uint64_t exceptions = 0;
     std::unique_ptr<CpuClock> clock; // Pipeline model, front end, serialising events.
     bool isb_pending = false;        // Another CPU patched text: ISB before the next insn.
-    uint64_t last_pc = kNoPc; // PC of the instruction whose hook ran last (exact).
+    uint64_t last_pc = kNoPc;        // PC of the instruction whose hook ran last (exact).
     // Re-entry guard: the first hook after a resume at this PC is skipped (Observer/text
     // restart) or passes the breakpoint (Breakpoint).
     uint64_t guard_pc = kNoPc;
     bool guard_skip_all = false;
-    uint64_t next_timer = 0;  // Per-CPU instruction count of the next timer IRQ (0 = off).
+    uint64_t next_timer = 0; // Per-CPU instruction count of the next timer IRQ (0 = off).
     std::vector<uint64_t> scripted_irqs; // Global instruction counts, sorted.
     CpuStop stop = CpuStop::None;
     TrapKind trap_kind = TrapKind::Other;
@@ -121,9 +121,11 @@ class Machine::CostCache {
     void fill(Entry& e) const {
         const uint8_t* p = m_memory.host_ptr(GuestAddr(e.pc), 4);
         if (!p) {
-            e.cost = kUnknownInsnCost;
-            e.sp_flags = 0;
+            // Never executed (Unicorn fetches before the hook runs); still the facts of the
+            // word recorded, as the clock's memo keys facts by word.
             e.word = 0;
+            e.cost = m_model.cost(InsnWord(0));
+            e.sp_flags = 0;
             return;
         }
         uint32_t w = 0;
