@@ -24,6 +24,8 @@ inline constexpr uint16_t kPrintk = 0x003;    // x0 = format string, x1.. = argu
 inline constexpr uint16_t kIrq = 0x004;       // el1_interrupt: returns x0 = need_resched.
 inline constexpr uint16_t kIdle = 0x005;      // cpu_idle: wfi when nothing is runnable.
 inline constexpr uint16_t kRetToUser = 0x006; // exit_to_user_mode work of a user task.
+inline constexpr uint16_t kPatchMap = 0x007;  // x0 = text address -> x0 = its FIX_TEXT_POKE0 alias.
+inline constexpr uint16_t kPatchUnmap = 0x008; // clear the FIX_TEXT_POKE0 slot.
 inline constexpr uint16_t kMachineFirst = 0x000, kMachineLast = 0x0ff;
 // Patch engine range (ftrace ops callbacks, livepatch handler, graph tracer).
 inline constexpr uint16_t kPatcherFirst = 0x100, kPatcherLast = 0x1ff;

@@ -167,6 +167,10 @@ std::optional<GuestAddr> pc_relative_target(GuestAddr pc, InsnWord w) {
     return std::nullopt;
 }
 
+bool is_isb(InsnWord w) {
+    return (w.raw & 0xfffff0ff) == 0xd50330df;
+}
+
 bool is_cmodx_safe(InsnWord w) {
     const uint32_t x = w.raw;
     const bool exception_gen = (x & 0xffe0001f) == 0xd4200000   // BRK

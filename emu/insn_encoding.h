@@ -106,6 +106,9 @@ std::optional<GuestAddr> branch_target(GuestAddr pc, InsnWord w);
 // The address a PC-relative instruction at `pc` names: B, BL, B.cond, CBZ/CBNZ, TBZ/TBNZ,
 // ADR, ADRP (the 4 KiB page) and LDR/LDRSW/PRFM literal (incl. FP/SIMD); nullopt otherwise.
 std::optional<GuestAddr> pc_relative_target(GuestAddr pc, InsnWord w);
+// True iff `w` is ISB with any option: CRm = 0b1111 is SY, every other CRm is reserved and
+// executes as ISB SY (Arm ARM C6.2, ISB), so all of them are context-synchronising.
+bool is_isb(InsnWord w);
 // True iff `w` is in the Arm ARM's concurrent-modification set: B, BL, NOP, BRK, SVC, HVC, SMC,
 // ISB. Replacing one such word by another while a PE executes it is architecturally safe.
 bool is_cmodx_safe(InsnWord w);

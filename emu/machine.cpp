@@ -34,7 +34,8 @@ std::string_view stop_reason_name(StopReason r) {
     return "?";
 }
 
-Machine::Machine(const MachineConfig& config) : m_config(config), m_rng(config.seed) {}
+Machine::Machine(const MachineConfig& config)
+    : m_config(config), m_rng(config.seed), m_stale_views(config.cpus) {}
 
 Machine::~Machine() = default;
 
@@ -172,6 +173,7 @@ Result<void> Machine::boot() {
     KLP_TRY(set(m_cpu_idle, "cpu_idle"));
     KLP_TRY(set(m_el1_irq, "el1_irq"));
     KLP_TRY(set(m_eret_pc, "el1_eret"));
+    KLP_TRY(load_text_poke_code());
     for (auto& cpu : m_cpus) {
         TaskSpec spec;
         spec.name = fmt::format("swapper/{}", cpu->index);
@@ -206,7 +208,7 @@ Result<GuestAddr> Machine::symbol(std::string_view name) const {
 Result<GuestAddr> Machine::reserve_kernel_region(uint64_t size) {
     size = (size + kPageSize - 1) & ~(kPageSize - 1);
     GuestAddr base = m_kernel_next;
-    if (uint64_t(base - kKernelBase) + size > kKernelSize) {
+    if (uint64_t(base - kKernelBase) + size > kKernelSize - kTextPokeCodeSize) {
         return make_error("machine: kernel image area full ({:#x} bytes requested)", size);
     }
     m_kernel_next = base + int64_t(size);
@@ -444,6 +446,9 @@ Result<void> Machine::write_text(GuestAddr addr, InsnWord word) {
     // An instruction patch is aarch64_insn_patch_text_nosync: the writer pays the fixmap and
     // cache maintenance (charged to the CPU whose hook is patching, if any); every other CPU
     // executes an ISB before it next runs (emu/cpu_clock.h).
+    if (m_guest_text_write) {
+        return {}; // The guest runs its own barriers and maintenance (emu/guest/text_poke.S).
+    }
     const uint64_t cost = m_cpus.front()->clock->patch_text_cost(1);
     m_text_patch_cycles += cost;
     for (auto& cpu : m_cpus) {

@@ -27,8 +27,10 @@
 #include "emu/memory_permissions.h"
 #include "emu/observer.h"
 #include "emu/result.h"
+#include "emu/stale_fetch.h"
 #include "emu/symbol_table.h"
 #include "emu/task.h"
+#include "emu/text_poke_alias.h"
 
 #include <array>
 #include <cstdint>
@@ -96,6 +98,9 @@ struct MachineConfig {
     // The text guard (emu/text_guard.h): words Unicorn's translator would abort on trap as
     // undefined-instruction instead. Off only for the raw-Unicorn benchmark.
     bool text_guard = true;
+    // Which word a CPU that has not synchronised since a live text write executes
+    // (emu/stale_fetch.h): Unicorn's `new`, or the `old` one the architecture also allows.
+    StaleFetch stale_fetch = StaleFetch::New;
 };
 
 struct TaskSpec {
@@ -216,6 +221,15 @@ class Machine {
     Result<void> write_text(GuestAddr addr, InsnWord word);
     // Same for several bytes (PLT blocks, 64-bit literals).
     Result<void> write_text_bytes(GuestAddr addr, std::span<const uint8_t> bytes);
+    // Under MachineConfig::stale_fetch == Old: `cpu` keeps executing `old_word` at `pc` (nullopt:
+    // memory) until its next context synchronisation. Ignored under New and for words the
+    // machine cannot run in place (emu/stale_fetch.h). Called by the patcher for live writes.
+    void set_stale_view(int cpu, GuestAddr pc, std::optional<InsnWord> old_word);
+    // Guest stores through the FIX_TEXT_POKE0 alias go to `writer` (nullptr: the machine writes
+    // them itself). Contract: `writer` outlives its registration.
+    void set_text_alias_writer(TextAliasWriter* writer) { m_alias_writer = writer; }
+    // Context synchronisation events per CPU so far (ISB, exception entry and return).
+    uint64_t context_syncs(int cpu) const;
 
     // --- state and clocks ---
     CpuState cpu_state(int cpu) const;
@@ -300,6 +314,14 @@ class Machine {
     void hc_irq(HostCallContext& ctx);
     void hc_idle(HostCallContext& ctx);
     void hc_ret_to_user(HostCallContext& ctx);
+    void hc_patch_map(HostCallContext& ctx);
+    void hc_patch_unmap(HostCallContext& ctx);
+
+    // Concurrent modification (stale_fetch.h, text_poke_alias.h; machine_cmodx.cpp).
+    void context_sync(Cpu& cpu) noexcept;
+    void run_stale_word(Cpu& cpu, uint64_t pc, InsnWord word) noexcept;
+    Result<void> apply_alias_stores(Cpu& cpu);
+    Result<void> load_text_poke_code();
 
     MachineConfig m_config;
     GuestMemory m_memory;
@@ -343,6 +365,12 @@ class Machine {
     GuestAddr m_far_next = kModuleFarBase;
     std::vector<int> m_stack_owner; // Stack slot -> id of the task using it.
     std::vector<CfiSection> m_cfi_sections;
+
+    // Concurrent modification of code.
+    StaleFetchViews m_stale_views;
+    TextPokeAlias m_alias;
+    TextAliasWriter* m_alias_writer = nullptr;
+    bool m_guest_text_write = false; // Inside apply_alias_stores: the guest pays its own barriers.
 };
 
 } // namespace klpemu::emu

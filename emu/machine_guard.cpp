@@ -22,7 +22,12 @@ void Machine::guard_rescan(GuestAddr begin, GuestAddr end) noexcept {
     }
 }
 
-void Machine::on_guarded_write(Cpu&, uint64_t addr, int size, uint64_t value) noexcept {
+void Machine::on_guarded_write(Cpu& cpu, uint64_t addr, int size, uint64_t value) noexcept {
+    if (TextPokeAlias::covers(addr, size)) [[unlikely]] {
+        // A store through the FIX_TEXT_POKE0 slot: a text write once it has completed.
+        cpu.alias_stores.push_back(Cpu::AliasStore{cpu.last_pc, addr, size, value});
+        return;
+    }
     // Before the store: a word that will trap must be an exit before anything can translate it
     // (the next block may be fetched right after this instruction, with no hook in between).
     if (m_guard->predict_store(addr, size, value)) {

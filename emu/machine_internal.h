@@ -16,7 +16,7 @@ namespace klpemu::emu {
 inline constexpr uint64_t kNoPc = std::numeric_limits<uint64_t>::max();
 
 // Why a CPU's run stopped (set by hooks, read by the driver).
-enum class CpuStop { None, Slice, Irq, Breakpoint, Observer, Trap, Fault };
+enum class CpuStop { None, Slice, Irq, Breakpoint, Observer, Trap, Fault, AliasStore };
 
 // One CPU: a Unicorn instance plus the per-CPU state the kernel keeps (current task, IRQ mask,
 // counters). It is the BackendClient of its instance: callbacks jump into the Machine.
@@ -60,6 +60,16 @@ struct Machine::Cpu final : BackendClient {
     // translated while its word still trapped); a second one without progress is not the guard's.
     uint64_t stale_exit_pc = kNoPc;
     uint64_t stale_exit_instructions = 0;
+    // Guest stores into the FIX_TEXT_POKE0 slot, caught before they happen and handed to the
+    // text writer once the storing instruction has completed (emu/text_poke_alias.h).
+    struct AliasStore {
+        uint64_t pc = 0;
+        uint64_t addr = 0;
+        int size = 0;
+        uint64_t value = 0;
+    };
+    std::vector<AliasStore> alias_stores;
+    uint64_t context_syncs = 0;
 
     Cpu(Machine& m, int i) : machine(m), index(i) {}
     void on_code(uint64_t pc) noexcept override { machine.on_code(*this, pc); }

@@ -6,6 +6,7 @@
 // findings that kill the current task. Nothing here touches Unicorn directly.
 #include "emu/machine.h"
 
+#include "emu/insn_encoding.h"
 #include "emu/machine_internal.h"
 #include "emu/printable_text.h"
 
@@ -42,6 +43,13 @@ void Machine::on_code(Cpu& cpu, uint64_t pc) noexcept {
         }
         pass_breakpoint = same;
     }
+    if (!cpu.alias_stores.empty()) [[unlikely]] {
+        // The store into the FIX_TEXT_POKE0 slot has completed: the driver applies it to text
+        // before this instruction runs (machine_cmodx.cpp).
+        cpu.last_pc = pc;
+        cpu.stop_now(CpuStop::AliasStore);
+        return;
+    }
     if (m_clock >= m_horizon) [[unlikely]] {
         if (slow_event(cpu, pc)) {
             return;
@@ -53,6 +61,15 @@ void Machine::on_code(Cpu& cpu, uint64_t pc) noexcept {
         cpu.last_pc = pc;
         cpu.stop_now(CpuStop::Breakpoint);
         return;
+    }
+    if (m_stale_views.any(cpu.index)) [[unlikely]] {
+        if (auto word = m_stale_views.held(cpu.index, pc)) {
+            run_stale_word(cpu, pc, *word); // The `old` outcome: not the word memory holds.
+            return;
+        }
+    }
+    if (pc == m_user_entry) [[unlikely]] {
+        context_sync(cpu); // SVC entry from EL0 (SCTLR_EL1.EIS): a syscall starts here.
     }
     const CostCache::Entry& facts = m_costs->entry(pc);
     if (cpu.sp_recheck) [[unlikely]] {
@@ -109,6 +126,9 @@ void Machine::on_code(Cpu& cpu, uint64_t pc) noexcept {
             o->on_instruction(ev);
         }
         m_in_hook = nullptr;
+    }
+    if (pc == m_eret_pc || a64::is_isb(InsnWord(facts.word))) [[unlikely]] {
+        context_sync(cpu); // From the next instruction on, this CPU fetches memory's words.
     }
     if (m_stop_requested) [[unlikely]] {
         if (cpu.guard_pc == kNoPc) {
@@ -296,6 +316,9 @@ Result<bool> Machine::run_slice(Cpu& cpu, RunResult& out) {
         cpu.fault.reset();
         const uint64_t pc = cpu.backend->pc();
         auto r = cpu.backend->run(GuestAddr(pc));
+        if (!cpu.alias_stores.empty()) {
+            KLP_TRY(apply_alias_stores(cpu)); // The storing instruction has completed.
+        }
         if (cpu.fault) {
             const Cpu::Fault f = *cpu.fault;
             static constexpr const char* kAccess[] = {"read", "write", "fetch"};
@@ -340,6 +363,8 @@ Result<bool> Machine::run_slice(Cpu& cpu, RunResult& out) {
             return make_error("machine: cpu{} stopped at {} without a reason", cpu.index,
                               symbolized(cpu.backend->pc()));
         case CpuStop::Slice: return false;
+        case CpuStop::AliasStore:
+            break; // Applied above.
         case CpuStop::Irq: enter_irq(cpu); break;
         case CpuStop::Breakpoint:
             out.reason = StopReason::Breakpoint;
@@ -386,6 +411,7 @@ void Machine::enter_irq(Cpu& cpu) {
     for (ExecutionObserver* o : m_observers) {
         o->on_exception_entry(cpu.index, cpu.current->id, ExceptionKind::Irq, GuestAddr(pc));
     }
+    context_sync(cpu); // Exception entry is context-synchronising (SCTLR_EL1.EIS).
 }
 
 Result<void> Machine::handle_trap(Cpu& cpu) {
@@ -529,6 +555,8 @@ void Machine::register_machine_host_calls() {
     register_host_call(hc::kIrq, [this](HostCallContext& c) { hc_irq(c); });
     register_host_call(hc::kIdle, [this](HostCallContext& c) { hc_idle(c); });
     register_host_call(hc::kRetToUser, [this](HostCallContext& c) { hc_ret_to_user(c); });
+    register_host_call(hc::kPatchMap, [this](HostCallContext& c) { hc_patch_map(c); });
+    register_host_call(hc::kPatchUnmap, [this](HostCallContext& c) { hc_patch_unmap(c); });
 }
 
 void Machine::hc_schedule(HostCallContext& ctx) {
@@ -618,6 +646,8 @@ void Machine::hc_ret_to_user(HostCallContext& ctx) {
     for (ExecutionObserver* o : m_observers) {
         o->on_return_to_user(ctx.cpu(), t.id);
     }
+    // The ERET to EL0 that ends the syscall is context-synchronising (SCTLR_EL1.EOS).
+    context_sync(*m_cpus[size_t(ctx.cpu())]);
 }
 
 } // namespace klpemu::emu

@@ -42,6 +42,10 @@ class ExecutionObserver {
     virtual void on_host_call(int /*cpu*/, int /*task*/, uint32_t /*number*/) {}
     // A user task passed its return-to-user point (exit_to_user_mode).
     virtual void on_return_to_user(int /*cpu*/, int /*task*/) {}
+    // A context synchronisation event on `cpu` (Arm ARM B2.2.5): an ISB (any option) executed,
+    // an exception taken or returned from (IRQ entry, ERET, SVC entry and ERET to EL0: Linux sets
+    // SCTLR_EL1.EIS|EOS). From here on the CPU fetches text as memory holds it.
+    virtual void on_context_sync(int /*cpu*/) {}
 };
 
 } // namespace klpemu::emu

@@ -50,6 +50,9 @@ class Ftrace::MachineText final : public TextTarget {
         return m_machine.write_text_bytes(addr, bytes);
     }
     uint64_t instruction_count() const override { return m_machine.instructions(); }
+    void set_stale_view(int cpu, GuestAddr pc, std::optional<InsnWord> word) override {
+        m_machine.set_stale_view(cpu, pc, word);
+    }
 
   private:
     emu::Machine& m_machine;
@@ -61,6 +64,7 @@ Ftrace::Ftrace(emu::Machine& machine, const FtraceOptions& options)
       m_poke(*m_text, machine.symbols(), machine.cpu_count()), m_registry(machine.symbols()) {}
 
 Ftrace::~Ftrace() {
+    m_machine.set_text_alias_writer(nullptr);
     m_machine.remove_observer(this);
 }
 
@@ -122,6 +126,7 @@ Result<void> Ftrace::install() {
     m_brk_check = std::make_unique<FtraceBrkCheck>(
         m_machine, [this](GuestAddr pc) { return m_sites.is_site_word(pc); },
         [this](GuestAddr pc, InsnWord word) { return m_poke.describe(pc, word); });
+    install_guest_writes(*m_text);
     return {};
 }
 
@@ -296,16 +301,8 @@ void Ftrace::on_instruction(const emu::InsnEvent& ev) {
     flush_poke_findings();
 }
 
-void Ftrace::on_exception_entry(int cpu, int /*task*/, emu::ExceptionKind kind, GuestAddr) {
-    if (kind == emu::ExceptionKind::Irq) {
-        m_poke.on_context_sync(cpu);
-    }
-}
-
-void Ftrace::on_exception_return(int cpu, int /*task*/, emu::ExceptionKind kind, GuestAddr) {
-    if (kind == emu::ExceptionKind::Irq) {
-        m_poke.on_context_sync(cpu);
-    }
+void Ftrace::on_context_sync(int cpu) {
+    m_poke.on_context_sync(cpu);
 }
 
 } // namespace klpemu::patcher

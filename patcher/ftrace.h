@@ -24,6 +24,8 @@
 #include "emu/machine.h"
 #include "emu/observer.h"
 #include "emu/result.h"
+#include "patcher/alias_text_writer.h"
+#include "patcher/callops_order_check.h"
 #include "patcher/ftrace_abi_check.h"
 #include "patcher/ftrace_brk_check.h"
 #include "patcher/ftrace_call_sites.h"
@@ -162,8 +164,7 @@ class Ftrace final : public emu::ExecutionObserver {
 
     // ExecutionObserver.
     void on_instruction(const emu::InsnEvent& ev) override;
-    void on_exception_entry(int cpu, int task, emu::ExceptionKind kind, GuestAddr pc) override;
-    void on_exception_return(int cpu, int task, emu::ExceptionKind kind, GuestAddr pc) override;
+    void on_context_sync(int cpu) override;
 
   private:
     Ftrace(emu::Machine& machine, const FtraceOptions& options);
@@ -175,6 +176,7 @@ class Ftrace final : public emu::ExecutionObserver {
     PokeContext poke_context() const;
     Result<void> poke(const TextPatch& patch);
     void flush_poke_findings();
+    void install_guest_writes(TextTarget& text); // ftrace_guest_writes.cpp
 
     void on_ops_call(emu::HostCallContext& ctx);
 
@@ -207,6 +209,9 @@ class Ftrace final : public emu::ExecutionObserver {
     // The checks, each an observer of its own, attached after Ftrace in this order.
     std::unique_ptr<FtraceAbiCheck> m_abi_check; // Null unless FtraceOptions::check_abi.
     std::unique_ptr<FtraceBrkCheck> m_brk_check;
+    // Guest stores through FIX_TEXT_POKE0 go through m_poke; CALL_OPS order is checked on it.
+    std::unique_ptr<AliasTextWriter> m_alias_writer;
+    std::unique_ptr<CallOpsOrderCheck> m_callops_order;
 };
 
 } // namespace klpemu::patcher

@@ -4,6 +4,8 @@
 
 #include "emu/check.h"
 
+#include <algorithm>
+
 namespace klpemu::patcher {
 
 IcacheModel::IcacheModel(int cpu_count) : m_stale(size_t(cpu_count)) {
@@ -12,6 +14,9 @@ IcacheModel::IcacheModel(int cpu_count) : m_stale(size_t(cpu_count)) {
 
 void IcacheModel::note_write(GuestAddr pc, InsnWord old_word, InsnWord new_word,
                              std::optional<int> writer, uint64_t write_id) {
+    if (old_word == new_word) {
+        return; // Nothing any CPU could fetch changes.
+    }
     for (int cpu = 0; cpu < cpu_count(); ++cpu) {
         auto& view = m_stale[size_t(cpu)];
         if (writer && *writer == cpu) {
@@ -20,16 +25,19 @@ void IcacheModel::note_write(GuestAddr pc, InsnWord old_word, InsnWord new_word,
         }
         auto it = view.find(pc);
         if (it == view.end()) {
-            view.emplace(pc, StaleView{old_word, new_word, write_id});
+            view.emplace(pc, StaleView{old_word, new_word, write_id, {old_word}});
             continue;
         }
-        // Still unsynchronised from an earlier write: it may fetch that oldest word or any
-        // later one; keep the oldest and record the newest.
-        it->second.new_word = new_word;
-        it->second.write_id = write_id;
-        if (it->second.old_word == new_word) {
-            view.erase(it); // Written back to what this CPU still sees: nothing is stale.
+        // Still unsynchronised from an earlier write: it may fetch any word held since its last
+        // synchronisation, the one memory held until now included.
+        StaleView& stale = it->second;
+        auto& words = stale.may_fetch;
+        if (std::find(words.begin(), words.end(), stale.new_word) == words.end()) {
+            words.push_back(stale.new_word);
         }
+        std::erase(words, new_word);
+        stale.new_word = new_word;
+        stale.write_id = write_id;
     }
 }
 

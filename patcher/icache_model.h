@@ -26,8 +26,9 @@ class IcacheModel {
     int cpu_count() const { return int(m_stale.size()); }
 
     // Records that `pc` changed from `old_word` to `new_word`; `writer` (if any) ran the cache
-    // maintenance and sees the new word, every other CPU keeps `old_word` in view. A second
-    // write before a CPU synchronised keeps the oldest word that CPU may still see.
+    // maintenance and sees the new word, every other CPU keeps `old_word` in view. A CPU that has
+    // not synchronised since an earlier write may fetch any word `pc` held since then: a second
+    // write adds to that set, and writing the oldest word back (A -> B -> A) does not clear it.
     void note_write(GuestAddr pc, InsnWord old_word, InsnWord new_word, std::optional<int> writer,
                     uint64_t write_id);
 
@@ -37,9 +38,11 @@ class IcacheModel {
 
     // The stale word `cpu` may still fetch at `pc`, with the write that made it stale.
     struct StaleView {
-        InsnWord old_word;
-        InsnWord new_word;
-        uint64_t write_id = 0;
+        InsnWord old_word;               // What `pc` held at the CPU's last synchronisation.
+        InsnWord new_word;               // What memory holds now.
+        uint64_t write_id = 0;           // The latest write.
+        std::vector<InsnWord> may_fetch; // Every word `pc` held since then, oldest first,
+                                         // memory's own word excluded.
     };
     std::optional<StaleView> stale_view(int cpu, GuestAddr pc) const;
 

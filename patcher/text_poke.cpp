@@ -61,6 +61,12 @@ Result<void> TextPoke::apply(const TextPatch& patch, const PokeContext& context)
                                 describe(patch.pc, patch.expected_old),
                                 describe(patch.pc, patch.new_word)));
     }
+    for (const PokeCheck* check : m_checks) {
+        if (auto violation = check->check(patch)) {
+            add_finding(std::move(violation->kind), Severity::Error, patch.pc, context.writer_cpu,
+                        std::move(violation->message));
+        }
+    }
     if (m_mov_slots.contains(patch.pc) && m_executed.contains(patch.pc)) {
         add_finding("mov-slot-rewritten", Severity::Error, patch.pc, context.writer_cpu,
                     fmt::format("the MOV X9 slot is written ({} -> {}) after its code ran",
@@ -73,6 +79,14 @@ Result<void> TextPoke::apply(const TextPatch& patch, const PokeContext& context)
     const uint64_t id = m_next_id++;
     if (live) {
         m_icache.note_write(patch.pc, patch.expected_old, patch.new_word, context.writer_cpu, id);
+        // The `old` outcome: each CPU keeps executing what the word was at its last
+        // synchronisation (its view of the page with the writes since then still pending).
+        for (int cpu = 0; cpu < m_cpu_count; ++cpu) {
+            const auto view = m_icache.stale_view(cpu, patch.pc);
+            const bool differs = view && view->old_word != view->new_word;
+            m_target.set_stale_view(cpu, patch.pc,
+                                    differs ? std::optional(view->old_word) : std::nullopt);
+        }
     }
     m_watched.insert(patch.pc);
     m_log.push_back(PokeRecord{
@@ -138,16 +152,34 @@ void TextPoke::on_instruction(int cpu, GuestAddr pc, InsnWord word, uint64_t ins
     }
     if (auto stale = m_icache.stale_view(cpu, pc)) {
         if (m_stale_reported.emplace(cpu, stale->write_id).second) {
-            m_findings.push_back(make_finding(
-                m_symbols, "stale-fetch", Severity::Info, FindingAt{pc, cpu, {}, instruction},
-                fmt::format("cpu{} executes a word it has not synchronised: it may fetch the old "
-                            "{} or the new {} until its next ISB or exception",
-                            cpu, describe(pc, stale->old_word), describe(pc, word))));
+            m_findings.push_back(make_finding(m_symbols, "stale-fetch", Severity::Info,
+                                              FindingAt{pc, cpu, {}, instruction},
+                                              stale_message(cpu, pc, word, *stale)));
         }
     }
-    if (word == a64::isb()) {
-        m_icache.synchronise(cpu);
+}
+
+std::string TextPoke::stale_message(int cpu, GuestAddr pc, InsnWord executed,
+                                    const IcacheModel::StaleView& stale) const {
+    if (executed != stale.new_word) {
+        // The `old` outcome: the CPU runs a word memory no longer holds.
+        return fmt::format("cpu{} executes the old {}, not the new {} memory holds: it has not "
+                           "synchronised since the write (until its next ISB or exception)",
+                           cpu, describe(pc, executed), describe(pc, stale.new_word));
     }
+    if (stale.may_fetch.size() == 1 && stale.may_fetch.front() == stale.old_word) {
+        return fmt::format("cpu{} executes a word it has not synchronised: it may fetch the old "
+                           "{} or the new {} until its next ISB or exception",
+                           cpu, describe(pc, stale.old_word), describe(pc, stale.new_word));
+    }
+    std::string words;
+    for (const InsnWord w : stale.may_fetch) {
+        words += (words.empty() ? "" : ", ") + describe(pc, w);
+    }
+    return fmt::format("cpu{} executes a word it has not synchronised: it may fetch any of {} "
+                       "(written since its last synchronisation) or the new {} until its next "
+                       "ISB or exception",
+                       cpu, words, describe(pc, stale.new_word));
 }
 
 void TextPoke::on_context_sync(int cpu) {

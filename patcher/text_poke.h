@@ -6,7 +6,8 @@
 // and each write is checked against the concurrent-modification rule. Every write is logged
 // for the transcript as `patch func+0x4: nop -> bl ftrace_caller`.
 //
-// Findings: cmodx-unsafe, mov-slot-rewritten, stale-fetch (docs/findings.md).
+// Findings: cmodx-unsafe, mov-slot-rewritten, stale-fetch, and those of the checks added with
+// add_check (callops-order) (docs/findings.md).
 #pragma once
 
 #include "emu/disassembler.h"
@@ -41,6 +42,21 @@ class TextTarget {
     virtual Result<void> write_u64(GuestAddr addr, uint64_t value) = 0;
     // The global instruction count (the one clock); 0 until any code has run.
     virtual uint64_t instruction_count() const = 0;
+    // The visibility model changed for `cpu` at `pc`: under the machine's `old` outcome it keeps
+    // executing `word` there (nullopt: memory's word) until its next context synchronisation.
+    virtual void set_stale_view(int /*cpu*/, GuestAddr /*pc*/, std::optional<InsnWord> /*word*/) {}
+};
+
+// A rule a write must keep, checked before TextPoke writes (callops_order_check.h).
+struct PokeViolation {
+    std::string kind; // A registered finding kind.
+    std::string message;
+};
+class PokeCheck {
+  public:
+    virtual ~PokeCheck() = default;
+    // The rule `patch` breaks if written now, or nullopt.
+    virtual std::optional<PokeViolation> check(const TextPatch& patch) const = 0;
 };
 
 // Who writes: the CPU whose cache maintenance makes the new word visible to itself (none: the
@@ -76,12 +92,18 @@ class TextPoke {
     Result<void> write_literal(GuestAddr addr, uint64_t expected_old, uint64_t value,
                                const Symbol* function = nullptr);
 
+    // Adds a rule every later write is checked against (findings, never refusals). Contract:
+    // `check` outlives this TextPoke.
+    void add_check(const PokeCheck* check) { m_checks.push_back(check); }
+
     // Marks `pc` as a MOV X9 slot: writing it once its code has run is mov-slot-rewritten.
     void watch_mov_slot(GuestAddr pc);
     // Tracks whether `pc` has executed (call sites, trampoline words), for the live-write rules.
     void watch(GuestAddr pc);
 
-    // Observer hooks, called by the machine adapter for every instruction / sync event.
+    // Observer hooks, called by the machine adapter for every instruction (`word` is what the
+    // CPU executes, which under the `old` outcome may not be memory's word) and for every
+    // context synchronisation event the machine reports (ISB, exception entry and return).
     void on_instruction(int cpu, GuestAddr pc, InsnWord word, uint64_t instruction);
     void on_context_sync(int cpu);
 
@@ -102,6 +124,8 @@ class TextPoke {
     void add_finding(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
                      std::string message);
     bool others_may_execute(const TextPatch& patch, const PokeContext& context) const;
+    std::string stale_message(int cpu, GuestAddr pc, InsnWord executed,
+                              const IcacheModel::StaleView& stale) const;
 
     TextTarget& m_target;
     const SymbolTable& m_symbols;
@@ -114,6 +138,7 @@ class TextPoke {
     std::set<std::pair<int, uint64_t>> m_stale_reported; // (cpu, write id)
     std::vector<PokeRecord> m_log;
     std::vector<Finding> m_findings;
+    std::vector<const PokeCheck*> m_checks;
     uint64_t m_next_id = 1;
 };
 

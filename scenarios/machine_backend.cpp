@@ -526,6 +526,7 @@ BackendFactory machine_backend_factory(UnwindRequest request,
             scenario.machine.seed == 0 ? emu::ScheduleKind::RoundRobin : emu::ScheduleKind::Random;
         config.scheduling.quantum = scenario.machine.quantum;
         config.instruction_budget = scenario.machine.budget;
+        config.stale_fetch = *emu::parse_stale_fetch(scenario.machine.stale_fetch);
         const std::vector<FeatureKind> kinds = machine_features();
         for (const FeatureKind& kind : kinds) {
             if (kind.wanted(scenario, request)) {

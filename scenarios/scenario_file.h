@@ -44,6 +44,7 @@ struct MachineSpec {
     bool check_unwind = false;        // Attach the reliability checker (set by the three keys).
     bool module_init_ftrace_plt = true; // false: v6.5..v6.17-rc4, before a7ed7b9d0ebb.
     bool erratum_843419 = false;        // Skip PLT slots whose ADRP would sit at 0xff8/0xffc.
+    std::string stale_fetch = "new";    // "new" / "old": emu/stale_fetch.h.
 };
 
 enum class SourceKind { InlineAsm, AsmFile, CFile, ObjectFile };

@@ -175,11 +175,13 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     }
     TableReader r(*t, m_display, "[machine]");
     static constexpr std::array k_keys{
-        std::string_view{"cpus"},    std::string_view{"core"},   std::string_view{"seed"},
-        std::string_view{"quantum"}, std::string_view{"budget"}, std::string_view{"ftrace"},
-        std::string_view{"unwinder"}, std::string_view{"module_init_ftrace_plt"},
+        std::string_view{"cpus"},           std::string_view{"core"},
+        std::string_view{"seed"},           std::string_view{"quantum"},
+        std::string_view{"budget"},         std::string_view{"ftrace"},
+        std::string_view{"unwinder"},       std::string_view{"module_init_ftrace_plt"},
         std::string_view{"erratum_843419"}, std::string_view{"policies"},
-        std::string_view{"check_unwind"}, std::string_view{"cycles"}};
+        std::string_view{"check_unwind"},   std::string_view{"cycles"},
+        std::string_view{"stale_fetch"}};
     KLP_TRY(r.reject_unknown_keys(k_keys));
     auto& m = m_s.machine;
 
@@ -244,6 +246,10 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     auto erratum = r.boolean("erratum_843419");
     KLP_TRY(erratum);
     m.erratum_843419 = erratum->value_or(m.erratum_843419);
+    static constexpr std::array k_stale_fetch{std::string_view{"new"}, std::string_view{"old"}};
+    auto stale_fetch = r.one_of("stale_fetch", k_stale_fetch);
+    KLP_TRY(stale_fetch);
+    m.stale_fetch = stale_fetch->value_or(m.stale_fetch);
     return {};
 }
 

@@ -144,11 +144,11 @@ TEST_CASE("text poke: another CPU fetches the old word until its ISB") {
     poke.on_instruction(1, kBase + 4, bl, 53); // Reported once per write.
     CHECK(poke.findings().size() == 1);
 
-    poke.on_instruction(1, kBase + 0x20, a64::isb(), 54);
+    poke.on_context_sync(1); // The machine reports the ISB (any option) or exception.
     CHECK_FALSE(poke.icache().stale_view(1, kBase + 4).has_value());
 }
 
-TEST_CASE("icache model: exception entry synchronises; write-back clears the view") {
+TEST_CASE("icache model: synchronisation clears a view; A -> B -> A does not") {
     IcacheModel model(3);
     model.note_write(kBase, a64::nop(), a64::brk(0x100), 0, 1);
     CHECK(model.stale_count(1) == 1);
@@ -157,6 +157,57 @@ TEST_CASE("icache model: exception entry synchronises; write-back clears the vie
     CHECK(model.stale_count(1) == 0);
     CHECK(model.stale_count(2) == 1);
     model.note_write(kBase, a64::brk(0x100), a64::nop(), 0, 2);
-    CHECK(model.stale_count(2) == 0); // CPU 2 never left the NOP.
-    CHECK(model.stale_count(1) == 1);
+    // CPU 2 never synchronised: it may have fetched the BRK and may fetch it still.
+    REQUIRE(model.stale_count(2) == 1);
+    const auto two = model.stale_view(2, kBase);
+    REQUIRE(two.has_value());
+    CHECK(two->new_word == a64::nop());
+    CHECK(two->may_fetch == std::vector<InsnWord>{a64::brk(0x100)});
+    CHECK(two->write_id == 2);
+    // CPU 1 synchronised after the first write: it may fetch the BRK until its next one.
+    const auto one = model.stale_view(1, kBase);
+    REQUIRE(one.has_value());
+    CHECK(one->may_fetch == std::vector<InsnWord>{a64::brk(0x100)});
+    CHECK(model.stale_count(0) == 0); // The writer.
+}
+
+TEST_CASE("text poke: after A -> B -> A the stale-fetch names every word since the last sync") {
+    FakeText text;
+    text.words[kBase + 4] = a64::nop();
+    text.clock = 50;
+    const SymbolTable symbols = make_symbols();
+    TextPoke poke(text, symbols, 2);
+    const InsnWord bl = a64::bl(kBase + 4, kBase + 0x1000).value();
+    REQUIRE(poke.apply(TextPatch{kBase + 4, a64::nop(), bl}, PokeContext{0}).ok());
+    REQUIRE(poke.apply(TextPatch{kBase + 4, bl, a64::nop()}, PokeContext{0}).ok());
+    poke.on_instruction(1, kBase + 4, a64::nop(), 60);
+    REQUIRE(poke.findings().size() == 1);
+    CHECK(poke.findings()[0].kind == "stale-fetch");
+    CHECK(poke.findings()[0].message ==
+          "cpu1 executes a word it has not synchronised: it may fetch any of bl ftrace_caller "
+          "(written since its last synchronisation) or the new nop until its next ISB or "
+          "exception");
+}
+
+TEST_CASE("text poke: a live write tells the target which word each other CPU still sees") {
+    struct ViewText : FakeText {
+        std::map<std::pair<int, GuestAddr>, std::optional<InsnWord>> views;
+        void set_stale_view(int cpu, GuestAddr pc, std::optional<InsnWord> word) override {
+            views[{cpu, pc}] = word;
+        }
+    } text;
+    text.words[kBase + 4] = a64::nop();
+    text.clock = 50;
+    const SymbolTable symbols = make_symbols();
+    TextPoke poke(text, symbols, 2);
+    const InsnWord bl = a64::bl(kBase + 4, kBase + 0x1000).value();
+    REQUIRE(poke.apply(TextPatch{kBase + 4, a64::nop(), bl}, PokeContext{0}).ok());
+    CHECK(text.views.at({0, kBase + 4}) == std::nullopt);
+    CHECK(text.views.at({1, kBase + 4}) == std::optional(a64::nop()));
+    // The `old` outcome as cpu1 executes it: the finding says the call did not happen.
+    poke.on_instruction(1, kBase + 4, a64::nop(), 51);
+    REQUIRE(poke.findings().size() == 1);
+    CHECK(poke.findings()[0].message ==
+          "cpu1 executes the old nop, not the new bl ftrace_caller memory holds: it has not "
+          "synchronised since the write (until its next ISB or exception)");
 }
