@@ -46,7 +46,7 @@ constexpr std::array<std::string_view, 6> kKconfigDirect{"ARM64",
                                                          "FUNCTION_GRAPH_TRACER",
                                                          "ARM64_MODULE_PLTS",
                                                          "DYNAMIC_FTRACE_WITH_DIRECT_CALLS"};
-constexpr std::array<std::string_view, 8> kKconfigV617{"ARM64",
+constexpr std::array<std::string_view, 7> kKconfigV617{"ARM64",
                                                        "DYNAMIC_FTRACE",
                                                        "DYNAMIC_FTRACE_WITH_ARGS",
                                                        "FUNCTION_GRAPH_TRACER",
@@ -225,6 +225,10 @@ std::vector<std::string_view> era_kconfig(const KernelEraInfo& era, std::string_
     std::vector<std::string_view> out(era.kconfig.begin(), era.kconfig.end());
     if (trampoline == "call-ops") {
         out.push_back("DYNAMIC_FTRACE_WITH_CALL_OPS");
+        // arm64 selects HAVE_DYNAMIC_FTRACE_WITH_DIRECT_CALLS only with CALL_OPS.
+        if (era.has(EraFeature::DirectCalls)) {
+            out.push_back("DYNAMIC_FTRACE_WITH_DIRECT_CALLS");
+        }
     }
     return out;
 }

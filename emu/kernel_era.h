@@ -117,8 +117,9 @@ const KernelEraInfo& era_info(KernelEra era);
 Result<KernelEra> parse_kernel_era(std::string_view name);
 std::string join_era_names();
 
-// The era's Kconfig set for a build with the given trampoline: the era's own symbols plus
-// DYNAMIC_FTRACE_WITH_CALL_OPS when the trampoline is "call-ops".
+// The era's Kconfig set for a build with the given trampoline: the era's own symbols plus, when
+// the trampoline is "call-ops", DYNAMIC_FTRACE_WITH_CALL_OPS and (from 6.4, which selects it
+// only with CALL_OPS) DYNAMIC_FTRACE_WITH_DIRECT_CALLS.
 std::vector<std::string_view> era_kconfig(const KernelEraInfo& era, std::string_view trampoline);
 
 // Why `trampoline` / `unwinder` never ran on this era's kernel, or empty if it did. Scenarios

@@ -84,6 +84,12 @@ TEST_CASE("kernel eras: the Kconfig set follows the build") {
     auto ops = era_kconfig(v63, "call-ops");
     CHECK(std::count(args.begin(), args.end(), "DYNAMIC_FTRACE_WITH_CALL_OPS") == 0);
     CHECK(std::count(ops.begin(), ops.end(), "DYNAMIC_FTRACE_WITH_CALL_OPS") == 1);
+    CHECK(std::count(ops.begin(), ops.end(), "DYNAMIC_FTRACE_WITH_DIRECT_CALLS") == 0);
+    const auto& v617 = era_info(KernelEra::V6_17);
+    auto args617 = era_kconfig(v617, "args");
+    auto ops617 = era_kconfig(v617, "call-ops");
+    CHECK(std::count(args617.begin(), args617.end(), "DYNAMIC_FTRACE_WITH_DIRECT_CALLS") == 0);
+    CHECK(std::count(ops617.begin(), ops617.end(), "DYNAMIC_FTRACE_WITH_DIRECT_CALLS") == 1);
     auto v55 = era_kconfig(era_info(KernelEra::V5_5), "regs");
     CHECK(std::count(v55.begin(), v55.end(), "DYNAMIC_FTRACE_WITH_REGS") == 1);
     CHECK(std::count(v55.begin(), v55.end(), "DYNAMIC_FTRACE_WITH_ARGS") == 0);
