@@ -24,10 +24,12 @@
 #include "emu/insn_word.h"
 #include "emu/relocation.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <tuple>
 
 namespace klpemu {
 namespace {
@@ -344,7 +346,7 @@ class LoadJob {
         const ElfSection& section = m_elf.sections[target];
         if (auto it = m_section_slot.find(target); it != m_section_slot.end()) {
             std::vector<uint8_t>& bytes = m_out.sections[it->second].bytes;
-            for (const auto& r : rs.relocations) {
+            for (const auto& r : application_order(rs, section)) {
                 auto applied = relocate_one(section, r, bytes, true);
                 if (!applied.ok()) {
                     return fail("{}", applied.error().message);
@@ -379,6 +381,27 @@ class LoadJob {
             }
         }
         return {};
+    }
+
+    // The order apply_relocate_add meets a RELA section's entries in (LoadOptions::
+    // sorted_branch_relocations): PLT-candidate branches first, sorted by (type, symbol, addend).
+    std::vector<ElfRelocation> application_order(const ElfRelocationSection& rs,
+                                                 const ElfSection& section) const {
+        std::vector<ElfRelocation> out(rs.relocations.begin(), rs.relocations.end());
+        if (!m_opts.sorted_branch_relocations || !section.is_exec()) {
+            return out;
+        }
+        auto needs_plt = [&](const ElfRelocation& r) {
+            const bool branch =
+                r.type == uint32_t(RelocType::Call26) || r.type == uint32_t(RelocType::Jump26);
+            return branch && !(r.symbol < m_elf.symbols.size() &&
+                               m_elf.symbols[r.symbol].section_index == rs.target_section);
+        };
+        const auto mid = std::stable_partition(out.begin(), out.end(), needs_plt);
+        std::stable_sort(out.begin(), mid, [](const ElfRelocation& a, const ElfRelocation& b) {
+            return std::tie(a.type, a.symbol, a.addend) < std::tie(b.type, b.symbol, b.addend);
+        });
+        return out;
     }
 
     // One relocation into `bytes` (section `section`'s contents). Errors are bare messages; the

@@ -62,6 +62,10 @@ struct LoadOptions {
     // Where the `.init*` sections go (MOD_INIT_* memory, v6.5+ may place it far from the core);
     // nullopt: they are laid out with the core as before.
     std::optional<GuestAddr> init_base;
+    // module_frob_arch_sections: in each RELA section of executable code, the CALL26/JUMP26
+    // relocations against symbols of other sections go first, sorted by (type, symbol index,
+    // addend), so PLT entries are emitted in that order.
+    bool sorted_branch_relocations = false;
 };
 
 // The page-aligned bytes of the two module memories when init sections are placed apart.

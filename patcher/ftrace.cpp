@@ -60,7 +60,7 @@ class Ftrace::MachineText final : public TextTarget {
 
 Ftrace::Ftrace(emu::Machine& machine, const FtraceOptions& options)
     : m_machine(machine), m_options(options), m_layout(trampoline_layout(options.variant)),
-      m_text(std::make_unique<MachineText>(machine)),
+      m_era(emu::era_info(options.era)), m_text(std::make_unique<MachineText>(machine)),
       m_poke(*m_text, machine.symbols(), machine.cpu_count()), m_registry(machine.symbols()) {}
 
 Ftrace::~Ftrace() {
@@ -93,6 +93,12 @@ Result<void> Ftrace::install() {
         return {};
     };
     KLP_TRY(need(m_layout.entry, m_trampoline));
+    // v5.5..v6.1 patch ftrace_caller unless an ops on the site asks for SAVE_REGS.
+    m_caller = m_trampoline;
+    if (m_era.patched_entry == emu::PatchedEntry::CallerUnlessSaveRegs &&
+        m_layout.entry == "ftrace_regs_caller") {
+        KLP_TRY(need("ftrace_caller", m_caller));
+    }
     KLP_TRY(need("ftrace_caller_ret", m_trampoline_ret));
     if (!m_layout.call_ops) {
         KLP_TRY(need("ftrace_call", m_ftrace_call));
@@ -121,7 +127,8 @@ Result<void> Ftrace::install() {
     if (m_options.check_abi) {
         m_abi_check = std::make_unique<FtraceAbiCheck>(
             m_machine, FtraceAbiCheck::Probes{m_trampoline, m_trampoline_ret, m_return_to_handler,
-                                              m_return_to_handler_ret, m_layout.entry});
+                                              m_return_to_handler_ret, m_layout.entry,
+                                              m_caller == m_trampoline ? GuestAddr{} : m_caller});
     }
     m_brk_check = std::make_unique<FtraceBrkCheck>(
         m_machine, [this](GuestAddr pc) { return m_sites.is_site_word(pc); },

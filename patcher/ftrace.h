@@ -21,6 +21,7 @@
 #include "emu/graph_return_stack.h"
 #include "emu/guest_addr.h"
 #include "emu/image.h"
+#include "emu/kernel_era.h"
 #include "emu/machine.h"
 #include "emu/observer.h"
 #include "emu/result.h"
@@ -60,6 +61,9 @@ inline constexpr uint16_t kGraphReturn = 0x101; // x0 fregs of return_to_handler
 
 struct FtraceOptions {
     TrampolineVariant variant = TrampolineVariant::Args;
+    // The kernel whose call-site state machine and entry selection run (emu/kernel_era.h);
+    // the variant is chosen separately (scenarios take the era's default unless told).
+    emu::KernelEra era = emu::kDefaultEra;
     // The CPU whose patching code runs the cache maintenance (the others see new words after
     // their next context synchronisation); nullopt: no CPU does.
     std::optional<int> writer_cpu = 0;
@@ -80,6 +84,9 @@ class Ftrace final : public emu::ExecutionObserver {
     Ftrace& operator=(const Ftrace&) = delete;
 
     const TrampolineLayout& layout() const { return m_layout; }
+    const emu::KernelEraInfo& era() const { return m_era; }
+    // The entry module ftrace PLTs and unwinders name: ftrace_regs_caller on the pt_regs
+    // trampolines, ftrace_caller otherwise.
     GuestAddr trampoline() const { return m_trampoline; }
 
     // ftrace_module_init + ftrace_init_nop: records the object's call sites and writes
@@ -172,7 +179,9 @@ class Ftrace final : public emu::ExecutionObserver {
     Result<void> update_site(CallSite& site);
     Result<void> write_site_literal(CallSite& site, uint64_t value);
     Result<void> update_tracer_call();
-    Result<GuestAddr> callable_addr(CallSite& site);
+    Result<GuestAddr> callable_addr(CallSite& site, GuestAddr entry);
+    GuestAddr entry_for(const std::vector<OpsId>& ops) const;
+    Result<void> set_mov_slot(CallSite& site, bool mov);
     PokeContext poke_context() const;
     Result<void> poke(const TextPatch& patch);
     void flush_poke_findings();
@@ -185,10 +194,11 @@ class Ftrace final : public emu::ExecutionObserver {
     emu::Machine& m_machine;
     FtraceOptions m_options;
     const TrampolineLayout& m_layout;
+    const emu::KernelEraInfo& m_era;
     std::unique_ptr<MachineText> m_text;
     TextPoke m_poke;
 
-    GuestAddr m_trampoline, m_trampoline_ret, m_ftrace_call, m_ftrace_stub, m_list_func;
+    GuestAddr m_trampoline, m_caller, m_trampoline_ret, m_ftrace_call, m_ftrace_stub, m_list_func;
     GuestAddr m_nop_ops, m_list_ops, m_pool, m_pool_end;
     GuestAddr m_return_to_handler, m_return_to_handler_ret;
     bool m_tracer_call_live = false; // ftrace_call is `bl ftrace_ops_list_func`.

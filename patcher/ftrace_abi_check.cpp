@@ -42,8 +42,10 @@ void FtraceAbiCheck::redirected(int task, std::optional<GuestAddr> new_lr,
 }
 
 void FtraceAbiCheck::on_instruction(const emu::InsnEvent& ev) {
-    const bool probe = ev.pc == m_probes.trampoline || ev.pc == m_probes.trampoline_ret ||
-                       ev.pc == m_probes.graph_entry || ev.pc == m_probes.graph_ret;
+    const bool entry = ev.pc == m_probes.trampoline ||
+                       (m_probes.second_entry.value != 0 && ev.pc == m_probes.second_entry);
+    const bool probe = entry || ev.pc == m_probes.trampoline_ret || ev.pc == m_probes.graph_entry ||
+                       ev.pc == m_probes.graph_ret;
     if (!probe) {
         return;
     }
@@ -54,7 +56,7 @@ void FtraceAbiCheck::on_instruction(const emu::InsnEvent& ev) {
         return;
     }
     last = {ev.pc, ev.instruction};
-    if (ev.pc == m_probes.trampoline) {
+    if (entry) {
         m_frames[ev.task].push_back(Frame{m_machine.cpu_state(ev.cpu), {}, {}});
     } else if (ev.pc == m_probes.trampoline_ret) {
         check_trampoline_exit(ev);

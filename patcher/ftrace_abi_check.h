@@ -31,6 +31,7 @@ class FtraceAbiCheck final : public emu::ExecutionObserver {
         GuestAddr graph_entry;       // return_to_handler.
         GuestAddr graph_ret;         // return_to_handler's final `ret`.
         std::string_view entry_name; // The trampoline's name, for messages.
+        GuestAddr second_entry;      // v5.5..v6.1: ftrace_caller beside ftrace_regs_caller.
     };
 
     // Attaches to `machine` (which must outlive the check).

@@ -9,6 +9,7 @@
 #include "patcher/ftrace.h"
 #include "patcher/ftrace_callsite.h"
 
+#include <algorithm>
 #include <set>
 
 namespace klpemu::patcher {
@@ -84,6 +85,11 @@ Result<void> Ftrace::add_object(const LoadedObject& object) {
             KLP_TRY(m_poke.write_literal(*ps.ops_literal, kLiteralNops, m_nop_ops.value, &owner));
             site.literal = m_nop_ops.value;
         }
+        if (m_era.callsite_writes == emu::CallSiteWrites::MovAtEnable) {
+            // The posted v3/v4 series left both NOPs until ftrace_make_call.
+            m_sites.add(std::move(site));
+            continue;
+        }
         PokeContext init = poke_context();
         init.text_not_live = true;
         auto r = m_poke.apply(init_nop_patch(ps), init);
@@ -115,9 +121,30 @@ void Ftrace::remove_sites(GuestRange range) {
     m_sites.remove(range);
 }
 
-Result<GuestAddr> Ftrace::callable_addr(CallSite& site) {
-    if (a64::reachable_by_bl(site.site.rec_ip, m_trampoline)) {
+GuestAddr Ftrace::entry_for(const std::vector<OpsId>& ops) const {
+    if (m_caller == m_trampoline) {
         return m_trampoline;
+    }
+    const bool save_regs = std::any_of(ops.begin(), ops.end(), [&](OpsId id) {
+        const FtraceOps* o = m_registry.find(id);
+        return o != nullptr && o->flags.has(FtraceOpsFlag::SaveRegs);
+    });
+    return save_regs ? m_trampoline : m_caller;
+}
+
+// v3/v4 (CallSiteWrites::MovAtEnable): ftrace_make_call wrote `mov x9, lr` into the first NOP of
+// a live site and ftrace_make_nop put the NOP back; TextPoke judges those writes like any other.
+Result<void> Ftrace::set_mov_slot(CallSite& site, bool mov) {
+    if (m_era.callsite_writes != emu::CallSiteWrites::MovAtEnable) {
+        return {};
+    }
+    const TextPatch init = init_nop_patch(site.site);
+    return poke(mov ? init : TextPatch{init.pc, init.new_word, init.expected_old, init.purpose});
+}
+
+Result<GuestAddr> Ftrace::callable_addr(CallSite& site, GuestAddr entry) {
+    if (a64::reachable_by_bl(site.site.rec_ip, entry)) {
+        return entry;
     }
     if (m_callable_hook) {
         if (auto plt = m_callable_hook(site.site)) {
@@ -155,18 +182,28 @@ Result<void> Ftrace::update_site(CallSite& site) {
         }
         KLP_TRY_ASSIGN(nop, make_nop_patch(site.site, site.target));
         KLP_TRY(poke(nop));
+        KLP_TRY(set_mov_slot(site, false));
         site.state = CallSiteState::Off;
         return {};
     }
+    const GuestAddr entry = entry_for(ops);
     const uint64_t want_literal = ops.size() == 1 ? m_records.at(ops[0]).value : m_list_ops.value;
     if (site.state == CallSiteState::On) {
         // ftrace_modify_call with the same target: only the literal changes.
         if (m_layout.call_ops && site.literal != want_literal) {
             KLP_TRY(write_site_literal(site, want_literal));
         }
+        // ftrace_modify_call between ftrace_caller and ftrace_regs_caller (v5.5..v6.1).
+        if (site.target != entry && a64::reachable_by_bl(site.site.rec_ip, site.target)) {
+            if (auto to = callable_addr(site, entry); to.ok() && *to != site.target) {
+                KLP_TRY_ASSIGN(patch, modify_call_patch(site.site, site.target, *to));
+                KLP_TRY(poke(patch));
+                site.target = *to;
+            }
+        }
         return {};
     }
-    auto target = callable_addr(site);
+    auto target = callable_addr(site, entry);
     if (!target.ok()) {
         m_machine.report("bl-out-of-range", Severity::Error, site.site.rec_ip, m_options.writer_cpu,
                          -1, target.error().message);
@@ -182,6 +219,7 @@ Result<void> Ftrace::update_site(CallSite& site) {
     if (m_layout.call_ops) {
         KLP_TRY(write_site_literal(site, want_literal));
     }
+    KLP_TRY(set_mov_slot(site, true));
     KLP_TRY_ASSIGN(patch, make_call_patch(site.site, *target));
     KLP_TRY(poke(patch));
     site.state = CallSiteState::On;

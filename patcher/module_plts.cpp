@@ -100,6 +100,11 @@ uint64_t count_section(const ElfObject& elf, const ElfRelocationSection& rs, boo
             }
         }
     }
+    if (erratum) {
+        // Slack for the slots module_emit_plt_entry skips at page offsets 0xff8/0xffc.
+        constexpr uint64_t kEntriesPerPage = 4096 / kPltEntrySize;
+        count += (count + kEntriesPerPage - 1) / kEntriesPerPage;
+    }
     return count;
 }
 
@@ -127,8 +132,9 @@ PltCounts count_plts(const ElfObject& elf, bool erratum_843419) {
 
 Result<GuestAddr> PltSection::emit(GuestAddr target, const std::string& symbol,
                                    bool undefined_weak) {
-    if (auto it = m_by_target.find(target); it != m_by_target.end()) {
-        PltSlot& slot = m_slots[it->second]; // plt_entries_equal: reuse the entry.
+    if (!m_slots.empty() && m_slots.back().target == target &&
+        m_slots.back().undefined_weak == undefined_weak) {
+        PltSlot& slot = m_slots.back(); // plt_entries_equal with plt[j], the last entry made.
         if (symbol != slot.symbol && std::find(slot.shared_with.begin(), slot.shared_with.end(),
                                                symbol) == slot.shared_with.end()) {
             slot.shared_with.push_back(symbol);
@@ -152,7 +158,6 @@ Result<GuestAddr> PltSection::emit(GuestAddr target, const std::string& symbol,
         return make_error("{}: {} for {}", m_name, entry.error().message, symbol);
     }
     m_used = index + 1;
-    m_by_target.emplace(target, m_slots.size());
     m_slots.push_back(PltSlot{index, at, target, symbol, *entry, undefined_weak, {}});
     return at;
 }

@@ -23,7 +23,10 @@
 namespace klpemu::patcher {
 
 inline constexpr uint64_t kPltEntrySize = 12;   // sizeof(struct plt_entry)
-inline constexpr uint64_t kPltAlignment = 64;   // L1_CACHE_BYTES
+inline constexpr uint64_t kPltAlignment = 64;   // L1_CACHE_BYTES: .plt and .init.plt
+// The ftrace PLT sections (.text.ftrace_trampoline, .init.text.ftrace_trampoline) are aligned
+// to __alignof__(struct plt_entry), the alignment of its u32 words.
+inline constexpr uint64_t kFtracePltAlignment = 4;
 inline constexpr uint64_t kNrFtracePlts = 1;    // NR_FTRACE_PLTS: the one ftrace_caller entry
 
 // struct plt_entry: three instructions, reached by a direct branch (so no BTI landing pad).
@@ -70,7 +73,8 @@ struct PltCounts {
 // count_plts over every RELA section that patches executable code: CALL26/JUMP26 whose symbol
 // is not defined in the patched section itself; a repeat of (type, symbol, addend 0) in the same
 // RELA section is counted once. With `erratum_843419`, ADRPs that may land at a forbidden offset
-// add a veneer slot each, as the kernel reserves.
+// add a veneer slot each, and each section's count gets the kernel's slack for skipped slots:
+// n += DIV_ROUND_UP(n, SZ_4K / sizeof(struct plt_entry)).
 PltCounts count_plts(const ElfObject& elf, bool erratum_843419);
 
 // Size of a `.plt` section holding `entries` entries: (n + 1) x 12 bytes, as the kernel sizes it.
@@ -95,8 +99,9 @@ class PltSection {
     PltSection(std::string name, GuestAddr base, uint64_t max_entries, bool erratum_843419)
         : m_name(std::move(name)), m_base(base), m_max(max_entries), m_erratum(erratum_843419) {}
 
-    // module_emit_plt_entry: the address of an entry forwarding to `target` (an existing one if
-    // any already does), or an error naming the overflow (plt_num_entries > plt_max_entries).
+    // module_emit_plt_entry: the address of an entry forwarding to `target`, or an error naming
+    // the overflow (plt_num_entries > plt_max_entries). Only the previous entry is reused (the
+    // kernel sorts the branch relocations, so a repeat of a target is always the last one made).
     // With `undefined_weak` the entry is built as the kernel builds it (plt_entry_as_kernel),
     // whatever `target` is; otherwise a `target` beyond ADRP reach is an error.
     Result<GuestAddr> emit(GuestAddr target, const std::string& symbol,
@@ -119,7 +124,6 @@ class PltSection {
     bool m_overflowed = false;
     uint64_t m_used = 0;
     std::vector<PltSlot> m_slots;
-    std::map<GuestAddr, size_t> m_by_target;
 };
 
 } // namespace klpemu::patcher

@@ -145,13 +145,16 @@ Result<const Module*> Modules::load(const ObjectBytes& bytes, const ModuleSpec& 
     opts.reserved = {
         ReservedSection{std::string(kPlt), plt_section_size(core_max), kPltAlignment},
         ReservedSection{std::string(kInitPlt), plt_section_size(init_max), kPltAlignment},
-        ReservedSection{std::string(kFtracePlt), kNrFtracePlts * kPltEntrySize, kPltAlignment},
+        ReservedSection{std::string(kFtracePlt), kNrFtracePlts * kPltEntrySize,
+                        kFtracePltAlignment},
     };
     if (m_options.init_ftrace_plt) {
-        opts.reserved.push_back(ReservedSection{std::string(kInitFtracePlt),
-                                                kNrFtracePlts * kPltEntrySize, kPltAlignment});
+        opts.reserved.push_back(ReservedSection{
+            std::string(kInitFtracePlt), kNrFtracePlts * kPltEntrySize, kFtracePltAlignment});
     }
     opts.init_base = GuestAddr(0);
+    // module_frob_arch_sections sorts the branch relocations; apply_relocate_add meets them so.
+    opts.sorted_branch_relocations = true;
     auto sizes = Loader::layout_sizes(bytes, opts);
     if (!sizes.ok()) {
         return sizes.error();

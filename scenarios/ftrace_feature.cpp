@@ -28,10 +28,12 @@ void configure(const Scenario& /*scenario*/, emu::MachineConfig& /*config*/) {}
 Result<std::unique_ptr<MachineFeature>> attach(FeatureHost& host) {
     const Scenario& scenario = host.scenario();
     KLP_TRY_ASSIGN(variant, patcher::parse_trampoline_variant(scenario.machine.ftrace));
+    KLP_TRY_ASSIGN(era, emu::parse_kernel_era(scenario.machine.kernel));
     patcher::FtraceOptions options;
     options.variant = variant;
+    options.era = era;
     // Before a7ed7b9d0ebb the generator's BRK went into a site no trampoline reaches.
-    options.brk_on_range_error = !scenario.machine.module_init_ftrace_plt;
+    options.brk_on_range_error = scenario.machine.init_plt_brk;
     KLP_TRY_ASSIGN(ftrace, patcher::Ftrace::create(host.machine(), options));
     return std::unique_ptr<MachineFeature>(
         std::make_unique<FtraceFeature>(host, std::move(ftrace)));

@@ -1,5 +1,5 @@
 // The JSON report. Its shape is a documented, stable interface for scripts:
-//   {"scenarios":[{"name","file","status","message","findings":[{"kind","where","message"}],
+//   {"scenarios":[{"name","file","kernel","status","message","findings":[{"kind","where","message"}],
 //     "expectations":[{"text","status"}],"stats":{"instructions","cycles","unwind"?}}],
 //    "summary":{"pass","fail","error","skip"}}
 // `findings` lists every finding of the run, expected or not. "unwind" appears when the
@@ -58,6 +58,7 @@ std::string report_json(const std::vector<ScenarioResult>& results) {
         }
         scenarios.push_back({{"name", r.name},
                              {"file", r.file},
+                             {"kernel", r.kernel},
                              {"status", std::string(status_name(r.status))},
                              {"message", r.message},
                              {"findings", std::move(findings)},

@@ -59,6 +59,11 @@ std::string report_junit(const std::vector<ScenarioResult>& results) {
     for (const auto& r : results) {
         out += fmt::format("    <testcase name=\"{}\" classname=\"klpemu.scenarios\" file=\"{}\">\n",
                            xml_escape(r.name), xml_escape(r.file));
+        if (!r.kernel.empty()) {
+            out += fmt::format("      <properties><property name=\"kernel\" value=\"{}\"/>"
+                               "</properties>\n",
+                               xml_escape(r.kernel));
+        }
         const auto body = failure_body(r);
         switch (r.status) {
         case Status::Pass: break;

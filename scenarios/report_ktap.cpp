@@ -38,6 +38,9 @@ std::string report_ktap(const std::vector<ScenarioResult>& results) {
     std::string out = fmt::format("KTAP version 1\n1..{}\n", results.size());
     for (size_t i = 0; i < results.size(); ++i) {
         const auto& r = results[i];
+        if (!r.kernel.empty()) {
+            diagnostics(out, fmt::format("kernel: {}", r.kernel), "");
+        }
         if (!r.expectations.empty()) {
             out += "  KTAP version 1\n";
             out += fmt::format("  # Subtest: {}\n", description(r.name));

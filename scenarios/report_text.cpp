@@ -42,7 +42,9 @@ std::string report_text(const std::vector<ScenarioResult>& results) {
         } else if (r.status != Status::Error) {
             const size_t findings = r.findings.size();
             extra = fmt::format(
-                " ({} instructions, {} cycles{}{})", r.instructions, r.cycles,
+                " ({}{} instructions, {} cycles{}{})",
+                r.kernel.empty() ? "" : fmt::format("kernel {}, ", r.kernel), r.instructions,
+                r.cycles,
                 findings == 0 ? ""
                               : fmt::format(", {} finding{}", findings, findings == 1 ? "" : "s"),
                 r.golden_updated ? ", golden updated" : "");

@@ -251,6 +251,10 @@ Result<bool> Play::perform(const Step& step) {
 }
 
 Result<void> Play::play() {
+    // Explicit [machine] keys that mix kernels (emu/kernel_era.h): said before anything runs.
+    for (const auto& warning : m_s.machine.era_warnings) {
+        transcript.event(fmt::format("warning: {}", warning));
+    }
     for (const auto& object : m_s.objects) {
         KLP_TRY(m_backend.load_object(object));
     }
@@ -318,6 +322,7 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
     ScenarioResult r;
     r.name = scenario.name;
     r.file = display_name(scenario.file);
+    r.kernel = scenario.machine.kernel;
     r.golden_file = display_name(golden_path(scenario.file));
 
     for (const auto& wanted : scenario.requires_features) {

@@ -38,13 +38,20 @@ struct MachineSpec {
     uint64_t seed = 0;                // Interleaving seed; same seed => same transcript.
     uint64_t quantum = 1000;          // Instructions per scheduling quantum.
     uint64_t budget = 10'000'000;     // Instruction budget for the whole run.
-    std::string ftrace = "args";      // ftrace trampoline variant.
-    std::string unwinder = "kunwind"; // Unwinder policy for reliability checks.
+    std::string kernel = "6.17";      // Kernel era (emu/kernel_era.h); sets the defaults below.
+    std::string ftrace = "args";      // ftrace trampoline variant (default: the era's).
+    std::string unwinder = "kunwind"; // Unwinder policy for reliability checks (the era's).
     std::string policies;             // "all": check every policy; empty: just `unwinder`.
     bool check_unwind = false;        // Attach the reliability checker (set by the three keys).
-    bool module_init_ftrace_plt = true; // false: v6.5..v6.17-rc4, before a7ed7b9d0ebb.
+    bool module_init_ftrace_plt = true; // The era's; false: no .init.text.ftrace_trampoline.
+    // `module_init_ftrace_plt = false` said explicitly: v6.5..v6.17-rc4, where an init call site
+    // out of the core PLT's reach got BRK #0x100 patched in (before a7ed7b9d0ebb).
+    bool init_plt_brk = false;
     bool erratum_843419 = false;        // Skip PLT slots whose ADRP would sit at 0xff8/0xffc.
     std::string stale_fetch = "new";    // "new" / "old": emu/stale_fetch.h.
+    // Explicit keys that make a kernel that never existed ("kernel 5.5 never had ..."); the
+    // runner prints each as a `warning:` line at the top of the transcript.
+    std::vector<std::string> era_warnings;
 };
 
 enum class SourceKind { InlineAsm, AsmFile, CFile, ObjectFile };

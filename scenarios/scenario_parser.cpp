@@ -2,6 +2,7 @@
 #include "scenarios/scenario_parser.h"
 
 #include "emu/finding_kinds.h"
+#include "emu/kernel_era.h"
 #include "emu/machine.h"
 #include "scenarios/action_table.h"
 #include "scenarios/known_names.h"
@@ -66,6 +67,7 @@ class Parser {
   private:
     Result<void> parse_scenario_table(const toml::table& root);
     Result<void> parse_machine(const toml::table& root);
+    void warn_missing_era_features();
     Result<void> parse_object(const toml::table& t, size_t index);
     Result<void> parse_task(const toml::table& t, size_t index);
     Result<void> parse_step(const toml::table& t, size_t index);
@@ -120,7 +122,25 @@ Result<Scenario> Parser::parse() {
         KLP_TRY(parse_expect(*(*expects)[i], i));
     }
     KLP_TRY(check_references());
+    warn_missing_era_features();
     return std::move(m_s);
+}
+
+// A livepatch on a kernel without HAVE_LIVEPATCH runs (klpemu's engine does not care) but is a
+// kernel that never existed: say so, like an explicit trampoline the era did not have.
+void Parser::warn_missing_era_features() {
+    const auto era = emu::parse_kernel_era(m_s.machine.kernel);
+    KLP_CHECK(era.ok(), "kernel era '{}' was validated by parse_machine", m_s.machine.kernel);
+    const emu::KernelEraInfo& info = emu::era_info(*era);
+    const bool livepatch =
+        std::any_of(m_s.objects.begin(), m_s.objects.end(),
+                    [](const ObjectSpec& o) { return o.kind == ObjectKind::Livepatch; });
+    if (livepatch && !info.has(emu::EraFeature::Livepatch)) {
+        m_s.machine.era_warnings.push_back(
+            fmt::format("kernel {} has no livepatch on arm64 (HAVE_LIVEPATCH is v6.17, "
+                        "fd1e0fd71f65)",
+                        info.name));
+    }
 }
 
 Result<void> Parser::parse_scenario_table(const toml::table& root) {
@@ -181,7 +201,7 @@ Result<void> Parser::parse_machine(const toml::table& root) {
         std::string_view{"unwinder"},       std::string_view{"module_init_ftrace_plt"},
         std::string_view{"erratum_843419"}, std::string_view{"policies"},
         std::string_view{"check_unwind"},   std::string_view{"cycles"},
-        std::string_view{"stale_fetch"}};
+        std::string_view{"stale_fetch"},    std::string_view{"kernel"}};
     KLP_TRY(r.reject_unknown_keys(k_keys));
     auto& m = m_s.machine;
 
@@ -206,12 +226,26 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     auto cycles = r.one_of("cycles", k_cycle_models);
     KLP_TRY(cycles);
     m.cycles = cycles->value_or(m.cycles);
+    auto kernel = r.string("kernel");
+    KLP_TRY(kernel);
+    auto era = emu::parse_kernel_era(kernel->value_or(std::string(m.kernel)));
+    if (!era) {
+        return located_error(r.loc_of("kernel"), fmt::format("[machine] {}", era.error().message));
+    }
+    const emu::KernelEraInfo& info = emu::era_info(*era);
+    m.kernel = std::string(info.name);
     auto ftrace = r.one_of("ftrace", variants);
     KLP_TRY(ftrace);
-    m.ftrace = ftrace->value_or(m.ftrace);
+    m.ftrace = ftrace->value_or(std::string(info.default_trampoline));
     auto unwinder = r.one_of("unwinder", unwinders);
     KLP_TRY(unwinder);
-    m.unwinder = unwinder->value_or(m.unwinder);
+    m.unwinder = unwinder->value_or(std::string(info.default_unwinder));
+    for (std::string warning : {emu::era_trampoline_mismatch(info, m.ftrace),
+                                emu::era_unwinder_mismatch(info, m.unwinder)}) {
+        if (!warning.empty()) {
+            m.era_warnings.push_back(std::move(warning));
+        }
+    }
     static constexpr std::array k_policy_sets{std::string_view{"all"}};
     auto policies = r.one_of("policies", k_policy_sets);
     KLP_TRY(policies);
@@ -242,7 +276,13 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     KLP_TRY(positive("budget", m.budget));
     auto init_plt = r.boolean("module_init_ftrace_plt");
     KLP_TRY(init_plt);
-    m.module_init_ftrace_plt = init_plt->value_or(m.module_init_ftrace_plt);
+    m.module_init_ftrace_plt = init_plt->value_or(info.has(emu::EraFeature::ModuleInitFtracePlt));
+    m.init_plt_brk = init_plt->has_value() && !**init_plt;
+    if (init_plt->value_or(false) && !info.has(emu::EraFeature::ModuleInitFtracePlt)) {
+        m.era_warnings.push_back(fmt::format("kernel {} has no init ftrace PLT (a7ed7b9d0ebb is "
+                                             "v6.17-rc5)",
+                                             info.name));
+    }
     auto erratum = r.boolean("erratum_843419");
     KLP_TRY(erratum);
     m.erratum_843419 = erratum->value_or(m.erratum_843419);

@@ -24,6 +24,7 @@ std::string_view status_name(Status s);
 struct ScenarioResult {
     std::string name;
     std::string file;     // The scenario file as found (given path or directory + relative).
+    std::string kernel;   // The kernel era it ran under ("6.17"); empty if the file did not parse.
     Status status = Status::Error;
     std::string message;  // Error text, skip reason, or why the run itself failed.
     std::vector<Finding> findings; // Every finding of the run, expected or not.

@@ -10,6 +10,7 @@
 
 #include "emu/c_compiler.h"
 #include "emu/disassembler.h"
+#include "emu/kernel_era.h"
 #include "emu/loader.h"
 #include "emu/machine.h"
 #include "emu/symbol_table.h"
@@ -35,8 +36,15 @@ struct ObjdumpOptions {
     std::string module_placement = "near";
     std::string compiler = "clang";
     std::vector<std::string> cflags;
+    std::string kernel = "6.17"; // emu/kernel_era.h
     bool json = false;
 };
+
+// The era line every objdump starts with: what kernel the image is read as.
+std::string era_line(const emu::KernelEraInfo& era) {
+    return fmt::format("kernel: {} (ftrace {}, unwinder {}): {}", era.name, era.default_trampoline,
+                       era.default_unwinder, era.models);
+}
 
 const char* kind_name(SymbolKind k) {
     switch (k) {
@@ -173,6 +181,12 @@ int run_objdump(const ObjdumpOptions& o) {
         }
         base = GuestAddr(value);
     }
+    auto era = emu::parse_kernel_era(o.kernel);
+    if (!era) {
+        fmt::print(stderr, "klpemu objdump: error: --kernel: {}\n", era.error().message);
+        return 2;
+    }
+    const emu::KernelEraInfo& era_row = emu::era_info(*era);
     auto placement = parse_module_placement(o.module_placement);
     if (!placement) {
         fmt::print(stderr, "{}\n", placement.error().message);
@@ -205,9 +219,12 @@ int run_objdump(const ObjdumpOptions& o) {
             }
         }
         if (o.json) {
-            fmt::print("{}\n", to_json(image->objects, module_image_json(*image)).dump(2));
+            auto doc = to_json(image->objects, module_image_json(*image));
+            doc["kernel"] = era_row.name;
+            fmt::print("{}\n", doc.dump(2));
             return 0;
         }
+        fmt::print("{}\n\n", era_line(era_row));
         print_text(image->objects, image->machine->symbols(), Disassembler());
         print_module_image(*image);
         return 0;
@@ -229,9 +246,12 @@ int run_objdump(const ObjdumpOptions& o) {
     std::vector<LoadedObject> objects;
     objects.push_back(std::move(loaded).value());
     if (o.json) {
-        fmt::print("{}\n", to_json(objects, nlohmann::json::array()).dump(2));
+        auto doc = to_json(objects, nlohmann::json::array());
+        doc["kernel"] = era_row.name;
+        fmt::print("{}\n", doc.dump(2));
         return 0;
     }
+    fmt::print("{}\n\n", era_line(era_row));
     print_text(objects, symbols, Disassembler());
     return 0;
 }
@@ -258,6 +278,10 @@ void register_objdump_command(CLI::App& app, int& exit_status) {
         ->capture_default_str();
     cmd->add_option("--cflags", opts->cflags, "Extra compiler flags for .c files")
         ->allow_extra_args(false);
+    cmd->add_option("--kernel", opts->kernel,
+                    "Kernel era the image is read as (docs/eras.md): 4.19-v3, 4.19-v4, 5.5, 5.10, "
+                    "6.1, 6.3, 6.4, 6.17")
+        ->capture_default_str();
     cmd->add_flag("--json", opts->json, "Print sections, symbols, patch_sites and modules as JSON");
     cmd->callback([opts, &exit_status] { exit_status = run_objdump(*opts); });
 }

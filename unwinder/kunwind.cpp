@@ -161,13 +161,16 @@ UnwindResult KunwindUnwinder::unwind(const StackView& view) const {
             first_problem =
                 fmt::format("exception boundary: pt_regs below {} (REGS_PC {})", fp, pc);
         }
+        // stack_trace_consume_entry stores the entry, then answers `len < size`: the entry that
+        // fills the MAX_STACK_ENTRIES buffer already stops the walk with -EINVAL, even when it
+        // is the last one before the FINAL record.
+        result.return_addresses.push_back(pc);
         if (result.return_addresses.size() == kMaxStackEntries) {
             if (first_problem.empty()) {
-                first_problem = fmt::format("more than {} entries", kMaxStackEntries);
+                first_problem = fmt::format("the {}-entry trace buffer is full", kMaxStackEntries);
             }
             break;
         }
-        result.return_addresses.push_back(pc);
         step = walk.next(fp, pc, source);
     }
     if (step == Step::Error && first_problem.empty()) {

@@ -58,6 +58,17 @@
     .endm
 
     .text
+// The entry of call sites no SAVE_REGS ops traces (kernel 5.5..6.1 patch this one unless an ops
+// on the site asks for SAVE_REGS): x10..x28 are not saved.
+    .globl  ftrace_caller
+    .type   ftrace_caller, %function
+    .balign 8
+ftrace_caller:
+    bti     c
+    ftrace_regs_entry 0
+    b       ftrace_common
+    .size   ftrace_caller, . - ftrace_caller
+
     .globl  ftrace_regs_caller
     .type   ftrace_regs_caller, %function
     .balign 8

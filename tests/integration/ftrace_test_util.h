@@ -59,7 +59,8 @@ struct FtraceRig {
 };
 
 inline FtraceRig make_ftrace_rig(patcher::TrampolineVariant variant, Compiler compiler,
-                                 emu::MachineConfig config = {}) {
+                                 emu::MachineConfig config = {},
+                                 emu::KernelEra era = emu::kDefaultEra) {
     config.observe_memory_writes = true;
     FtraceRig rig;
     auto m = emu::Machine::create(config);
@@ -68,6 +69,7 @@ inline FtraceRig make_ftrace_rig(patcher::TrampolineVariant variant, Compiler co
     rig.stack_check = std::make_unique<emu::StoreBelowSpCheck>(*rig.machine);
     patcher::FtraceOptions options;
     options.variant = variant;
+    options.era = era;
     auto f = patcher::Ftrace::create(*rig.machine, options);
     REQUIRE_MESSAGE(f.ok(), (f.ok() ? "" : f.error().message));
     rig.ftrace = std::move(*f);

@@ -200,6 +200,16 @@ TEST_CASE("init-text ftrace PLT: the v6.5 regression and its fix") {
         spec.init = patcher::ModulePlace{emu::Placement::At, GuestAddr(0xffff8000c0000000)};
         auto loaded = modules.load(compile("module.c", Compiler::Clang), spec);
         REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
+        // module_frob_arch_sections aligns the ftrace PLTs to __alignof__(struct plt_entry) = 4,
+        // .plt and .init.plt to the L1 line.
+        for (const PlacedSection& sec : (*loaded)->object.sections) {
+            CAPTURE(sec.name);
+            if (sec.name.ends_with("ftrace_trampoline")) {
+                CHECK(sec.alignment == 4);
+            } else if (sec.name == ".plt" || sec.name == ".init.plt") {
+                CHECK(sec.alignment == 64);
+            }
+        }
         auto r = m->call(*(*loaded)->init_fn);
         if (fixed) {
             REQUIRE(r.ok());

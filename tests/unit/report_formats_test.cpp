@@ -17,6 +17,7 @@ std::vector<ScenarioResult> sample() {
     std::vector<ScenarioResult> out(4);
     out[0].name = "calls";
     out[0].file = "basics/calls.toml";
+    out[0].kernel = "6.17";
     out[0].status = Status::Pass;
     out[0].instructions = 120;
     out[0].cycles = 180;
@@ -80,7 +81,8 @@ TEST_CASE("JSON has the documented shape") {
     REQUIRE(j.contains("scenarios"));
     REQUIRE(j["scenarios"].size() == 4);
     for (const auto& s : j["scenarios"]) {
-        for (const char* key : {"name", "file", "status", "findings", "expectations", "stats"}) {
+        for (const char* key :
+             {"name", "file", "kernel", "status", "findings", "expectations", "stats"}) {
             CHECK_MESSAGE(s.contains(key), key);
         }
         CHECK(s["stats"].contains("instructions"));
@@ -102,7 +104,7 @@ TEST_CASE("JSON has the documented shape") {
 
 TEST_CASE("KTAP version 1 with a plan, results, subtests and directives") {
     const auto k = report_ktap(sample());
-    CHECK(k.starts_with("KTAP version 1\n1..4\n"));
+    CHECK(k.starts_with("KTAP version 1\n1..4\n# kernel: 6.17\n"));
     CHECK(k.find("  KTAP version 1\n  # Subtest: calls\n  1..1\n  ok 1 add_one(41) returns 42\nok 1 calls\n") !=
           std::string::npos);
     CHECK(k.find("  # wrong.toml:9:1: f() returned 2\n  not ok 1 f returns 1\n") != std::string::npos);
@@ -118,13 +120,16 @@ TEST_CASE("JUnit XML is well formed and counts verdicts") {
     CHECK(x.find("<testsuite name=\"klpemu\" tests=\"4\" failures=\"1\" errors=\"1\" skipped=\"1\">") !=
           std::string::npos);
     CHECK(x.find("name=\"wrong &lt;result&gt;\"") != std::string::npos);
+    CHECK(x.find("<property name=\"kernel\" value=\"6.17\"/>") != std::string::npos);
     CHECK(x.find("<skipped message=\"requires &apos;livepatch&apos;\"/>") != std::string::npos);
 }
 
 TEST_CASE("text: one line per scenario, details for failures, a summary") {
     const auto t = report_text(sample());
-    CHECK(t.starts_with("PASS  calls [basics/calls.toml] (120 instructions, 180 cycles, 1 finding)\n"
-                        "FAIL  wrong <result> [bad/wrong.toml]"));
+    CHECK(
+        t.starts_with("PASS  calls [basics/calls.toml] (kernel 6.17, 120 instructions, 180 cycles, "
+                      "1 finding)\n"
+                      "FAIL  wrong <result> [bad/wrong.toml]"));
     CHECK(t.find("wrong.toml:9:1: expectation failed: f returns 1: f() returned 2\n") != std::string::npos);
     CHECK(t.find("-x\n+y\n") != std::string::npos);
     CHECK(t.find("unknown key 'x' in [machine]") != std::string::npos);

@@ -139,11 +139,30 @@ TEST_CASE("unwind: kunwind refuses more than 100 entries, fp-naive does not care
     const StackView v = s.blocked(Registers{kFuncB, GuestAddr(), rec, rec});
     const UnwindResult k = run("kunwind", v);
     CHECK_FALSE(k.reliable);
-    CHECK(k.reason.find("more than 100") != std::string::npos);
+    CHECK(k.reason.find("100-entry trace buffer is full") != std::string::npos);
     CHECK(k.return_addresses.size() == kMaxStackEntries);
     const UnwindResult naive = run("fp-naive", v);
     CHECK(naive.reliable);
     CHECK(naive.return_addresses.size() == 122);
+}
+
+// stack_trace_consume_entry returns `c->len < c->size` after storing: the 100th entry already
+// ends the walk with -EINVAL, so a complete trace of exactly 100 entries is unreliable and one
+// of 99 is the longest the kernel accepts.
+TEST_CASE("unwind: kunwind fails at exactly 100 entries and accepts 99") {
+    for (int records : {97, 98}) {
+        CAPTURE(records);
+        SyntheticStack s;
+        GuestAddr rec = s.record(s.pt_regs() - 16, s.final_record(), kRetFromForkRet);
+        for (int i = 0; i < records; ++i) {
+            rec = s.record(rec - 16, rec, kFuncA + 0x20);
+        }
+        const StackView v = s.blocked(Registers{kFuncB, GuestAddr(), rec, rec});
+        const UnwindResult k = run("kunwind", v);
+        const size_t entries = size_t(records) + 2; // pc, the records' lrs, ret_from_fork.
+        CHECK(k.return_addresses.size() == entries);
+        CHECK(k.reliable == (entries < kMaxStackEntries));
+    }
 }
 
 TEST_CASE("unwind: graph-tracer return_to_handler entries are recovered or make kunwind fail") {

@@ -1,0 +1,132 @@
+// The kernel era decides the call-site state machine and the patched entry (emu/kernel_era.h):
+// the posted v3/v4 series wrote `mov x9, lr` into a live site at enable time and reverted it at
+// disable (a write outside the CMODX-safe set, which TextPoke must report), v5.5..v6.1 patch
+// ftrace_caller unless an ops on the site asks for SAVE_REGS, then ftrace_regs_caller.
+#include "ftrace_test_util.h"
+#include "patcher/ftrace_callsite.h"
+
+using namespace klpemu;
+using namespace klpemu::patcher;
+
+namespace {
+
+InsnWord word_at(const emu::Machine& m, GuestAddr pc) {
+    uint32_t raw = 0;
+    REQUIRE(m.memory().read(pc, &raw, sizeof raw).ok());
+    return InsnWord(raw);
+}
+
+const PatchSite& site_of(const test::FtraceRig& rig, std::string_view function) {
+    for (const PatchSite& p : rig.object.patch_sites) {
+        if (p.function == function) {
+            return p;
+        }
+    }
+    FAIL("no call site for " << function);
+    return rig.object.patch_sites.front();
+}
+
+GuestAddr target_of(const Ftrace& ftrace, std::string_view function) {
+    for (const auto& s : ftrace.sites()) {
+        if (s.site.function == function) {
+            return s.target;
+        }
+    }
+    FAIL("no call site for " << function);
+    return {};
+}
+
+} // namespace
+
+TEST_CASE("era 4.19-v4: mov x9, lr is written at enable and reverted at disable") {
+    emu::MachineConfig config;
+    config.cpus = 2;
+    auto rig = test::make_ftrace_rig(TrampolineVariant::RegsV4, Compiler::Clang, config,
+                                     emu::KernelEra::V4_19_v4);
+    emu::Machine& m = *rig.machine;
+    const PatchSite& leaf = site_of(rig, "leaf");
+    // Nothing is written when the object arrives: both words stay NOPs.
+    CHECK(word_at(m, leaf.first_nop) == kNop);
+    CHECK(word_at(m, leaf.rec_ip) == kNop);
+    auto before = m.call(test::fn(m, "nonleaf"), {4});
+    REQUIRE(before.ok());
+
+    REQUIRE(rig.ftrace->enable("leaf").ok());
+    CHECK(word_at(m, leaf.first_nop) == kMovX9X30);
+    const auto log = rig.ftrace->patch_log();
+    REQUIRE(log.size() >= 2);
+    CHECK(log[log.size() - 2].find("nop -> mov x9, x30") != std::string::npos);
+    CHECK(log.back().find("nop -> bl ftrace_regs_caller") != std::string::npos);
+    // The MOV went into text that had run, while the other CPU may execute it.
+    CHECK(test::findings_of(m, "cmodx-unsafe").size() == 1);
+    CHECK(test::findings_of(m, "mov-slot-rewritten").size() == 1);
+
+    auto traced = m.call(test::fn(m, "nonleaf"), {4});
+    REQUIRE(traced.ok());
+    CHECK(*traced == *before);
+
+    REQUIRE(rig.ftrace->disable("leaf").ok());
+    CHECK(word_at(m, leaf.first_nop) == kNop);
+    CHECK(word_at(m, leaf.rec_ip) == kNop);
+    CHECK(test::findings_of(m, "cmodx-unsafe").size() == 2);
+}
+
+TEST_CASE("era 6.17: the MOV is written once at init and never again") {
+    emu::MachineConfig config;
+    config.cpus = 2;
+    auto rig = test::make_ftrace_rig(TrampolineVariant::Args, Compiler::Clang, config,
+                                     emu::KernelEra::V6_17);
+    emu::Machine& m = *rig.machine;
+    const PatchSite& leaf = site_of(rig, "leaf");
+    CHECK(word_at(m, leaf.first_nop) == kMovX9X30);
+    REQUIRE(m.call(test::fn(m, "nonleaf"), {4}).ok());
+    REQUIRE(rig.ftrace->enable("leaf").ok());
+    REQUIRE(rig.ftrace->disable("leaf").ok());
+    CHECK(word_at(m, leaf.first_nop) == kMovX9X30);
+    CHECK(test::findings_of(m, "cmodx-unsafe").empty());
+    CHECK(test::findings_of(m, "mov-slot-rewritten").empty());
+}
+
+TEST_CASE("era 5.5: ftrace_caller unless an ops on the site asks for SAVE_REGS") {
+    auto rig =
+        test::make_ftrace_rig(TrampolineVariant::Regs, Compiler::Clang, {}, emu::KernelEra::V5_5);
+    emu::Machine& m = *rig.machine;
+    const GuestAddr caller = test::fn(m, "ftrace_caller");
+    const GuestAddr regs_caller = test::fn(m, "ftrace_regs_caller");
+    auto before = m.call(test::fn(m, "nonleaf"), {4});
+    REQUIRE(before.ok());
+
+    REQUIRE(rig.ftrace->enable("leaf").ok());
+    CHECK(target_of(*rig.ftrace, "leaf") == caller);
+    auto traced = m.call(test::fn(m, "nonleaf"), {4});
+    REQUIRE(traced.ok());
+    CHECK(*traced == *before);
+
+    int regs_calls = 0;
+    FtraceOps ops;
+    ops.name = "regs";
+    ops.flags.set(FtraceOpsFlag::SaveRegs);
+    ops.filter = FtraceFilter("leaf");
+    ops.func = [&](FtraceCall&) { ++regs_calls; };
+    auto id = rig.ftrace->register_ops(std::move(ops));
+    REQUIRE(id.ok());
+    // ftrace_modify_call: BL ftrace_caller -> BL ftrace_regs_caller.
+    CHECK(target_of(*rig.ftrace, "leaf") == regs_caller);
+    CHECK(rig.ftrace->patch_log().back().find("bl ftrace_caller -> bl ftrace_regs_caller") !=
+          std::string::npos);
+    traced = m.call(test::fn(m, "nonleaf"), {4});
+    REQUIRE(traced.ok());
+    CHECK(*traced == *before);
+    CHECK(regs_calls == 2);
+
+    REQUIRE(rig.ftrace->unregister_ops(*id).ok());
+    REQUIRE(rig.ftrace->update_sites().ok());
+    CHECK(target_of(*rig.ftrace, "leaf") == caller);
+    CHECK_MESSAGE(test::findings_of(m, "abi-clobber").empty(), test::findings_text(m));
+}
+
+TEST_CASE("era 6.17 on the regs trampoline keeps one entry") {
+    auto rig = test::make_ftrace_rig(TrampolineVariant::Regs, Compiler::Clang);
+    REQUIRE(rig.ftrace->enable("leaf").ok());
+    CHECK(target_of(*rig.ftrace, "leaf") == test::fn(*rig.machine, "ftrace_regs_caller"));
+}
