@@ -26,6 +26,11 @@ inline constexpr uint32_t kShtRel = 9;
 inline constexpr uint64_t kShfWrite = 0x1;
 inline constexpr uint64_t kShfAlloc = 0x2;
 inline constexpr uint64_t kShfExecinstr = 0x4;
+inline constexpr uint64_t kShfInfoLink = 0x40;
+// Linux's OS-specific values (include/uapi/linux/elf.h) for livepatch modules: relocation
+// sections the module loader leaves to livepatch, and symbols livepatch resolves.
+inline constexpr uint64_t kShfRelaLivepatch = 0x00100000;
+inline constexpr uint16_t kShnLivepatch = 0xff20;
 inline constexpr uint16_t kShnUndef = 0;
 inline constexpr uint16_t kShnLoreserve = 0xff00;
 inline constexpr uint16_t kShnAbs = 0xfff1;

@@ -69,6 +69,23 @@ struct LoadWarning {
     std::string message; // One line, without the location prefix.
 };
 
+// A livepatch relocation section (`.klp.rela.<objname>.<section>`, SHF_RELA_LIVEPATCH) that the
+// loader did not apply: livepatch applies it when <objname> is patched. Kept as the kernel keeps
+// a livepatch module's ELF information (mod->klp_info, module->symtab).
+struct KlpRelocation {
+    uint64_t offset = 0;           // r_offset within the target section.
+    uint32_t type = 0;             // R_AARCH64_*.
+    int64_t addend = 0;            // r_addend.
+    std::string symbol;            // Its symbol's name: `.klp.sym.<objname>.<name>,<sympos>`.
+    bool livepatch_symbol = false; // The symbol's st_shndx is SHN_LIVEPATCH.
+};
+struct KlpRelaSection {
+    std::string name;                     // ".klp.rela.vmlinux..text"
+    std::string target;                   // The section it patches (sh_info), e.g. ".text".
+    std::optional<GuestAddr> target_addr; // Where the target was placed; nullopt: not allocated.
+    std::vector<KlpRelocation> relocations;
+};
+
 struct LoadedObject {
     std::string name;
     ObjectKind kind = ObjectKind::Kernel;
@@ -79,6 +96,7 @@ struct LoadedObject {
     GuestRange extent; // From the lowest to the highest placed byte, page aligned.
     std::optional<GuestRange> init_extent; // Init memory, when placed apart (LoadOptions::init_base).
     std::vector<LoadWarning> warnings;     // Non-fatal problems in unallocated sections.
+    std::vector<KlpRelaSection> klp_relocations; // Left for livepatch, in section order.
 };
 
 } // namespace klpemu

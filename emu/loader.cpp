@@ -11,6 +11,9 @@
 //      is out of reach, so it gets a PLT entry. Sections without SHF_ALLOC are relocated in host
 //      buffers for klpemu's own readers (.debug_frame CFI); the kernel's apply_relocations
 //      skips them, so a relocation that fails there is a LoadWarning, never a load failure;
+//      SHF_RELA_LIVEPATCH sections (`.klp.rela.<obj>.<section>`, against SHN_LIVEPATCH symbols)
+//      are not applied: they are kept in LoadedObject::klp_relocations for livepatch, which
+//      applies them when <obj> is patched (patcher/livepatch/klp_relocations.h);
 //   4. ftrace call sites: the relocated entries of __patchable_function_entries, classified into
 //      the =2 and =4,2 (CALL_OPS) layouts with or without `bti c` (reference §1);
 //   5. CFI: .eh_frame and .debug_frame relocated in host buffers, never placed in guest memory
@@ -178,6 +181,10 @@ class LoadJob {
         place_sections();
         KLP_TRY(resolve_symbols());
         for (const auto& rs : m_elf.relocation_sections) {
+            if ((m_elf.sections[rs.index].flags & elf::kShfRelaLivepatch) != 0) {
+                keep_for_livepatch(rs);
+                continue;
+            }
             KLP_TRY(relocate(rs));
         }
         KLP_TRY(record_patch_sites());
@@ -402,6 +409,23 @@ class LoadJob {
             return std::tie(a.type, a.symbol, a.addend) < std::tie(b.type, b.symbol, b.addend);
         });
         return out;
+    }
+
+    // apply_relocations hands SHF_RELA_LIVEPATCH sections to livepatch (klp_apply_section_relocs):
+    // they are kept, with their symbols' names, for when their object is patched.
+    void keep_for_livepatch(const ElfRelocationSection& rs) {
+        KlpRelaSection out;
+        out.name = m_elf.sections[rs.index].name;
+        out.target = m_elf.sections[rs.target_section].name;
+        out.target_addr = m_layout.addr[rs.target_section];
+        for (const auto& r : rs.relocations) {
+            KlpRelocation k{r.offset, r.type, r.addend, symbol_name(r.symbol), false};
+            if (r.symbol != 0 && r.symbol < m_elf.symbols.size()) {
+                k.livepatch_symbol = m_elf.symbols[r.symbol].section_index == elf::kShnLivepatch;
+            }
+            out.relocations.push_back(std::move(k));
+        }
+        m_out.klp_relocations.push_back(std::move(out));
     }
 
     // One relocation into `bytes` (section `section`'s contents). Errors are bare messages; the

@@ -92,6 +92,19 @@ std::optional<Symbol> SymbolTable::lookup_in(std::string_view object, std::strin
     return std::nullopt;
 }
 
+std::vector<Symbol> SymbolTable::all_named_in(std::string_view object,
+                                              std::string_view name) const {
+    std::vector<Symbol> out;
+    if (auto it = m_by_object.find(std::string(object)); it != m_by_object.end()) {
+        for (const auto& s : it->second) {
+            if (s.name == name) {
+                out.push_back(s);
+            }
+        }
+    }
+    return out;
+}
+
 Symbolized SymbolTable::symbolize(GuestAddr addr) const {
     const SectionEntry* section = nullptr;
     if (auto it = m_sections.upper_bound(addr); it != m_sections.begin()) {

@@ -41,6 +41,10 @@ class SymbolTable {
     // Any symbol of the given object by name (locals included), or nullopt.
     std::optional<Symbol> lookup_in(std::string_view object, std::string_view name) const;
 
+    // Every symbol of the given object with this name (locals included), in the order of the
+    // object's symbol table: what livepatch's sympos counts in a module (klp_find_object_symbol).
+    std::vector<Symbol> all_named_in(std::string_view object, std::string_view name) const;
+
     // The function or object symbol containing addr (or the nearest preceding one within its
     // section when it has size 0), else the section; always returns a value.
     Symbolized symbolize(GuestAddr addr) const;

@@ -235,6 +235,34 @@ Result<void> Modules::write_plts(Module& m) {
     return {};
 }
 
+Result<GuestAddr> Modules::emit_late_plt(std::string_view name, GuestAddr place, GuestAddr target,
+                                         const std::string& symbol) {
+    auto it = std::find_if(m_modules.begin(), m_modules.end(),
+                           [&](const auto& m) { return m->name == name; });
+    if (it == m_modules.end()) {
+        return make_error("module '{}' is not loaded", name);
+    }
+    Module& m = **it;
+    PltSection& plt = m.init.contains(place) ? m.init_plt : m.plt;
+    const size_t before = plt.slots().size();
+    auto at = plt.emit(target, symbol);
+    if (!at.ok()) {
+        if (plt.overflowed()) {
+            add_finding("plt-overflow", Severity::Error, place, std::nullopt, -1,
+                        at.error().message);
+        }
+        return make_error("{}: error: {}", m.name, at.error().message);
+    }
+    if (plt.slots().size() != before) {
+        KLP_TRY(
+            m_machine.write_text_bytes(plt.slots().back().addr, plt.slots().back().entry.bytes()));
+    }
+    for (const PltSlot& slot : plt.slots()) { // emit() may have moved every slot.
+        m_plt_slots[slot.addr] = LivePlt{false, &plt, &slot};
+    }
+    return *at;
+}
+
 Result<void> Modules::free_init(std::string_view name) {
     auto it = std::find_if(m_modules.begin(), m_modules.end(),
                            [&](const auto& m) { return m->name == name; });

@@ -98,6 +98,13 @@ class Modules final : public emu::ExecutionObserver {
     Result<void> unload(std::string_view name);
 
     const Module* find(std::string_view name) const;
+
+    // module_emit_plt_entry for a relocation applied after load (livepatch's
+    // klp_apply_section_relocs through apply_relocate_add): an entry of `module`'s .plt (or
+    // .init.plt for a place in init memory) forwarding to `target`, written into the guest.
+    // Errors: unknown module, PLT overflow (also a `plt-overflow` finding).
+    Result<GuestAddr> emit_late_plt(std::string_view module, GuestAddr place, GuestAddr target,
+                                    const std::string& symbol);
     const std::vector<std::unique_ptr<Module>>& modules() const { return m_modules; }
 
     // ftrace_find_callable_addr's module case: the ftrace PLT for a call site at `pc` (the init

@@ -1,6 +1,7 @@
 // See livepatch_feature.h.
 #include "scenarios/livepatch_feature.h"
 
+#include "patcher/livepatch/klp_convert.h"
 #include "scenarios/ftrace_feature.h"
 
 #include <algorithm>
@@ -27,6 +28,7 @@ Result<std::unique_ptr<MachineFeature>> attach(FeatureHost& host) {
     if (!shell) {
         return shell.error();
     }
+    (*shell)->engine().set_modules(&modules->modules());
     return std::unique_ptr<MachineFeature>(
         std::make_unique<LivepatchFeature>(host, *modules, std::move(*shell)));
 }
@@ -93,6 +95,13 @@ Result<void> LivepatchFeature::place_module(std::string_view name) {
     auto bytes = m_host.object_bytes(*it);
     if (!bytes) {
         return bytes.error();
+    }
+    if (it->kind == ObjectKind::Livepatch) {
+        // klp-build's post-link step: `.klp.sym.*` references become `.klp.rela.*` sections.
+        bytes = patcher::livepatch::klp_convert(*bytes);
+        if (!bytes) {
+            return bytes.error();
+        }
     }
     patcher::ModuleSpec spec;
     spec.name = it->name;

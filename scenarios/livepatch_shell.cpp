@@ -205,6 +205,10 @@ Result<RunStop> LivepatchShell::insmod(ShellHost& host, const ShellAction& actio
             fmt::format("insmod: ERROR: could not insert module {}: {}", shown, errno_text(-err)));
         return RunStop::Done;
     };
+    // apply_relocations: a livepatch module's `.klp.rela.vmlinux.*` sections, before anything runs.
+    if (const int64_t r = m_engine->apply_load_relocations(action.name); r != 0) {
+        return fail(r);
+    }
     m_engine->set_module_state(action.name, uint32_t(L::ModuleState::Coming));
     auto coming = host_op(host, HostOp::ModuleComing, index);
     KLP_TRY(coming);

@@ -6,6 +6,7 @@
 
 #include "patcher/livepatch/guest_format.h"
 #include "patcher/livepatch/klp_layout.h"
+#include "patcher/livepatch/klp_relocations.h"
 #include "patcher/livepatch/model.h"
 
 #include <fmt/format.h>
@@ -349,34 +350,40 @@ Result<std::unique_ptr<Livepatch::Patch>> Livepatch::read_patch(GuestAddr gp) {
     return patch;
 }
 
+int64_t Livepatch::apply_load_relocations(std::string_view module) {
+    const Module* pmod = m_module_loader ? m_module_loader->find(module) : nullptr;
+    if (pmod == nullptr) {
+        return 0;
+    }
+    const KlpRelocContext ctx{m_machine, m_module_loader,
+                              KlpSymbolScope{m_machine.symbols(), m_kernel_objects},
+                              [this](std::string line) { klp_log(std::move(line)); }};
+    return klp_apply_section_relocs(ctx, *pmod, "vmlinux");
+}
+
 bool Livepatch::object_loaded(const Object& obj) const {
     return obj.name.empty() || m_live_modules.contains(obj.name);
 }
 
-// klp_find_object_symbol + kallsyms_lookup_size_offset for every func of a loaded object.
-int64_t Livepatch::init_object_loaded(Patch& /*patch*/, Object& obj) {
+// klp_init_object_loaded: a module object's `.klp.rela.<module>.*` relocations, then
+// klp_find_object_symbol + kallsyms_lookup_size_offset for every func.
+int64_t Livepatch::init_object_loaded(Patch& patch, Object& obj) {
     const SymbolTable& symbols = m_machine.symbols();
+    const KlpSymbolScope scope{symbols, m_kernel_objects};
+    if (!obj.name.empty() && m_module_loader != nullptr) {
+        if (const Module* pmod = m_module_loader->find(patch.mod_name)) {
+            const KlpRelocContext ctx{m_machine, m_module_loader, scope,
+                                      [this](std::string line) { klp_log(std::move(line)); }};
+            if (const int64_t r = klp_apply_section_relocs(ctx, *pmod, obj.name); r != 0) {
+                return r;
+            }
+        }
+    }
     for (auto& fp : obj.funcs) {
         Func& func = *fp;
-        std::optional<Symbol> sym;
-        if (obj.name.empty()) {
-            if (func.old_sympos <= 1) {
-                sym = symbols.lookup(func.old_name);
-                for (size_t i = 0; !sym && i < m_kernel_objects.size(); ++i) {
-                    sym = symbols.lookup_in(m_kernel_objects[i], func.old_name);
-                }
-            }
-        } else if (func.old_sympos <= 1) {
-            sym = symbols.lookup_in(obj.name, func.old_name);
-        }
+        auto sym = klp_find_object_symbol(scope, obj.name, func.old_name, func.old_sympos);
         if (!sym) {
-            if (func.old_sympos > 1) {
-                pr("err", fmt::format("symbol position {} for symbol '{}' in object '{}' not "
-                                      "found\n",
-                                      func.old_sympos, func.old_name, obj.display()));
-            } else {
-                pr("err", fmt::format("symbol '{}' not found in symbol table\n", func.old_name));
-            }
+            pr("err", sym.error().message);
             return -kEINVAL;
         }
         func.old_func = sym->addr;

@@ -42,6 +42,10 @@
 #include <string_view>
 #include <vector>
 
+namespace klpemu::patcher {
+class Modules;
+}
+
 namespace klpemu::patcher::livepatch {
 
 namespace hc {
@@ -92,6 +96,11 @@ class Livepatch final : public emu::ExecutionObserver {
     void set_task_stacks(TaskStacks* stacks) { m_stacks = stacks; }
     // Objects whose symbols make up "vmlinux" for klp_find_object_symbol.
     void add_kernel_object(std::string name) { m_kernel_objects.push_back(std::move(name)); }
+    // The loaded modules, for livepatch modules' `.klp.rela.*` sections (klp_relocations.h).
+    void set_modules(Modules* modules) { m_module_loader = modules; }
+    // load_module's apply_relocations for livepatch sections: writes the `.klp.rela.vmlinux.*`
+    // relocations of the just-placed `module`. 0 or a negative errno (the load fails).
+    int64_t apply_load_relocations(std::string_view module);
 
     // --- the shell's view ---
     // The guest entry of klp_host_op(op, a, b).
@@ -228,6 +237,7 @@ class Livepatch final : public emu::ExecutionObserver {
     LivepatchOptions m_options;
     TaskStacks* m_stacks = nullptr;
     std::vector<std::string> m_kernel_objects;
+    Modules* m_module_loader = nullptr;
     GuestAddr m_host_op, m_seq_file, m_heap_next, m_heap_end;
     std::map<uint64_t, uint64_t> m_heap_blocks; // address -> size
     std::vector<uint64_t> m_heap_free;
