@@ -196,6 +196,20 @@ Result<Action> parse_echo(std::string_view args) {
         a.shown = fmt::format("echo '{}' > {}", a.value, a.name);
         return Action{std::move(a)};
     }
+    if (auto t = trim(args); t.starts_with('"') && t.ends_with("/dev/kmsg")) {
+        // echo "TEXT" > /dev/kmsg: the selftests' log(); TEXT may hold $(cat FILE).
+        const size_t close = t.find('"', 1);
+        const auto rest = close == std::string_view::npos ? std::vector<std::string_view>{}
+                                                          : split_words(t.substr(close + 1));
+        if (rest.size() != 2 || rest[0] != ">") {
+            return make_error("expected 'echo \"TEXT\" > /dev/kmsg'");
+        }
+        ShellAction a;
+        a.kind = ShellAction::Kind::Echo;
+        a.value = std::string(t.substr(1, close - 1));
+        a.name = "/dev/kmsg"; // No `% ` line: the text itself is the kernel log line.
+        return Action{std::move(a)};
+    }
     auto words = split_words(args);
     if (words.size() != 3 || words[1] != ">" || !words[2].starts_with("/sys/kernel/livepatch/")) {
         return make_error("expected 'echo VALUE > /sys/kernel/livepatch/PATCH/{{enabled|force}}'");

@@ -108,6 +108,9 @@ class Backend {
     virtual void finish() {}
     // What the reliability checker saw, if one ran (after finish()).
     virtual std::optional<UnwindReport> unwind_report() const { return std::nullopt; }
+    // A shell step's line with the shell variables the backend knows expanded ($USER_PIDS:
+    // scenarios/shell_pids.h); unchanged by default.
+    virtual std::string expand_shell_line(std::string line) const { return line; }
     // The parts the step debugger inspects (scenarios/debug_access.h); empty by default.
     virtual DebugAccess debug_access() { return {}; }
 };

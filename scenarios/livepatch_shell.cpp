@@ -1,7 +1,9 @@
 // See livepatch_shell.h.
 #include "scenarios/livepatch_shell.h"
 
+#include "patcher/livepatch/guest_format.h"
 #include "patcher/livepatch/klp_layout.h"
+#include "scenarios/shell_pids.h"
 
 #include <fmt/format.h>
 
@@ -53,6 +55,7 @@ LivepatchShell::create(emu::Machine& machine, patcher::Ftrace& ftrace, std::stri
         return engine.error();
     }
     shell->m_engine = std::move(*engine);
+    shell->m_ftrace = &ftrace;
     shell->m_engine->set_task_stacks(shell.get());
     shell->objects_loaded();
     // The truth only: no policy view is checked, every task's shadow stack is kept.
@@ -76,11 +79,21 @@ void LivepatchShell::objects_loaded() {
     }
 }
 
+void LivepatchShell::wire_graph_stacks() {
+    for (; m_graph_wired < m_machine.task_count(); ++m_graph_wired) {
+        const GraphReturnStack* g = &m_ftrace->graph_return_stack(m_graph_wired);
+        m_walker->set_graph_stack(m_graph_wired, g);
+        m_truth->set_graph_stack(m_graph_wired, g);
+    }
+}
+
 emu::StackWalkResult LivepatchShell::save_task_reliable(int task) {
+    wire_graph_stacks();
     return m_walker->save_task_reliable(task);
 }
 
 std::optional<std::vector<GuestAddr>> LivepatchShell::true_stack(int task) {
+    wire_graph_stacks();
     const unwinder::GroundTruth* truth = m_truth->checker().truth(task);
     if (!truth || !truth->complete()) {
         return std::nullopt;
@@ -153,7 +166,7 @@ Result<void> LivepatchShell::set_params(const ShellAction& action) {
     for (const std::string& p : action.params) {
         const size_t eq = p.find('=');
         const std::string name = p.substr(0, eq);
-        const std::string value = p.substr(eq + 1);
+        const std::string value = expand_user_pids(p.substr(eq + 1), m_machine);
         auto rec = m_machine.symbols().lookup_in(action.name, fmt::format("__param_{}", name));
         if (!rec) {
             return make_error("insmod {}: unknown parameter '{}' (no module_param({}, ...))",
@@ -162,7 +175,11 @@ Result<void> LivepatchShell::set_params(const ShellAction& action) {
         const GuestAddr arg(mem.load<uint64_t>(rec->addr + int64_t(L::kParamArg)));
         const uint32_t type = mem.load<uint32_t>(rec->addr + int64_t(L::kParamType));
         const uint32_t size = mem.load<uint32_t>(rec->addr + int64_t(L::kParamSize));
-        if (type != 0) {
+        if (type == L::kParamTypeArray) {
+            KLP_TRY(set_array_param(action.name, name, arg, value));
+            continue;
+        }
+        if (type != L::kParamTypeScalar) {
             return make_error("insmod {}: parameter '{}': only integer and bool parameters are "
                               "supported",
                               action.name, name);
@@ -187,6 +204,43 @@ Result<void> LivepatchShell::set_params(const ShellAction& action) {
         } else {
             mem.store<uint64_t>(arg, v);
         }
+    }
+    return {};
+}
+
+// param_array_set: `v1,v2,...` into the array (at most its size), the count into *num.
+Result<void> LivepatchShell::set_array_param(const std::string& module, const std::string& name,
+                                             GuestAddr array, const std::string& value) {
+    emu::GuestMemory& mem = m_machine.memory();
+    const uint32_t max = mem.load<uint32_t>(array + int64_t(L::kArrMax));
+    const uint32_t elem_size = mem.load<uint32_t>(array + int64_t(L::kArrElemSize));
+    const GuestAddr num(mem.load<uint64_t>(array + int64_t(L::kArrNum)));
+    const GuestAddr elem(mem.load<uint64_t>(array + int64_t(L::kArrElem)));
+    uint32_t count = 0;
+    for (size_t start = 0; start <= value.size();) {
+        const size_t comma = std::min(value.find(',', start), value.size());
+        const std::string item = value.substr(start, comma - start);
+        if (count == max) {
+            return make_error("insmod {}: parameter '{}': more than {} values", module, name, max);
+        }
+        uint64_t v = 0;
+        try {
+            v = uint64_t(std::stoll(item, nullptr, 0));
+        } catch (...) {
+            return make_error("insmod {}: parameter '{}': '{}' is not a number", module, name,
+                              item);
+        }
+        const GuestAddr slot = elem + int64_t(uint64_t(count) * elem_size);
+        if (elem_size == 4) {
+            mem.store<uint32_t>(slot, uint32_t(v));
+        } else {
+            mem.store<uint64_t>(slot, v);
+        }
+        ++count;
+        start = comma + 1;
+    }
+    if (num.value != 0) {
+        mem.store<uint32_t>(num, count);
     }
     return {};
 }
@@ -250,6 +304,9 @@ Result<RunStop> LivepatchShell::rmmod(ShellHost& host, const ShellAction& action
 }
 
 Result<RunStop> LivepatchShell::echo(ShellHost& host, const ShellAction& action) {
+    if (action.name == "/dev/kmsg") {
+        return kmsg(host, action.value);
+    }
     if (action.name == "/sys/kernel/debug/dynamic_debug/control") {
         m_engine->set_switch_debug(action.value.ends_with("+p"));
         return RunStop::Done;
@@ -299,12 +356,62 @@ Result<RunStop> LivepatchShell::cat(ShellHost& host, const ShellAction& action) 
         }
         return outcome->stop;
     }
+    if (auto file = m_engine->sysfs_file(action.name)) {
+        auto text = read_kobj_file(host, *file);
+        host.note(text ? *text : fmt::format("cat: {}: {}", action.name, text.error().message));
+        return RunStop::Done;
+    }
     auto text = m_engine->read_sysfs(action.name);
     if (!text) {
         host.note(fmt::format("cat: {}: {}", action.name, text.error().message));
     } else {
         host.note(*text);
     }
+    return RunStop::Done;
+}
+
+// A module's /sys/kernel file: kobj_attr_show -> attr->show(kobj, attr, page) in a user task.
+Result<std::string>
+LivepatchShell::read_kobj_file(ShellHost& host, const patcher::livepatch::SysfsTree::File& file) {
+    const GuestAddr page = m_engine->sysfs_page();
+    m_machine.memory().store<uint8_t>(page, 0);
+    if (file.show.value == 0) {
+        return make_error("Permission denied");
+    }
+    const uint64_t args[] = {file.kobj.value, file.attr.value, page.value};
+    auto outcome = host.call_task(file.show, "cat", args, true);
+    KLP_TRY(outcome);
+    if (outcome->stop != RunStop::Done) {
+        return make_error("show() did not return");
+    }
+    std::string out = patcher::livepatch::read_guest_string(m_machine.memory(), page, 4096);
+    while (!out.empty() && out.back() == '\n') {
+        out.pop_back();
+    }
+    return out;
+}
+
+// The selftests' log(): `echo "TEXT" > /dev/kmsg`, each $(cat FILE) in TEXT replaced by the
+// file's text (a module's /sys/kernel file or a livepatch sysfs attribute).
+Result<RunStop> LivepatchShell::kmsg(ShellHost& host, std::string text) {
+    constexpr std::string_view open = "$(cat ";
+    for (size_t at = text.find(open); at != std::string::npos; at = text.find(open, at)) {
+        const size_t close = text.find(')', at);
+        if (close == std::string::npos) {
+            break;
+        }
+        const std::string path = text.substr(at + open.size(), close - at - open.size());
+        std::string value;
+        if (auto file = m_engine->sysfs_file(path)) {
+            auto read = read_kobj_file(host, *file);
+            value = read ? *read : std::string();
+        } else if (auto attr = m_engine->read_sysfs(path)) {
+            value = *attr;
+        }
+        text.replace(at, close + 1 - at, value);
+        at += value.size();
+    }
+    host.note(text);
     return RunStop::Done;
 }
 

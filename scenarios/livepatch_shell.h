@@ -52,6 +52,9 @@ class LivepatchShell final : public patcher::livepatch::TaskStacks {
     patcher::livepatch::Livepatch& engine() { return *m_engine; }
     // After objects were loaded (CFI, symbols) and tasks created.
     void objects_loaded();
+    // Gives the walker and the truth every task's graph return stack (the function-graph
+    // tracer's hijacked returns are recovered from it, as kunwind does).
+    void wire_graph_stacks();
     void kernel_object_loaded(std::string name) { m_engine->add_kernel_object(std::move(name)); }
 
     // One shell action; the lines it prints go through ShellHost::note.
@@ -74,6 +77,11 @@ class LivepatchShell final : public patcher::livepatch::TaskStacks {
     Result<int64_t> host_op(ShellHost& host, patcher::livepatch::HostOp op, uint64_t a = 0,
                             uint64_t b = 0);
     Result<void> set_params(const ShellAction& action);
+    Result<void> set_array_param(const std::string& module, const std::string& name,
+                                 GuestAddr array, const std::string& value);
+    Result<std::string> read_kobj_file(ShellHost& host,
+                                       const patcher::livepatch::SysfsTree::File& file);
+    Result<RunStop> kmsg(ShellHost& host, std::string text);
 
     emu::Machine& m_machine;
     std::string m_policy;
@@ -82,6 +90,8 @@ class LivepatchShell final : public patcher::livepatch::TaskStacks {
     std::unique_ptr<patcher::livepatch::Livepatch> m_engine;
     std::unique_ptr<unwinder::MachineChecker> m_truth;
     std::unique_ptr<unwinder::TaskWalker> m_walker;
+    patcher::Ftrace* m_ftrace = nullptr; // Its graph return stacks, for the walker and the truth.
+    int m_graph_wired = 0;               // Tasks [0, m_graph_wired) have theirs set.
     bool m_in_work = false;
 };
 

@@ -6,6 +6,7 @@
 // scenario adds to the plain machine (ftrace, modules, the reliability check, ...) comes from
 // features that attach themselves (machine_feature.h); this file knows none of them by name.
 #include "scenarios/machine_backend.h"
+#include "scenarios/shell_pids.h"
 
 #include "emu/assembler.h"
 #include "emu/c_compiler.h"
@@ -107,6 +108,9 @@ class MachineBackend final : public Backend, public FeatureHost {
     Result<void> ftrace(const FtraceAction& action) override;
     Result<void> feature_action(const Action& action) override;
     uint64_t instructions() const override { return m_machine->instructions(); }
+    std::string expand_shell_line(std::string line) const override {
+        return expand_user_pids(std::move(line), *m_machine);
+    }
     uint64_t cycles() const override;
     void finish() override {
         if (m_trace) {

@@ -272,7 +272,7 @@ Result<void> Play::play() {
         }
         // The step line comes first: running the machine until the trigger fires is part of
         // what the step caused.
-        if (const std::string line = step_line(step); !line.empty()) {
+        if (const std::string line = m_backend.expand_shell_line(step_line(step)); !line.empty()) {
             transcript.action(line);
         }
         auto fired = fire_trigger(step);
