@@ -23,7 +23,8 @@ Result<std::unique_ptr<MachineFeature>> attach(FeatureHost& host) {
         return make_error("livepatch needs ftrace and a module or livepatch [[object]]");
     }
     auto shell =
-        LivepatchShell::create(host.machine(), ftrace->ftrace(), host.scenario().machine.unwinder);
+        LivepatchShell::create(host.machine(), ftrace->ftrace(), host.scenario().machine.unwinder,
+                               host.request().policies);
     if (!shell) {
         return shell.error();
     }
@@ -52,6 +53,12 @@ std::optional<Result<void>> LivepatchFeature::handle(const Action& action) {
         return Result<void>(r.error());
     }
     return Result<void>{};
+}
+
+void LivepatchFeature::annotate_unwind_report(UnwindReport& report) const {
+    for (auto& p : report.policies) {
+        p.transition = m_shell->transition_verdict(p.policy);
+    }
 }
 
 bool LivepatchFeature::take_events(std::vector<BackendEvent>& out) {

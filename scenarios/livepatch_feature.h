@@ -26,6 +26,7 @@ class LivepatchFeature final : public MachineFeature, private ShellHost {
     void objects_loaded() override { m_shell->objects_loaded(); }
     std::optional<Result<void>> handle(const Action& action) override;
     bool take_events(std::vector<BackendEvent>& out) override;
+    void annotate_unwind_report(UnwindReport& report) const override;
     Result<void> stop_requested() override;
 
   private:

@@ -48,7 +48,8 @@ LivepatchShell::LivepatchShell(emu::Machine& machine, std::string policy)
 LivepatchShell::~LivepatchShell() = default;
 
 Result<std::unique_ptr<LivepatchShell>>
-LivepatchShell::create(emu::Machine& machine, patcher::Ftrace& ftrace, std::string policy) {
+LivepatchShell::create(emu::Machine& machine, patcher::Ftrace& ftrace, std::string policy,
+                       const std::vector<std::string>& observed) {
     std::unique_ptr<LivepatchShell> shell(new LivepatchShell(machine, std::move(policy)));
     auto engine = patcher::livepatch::Livepatch::create(machine, ftrace);
     if (!engine) {
@@ -66,6 +67,12 @@ LivepatchShell::create(emu::Machine& machine, patcher::Ftrace& ftrace, std::stri
     shell->m_truth = std::make_unique<unwinder::MachineChecker>(machine, config, &shell->m_cfi);
     shell->m_walker =
         std::make_unique<unwinder::TaskWalker>(machine, shell->m_policy, &shell->m_cfi);
+    for (const std::string& p : observed) {
+        if (p != shell->m_policy) {
+            shell->m_judged.push_back(
+                {p, std::make_unique<unwinder::TaskWalker>(machine, p, &shell->m_cfi), {}});
+        }
+    }
     return shell;
 }
 
@@ -83,13 +90,53 @@ void LivepatchShell::wire_graph_stacks() {
     for (; m_graph_wired < m_machine.task_count(); ++m_graph_wired) {
         const GraphReturnStack* g = &m_ftrace->graph_return_stack(m_graph_wired);
         m_walker->set_graph_stack(m_graph_wired, g);
+        for (auto& j : m_judged) {
+            j.walker->set_graph_stack(m_graph_wired, g);
+        }
         m_truth->set_graph_stack(m_graph_wired, g);
     }
 }
 
 emu::StackWalkResult LivepatchShell::save_task_reliable(int task) {
     wire_graph_stacks();
-    return m_walker->save_task_reliable(task);
+    auto trace = m_walker->save_task_reliable(task);
+    m_own.asked++;
+    judge(m_own, trace, task);
+    judge_policies(task);
+    return trace;
+}
+
+// A policy's decision for one stack check: a reliable trace without a function being replaced
+// switches the task; that is premature when the true stack holds one.
+void LivepatchShell::judge(TransitionVerdict& verdict, const emu::StackWalkResult& trace,
+                           int task) {
+    const auto& engine = *m_engine;
+    if (!trace.reliable || engine.holds_function_being_replaced(trace.entries)) {
+        return;
+    }
+    verdict.would_switch++;
+    if (auto truth = true_stack(task); truth && engine.holds_function_being_replaced(*truth)) {
+        verdict.premature++;
+    }
+}
+
+void LivepatchShell::judge_policies(int task) {
+    for (auto& j : m_judged) {
+        j.verdict.asked++;
+        judge(j.verdict, j.walker->save_task_reliable(task), task);
+    }
+}
+
+std::optional<TransitionVerdict> LivepatchShell::transition_verdict(std::string_view policy) const {
+    if (policy == m_policy) {
+        return m_own.asked ? std::optional(m_own) : std::nullopt;
+    }
+    for (const auto& j : m_judged) {
+        if (j.policy == policy) {
+            return j.verdict.asked ? std::optional(j.verdict) : std::nullopt;
+        }
+    }
+    return std::nullopt;
 }
 
 std::optional<std::vector<GuestAddr>> LivepatchShell::true_stack(int task) {

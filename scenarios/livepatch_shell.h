@@ -16,6 +16,7 @@
 #include "patcher/livepatch/livepatch.h"
 #include "scenarios/backend.h"
 #include "scenarios/scenario_file.h"
+#include "scenarios/unwind_report.h"
 #include "unwinder/unwinder.h"
 
 #include <memory>
@@ -45,8 +46,11 @@ class ShellHost {
 class LivepatchShell final : public patcher::livepatch::TaskStacks {
   public:
     // Attaches the engine to `machine`; `policy` is the scenario's unwinder policy.
+    // `observed`: more policies whose decisions at every stack check are recorded
+    // (transition_verdict) but never acted on (`klpemu run --policies`).
     static Result<std::unique_ptr<LivepatchShell>>
-    create(emu::Machine& machine, patcher::Ftrace& ftrace, std::string policy);
+    create(emu::Machine& machine, patcher::Ftrace& ftrace, std::string policy,
+           const std::vector<std::string>& observed = {});
     ~LivepatchShell() override;
 
     patcher::livepatch::Livepatch& engine() { return *m_engine; }
@@ -66,6 +70,10 @@ class LivepatchShell final : public patcher::livepatch::TaskStacks {
     emu::StackWalkResult save_task_reliable(int task) override;
     std::optional<std::vector<GuestAddr>> true_stack(int task) override;
     std::string policy() const override { return m_policy; }
+
+    // What `policy` decided (or would have) at every stack check so far; nullopt if the policy
+    // was neither the scenario's nor observed, or no transition asked.
+    std::optional<TransitionVerdict> transition_verdict(std::string_view policy) const;
 
   private:
     LivepatchShell(emu::Machine& machine, std::string policy);
@@ -92,6 +100,17 @@ class LivepatchShell final : public patcher::livepatch::TaskStacks {
     std::unique_ptr<unwinder::TaskWalker> m_walker;
     patcher::Ftrace* m_ftrace = nullptr; // Its graph return stacks, for the walker and the truth.
     int m_graph_wired = 0;               // Tasks [0, m_graph_wired) have theirs set.
+    // Every policy whose decisions are recorded (the scenario's first), with its walker.
+    struct Judged {
+        std::string policy;
+        std::unique_ptr<unwinder::TaskWalker> walker;
+        TransitionVerdict verdict;
+    };
+    std::vector<Judged> m_judged;
+    // Records every judged policy's decision for `task` (its stack asked for by the transition).
+    void judge_policies(int task);
+    void judge(TransitionVerdict& verdict, const emu::StackWalkResult& trace, int task);
+    TransitionVerdict m_own; // The scenario's policy, the one the transition acts on.
     bool m_in_work = false;
 };
 

@@ -120,6 +120,9 @@ class MachineBackend final : public Backend, public FeatureHost {
     std::optional<UnwindReport> unwind_report() const override {
         for (const auto& f : m_features) {
             if (auto report = f->unwind_report()) {
+                for (const auto& other : m_features) {
+                    other->annotate_unwind_report(*report);
+                }
                 return report;
             }
         }

@@ -106,6 +106,8 @@ class MachineFeature {
     // feature reports events at all, and the backend orders the batch by the clock after it.
     virtual bool take_events(std::vector<BackendEvent>& /*out*/) { return false; }
     virtual std::optional<UnwindReport> unwind_report() const { return std::nullopt; }
+    // Adds this feature's per-policy figures to the report another feature made.
+    virtual void annotate_unwind_report(UnwindReport& /*report*/) const {}
     // Fills in the part of the step debugger's view this feature owns (scenarios/debug_access.h).
     virtual void describe(DebugAccess& /*access*/) {}
     // The machine stopped because some observer asked (Machine::request_stop): run deferred

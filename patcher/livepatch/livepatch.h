@@ -111,6 +111,11 @@ class Livepatch final : public emu::ExecutionObserver {
     void set_switch_debug(bool on) { m_debug_switch = on; }
     // Whether a patch named `name` is in transition / exists.
     bool in_transition(std::string_view name) const;
+    // Whether `entries` (a stack trace) hold a function the transition in progress replaces,
+    // in its direction (klp_check_stack_func's ranges); false outside a transition.
+    bool holds_function_being_replaced(const std::vector<GuestAddr>& entries) const {
+        return stack_holds_patched(entries, nullptr);
+    }
     bool has_patch(std::string_view name) const;
     // The delayed work is due (clock past its deadline and no operation running).
     bool work_due() const;
