@@ -39,7 +39,10 @@ class ShellHost {
                                           std::span<const uint64_t> args, bool user) = 0;
     // Runs the machine for `instructions` (servicing the engine's delayed work).
     virtual Result<RunStop> run_for(uint64_t instructions) = 0;
+    // A kernel log line.
     virtual void note(std::string line) = 0;
+    // A line the shell command printed (cat's output, the shell's error messages).
+    virtual void output(std::string line) = 0;
 };
 
 class LivepatchShell final : public patcher::livepatch::TaskStacks {
@@ -74,6 +77,8 @@ class LivepatchShell final : public patcher::livepatch::TaskStacks {
     Result<int64_t> host_op(ShellHost& host, patcher::livepatch::HostOp op, uint64_t a = 0,
                             uint64_t b = 0);
     Result<void> set_params(const ShellAction& action);
+    Result<void> write_param(const std::string& module, const std::string& name,
+                             const std::string& value, std::string_view who);
 
     emu::Machine& m_machine;
     std::string m_policy;
