@@ -27,6 +27,8 @@ class ChromeTraceProcess;
 struct BackendEvent {
     enum class Kind {
         Log,     // A printk-style line written by guest code or by the patch engine.
+        Output,  // What a shell command printed (not the kernel log): cat's output, errors.
+        Trace,   // A tracer's line (the ftrace buffer, not the kernel log).
         Task,    // A task event worth reporting (started, exited, preempted, resumed).
         Irq,     // Interrupt entry/exit.
         Patch,   // A text write (patch site, PLT), symbolized.

@@ -209,48 +209,52 @@ Result<RunStop> LivepatchShell::run(ShellHost& host, const ShellAction& action) 
 // module_param records (`__param_NAME`, klp_layout.h) written before init, as load_module's
 // parse_args does.
 Result<void> LivepatchShell::set_params(const ShellAction& action) {
-    emu::GuestMemory& mem = m_machine.memory();
     for (const std::string& p : action.params) {
         const size_t eq = p.find('=');
-        const std::string name = p.substr(0, eq);
-        const std::string value = expand_user_pids(p.substr(eq + 1), m_machine);
-        auto rec = m_machine.symbols().lookup_in(action.name, fmt::format("__param_{}", name));
-        if (!rec) {
-            return make_error("insmod {}: unknown parameter '{}' (no module_param({}, ...))",
-                              action.name, name, name);
+        KLP_TRY(write_param(action.name, p.substr(0, eq), expand_user_pids(p.substr(eq + 1), m_machine),
+                            "insmod"));
+    }
+    return {};
+}
+
+// One module parameter of a loaded module: param_set_int/param_set_bool's parsing.
+Result<void> LivepatchShell::write_param(const std::string& module, const std::string& name,
+                                         const std::string& value, std::string_view who) {
+    emu::GuestMemory& mem = m_machine.memory();
+    auto rec = m_machine.symbols().lookup_in(module, fmt::format("__param_{}", name));
+    if (!rec) {
+        return make_error("{} {}: unknown parameter '{}' (no module_param({}, ...))", who, module,
+                          name, name);
+    }
+    const GuestAddr arg(mem.load<uint64_t>(rec->addr + int64_t(L::kParamArg)));
+    const uint32_t type = mem.load<uint32_t>(rec->addr + int64_t(L::kParamType));
+    const uint32_t size = mem.load<uint32_t>(rec->addr + int64_t(L::kParamSize));
+    if (type == L::kParamTypeArray) {
+        return set_array_param(module, name, arg, value);
+    }
+    if (type != L::kParamTypeScalar) {
+        return make_error("{} {}: parameter '{}': only integer and bool parameters are supported",
+                          who, module, name);
+    }
+    uint64_t v = 0;
+    if (value == "Y" || value == "y" || value == "true") {
+        v = 1;
+    } else if (value == "N" || value == "n" || value == "false") {
+        v = 0;
+    } else {
+        try {
+            v = uint64_t(std::stoll(value, nullptr, 0));
+        } catch (...) {
+            return make_error("{} {}: parameter '{}': '{}' is not a number", who, module, name,
+                              value);
         }
-        const GuestAddr arg(mem.load<uint64_t>(rec->addr + int64_t(L::kParamArg)));
-        const uint32_t type = mem.load<uint32_t>(rec->addr + int64_t(L::kParamType));
-        const uint32_t size = mem.load<uint32_t>(rec->addr + int64_t(L::kParamSize));
-        if (type == L::kParamTypeArray) {
-            KLP_TRY(set_array_param(action.name, name, arg, value));
-            continue;
-        }
-        if (type != L::kParamTypeScalar) {
-            return make_error("insmod {}: parameter '{}': only integer and bool parameters are "
-                              "supported",
-                              action.name, name);
-        }
-        uint64_t v = 0;
-        if (value == "Y" || value == "y" || value == "true") {
-            v = 1;
-        } else if (value == "N" || value == "n" || value == "false") {
-            v = 0;
-        } else {
-            try {
-                v = uint64_t(std::stoll(value, nullptr, 0));
-            } catch (...) {
-                return make_error("insmod {}: parameter '{}': '{}' is not a number", action.name,
-                                  name, value);
-            }
-        }
-        if (size == 1) {
-            mem.store<uint8_t>(arg, uint8_t(v));
-        } else if (size == 4) {
-            mem.store<uint32_t>(arg, uint32_t(v));
-        } else {
-            mem.store<uint64_t>(arg, v);
-        }
+    }
+    if (size == 1) {
+        mem.store<uint8_t>(arg, uint8_t(v));
+    } else if (size == 4) {
+        mem.store<uint32_t>(arg, uint32_t(v));
+    } else {
+        mem.store<uint64_t>(arg, v);
     }
     return {};
 }
@@ -317,7 +321,7 @@ Result<RunStop> LivepatchShell::insmod(ShellHost& host, const ShellAction& actio
         auto outcome = host.call_task(init->addr, fmt::format("{}:init", action.name), {}, false);
         KLP_TRY(outcome);
         if (outcome->stop != RunStop::Done) {
-            host.note(fmt::format("({}: module_init did not return)", action.name));
+            host.output(fmt::format("({}: module_init did not return)", action.name));
             return outcome->stop;
         }
         const int64_t ret = int64_t(int32_t(uint32_t(outcome->value)));
@@ -336,7 +340,7 @@ Result<RunStop> LivepatchShell::insmod(ShellHost& host, const ShellAction& actio
 // exit function, klp_module_going, unload.
 Result<RunStop> LivepatchShell::rmmod(ShellHost& host, const ShellAction& action) {
     if (m_engine->module_in_use(action.name)) {
-        host.note(fmt::format("rmmod: ERROR: Module {} is in use", action.name));
+        host.output(fmt::format("rmmod: ERROR: Module {} is in use", action.name));
         return RunStop::Done;
     }
     const uint64_t index = m_engine->module_index(action.name);
@@ -358,6 +362,21 @@ Result<RunStop> LivepatchShell::echo(ShellHost& host, const ShellAction& action)
         m_engine->set_switch_debug(action.value.ends_with("+p"));
         return RunStop::Done;
     }
+    if (constexpr std::string_view params = "/parameters/";
+        action.name.starts_with("/sys/module/")) {
+        // /sys/module/MODULE/parameters/PARAM of a loaded module (mode 0644 assumed).
+        const std::string_view rest = std::string_view(action.name).substr(12);
+        const size_t at = rest.find(params);
+        const std::string module(rest.substr(0, at));
+        const std::string param(at == std::string_view::npos ? ""
+                                                             : rest.substr(at + params.size()));
+        if (param.empty() || !m_machine.symbols().lookup_in(module, "__param_" + param)) {
+            host.output(fmt::format("-bash: {}: No such file or directory", action.name));
+            return RunStop::Done;
+        }
+        KLP_TRY(write_param(module, param, action.value, "echo"));
+        return RunStop::Done;
+    }
     constexpr std::string_view root = "/sys/kernel/livepatch/";
     const std::string_view rest = std::string_view(action.name).substr(root.size());
     const size_t slash = rest.find('/');
@@ -365,18 +384,18 @@ Result<RunStop> LivepatchShell::echo(ShellHost& host, const ShellAction& action)
     const std::string attr(slash == std::string_view::npos ? "" : rest.substr(slash + 1));
     const auto index = m_engine->patch_index(patch);
     if (!index || (attr != "enabled" && attr != "force")) {
-        host.note(fmt::format("-bash: {}: No such file or directory", action.name));
+        host.output(fmt::format("-bash: {}: No such file or directory", action.name));
         return RunStop::Done;
     }
     if (action.value != "0" && action.value != "1") {
-        host.note(fmt::format("-bash: echo: write error: {}", errno_text(22)));
+        host.output(fmt::format("-bash: echo: write error: {}", errno_text(22)));
         return RunStop::Done;
     }
     const HostOp op = attr == "enabled" ? HostOp::WriteEnabled : HostOp::WriteForce;
     auto r = host_op(host, op, *index, action.value == "1" ? 1 : 0);
     KLP_TRY(r);
     if (*r != 0) {
-        host.note(fmt::format("-bash: echo: write error: {}", errno_text(-*r)));
+        host.output(fmt::format("-bash: echo: write error: {}", errno_text(-*r)));
     }
     return RunStop::Done;
 }
@@ -387,7 +406,7 @@ Result<RunStop> LivepatchShell::cat(ShellHost& host, const ShellAction& action) 
         const std::string show_fn = fmt::format("{}_proc_show", action.name.substr(6));
         auto show = m_machine.symbol(show_fn);
         if (!show) {
-            host.note(fmt::format("cat: {}: No such file or directory", action.name));
+            host.output(fmt::format("cat: {}: No such file or directory", action.name));
             return RunStop::Done;
         }
         (void)m_engine->take_seq_output();
@@ -395,24 +414,30 @@ Result<RunStop> LivepatchShell::cat(ShellHost& host, const ShellAction& action) 
         auto outcome = host.call_task(*show, "cat", args, true);
         KLP_TRY(outcome);
         std::string out = m_engine->take_seq_output();
+        // `cat FILE > /dev/kmsg` (the selftests' `grep ... > /dev/kmsg`): into the kernel log.
+        const bool to_kmsg = action.value == "/dev/kmsg";
         size_t start = 0;
         while (start < out.size()) {
             const size_t nl = std::min(out.find('\n', start), out.size());
-            host.note(out.substr(start, nl - start));
+            std::string line = out.substr(start, nl - start);
             start = nl + 1;
+            if (!action.grep.empty() && line.find(action.grep) == std::string::npos) {
+                continue;
+            }
+            to_kmsg ? host.note(std::move(line)) : host.output(std::move(line));
         }
         return outcome->stop;
     }
     if (auto file = m_engine->sysfs_file(action.name)) {
         auto text = read_kobj_file(host, *file);
-        host.note(text ? *text : fmt::format("cat: {}: {}", action.name, text.error().message));
+        host.output(text ? *text : fmt::format("cat: {}: {}", action.name, text.error().message));
         return RunStop::Done;
     }
     auto text = m_engine->read_sysfs(action.name);
     if (!text) {
-        host.note(fmt::format("cat: {}: {}", action.name, text.error().message));
+        host.output(fmt::format("cat: {}: {}", action.name, text.error().message));
     } else {
-        host.note(*text);
+        host.output(*text);
     }
     return RunStop::Done;
 }
@@ -488,7 +513,7 @@ Result<RunStop> LivepatchShell::wait(ShellHost& host, const ShellAction& action)
         }
     }
     if (m_engine->in_transition(action.name)) {
-        host.note("ERROR: failed to complete transition");
+        host.output("ERROR: failed to complete transition");
     }
     return RunStop::Done;
 }

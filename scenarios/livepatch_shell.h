@@ -40,7 +40,10 @@ class ShellHost {
                                           std::span<const uint64_t> args, bool user) = 0;
     // Runs the machine for `instructions` (servicing the engine's delayed work).
     virtual Result<RunStop> run_for(uint64_t instructions) = 0;
+    // A kernel log line.
     virtual void note(std::string line) = 0;
+    // A line the shell command printed (cat's output, the shell's error messages).
+    virtual void output(std::string line) = 0;
 };
 
 class LivepatchShell final : public patcher::livepatch::TaskStacks {
@@ -90,6 +93,8 @@ class LivepatchShell final : public patcher::livepatch::TaskStacks {
     Result<std::string> read_kobj_file(ShellHost& host,
                                        const patcher::livepatch::SysfsTree::File& file);
     Result<RunStop> kmsg(ShellHost& host, std::string text);
+    Result<void> write_param(const std::string& module, const std::string& name,
+                             const std::string& value, std::string_view who);
 
     emu::Machine& m_machine;
     std::string m_policy;

@@ -60,6 +60,8 @@ class FeatureHost {
     virtual const UnwindRequest& request() const = 0;
     // Appends a transcript line after everything reported so far.
     virtual void note(std::string text) = 0;
+    // Appends a line a shell command printed (not the kernel log), like note().
+    virtual void output(std::string text) = 0;
     // The object's ELF bytes: assembled or compiled with the flags the [machine] asks for.
     virtual Result<ObjectBytes> object_bytes(const ObjectSpec& object) const = 0;
     // Runs `addr(args)` on a fresh kthread until it returns (a module's init).
@@ -71,6 +73,8 @@ class FeatureHost {
     virtual void object_removed(std::string_view name) = 0;
     // Tells every feature that objects were loaded (CFI, symbols to re-resolve).
     virtual void objects_loaded() = 0;
+    // Tells every feature that tasks were created (a host call started a kthread).
+    virtual void tasks_created() = 0;
     // The attached feature of type T, or null.
     template <typename T> T* feature() {
         for (MachineFeature* f : features()) {
