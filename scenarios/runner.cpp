@@ -3,8 +3,6 @@
 // meanwhile is written under that step's `% step` line.
 #include "scenarios/runner.h"
 
-#include "scenarios/kselftest_view.h"
-
 #include "scenarios/chrome_trace.h"
 #include "scenarios/golden.h"
 #include "scenarios/guest_value.h"
