@@ -96,3 +96,32 @@ TEST_CASE("insmod of a module the scenario does not declare names the action, ob
                              "the shell: it needs [scenario] requires = [\"livepatch\"] and a "
                              "deferred [[object]] named 'test_klp_x'"));
 }
+
+TEST_CASE(
+    "the view has what the script logs: not the dynamic-debug echo, a grep to kmsg, not cat") {
+    klpemu::test::TempDir dir;
+    const auto file = dir.write(
+        "v.toml", livepatch_scenario(
+                      "deferred = true\n\n"
+                      "[[step]]\ndo = \"echo 'func klp_try_switch_task +p' > "
+                      "/sys/kernel/debug/dynamic_debug/control\"\n\n"
+                      "[[step]]\ndo = \"insmod test_klp_livepatch\"\n\n"
+                      "[[step]]\ndo = \"cat /proc/cmdline\"\n\n"
+                      "[[step]]\ndo = \"grep 'live patched' /proc/cmdline > /dev/kmsg\"\n\n"
+                      "[[step]]\ndo = \"grep 'nothing like this' /proc/cmdline > /dev/kmsg\"\n"));
+    REQUIRE(run_klpemu("run --update " + file.string()).status == 0);
+    const auto r = run_process({KLPEMU_BINARY, "run", "--kselftest", file.string()});
+    CHECK(r.exit_status == 0);
+    CHECK(r.out == "% insmod test_modules/test_klp_livepatch.ko\n"
+                   "livepatch: enabling patch 'test_klp_livepatch'\n"
+                   "livepatch: 'test_klp_livepatch': initializing patching transition\n"
+                   "livepatch: 'test_klp_livepatch': starting patching transition\n"
+                   "livepatch: 'test_klp_livepatch': completing patching transition\n"
+                   "livepatch: 'test_klp_livepatch': patching complete\n"
+                   "test_klp_livepatch: this has been live patched\n");
+    // The golden transcript has every line: the echo and both outputs of /proc/cmdline.
+    const std::string golden = slurp((dir.path() / "v.expected").string());
+    CHECK(contains(golden, "% echo 'func klp_try_switch_task +p'"));
+    CHECK(golden.find("test_klp_livepatch: this has been live patched") !=
+          golden.rfind("test_klp_livepatch: this has been live patched"));
+}
