@@ -15,6 +15,7 @@ test: build
 bench: build
 	$(BUILD)/bench/klpemu_bench
 	$(BUILD)/bench/klpemu_cycle_bench
+	$(BUILD)/bench/klpemu_library_bench
 
 # The guest-execution fuzzer, long run (tests/fuzz/RESULTS.md): FUZZ_SECONDS of cases from
 # FUZZ_SEED on, one core, at low priority. Crashes and hangs land in $(BUILD)/fuzz-out.

@@ -196,9 +196,25 @@ Result<Action> parse_echo(std::string_view args) {
         a.shown = fmt::format("echo '{}' > {}", a.value, a.name);
         return Action{std::move(a)};
     }
+    if (auto t = trim(args); t.starts_with('"') && t.ends_with("/dev/kmsg")) {
+        // echo "TEXT" > /dev/kmsg: the selftests' log(); TEXT may hold $(cat FILE).
+        const size_t close = t.find('"', 1);
+        const auto rest = close == std::string_view::npos ? std::vector<std::string_view>{}
+                                                          : split_words(t.substr(close + 1));
+        if (rest.size() != 2 || rest[0] != ">") {
+            return make_error("expected 'echo \"TEXT\" > /dev/kmsg'");
+        }
+        ShellAction a;
+        a.kind = ShellAction::Kind::Echo;
+        a.value = std::string(t.substr(1, close - 1));
+        a.name = "/dev/kmsg"; // No `% ` line: the text itself is the kernel log line.
+        return Action{std::move(a)};
+    }
     auto words = split_words(args);
-    if (words.size() != 3 || words[1] != ">" || !words[2].starts_with("/sys/kernel/livepatch/")) {
-        return make_error("expected 'echo VALUE > /sys/kernel/livepatch/PATCH/{{enabled|force}}'");
+    if (words.size() != 3 || words[1] != ">" ||
+        !(words[2].starts_with("/sys/kernel/livepatch/") || words[2].starts_with("/sys/module/"))) {
+        return make_error("expected 'echo VALUE > /sys/kernel/livepatch/PATCH/{{enabled|force}}' "
+                          "or 'echo VALUE > /sys/module/MODULE/parameters/PARAM'");
     }
     ShellAction a;
     a.kind = ShellAction::Kind::Echo;
@@ -210,12 +226,34 @@ Result<Action> parse_echo(std::string_view args) {
 
 Result<Action> parse_cat(std::string_view args) {
     auto words = split_words(args);
-    if (words.size() != 1 || !words[0].starts_with("/")) {
-        return make_error("expected 'cat /proc/cmdline' or 'cat /sys/kernel/livepatch/...'");
+    const bool to_kmsg = words.size() == 3 && words[1] == ">" && words[2] == "/dev/kmsg" &&
+                         words[0].starts_with("/proc/");
+    if ((words.size() != 1 && !to_kmsg) || !words[0].starts_with("/")) {
+        return make_error("expected 'cat /proc/cmdline [> /dev/kmsg]' or "
+                          "'cat /sys/kernel/livepatch/...'");
     }
     ShellAction a;
     a.kind = ShellAction::Kind::Cat;
     a.name = std::string(words[0]);
+    a.value = to_kmsg ? "/dev/kmsg" : "";
+    return Action{std::move(a)};
+}
+
+// grep 'TEXT' /proc/NAME [> /dev/kmsg]: a cat that keeps the lines containing TEXT (the
+// selftests' `grep 'live patched' /proc/cmdline > /dev/kmsg`).
+Result<Action> parse_grep(std::string_view args) {
+    const auto t = trim(args);
+    const size_t close = t.starts_with("'") ? t.find('\'', 1) : std::string_view::npos;
+    if (close == std::string_view::npos || close == 1) {
+        return make_error("expected \"grep 'TEXT' /proc/NAME [> /dev/kmsg]\"");
+    }
+    auto cat = parse_cat(t.substr(close + 1));
+    const auto* shell = cat ? std::get_if<ShellAction>(&*cat) : nullptr;
+    if (!shell || !shell->name.starts_with("/proc/")) {
+        return make_error("expected \"grep 'TEXT' /proc/NAME [> /dev/kmsg]\"");
+    }
+    ShellAction a = *shell;
+    a.grep = std::string(t.substr(1, close - 1));
     return Action{std::move(a)};
 }
 
@@ -261,11 +299,16 @@ constexpr std::array k_actions{
     ActionInfo{"insmod", "insmod NAME [param=value...]",
                "load the deferred module NAME and run its module_init", parse_insmod},
     ActionInfo{"rmmod", "rmmod NAME", "run NAME's module_exit and unload it", parse_rmmod},
-    ActionInfo{"echo", "echo V > /sys/kernel/livepatch/PATCH/{enabled|force}",
-               "write a livepatch sysfs attribute", parse_echo},
-    ActionInfo{"cat", "cat /proc/cmdline|/sys/kernel/livepatch/...",
-               "read /proc/cmdline (runs cmdline_proc_show in a user task) or a sysfs file",
+    ActionInfo{"echo",
+               "echo V > /sys/kernel/livepatch/PATCH/{enabled|force}|"
+               "/sys/module/MODULE/parameters/PARAM",
+               "write a livepatch sysfs attribute or a module parameter", parse_echo},
+    ActionInfo{"cat", "cat /proc/NAME [> /dev/kmsg]|/sys/kernel/livepatch/...",
+               "read /proc/NAME (runs NAME_proc_show in a user task; with > /dev/kmsg its lines "
+               "go to the kernel log) or a sysfs file",
                parse_cat},
+    ActionInfo{"grep", "grep 'TEXT' /proc/NAME [> /dev/kmsg]",
+               "cat /proc/NAME keeping only the lines that contain TEXT", parse_grep},
     ActionInfo{"sysctl", "sysctl kernel.ftrace_enabled=0|1", "set kernel.ftrace_enabled",
                parse_sysctl},
     ActionInfo{"wait", "wait transition PATCH",

@@ -27,6 +27,8 @@ class ChromeTraceProcess;
 struct BackendEvent {
     enum class Kind {
         Log,     // A printk-style line written by guest code or by the patch engine.
+        Output,  // What a shell command printed (not the kernel log): cat's output, errors.
+        Trace,   // A tracer's line (the ftrace buffer, not the kernel log).
         Task,    // A task event worth reporting (started, exited, preempted, resumed).
         Irq,     // Interrupt entry/exit.
         Patch,   // A text write (patch site, PLT), symbolized.
@@ -108,6 +110,9 @@ class Backend {
     virtual void finish() {}
     // What the reliability checker saw, if one ran (after finish()).
     virtual std::optional<UnwindReport> unwind_report() const { return std::nullopt; }
+    // A shell step's line with the shell variables the backend knows expanded ($USER_PIDS:
+    // scenarios/shell_pids.h); unchanged by default.
+    virtual std::string expand_shell_line(std::string line) const { return line; }
     // The parts the step debugger inspects (scenarios/debug_access.h); empty by default.
     virtual DebugAccess debug_access() { return {}; }
 };

@@ -128,7 +128,7 @@ bool FtraceFeature::take_events(std::vector<BackendEvent>& out) {
         }
         BackendEvent b;
         b.kind = e.kind == patcher::Ftrace::Event::Kind::Patch ? BackendEvent::Kind::Patch
-                                                               : BackendEvent::Kind::Log;
+                                                               : BackendEvent::Kind::Trace;
         b.text = std::move(e.text);
         b.instruction = e.instruction;
         out.push_back(std::move(b));

@@ -40,6 +40,8 @@ constexpr std::array k_features{
     Feature{"graph-tracer", true, "function-graph return hijacking"},
     Feature{"livepatch", true, "livepatch redirection and transitions"},
     Feature{"unwinder", true, "reliable-stacktrace checking"},
+    Feature{"kprobes-on-ftrace", false, "kprobes placed through an ftrace ops",
+            "arm64 has no KPROBES_ON_FTRACE (test-kprobe requires CONFIG_KPROBES_ON_FTRACE)"},
 };
 
 } // namespace

@@ -26,6 +26,9 @@ struct Feature {
     std::string_view name;
     bool built; // This build implements it; a scenario requiring an unbuilt feature is skipped.
     std::string_view summary;
+    // Set when the kernel klpemu models has no such feature (so it will not be built): the
+    // skip reason, as the selftest that needs it words its own skip.
+    std::string_view absent_on_arm64 = {};
 };
 
 // Features a scenario can list in [scenario] requires.

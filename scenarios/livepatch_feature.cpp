@@ -24,7 +24,8 @@ Result<std::unique_ptr<MachineFeature>> attach(FeatureHost& host) {
         return make_error("livepatch needs ftrace and a module or livepatch [[object]]");
     }
     auto shell =
-        LivepatchShell::create(host.machine(), ftrace->ftrace(), host.scenario().machine.unwinder);
+        LivepatchShell::create(host.machine(), ftrace->ftrace(), host.scenario().machine.unwinder,
+                               host.request().policies);
     if (!shell) {
         return shell.error();
     }
@@ -56,6 +57,12 @@ std::optional<Result<void>> LivepatchFeature::handle(const Action& action) {
     return Result<void>{};
 }
 
+void LivepatchFeature::annotate_unwind_report(UnwindReport& report) const {
+    for (auto& p : report.policies) {
+        p.transition = m_shell->transition_verdict(p.policy);
+    }
+}
+
 bool LivepatchFeature::take_events(std::vector<BackendEvent>& out) {
     for (auto& line : m_shell->engine().take_log()) {
         BackendEvent e;
@@ -75,6 +82,9 @@ bool LivepatchFeature::take_events(std::vector<BackendEvent>& out) {
 }
 
 Result<void> LivepatchFeature::stop_requested() {
+    if (m_services.take_new_tasks()) {
+        m_host.tasks_created();
+    }
     auto r = m_shell->service(*this);
     if (!r) {
         return r.error();
@@ -87,7 +97,14 @@ Result<void> LivepatchFeature::place_module(std::string_view name) {
     auto it = std::find_if(objects.begin(), objects.end(),
                            [&](const ObjectSpec& o) { return o.deferred && o.name == name; });
     if (it == objects.end()) {
-        return make_error("insmod: no deferred [[object]] named '{}'", name);
+        const bool at_start = std::any_of(objects.begin(), objects.end(),
+                                          [&](const ObjectSpec& o) { return o.name == name; });
+        return at_start ? make_error("insmod {}: [[object]] '{}' is loaded at start; a module "
+                                     "insmod loads needs deferred = true",
+                                     name, name)
+                        : make_error("insmod {}: the scenario declares no module [[object]] "
+                                     "named '{}' (with deferred = true)",
+                                     name, name);
     }
     if (m_modules.modules().find(name)) {
         return make_error("insmod: '{}' is already loaded", name);

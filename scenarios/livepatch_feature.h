@@ -6,6 +6,7 @@
 // the machine for it.
 #pragma once
 
+#include "scenarios/kernel_services.h"
 #include "scenarios/livepatch_shell.h"
 #include "scenarios/machine_feature.h"
 #include "scenarios/modules_feature.h"
@@ -20,12 +21,15 @@ class LivepatchFeature final : public MachineFeature, private ShellHost {
 
     LivepatchFeature(FeatureHost& host, ModulesFeature& modules,
                      std::unique_ptr<LivepatchShell> shell)
-        : m_host(host), m_modules(modules), m_shell(std::move(shell)) {}
+        : m_host(host), m_modules(modules), m_shell(std::move(shell)),
+          m_services(host.machine(),
+                     patcher::livepatch::LivepatchOptions{}.instructions_per_second) {}
 
     Result<void> kernel_object_loaded(const LoadedObject& object) override;
     void objects_loaded() override { m_shell->objects_loaded(); }
     std::optional<Result<void>> handle(const Action& action) override;
     bool take_events(std::vector<BackendEvent>& out) override;
+    void annotate_unwind_report(UnwindReport& report) const override;
     Result<void> stop_requested() override;
 
   private:
@@ -37,10 +41,12 @@ class LivepatchFeature final : public MachineFeature, private ShellHost {
                                   std::span<const uint64_t> args, bool user) override;
     Result<RunStop> run_for(uint64_t instructions) override;
     void note(std::string line) override { m_host.note(std::move(line)); }
+    void output(std::string line) override { m_host.output(std::move(line)); }
 
     FeatureHost& m_host;
     ModulesFeature& m_modules;
     std::unique_ptr<LivepatchShell> m_shell;
+    KernelServices m_services; // kthreads and jiffies for the guest kernel's workqueue.c
 };
 
 } // namespace klpemu::scenario

@@ -16,6 +16,7 @@
 #include "patcher/livepatch/livepatch.h"
 #include "scenarios/backend.h"
 #include "scenarios/scenario_file.h"
+#include "scenarios/unwind_report.h"
 #include "unwinder/unwinder.h"
 
 #include <memory>
@@ -39,19 +40,28 @@ class ShellHost {
                                           std::span<const uint64_t> args, bool user) = 0;
     // Runs the machine for `instructions` (servicing the engine's delayed work).
     virtual Result<RunStop> run_for(uint64_t instructions) = 0;
+    // A kernel log line.
     virtual void note(std::string line) = 0;
+    // A line the shell command printed (cat's output, the shell's error messages).
+    virtual void output(std::string line) = 0;
 };
 
 class LivepatchShell final : public patcher::livepatch::TaskStacks {
   public:
     // Attaches the engine to `machine`; `policy` is the scenario's unwinder policy.
+    // `observed`: more policies whose decisions at every stack check are recorded
+    // (transition_verdict) but never acted on (`klpemu run --policies`).
     static Result<std::unique_ptr<LivepatchShell>>
-    create(emu::Machine& machine, patcher::Ftrace& ftrace, std::string policy);
+    create(emu::Machine& machine, patcher::Ftrace& ftrace, std::string policy,
+           const std::vector<std::string>& observed = {});
     ~LivepatchShell() override;
 
     patcher::livepatch::Livepatch& engine() { return *m_engine; }
     // After objects were loaded (CFI, symbols) and tasks created.
     void objects_loaded();
+    // Gives the walker and the truth every task's graph return stack (the function-graph
+    // tracer's hijacked returns are recovered from it, as kunwind does).
+    void wire_graph_stacks();
     void kernel_object_loaded(std::string name) { m_engine->add_kernel_object(std::move(name)); }
 
     // One shell action; the lines it prints go through ShellHost::note.
@@ -64,6 +74,10 @@ class LivepatchShell final : public patcher::livepatch::TaskStacks {
     std::optional<std::vector<GuestAddr>> true_stack(int task) override;
     std::string policy() const override { return m_policy; }
 
+    // What `policy` decided (or would have) at every stack check so far; nullopt if the policy
+    // was neither the scenario's nor observed, or no transition asked.
+    std::optional<TransitionVerdict> transition_verdict(std::string_view policy) const;
+
   private:
     LivepatchShell(emu::Machine& machine, std::string policy);
     Result<RunStop> insmod(ShellHost& host, const ShellAction& action);
@@ -74,6 +88,13 @@ class LivepatchShell final : public patcher::livepatch::TaskStacks {
     Result<int64_t> host_op(ShellHost& host, patcher::livepatch::HostOp op, uint64_t a = 0,
                             uint64_t b = 0);
     Result<void> set_params(const ShellAction& action);
+    Result<void> set_array_param(const std::string& module, const std::string& name,
+                                 GuestAddr array, const std::string& value);
+    Result<std::string> read_kobj_file(ShellHost& host,
+                                       const patcher::livepatch::SysfsTree::File& file);
+    Result<RunStop> kmsg(ShellHost& host, std::string text);
+    Result<void> write_param(const std::string& module, const std::string& name,
+                             const std::string& value, std::string_view who);
 
     emu::Machine& m_machine;
     std::string m_policy;
@@ -82,6 +103,19 @@ class LivepatchShell final : public patcher::livepatch::TaskStacks {
     std::unique_ptr<patcher::livepatch::Livepatch> m_engine;
     std::unique_ptr<unwinder::MachineChecker> m_truth;
     std::unique_ptr<unwinder::TaskWalker> m_walker;
+    patcher::Ftrace* m_ftrace = nullptr; // Its graph return stacks, for the walker and the truth.
+    int m_graph_wired = 0;               // Tasks [0, m_graph_wired) have theirs set.
+    // Every policy whose decisions are recorded (the scenario's first), with its walker.
+    struct Judged {
+        std::string policy;
+        std::unique_ptr<unwinder::TaskWalker> walker;
+        TransitionVerdict verdict;
+    };
+    std::vector<Judged> m_judged;
+    // Records every judged policy's decision for `task` (its stack asked for by the transition).
+    void judge_policies(int task);
+    void judge(TransitionVerdict& verdict, const emu::StackWalkResult& trace, int task);
+    TransitionVerdict m_own; // The scenario's policy, the one the transition acts on.
     bool m_in_work = false;
 };
 

@@ -6,6 +6,7 @@
 // scenario adds to the plain machine (ftrace, modules, the reliability check, ...) comes from
 // features that attach themselves (machine_feature.h); this file knows none of them by name.
 #include "scenarios/machine_backend.h"
+#include "scenarios/shell_pids.h"
 
 #include "emu/assembler.h"
 #include "emu/c_compiler.h"
@@ -107,6 +108,9 @@ class MachineBackend final : public Backend, public FeatureHost {
     Result<void> ftrace(const FtraceAction& action) override;
     Result<void> feature_action(const Action& action) override;
     uint64_t instructions() const override { return m_machine->instructions(); }
+    std::string expand_shell_line(std::string line) const override {
+        return expand_user_pids(std::move(line), *m_machine);
+    }
     uint64_t cycles() const override;
     void finish() override {
         if (m_trace) {
@@ -116,6 +120,9 @@ class MachineBackend final : public Backend, public FeatureHost {
     std::optional<UnwindReport> unwind_report() const override {
         for (const auto& f : m_features) {
             if (auto report = f->unwind_report()) {
+                for (const auto& other : m_features) {
+                    other->annotate_unwind_report(*report);
+                }
                 return report;
             }
         }
@@ -127,6 +134,7 @@ class MachineBackend final : public Backend, public FeatureHost {
     const Scenario& scenario() const override { return m_s; }
     const UnwindRequest& request() const override { return m_request; }
     void note(std::string text) override;
+    void output(std::string text) override;
     Result<ObjectBytes> object_bytes(const ObjectSpec& object) const override;
     Result<CallOutcome> call_at(GuestAddr addr, std::string_view name,
                                 std::span<const uint64_t> args, bool user = false) override;
@@ -136,6 +144,11 @@ class MachineBackend final : public Backend, public FeatureHost {
     void objects_loaded() override {
         for (const auto& f : m_features) {
             f->objects_loaded();
+        }
+    }
+    void tasks_created() override {
+        for (const auto& f : m_features) {
+            f->tasks_created();
         }
     }
 
@@ -161,11 +174,6 @@ class MachineBackend final : public Backend, public FeatureHost {
     std::optional<Result<void>> dispatch(const Action& action);
     // Moves what the machine and the features reported so far into m_pending, in order.
     void flush();
-    void tasks_created() {
-        for (const auto& f : m_features) {
-            f->tasks_created();
-        }
-    }
 
     const Scenario& m_s;
     UnwindRequest m_request;
@@ -206,8 +214,29 @@ std::optional<Result<void>> MachineBackend::dispatch(const Action& action) {
     return std::nullopt;
 }
 
+// Why no feature took `action`: the shell's actions belong to the livepatch feature.
+std::string unhandled_action(const Action& action) {
+    const auto* shell = std::get_if<ShellAction>(&action);
+    if (!shell) {
+        return "no feature of this scenario takes that action";
+    }
+    switch (shell->kind) {
+    case ShellAction::Kind::Insmod:
+    case ShellAction::Kind::Rmmod:
+        return fmt::format("{} {}: no feature of this scenario loads modules with the shell: it "
+                           "needs [scenario] requires = [\"livepatch\"] and a deferred "
+                           "[[object]] named '{}'",
+                           shell->kind == ShellAction::Kind::Insmod ? "insmod" : "rmmod",
+                           shell->name, shell->name);
+    default:
+        return fmt::format("'{}': no feature of this scenario takes shell actions: it needs "
+                           "[scenario] requires = [\"livepatch\"]",
+                           shell->name);
+    }
+}
+
 Result<void> MachineBackend::feature_action(const Action& action) {
-    return dispatch(action).value_or(make_error("no feature of this scenario takes that action"));
+    return dispatch(action).value_or(make_error("{}", unhandled_action(action)));
 }
 
 Result<void> MachineBackend::module_action(const ModuleAction& action) {
@@ -221,11 +250,14 @@ Result<void> MachineBackend::ftrace(const FtraceAction& action) {
 
 void MachineBackend::note(std::string text) {
     flush();
-    BackendEvent e;
-    e.kind = BackendEvent::Kind::Log;
-    e.text = std::move(text);
-    e.instruction = m_machine->instructions();
-    m_pending.push_back(std::move(e));
+    m_pending.push_back(
+        line_event(BackendEvent::Kind::Log, std::move(text), m_machine->instructions()));
+}
+
+void MachineBackend::output(std::string text) {
+    flush();
+    m_pending.push_back(
+        line_event(BackendEvent::Kind::Output, std::move(text), m_machine->instructions()));
 }
 
 Result<ObjectBytes> MachineBackend::object_bytes(const ObjectSpec& object) const {

@@ -60,6 +60,8 @@ class FeatureHost {
     virtual const UnwindRequest& request() const = 0;
     // Appends a transcript line after everything reported so far.
     virtual void note(std::string text) = 0;
+    // Appends a line a shell command printed (not the kernel log), like note().
+    virtual void output(std::string text) = 0;
     // The object's ELF bytes: assembled or compiled with the flags the [machine] asks for.
     virtual Result<ObjectBytes> object_bytes(const ObjectSpec& object) const = 0;
     // Runs `addr(args)` on a fresh kthread until it returns (a module's init).
@@ -71,6 +73,8 @@ class FeatureHost {
     virtual void object_removed(std::string_view name) = 0;
     // Tells every feature that objects were loaded (CFI, symbols to re-resolve).
     virtual void objects_loaded() = 0;
+    // Tells every feature that tasks were created (a host call started a kthread).
+    virtual void tasks_created() = 0;
     // The attached feature of type T, or null.
     template <typename T> T* feature() {
         for (MachineFeature* f : features()) {
@@ -106,6 +110,8 @@ class MachineFeature {
     // feature reports events at all, and the backend orders the batch by the clock after it.
     virtual bool take_events(std::vector<BackendEvent>& /*out*/) { return false; }
     virtual std::optional<UnwindReport> unwind_report() const { return std::nullopt; }
+    // Adds this feature's per-policy figures to the report another feature made.
+    virtual void annotate_unwind_report(UnwindReport& /*report*/) const {}
     // Fills in the part of the step debugger's view this feature owns (scenarios/debug_access.h).
     virtual void describe(DebugAccess& /*access*/) {}
     // The machine stopped because some observer asked (Machine::request_stop): run deferred

@@ -4,7 +4,9 @@
 //    "summary":{"pass","fail","error","skip"}}
 // `findings` lists every finding of the run, expected or not. "unwind" appears when the
 // reliability checker ran: {policy: {"asserted","checked","reliable_correct","unreliable",
-// "unsound","skipped","unsound_at":[{"where","pc","view","task"}]}}.
+// "unsound","skipped","unsound_at":[{"where","pc","view","task"}],
+// "transition"?:{"asked","would_switch","premature","safe"}}} ("transition" in livepatch
+// scenarios: the policy's decisions at every klp_try_switch_task stack check).
 #include "scenarios/report_formats.h"
 
 #include <fmt/format.h>
@@ -31,6 +33,14 @@ nlohmann::json unwind_json(const UnwindReport& report) {
                          {"unsound", p.counts.unsound},
                          {"skipped", p.counts.skipped},
                          {"unsound_at", std::move(at)}};
+        if (p.transition) {
+            // Would a transition using this policy have completed safely: no task switched
+            // while its true stack held a function being replaced.
+            out[p.policy]["transition"] = {{"asked", p.transition->asked},
+                                           {"would_switch", p.transition->would_switch},
+                                           {"premature", p.transition->premature},
+                                           {"safe", p.transition->premature == 0}};
+        }
     }
     return out;
 }

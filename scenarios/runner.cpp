@@ -7,6 +7,7 @@
 #include "scenarios/golden.h"
 #include "scenarios/guest_value.h"
 #include "scenarios/known_names.h"
+#include "scenarios/kselftest_view.h"
 #include "scenarios/scenario_parser.h"
 #include "scenarios/transcript.h"
 
@@ -32,6 +33,23 @@ std::string step_line(const Step& step) {
         return fmt::format("when {}: {}", step.trigger.reach.str(), step.text);
     }
     return step.text;
+}
+
+// A shell step whose `% ` line the selftests write to the kernel log (insmod, rmmod, echo).
+// The dynamic-debug echo, which functions.sh does not log, has neither of check_result's
+// keywords, so no view ever shows it either way.
+bool logged_by_selftests(const Step& step) {
+    const auto* shell = std::get_if<ShellAction>(&step.action);
+    return shell && step.trigger.kind == Trigger::Kind::AfterPrevious && !shell->shown.empty();
+}
+
+// Where a logged event's line comes from, for the views of the transcript (transcript.h).
+LineKind line_kind(BackendEvent::Kind kind) {
+    switch (kind) {
+    case BackendEvent::Kind::Log: return LineKind::KernelLog;
+    case BackendEvent::Kind::Output: return LineKind::ShellOutput;
+    default: return LineKind::Other;
+    }
 }
 
 // One scenario's run state: the backend, the transcript and the record being built.
@@ -102,7 +120,9 @@ void Play::drain() {
             record.findings.push_back(std::move(e.finding));
             break;
         case BackendEvent::Kind::Log:
-            transcript.event(e.text);
+        case BackendEvent::Kind::Output:
+        case BackendEvent::Kind::Trace:
+            transcript.event(e.text, line_kind(e.kind));
             record.log.push_back(std::move(e.text));
             break;
         case BackendEvent::Kind::Patch:
@@ -245,7 +265,7 @@ Result<bool> Play::perform(const Step& step) {
         return true;
     }
     const auto& log = std::get<LogAction>(step.action);
-    transcript.event(log.text);
+    transcript.event(log.text, LineKind::KernelLog); // As `echo TEXT > /dev/kmsg`.
     record.log.push_back(log.text);
     return true;
 }
@@ -276,8 +296,10 @@ Result<void> Play::play() {
         }
         // The step line comes first: running the machine until the trigger fires is part of
         // what the step caused.
-        if (const std::string line = step_line(step); !line.empty()) {
-            transcript.action(line);
+        if (const std::string line = m_backend.expand_shell_line(step_line(step));
+            !line.empty()) {
+            transcript.action(line,
+                              logged_by_selftests(step) ? LineKind::ShellLog : LineKind::Action);
         }
         auto fired = fire_trigger(step);
         KLP_TRY(fired);
@@ -329,7 +351,10 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
         for (const auto& f : known_features()) {
             if (f.name == wanted && !f.built) {
                 r.status = Status::Skip;
-                r.message = fmt::format("requires '{}' ({}), not built yet", f.name, f.summary);
+                r.message =
+                    f.absent_on_arm64.empty()
+                        ? fmt::format("requires '{}' ({}), not built yet", f.name, f.summary)
+                        : fmt::format("requires '{}': {}", f.name, f.absent_on_arm64);
                 return r;
             }
         }
@@ -351,6 +376,7 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
     r.cycles = play.record.cycles;
     r.findings = play.record.findings;
     r.transcript = play.transcript.str();
+    r.kselftest_view = kselftest_view(play.transcript);
     r.unwind = (*backend)->unwind_report();
     if (!played) {
         r.status = Status::Error;

@@ -142,9 +142,10 @@ struct ShellAction {
     enum class Kind { Insmod, Rmmod, Echo, Cat, Sysctl, Wait };
     Kind kind = Kind::Insmod;
     std::string name;                // Module, path, sysctl key or patch name.
-    std::string value;               // echo / sysctl value.
+    std::string value;               // echo / sysctl value; cat: "/dev/kmsg" redirects.
     std::vector<std::string> params; // insmod parameters, `name=value`.
     std::string shown; // The `% ` transcript line the selftests log; empty: none.
+    std::string grep; // Cat written as `grep 'TEXT' FILE`: only lines containing TEXT.
 };
 using Action =
     std::variant<RunAction, UntilAction, IrqAction, CallAction, LogAction, FtraceAction,

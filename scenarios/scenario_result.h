@@ -32,6 +32,7 @@ struct ScenarioResult {
     uint64_t instructions = 0;
     uint64_t cycles = 0;
     std::string transcript;
+    std::string kselftest_view; // The selftests' check_result view of it (kselftest_view.h).
     std::string golden_file;
     std::string diff;            // Unified diff golden -> transcript; empty if it matched.
     bool golden_updated = false; // --update rewrote the golden file.

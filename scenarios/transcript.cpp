@@ -5,14 +5,18 @@
 
 namespace klpemu::scenario {
 
-void Transcript::action(std::string_view text) { m_lines.push_back(fmt::format("% {}", text)); }
+void Transcript::action(std::string_view text, LineKind kind) {
+    m_lines.push_back(fmt::format("% {}", text));
+    m_kinds.push_back(kind);
+}
 
-void Transcript::event(std::string_view line) {
+void Transcript::event(std::string_view line, LineKind kind) {
     // One event is one line: embedded newlines would make goldens ambiguous.
     size_t start = 0;
     while (start <= line.size()) {
         const auto end = line.find('\n', start);
         m_lines.emplace_back(line.substr(start, end == std::string_view::npos ? end : end - start));
+        m_kinds.push_back(kind);
         if (end == std::string_view::npos) {
             break;
         }
@@ -20,7 +24,10 @@ void Transcript::event(std::string_view line) {
     }
 }
 
-void Transcript::finding(const Finding& f) { m_lines.push_back(finding_line(f)); }
+void Transcript::finding(const Finding& f) {
+    m_lines.push_back(finding_line(f));
+    m_kinds.push_back(LineKind::Other);
+}
 
 std::string Transcript::str() const {
     std::string out;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,14 @@ struct UnsoundBoundary {
     std::string task;
 };
 
+// What a policy would have decided at every stack check of a livepatch transition
+// (klp_try_switch_task) had the transition used it, judged against the ground truth.
+struct TransitionVerdict {
+    uint64_t asked = 0;        // Stack checks of tasks that were not running.
+    uint64_t would_switch = 0; // The policy's trace was reliable and clean: the task switches.
+    uint64_t premature = 0;    // ... although its true stack held a function being replaced.
+};
+
 struct UnwindPolicyReport {
     std::string policy;
     // The scenario asked for this policy: its findings are in the transcript and the verdict.
@@ -34,6 +43,8 @@ struct UnwindPolicyReport {
     bool asserted = false;
     UnwindCounts counts;
     std::vector<UnsoundBoundary> unsound;
+    // Set in scenarios with livepatch transitions (scenarios/livepatch_shell.h).
+    std::optional<TransitionVerdict> transition;
 };
 
 struct UnwindFunctionRow {

@@ -39,7 +39,22 @@ struct RunCommandOptions {
     std::vector<std::string> reports; // --report NAME, repeatable (tools/run_reports.h)
     int skip_exit_code = 0;           // --skip-exit-code N: exit N when every scenario skipped.
     std::string cycles;               // --cycles fast|pipeline (overrides [machine] cycles)
+    bool kselftest = false;           // --kselftest: stdout is the selftests' view.
 };
+
+// --kselftest: each scenario's check_result view (scenarios/kselftest_view.h). One scenario:
+// exactly its view, to diff with the kernel's expected text; several: each after a
+// `==> FILE <==` header, separated by an empty line.
+std::string kselftest_views(const std::vector<ScenarioResult>& results) {
+    if (results.size() == 1) {
+        return results.front().kselftest_view;
+    }
+    std::string out;
+    for (const auto& r : results) {
+        out += fmt::format("{}==> {} <==\n{}", out.empty() ? "" : "\n", r.file, r.kselftest_view);
+    }
+    return out;
+}
 
 fs::path self_exe() {
     std::error_code ec;
@@ -107,8 +122,15 @@ int run_scenarios(const RunCommandOptions& o) {
     const Result<void> added =
         add_run_reports(o.reports, o.format, report,
                         o.cycles == "pipeline" ? CycleAccuracy::Pipeline : CycleAccuracy::Fast);
-    std::fwrite(report.data(), 1, report.size(), stdout);
-    std::fflush(stdout);
+    if (o.kselftest) { // The verdicts go to stderr, so stdout can be diffed.
+        const std::string views = kselftest_views(results);
+        std::fwrite(views.data(), 1, views.size(), stdout);
+        std::fflush(stdout);
+        std::fwrite(report.data(), 1, report.size(), stderr);
+    } else {
+        std::fwrite(report.data(), 1, report.size(), stdout);
+        std::fflush(stdout);
+    }
 
     if (!o.trace_file.empty()) {
         std::ofstream out(o.trace_file, std::ios::binary | std::ios::trunc);
@@ -159,6 +181,10 @@ void register_run_command(CLI::App& app, int& exit_status) {
                     "prediction, I-cache/I-TLB, exception and text-patching costs "
                     "(docs/machine.md)")
         ->check(CLI::IsMember({"fast", "pipeline"}));
+    run->add_flag("--kselftest", options->kselftest,
+                  "Print each scenario's transcript as the livepatch selftests' check_result "
+                  "sees the kernel log (their `% ` shell lines and the log lines with "
+                  "'livepatch:' or 'test_klp'); the verdicts go to standard error");
     run->add_flag("--update", options->update,
                   "Rewrite each scenario's golden transcript (NAME.expected) from this run");
     run->add_option("--report", options->reports,

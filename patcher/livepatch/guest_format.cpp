@@ -37,6 +37,23 @@ std::string pad(std::string body, size_t width, bool left, bool zero) {
     return std::string(n, ' ') + body;
 }
 
+// %pGg: the named GFP masks of <linux/slab.h>, else the raw value as the kernel prints an
+// unknown remainder.
+std::string gfp_flags_text(uint32_t flags) {
+    switch (flags) {
+    case 0x0cc0:
+        return "GFP_KERNEL";
+    case 0x0820:
+        return "GFP_ATOMIC";
+    case 0x0800:
+        return "GFP_NOWAIT";
+    case 0:
+        return "0x0";
+    default:
+        return fmt::format("{:#x}", flags);
+    }
+}
+
 } // namespace
 
 std::string format_guest(const emu::GuestMemory& memory, const SymbolTable& symbols,
@@ -104,6 +121,10 @@ std::string format_guest(const emu::GuestMemory& memory, const SymbolTable& symb
                 const Symbolized s = symbols.symbolize(GuestAddr(v));
                 body = format[j + 1] == 's' ? s.base : s.str();
                 ++j;
+            } else if (j + 2 < format.size() && format[j + 1] == 'G' && format[j + 2] == 'g') {
+                // %pGg: the gfp_t the argument points at, by name (lib/vsprintf.c flags_string).
+                body = gfp_flags_text(memory.load<uint32_t>(GuestAddr(v)));
+                j += 2;
             } else {
                 if (j + 1 < format.size() && format[j + 1] == 'x') {
                     ++j;

@@ -1,7 +1,7 @@
 // vsnprintf for guest format strings: printk and seq_printf lines are formatted on the host
 // from the guest's variadic arguments (AAPCS64: the first ones in registers, the rest on the
 // stack in 8-byte slots). Supports the conversions kernel modules use in log lines:
-// %s %d %i %u %x %X %c %p %px %ps %pS %%, the l/ll/z/h length modifiers, '-' and '0' flags
+// %s %d %i %u %x %X %c %p %px %ps %pS %pGg %%, the l/ll/z/h length modifiers, '-' and '0' flags
 // and a field width. %p prints a hashed-looking value in the kernel; here it prints the
 // address in hex like %px (documented in docs/livepatch.md), so transcripts stay readable.
 #pragma once

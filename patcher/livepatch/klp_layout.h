@@ -33,5 +33,13 @@ enum class ModuleState : uint32_t { Live = 0, Coming = 1, Going = 2, Unformed = 
 // struct kernel_param (module_param records in section __param)
 inline constexpr uint64_t kParamName = 0, kParamArg = 8, kParamType = 16, kParamSize = 20,
                           kParamRecordSize = 24;
+// kernel_param type values; struct kparam_array (module_param_array's record, type 2)
+inline constexpr uint32_t kParamTypeScalar = 0, kParamTypeCharp = 1, kParamTypeArray = 2;
+inline constexpr uint64_t kArrMax = 0, kArrElemSize = 4, kArrNum = 8, kArrElem = 16;
+// struct task_struct (asm/current.h) and struct kobject, struct attribute, struct kobj_attribute
+inline constexpr uint64_t kTaskPid = 0, kTaskTgid = 4, kTaskComm = 8, kTaskCommLen = 16,
+                          kTaskSize = 24;
+inline constexpr uint64_t kKobjName = 0, kKobjParent = 8, kKobjSize = 16;
+inline constexpr uint64_t kAttrName = 0, kKobjAttrShow = 16;
 
 } // namespace klpemu::patcher::klp_layout

@@ -23,7 +23,7 @@ namespace L = klp_layout;
 
 namespace {
 
-constexpr int64_t kEINVAL = 22, kEBUSY = 16, kENODEV = 19, kENOMEM = 12;
+constexpr int64_t kEINVAL = 22, kEBUSY = 16, kENODEV = 19, kENOMEM = 12, kENOENT = 2;
 
 // The API operations of guest/klp_support.S (x9).
 enum ApiOp : uint64_t {
@@ -44,6 +44,11 @@ enum ApiOp : uint64_t {
     kOpGetState = 15,
     kOpGetPrevState = 16,
     kOpWarn = 17,
+    kOpGetCurrent = 40,
+    kOpKobjectCreate = 41,
+    kOpKobjectPut = 42,
+    kOpSysfsCreateFile = 43,
+    kOpSprintf = 44, // sprintf, sysfs_emit
 };
 
 } // namespace
@@ -83,6 +88,7 @@ Result<void> Livepatch::install() {
     KLP_TRY(need("klp_seq_file", m_seq_file));
     KLP_TRY(need("klp_heap", m_heap_next));
     KLP_TRY(need("klp_heap_end", m_heap_end));
+    KLP_TRY(need("klp_sysfs_page", m_sysfs_page));
     m_machine.register_host_call(hc::kStart, [this](emu::HostCallContext& c) { on_start(c); });
     m_machine.register_host_call(hc::kResume, [this](emu::HostCallContext& c) { on_resume(c); });
     m_machine.add_observer(this);
@@ -146,7 +152,8 @@ std::optional<uint64_t> Livepatch::immediate_op(uint64_t op, emu::HostCallContex
     const emu::GuestMemory& mem = m_machine.memory();
     switch (op) {
     case kOpPrintk:
-    case kOpSeqPrintf: {
+    case kOpSeqPrintf:
+    case kOpSprintf: {
         // Variadic: registers after the format, then the stack above klp_api's frame.
         const int first = op == kOpPrintk ? 1 : 2;
         int reg = first;
@@ -164,6 +171,11 @@ std::optional<uint64_t> Livepatch::immediate_op(uint64_t op, emu::HostCallContex
         if (op == kOpSeqPrintf) {
             m_seq_output += text;
             return 0;
+        }
+        if (op == kOpSprintf) {
+            text.push_back('\0');
+            (void)m_machine.memory().write(GuestAddr(ctx.arg(0)), text.data(), text.size());
+            return uint64_t(text.size() - 1);
         }
         std::string level = "4"; // default_message_loglevel
         if (text.size() >= 2 && text[0] == '\001') {
@@ -197,6 +209,15 @@ std::optional<uint64_t> Livepatch::immediate_op(uint64_t op, emu::HostCallContex
         return get_state(ctx.arg(0), ctx.arg(1));
     case kOpGetPrevState:
         return get_prev_state(ctx.arg(0));
+    case kOpGetCurrent:
+        return task_struct_of(ctx.task());
+    case kOpKobjectCreate:
+        return kobject_create(ctx.arg(0), ctx.arg(1));
+    case kOpKobjectPut:
+        kobject_put(ctx.arg(0));
+        return 0;
+    case kOpSysfsCreateFile:
+        return uint64_t(sysfs_create_file(ctx.arg(0), ctx.arg(1)));
     case kOpWarn:
         klp_log(fmt::format("WARNING: CPU: {} PID: {} at {}:{}", ctx.cpu(), ctx.task().id,
                             read_guest_string(mem, GuestAddr(ctx.arg(0))), ctx.arg(1)));
@@ -1047,6 +1068,59 @@ uint64_t Livepatch::get_prev_state(uint64_t id) const {
         }
     }
     return last;
+}
+
+// ---- current, /sys/kernel -----------------------------------------------------------------------
+
+uint64_t Livepatch::task_struct_of(const emu::Task& task) {
+    if (auto it = m_task_structs.find(task.id); it != m_task_structs.end()) {
+        return it->second;
+    }
+    const uint64_t ts = alloc(L::kTaskSize);
+    if (ts == 0) {
+        return 0;
+    }
+    emu::GuestMemory& mem = m_machine.memory();
+    mem.store<uint32_t>(GuestAddr(ts + L::kTaskPid), uint32_t(task.id));
+    mem.store<uint32_t>(GuestAddr(ts + L::kTaskTgid), uint32_t(task.id));
+    const std::string comm = task.name.substr(0, L::kTaskCommLen - 1);
+    (void)mem.write(GuestAddr(ts + L::kTaskComm), comm.data(), comm.size());
+    m_task_structs.emplace(task.id, ts);
+    return ts;
+}
+
+uint64_t Livepatch::kobject_create(uint64_t name, uint64_t parent) {
+    const uint64_t kobj = alloc(L::kKobjSize);
+    if (kobj == 0 || name == 0) {
+        return 0;
+    }
+    emu::GuestMemory& mem = m_machine.memory();
+    mem.store<uint64_t>(GuestAddr(kobj + L::kKobjName), name);
+    mem.store<uint64_t>(GuestAddr(kobj + L::kKobjParent), parent);
+    m_sysfs.add_dir(GuestAddr(kobj), read_guest_string(mem, GuestAddr(name)), GuestAddr(parent));
+    return kobj;
+}
+
+void Livepatch::kobject_put(uint64_t kobj) {
+    if (kobj != 0) {
+        m_sysfs.remove_dir(GuestAddr(kobj));
+        free_mem(kobj);
+    }
+}
+
+int64_t Livepatch::sysfs_create_file(uint64_t kobj, uint64_t attr) {
+    const emu::GuestMemory& mem = m_machine.memory();
+    if (attr == 0) {
+        return -kEINVAL;
+    }
+    const std::string name =
+        read_guest_string(mem, GuestAddr(mem.load<uint64_t>(GuestAddr(attr + L::kAttrName))));
+    const GuestAddr show(mem.load<uint64_t>(GuestAddr(attr + L::kKobjAttrShow)));
+    if (!m_sysfs.add_file(GuestAddr(kobj), name,
+                          SysfsTree::File{GuestAddr(kobj), GuestAddr(attr), show})) {
+        return -kENOENT;
+    }
+    return 0;
 }
 
 } // namespace klpemu::patcher::livepatch

@@ -31,6 +31,7 @@
 #include "emu/stack_walk.h"
 #include "patcher/ftrace.h"
 #include "patcher/livepatch/guest_proc.h"
+#include "patcher/livepatch/sysfs_tree.h"
 
 #include <cstdint>
 #include <deque>
@@ -119,6 +120,11 @@ class Livepatch final : public emu::ExecutionObserver {
     void set_switch_debug(bool on) { m_debug_switch = on; }
     // Whether a patch named `name` is in transition / exists.
     bool in_transition(std::string_view name) const;
+    // Whether `entries` (a stack trace) hold a function the transition in progress replaces,
+    // in its direction (klp_check_stack_func's ranges); false outside a transition.
+    bool holds_function_being_replaced(const std::vector<GuestAddr>& entries) const {
+        return stack_holds_patched(entries, nullptr);
+    }
     bool has_patch(std::string_view name) const;
     // The delayed work is due (clock past its deadline and no operation running).
     bool work_due() const;
@@ -129,6 +135,12 @@ class Livepatch final : public emu::ExecutionObserver {
     // seq_file output collected since the previous call (`cat /proc/...`).
     std::string take_seq_output() { return std::exchange(m_seq_output, {}); }
     GuestAddr seq_file() const { return m_seq_file; }
+    // A file a module created under /sys/kernel (kobject_create_and_add + sysfs_create_file),
+    // and the page its show() writes into.
+    std::optional<SysfsTree::File> sysfs_file(std::string_view path) const {
+        return m_sysfs.find(path);
+    }
+    GuestAddr sysfs_page() const { return m_sysfs_page; }
     // Sets the state field of `module`'s __this_module, if it has one.
     void set_module_state(std::string_view module, uint32_t state);
 
@@ -220,6 +232,12 @@ class Livepatch final : public emu::ExecutionObserver {
     GuestProc shadow_free(uint64_t obj, uint64_t id, uint64_t dtor, bool all);
     uint64_t get_state(uint64_t patch, uint64_t id) const;
     uint64_t get_prev_state(uint64_t id) const;
+    // get_current(): the calling task's struct task_struct (made at its first call).
+    uint64_t task_struct_of(const emu::Task& task);
+    // kobject_create_and_add, kobject_put, sysfs_create_file.
+    uint64_t kobject_create(uint64_t name, uint64_t parent);
+    void kobject_put(uint64_t kobj);
+    int64_t sysfs_create_file(uint64_t kobj, uint64_t attr);
 
     // Guest memory and log helpers.
     uint64_t alloc(uint64_t size);
@@ -238,7 +256,9 @@ class Livepatch final : public emu::ExecutionObserver {
     TaskStacks* m_stacks = nullptr;
     std::vector<std::string> m_kernel_objects;
     Modules* m_module_loader = nullptr;
-    GuestAddr m_host_op, m_seq_file, m_heap_next, m_heap_end;
+    GuestAddr m_host_op, m_seq_file, m_heap_next, m_heap_end, m_sysfs_page;
+    SysfsTree m_sysfs;
+    std::map<int, uint64_t> m_task_structs;     // get_current(): task id -> struct task_struct
     std::map<uint64_t, uint64_t> m_heap_blocks; // address -> size
     std::vector<uint64_t> m_heap_free;
 

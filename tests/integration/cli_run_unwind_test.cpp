@@ -36,6 +36,9 @@ TEST_CASE("kunwind and cfi are never unsound anywhere in the bundled library") {
     REQUIRE(doc["scenarios"].size() > 20);
     for (const auto& s : doc["scenarios"]) {
         CAPTURE(s["file"].get<std::string>());
+        if (s["status"] == "skip") {
+            continue; // Never run (test-kprobe: arm64 has no KPROBES_ON_FTRACE).
+        }
         REQUIRE(s["stats"].contains("unwind"));
         const auto& u = s["stats"]["unwind"];
         REQUIRE(u.size() == 4);

@@ -74,6 +74,13 @@ klp_api:
         KLP_STUB klp_get_state, 15
         KLP_STUB klp_get_prev_state, 16
         KLP_STUB klp_warn_slowpath, 17
+// current, /sys/kernel directories and files (sysfs_tree.h), sprintf.
+        KLP_STUB get_current, 40
+        KLP_STUB kobject_create_and_add, 41
+        KLP_STUB kobject_put, 42
+        KLP_STUB sysfs_create_file, 43
+        KLP_STUB sysfs_emit, 44
+        KLP_STUB sprintf, 44
 
 // The seq_file a `cat /proc/...` read fills (its output is collected by the host).
         .data
@@ -81,6 +88,23 @@ klp_api:
         .globl  klp_seq_file
 klp_seq_file:
         .quad   0, 0, 0, 0
+
+// /sys/kernel's kobject (kernel_kobj) and the page a sysfs show() writes into.
+        .section .rodata
+klp_kernel_kobj_name:
+        .asciz  "kernel"
+        .data
+        .p2align 3
+klp_kernel_kobject:
+        .quad   klp_kernel_kobj_name, 0
+        .globl  kernel_kobj
+kernel_kobj:
+        .quad   klp_kernel_kobject
+        .bss
+        .p2align 12
+        .globl  klp_sysfs_page
+klp_sysfs_page:
+        .space  0x1000
 
 // The tiny allocator's arena (kzalloc, klp_shadow_alloc): the engine hands out blocks.
         .bss

@@ -35,4 +35,10 @@ __printf(1, 2) int _printk(const char *fmt, ...);
 #define pr_cont(fmt, ...) printk(KERN_CONT fmt, ##__VA_ARGS__)
 #define pr_debug(fmt, ...) printk(KERN_DEBUG pr_fmt(fmt), ##__VA_ARGS__)
 
+/* The console log level (kernel/printk: console_printk[0]); the bundled kselftest kernel
+ * defines it (scenarios/livepatch/kselftest/kernel/printk.c). */
+extern int console_loglevel;
+#define CONSOLE_LOGLEVEL_DEFAULT 7
+#define CONSOLE_LOGLEVEL_MOTORMOUTH 15
+
 #endif

@@ -3,8 +3,12 @@
 #define _KLPEMU_LINUX_SCHED_H
 
 #include <linux/types.h>
+#include <asm/current.h>
 
 void schedule(void);
 #define cond_resched() schedule()
+
+static inline pid_t task_pid_nr(struct task_struct *t) { return t->pid; }
+static inline pid_t task_tgid_vnr(struct task_struct *t) { return t->tgid; }
 
 #endif

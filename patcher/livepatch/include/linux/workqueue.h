@@ -1,5 +1,7 @@
-/* klpemu guest kernel API: <linux/workqueue.h>. Work items run on a kworker kthread the engine
- * starts; delayed work waits in simulated time (docs/livepatch.md, "Time"). */
+/* klpemu guest kernel API: <linux/workqueue.h>. schedule_work, flush_work and msecs_to_jiffies
+ * are implemented by the kselftest kernel's workqueue.c (scenarios/livepatch/kselftest/kernel/):
+ * each queued work item runs on a fresh kworker kthread of the queueing CPU. Delayed work is
+ * declared only (not implemented yet). */
 #ifndef _KLPEMU_LINUX_WORKQUEUE_H
 #define _KLPEMU_LINUX_WORKQUEUE_H
 

@@ -1,0 +1,39 @@
+// Host services of klpemu's guest mini kernel that guest code cannot do by itself: starting a
+// kthread (kthread_run, for the workqueue's kworkers) and reading jiffies (for msleep), both
+// on the instruction clock of docs/livepatch.md ("Time"). The guest side is
+// scenarios/livepatch/kselftest/kernel/workqueue.c; the host calls are in the scenarios range:
+//   0x220 kthread_run: x0 = fn(long), x1 = its argument; the kthread starts on the caller's CPU
+//         (queue_work on the local CPU's pool); returns its task id, or -ENOMEM.
+//   0x221 jiffies: the clock in jiffies, kJiffiesPerSecond (HZ) per simulated second.
+// A kthread made inside a host call is announced to the scenario's features (the unwinder's
+// ground truth, ...) before it runs: the call asks the machine to stop, and the owner calls
+// take_new_tasks() when it handles the stop.
+#pragma once
+
+#include "emu/machine.h"
+
+#include <cstdint>
+#include <utility>
+
+namespace klpemu::scenario {
+
+class KernelServices {
+  public:
+    static constexpr uint16_t kKthreadRun = 0x220;
+    static constexpr uint16_t kJiffies = 0x221;
+    static constexpr uint64_t kJiffiesPerSecond = 100; // HZ
+
+    // Registers the host calls on `machine`; one simulated second is `instructions_per_second`.
+    KernelServices(emu::Machine& machine, uint64_t instructions_per_second);
+
+    // True once after host calls created tasks the features have not been told about.
+    bool take_new_tasks() { return std::exchange(m_new_tasks, false); }
+
+  private:
+    emu::Machine& m_machine;
+    uint64_t m_instructions_per_second;
+    int m_workers = 0;
+    bool m_new_tasks = false;
+};
+
+} // namespace klpemu::scenario

@@ -1,0 +1,92 @@
+// The workqueue, completion and msleep of klpemu's mini kernel (kernel/workqueue.c,
+// kernel/sched/completion.c, kernel/time/sleep_timeout.c in spirit), written for klpemu, for the
+// selftest modules that queue work (test_klp_callbacks_busy).
+//
+// schedule_work queues the item on the local CPU as system_wq does, but each item gets a fresh
+// kworker kthread (kthread creation is a host call of the scenario's kernel services,
+// scenarios/kernel_services.h) instead of a pool worker, and the kthread exits after the work.
+// Sleeping is yielding: msleep and the waits call schedule() until their condition holds, so a
+// task sleeping in msleep is switched out inside schedule() with its callers on its stack, as a
+// kernel task in schedule_timeout is, whenever its CPU runs something else.
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/kernel.h>
+#include <linux/sched.h>
+#include <linux/workqueue.h>
+
+#define HC_KTHREAD_RUN 0x220 /* x0 = fn(long), x1 = its argument -> task id */
+#define HC_JIFFIES 0x221     /* -> jiffies (HZ per simulated second) */
+#define HZ 100
+
+/* work_struct.data bits: queued and not started yet (WORK_STRUCT_PENDING), running. */
+#define WORK_PENDING 1UL
+#define WORK_RUNNING 2UL
+
+static long kthread_run_on_this_cpu(long (*fn)(long), long arg)
+{
+	register long x0 __asm__("x0") = (long)fn;
+	register long x1 __asm__("x1") = arg;
+	__asm__ volatile("hvc %[nr]" : "+r"(x0) : "r"(x1), [nr] "i"(HC_KTHREAD_RUN) : "memory");
+	return x0;
+}
+
+static unsigned long jiffies_now(void)
+{
+	register unsigned long x0 __asm__("x0");
+	__asm__ volatile("hvc %[nr]" : "=r"(x0) : [nr] "i"(HC_JIFFIES) : "memory");
+	return x0;
+}
+
+unsigned long msecs_to_jiffies(unsigned int m)
+{
+	return (m * HZ + 999) / 1000;
+}
+
+noinline void msleep(unsigned int msecs)
+{
+	const unsigned long end = jiffies_now() + msecs_to_jiffies(msecs) + 1;
+
+	while ((long)(jiffies_now() - end) < 0)
+		schedule();
+}
+
+void complete(struct completion *x)
+{
+	WRITE_ONCE(x->done, x->done + 1);
+}
+
+noinline void wait_for_completion(struct completion *x)
+{
+	while (!READ_ONCE(x->done))
+		schedule();
+	x->done--;
+}
+
+/* The kworker's body (process_one_work): run the item once, then exit. */
+static long process_one_work(long arg)
+{
+	struct work_struct *work = (struct work_struct *)arg;
+
+	WRITE_ONCE(work->data, WORK_RUNNING);
+	work->func(work);
+	WRITE_ONCE(work->data, 0);
+	return 0;
+}
+
+bool schedule_work(struct work_struct *work)
+{
+	if (READ_ONCE(work->data) & WORK_PENDING)
+		return false;
+	WRITE_ONCE(work->data, READ_ONCE(work->data) | WORK_PENDING);
+	if (kthread_run_on_this_cpu(process_one_work, (long)work) < 0) {
+		WRITE_ONCE(work->data, 0);
+		return false;
+	}
+	return true;
+}
+
+noinline void flush_work(struct work_struct *work)
+{
+	while (READ_ONCE(work->data) & (WORK_PENDING | WORK_RUNNING))
+		schedule();
+}
