@@ -40,17 +40,10 @@ constexpr std::array<std::string_view, 5> kKconfigRegs{
 constexpr std::array<std::string_view, 5> kKconfigArgs{
     "ARM64", "DYNAMIC_FTRACE", "DYNAMIC_FTRACE_WITH_ARGS", "FUNCTION_GRAPH_TRACER",
     "ARM64_MODULE_PLTS"};
-constexpr std::array<std::string_view, 6> kKconfigDirect{"ARM64",
-                                                         "DYNAMIC_FTRACE",
-                                                         "DYNAMIC_FTRACE_WITH_ARGS",
-                                                         "FUNCTION_GRAPH_TRACER",
-                                                         "ARM64_MODULE_PLTS",
-                                                         "DYNAMIC_FTRACE_WITH_DIRECT_CALLS"};
 constexpr std::array<std::string_view, 7> kKconfigV617{"ARM64",
                                                        "DYNAMIC_FTRACE",
                                                        "DYNAMIC_FTRACE_WITH_ARGS",
                                                        "FUNCTION_GRAPH_TRACER",
-                                                       "DYNAMIC_FTRACE_WITH_DIRECT_CALLS",
                                                        "HAVE_RELIABLE_STACKTRACE",
                                                        "HAVE_LIVEPATCH",
                                                        "LIVEPATCH"};
@@ -174,7 +167,7 @@ const std::array<KernelEraInfo, 8> kEras{{
      "2aa6ac03516d (arm64: ftrace: Add direct call support)", "args", kArgsTrampolines,
      PatchedEntry::Caller, CallSiteWrites::MovAtInit, 64, 336, 304, ExceptionFrame::ChainFpElr,
      TaskBottom::ZeroRecord, "fp-naive", bits({F::CallOps, F::DirectCalls, F::ModulePlts}),
-     kKconfigDirect, kPtRegsFregs64},
+     kKconfigArgs, kPtRegsFregs64},
     {KernelEra::V6_17, "6.17",
      "v6.17: metadata frame records, reliable stacktrace, livepatch, init ftrace PLT",
      "c2c6b27b5aa1, 32ed1205682e (6.13), 805f13e403cd, fd1e0fd71f65, a7ed7b9d0ebb (6.17)", "args",
