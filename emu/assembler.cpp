@@ -26,6 +26,16 @@ namespace klpemu {
 
 namespace {
 
+// Past this many errors the assembly stops, as clang's -ferror-limit does. Without a limit a
+// recursive macro whose every expansion fails (each level invokes the macro again, until
+// LLVM's nesting limit of 20 errors out) runs for an exponential time: a hang found by the
+// assembler fuzzer (tests/data/fuzz-regressions/asm/).
+constexpr int kErrorLimit = 20;
+
+// Thrown by the collector at the limit; unwinds out of the parser like LlvmFatalError (and,
+// like it, leaks the MC state of this one assembly: LLVM's frames run no destructors).
+struct TooManyErrors {};
+
 // Collects every diagnostic in compiler style: "FILE:LINE:COL: error: MESSAGE", the source
 // line and a caret line. Errors make the assembly fail; warnings and notes only accompany them.
 class DiagnosticCollector {
@@ -36,6 +46,10 @@ class DiagnosticCollector {
         }
         llvm::raw_string_ostream os(m_text);
         d.print(nullptr, os, /*ShowColors=*/false);
+        if (m_errors >= kErrorLimit) {
+            os.flush();
+            throw TooManyErrors{};
+        }
     }
     void add_plain(std::string_view file_name, std::string_view message) {
         ++m_errors;
@@ -113,6 +127,8 @@ Result<ObjectBytes> assemble(std::string_view source, std::string_view file_name
         ok = run_mc(mc, source_mgr, diags, out);
     } catch (const llvm_target::LlvmFatalError& fatal) {
         diags.add_plain(file_name, fatal.reason);
+    } catch (const TooManyErrors&) {
+        diags.add_plain(file_name, fmt::format("too many errors ({}), stopping now", kErrorLimit));
     }
     if (!ok) {
         if (diags.errors() == 0) {

@@ -68,15 +68,20 @@ class SteppedBackend final : public Backend {
     }
     Result<CallOutcome> call(std::string_view function, std::span<const uint64_t> args) override {
         KLP_TRY(alive());
-        return m_real->call(function, args);
+        return failed_step(m_real->call(function, args));
     }
     Result<void> module_action(const ModuleAction& action) override {
         KLP_TRY(alive());
-        return m_real->module_action(action);
+        return failed_step(m_real->module_action(action));
     }
     Result<void> ftrace(const FtraceAction& action) override {
         KLP_TRY(alive());
-        return m_real->ftrace(action);
+        return failed_step(m_real->ftrace(action));
+    }
+    // Livepatch's shell actions (insmod, echo, cat, wait ...) and every other feature's.
+    Result<void> feature_action(const Action& action) override {
+        KLP_TRY(alive());
+        return failed_step(m_real->feature_action(action));
     }
     std::vector<BackendEvent> take_events() override {
         auto events = m_real->take_events();
@@ -108,6 +113,13 @@ class SteppedBackend final : public Backend {
             return make_error("step: the session was abandoned");
         }
         return {};
+    }
+    // A timeline step the backend refused ends the run: the end stop says why.
+    template <typename T> Result<T> failed_step(Result<T> r) {
+        if (!r && m_player.m_step_error.empty() && !m_player.abandoned()) {
+            m_player.m_step_error = r.error().message;
+        }
+        return r;
     }
     Result<void> note(Result<void> r) {
         if (!r && m_player.m_error.empty()) {
@@ -259,6 +271,9 @@ void StepPlayer::at_end() {
         s.steps_started = m_scenario.steps.size();
         s.reason = m_ran_dry ? fmt::format("end of the timeline; {}", m_dry_reason)
                              : std::string("end of the timeline");
+        if (!m_step_error.empty()) {
+            s.reason += fmt::format("; a step failed: {}", m_step_error);
+        }
         park(std::move(s));
         // Moving on from the end runs the machine on, unless the target is behind us.
         run = !m_rules.at_clock || target_pending();
@@ -275,6 +290,7 @@ void StepPlayer::take_baselines() {
     m_checker_findings =
         m_access.unwind != nullptr ? m_access.unwind->checker().findings().size() : 0;
     m_transition = transition_signature();
+    m_view_transition_events = view_transition_events();
     m_switched = false;
     m_irq = false;
     m_read_hit.clear();
@@ -301,6 +317,10 @@ uint64_t StepPlayer::transition_signature() const {
     auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
     for (int id = 0; id < machine.task_count(); ++id) {
         const emu::Task& t = machine.task(id);
+        if (t.patch_state == emu::PatchState::Idle && !t.tif_patch_pending) {
+            continue; // A task created outside a transition is no transition step.
+        }
+        mix(uint64_t(id));
         mix(uint64_t(int64_t(t.patch_state) + 2));
         mix(t.tif_patch_pending ? 1 : 0);
     }
@@ -308,6 +328,14 @@ uint64_t StepPlayer::transition_signature() const {
         mix(v->transition_events());
     }
     return h;
+}
+
+uint64_t StepPlayer::view_transition_events() const {
+    uint64_t n = 0;
+    for (const emu::DebugView* v : m_access.machine->debug_views()) {
+        n += v->transition_events();
+    }
+    return n;
 }
 
 // Which condition (if any) stops before the instruction at `pc`, as the stop reason.
@@ -401,11 +429,21 @@ std::optional<std::string> StepPlayer::condition_hit(int cpu, int task, GuestAdd
         const uint64_t sig = transition_signature();
         if (sig != m_transition) {
             m_transition = sig;
+            // The views' latest step, if they moved since the previous stop; several steps
+            // between two instructions (one try of the delayed work) are counted.
             std::string what = "a task's patch state changed";
-            for (const emu::DebugView* v : machine.debug_views()) {
-                if (auto line = v->last_transition_event(); !line.empty()) {
-                    what = line;
+            const uint64_t events = view_transition_events();
+            if (events != m_view_transition_events) {
+                for (const emu::DebugView* v : machine.debug_views()) {
+                    if (auto line = v->last_transition_event(); !line.empty()) {
+                        what = line;
+                    }
                 }
+                if (const uint64_t more = events - m_view_transition_events - 1; more > 0) {
+                    what += fmt::format(" (after {} more transition step{})", more,
+                                        more == 1 ? "" : "s");
+                }
+                m_view_transition_events = events;
             }
             return fmt::format("event transition: {}", what);
         }

@@ -55,6 +55,7 @@ class StepPlayer {
     std::optional<std::string> condition_hit(int cpu, int task, GuestAddr pc);
     uint64_t findings_count() const;
     uint64_t transition_signature() const;
+    uint64_t view_transition_events() const; // The sum of the DebugViews' counters.
 
     StepSession& m_session;
     const Scenario& m_scenario;
@@ -70,6 +71,7 @@ class StepPlayer {
     SteppedBackend* m_backend = nullptr;
     std::unique_ptr<StepObserver> m_observer;
     std::string m_error;
+    std::string m_step_error; // The first timeline step the backend refused.
     bool m_ran_dry = false; // At the end: the machine had nothing left to run.
     std::string m_dry_reason;
 
@@ -78,6 +80,7 @@ class StepPlayer {
     uint64_t m_findings = 0;
     uint64_t m_checker_findings = 0;
     uint64_t m_transition = 0;
+    uint64_t m_view_transition_events = 0; // The sum of the DebugViews' counters.
     std::vector<std::vector<uint8_t>> m_watch_values;
     std::vector<int> m_read_hit; // Per CPU: a watchpoint its last instruction read (0: none).
     bool m_switched = false;

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config make
   libunicorn-dev
   llvm-19-dev clang-19 lld-19 libzstd-dev
+  libclang-rt-19-dev
   gcc-aarch64-linux-gnu
   doctest-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libedit-dev
   gdb-multiarch

@@ -4,6 +4,7 @@
 // The transition (transition.c) and the checks are in transition.cpp.
 #include "patcher/livepatch/livepatch.h"
 
+#include "patcher/livepatch/debug_view.h"
 #include "patcher/livepatch/guest_format.h"
 #include "patcher/livepatch/klp_layout.h"
 #include "patcher/livepatch/klp_relocations.h"
@@ -58,12 +59,15 @@ Livepatch::Livepatch(emu::Machine& machine, Ftrace& ftrace, LivepatchOptions opt
 
 Livepatch::~Livepatch() {
     m_machine.remove_observer(this);
+    m_machine.remove_debug_view(m_debug_view.get());
 }
 
 Result<std::unique_ptr<Livepatch>> Livepatch::create(emu::Machine& machine, Ftrace& ftrace,
                                                      LivepatchOptions options) {
     std::unique_ptr<Livepatch> lp(new Livepatch(machine, ftrace, options));
     KLP_TRY(lp->install());
+    lp->m_debug_view = std::make_unique<LivepatchDebugView>(*lp);
+    machine.add_debug_view(lp->m_debug_view.get());
     return lp;
 }
 

@@ -49,6 +49,8 @@ class Modules;
 
 namespace klpemu::patcher::livepatch {
 
+class LivepatchDebugView;
+
 namespace hc {
 inline constexpr uint16_t kStart = 0x110;  // klp_api: x9 = op, x0..x7 = arguments
 inline constexpr uint16_t kResume = 0x111; // klp_api: x0 = the guest callback's result
@@ -158,6 +160,7 @@ class Livepatch final : public emu::ExecutionObserver {
     void on_return_to_user(int cpu, int task) override;
 
   private:
+    friend class LivepatchDebugView; // The step debugger's page (debug_view.h) reads the model.
     struct Func;
     struct Object;
     struct Patch;
@@ -284,6 +287,15 @@ class Livepatch final : public emu::ExecutionObserver {
     std::vector<LogLine> m_log;
     std::string m_seq_output;
     std::set<std::pair<int, GuestAddr>> m_violations; // consistency-violation: once per task/func.
+
+    // The step debugger's view: a counter and the text of the latest transition step (a try
+    // to switch a task, a switch, start, reverse, force, completion), and the registered view.
+    void transition_event(std::string what);
+    uint64_t m_transition_events = 0;
+    std::string m_last_transition_event;
+    std::vector<std::string> m_try_round; // One klp_try_complete_transition's tries, in order.
+    bool m_in_try_round = false;
+    std::unique_ptr<LivepatchDebugView> m_debug_view;
 };
 
 } // namespace klpemu::patcher::livepatch

@@ -65,6 +65,11 @@ std::string Livepatch::symbolize_list(const std::vector<GuestAddr>& entries) con
     return out;
 }
 
+void Livepatch::transition_event(std::string what) {
+    ++m_transition_events;
+    m_last_transition_event = std::move(what);
+}
+
 // klp_init_transition.
 void Livepatch::init_transition(Patch& patch, emu::PatchState target) {
     m_transition_patch = &patch;
@@ -82,6 +87,8 @@ void Livepatch::init_transition(Patch& patch, emu::PatchState target) {
         }
     }
     write_back(patch);
+    transition_event(fmt::format("'{}': {} transition initialized", patch.mod_name,
+                                 direction(target)));
 }
 
 // klp_start_transition.
@@ -94,6 +101,8 @@ void Livepatch::start_transition() {
         }
     }
     m_signals_cnt = 0;
+    transition_event(fmt::format("'{}': {} transition started", m_transition_patch->mod_name,
+                                 direction(m_target)));
 }
 
 // The address ranges a task's stack must not hold (klp_check_stack_func), per direction.
@@ -199,6 +208,11 @@ bool Livepatch::try_switch_task(emu::Task& task) {
         task.tif_patch_pending = false;
         task.patch_state = m_target;
     }
+    m_try_round.push_back(ret == 0 ? fmt::format("switched {}", task.name)
+                                   : fmt::format("refused {} ({})", task.name,
+                                                 ret == -16   ? "running"
+                                                 : ret == -22 ? "unreliable stack"
+                                                              : "sleeping on " + old_name));
     // pr_debug: off unless `echo 'func klp_try_switch_task +p' > .../dynamic_debug/control`
     // (the selftests turn it off: "func klp_try_switch_task -p").
     if (m_debug_switch && ret != 0) {
@@ -230,6 +244,11 @@ void Livepatch::update_patch_state(emu::Task& task) {
     if (task.tif_patch_pending) {
         task.tif_patch_pending = false;
         task.patch_state = m_target;
+        m_try_round.push_back(fmt::format("switched {} (klp_update_patch_state)", task.name));
+        if (!m_in_try_round) {
+            transition_event(m_try_round.back());
+            m_try_round.clear();
+        }
     }
 }
 
@@ -250,6 +269,8 @@ GuestProc Livepatch::try_complete_transition() {
     }
     m_work_at = UINT64_MAX;
     bool complete = true;
+    m_in_try_round = true;
+    m_try_round.clear();
     for (emu::Task* t : all_tasks()) {
         if (t->kind == emu::TaskKind::Idle) {
             continue;
@@ -268,6 +289,17 @@ GuestProc Livepatch::try_complete_transition() {
             update_patch_state(*t);
         }
         complete = complete && t->patch_state == m_target;
+    }
+    m_in_try_round = false;
+    if (!m_try_round.empty()) {
+        std::string what;
+        for (const auto& step : m_try_round) {
+            what += what.empty() ? "" : ", ";
+            what += step;
+        }
+        m_try_round.clear();
+        transition_event(fmt::format("'{}': tried to switch tasks: {}",
+                                     m_transition_patch->mod_name, what));
     }
     if (!complete) {
         if (m_signals_cnt && !(m_signals_cnt % kSignalsTimeout)) {
@@ -341,6 +373,7 @@ GuestProc Livepatch::complete_transition() {
         }
     }
     pr("notice", fmt::format("'{}': {} complete\n", patch.mod_name, direction(m_target)));
+    transition_event(fmt::format("'{}': {} complete", patch.mod_name, direction(m_target)));
     write_back(patch);
     m_target = emu::PatchState::Idle;
     m_transition_patch = nullptr;
@@ -370,12 +403,14 @@ void Livepatch::reverse_transition() {
     m_target = m_target == emu::PatchState::Patched ? emu::PatchState::Unpatched
                                                     : emu::PatchState::Patched;
     write_back(patch);
+    transition_event(fmt::format("'{}': transition reversed", patch.mod_name));
     start_transition();
 }
 
 // klp_force_transition.
 void Livepatch::force_transition() {
     pr("warn", "forcing remaining tasks to the patched state\n");
+    transition_event(fmt::format("'{}': transition forced", m_transition_patch->mod_name));
     for (emu::Task* t : all_tasks()) {
         if (!t->tif_patch_pending) {
             continue;

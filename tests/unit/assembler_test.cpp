@@ -165,3 +165,16 @@ TEST_CASE("assembler: unknown cpu or feature names are errors naming the file") 
     REQUIRE_FALSE(bad_feature.ok());
     CHECK(bad_feature.error().message.find("unknown AArch64 feature '+frobs'") != std::string::npos);
 }
+
+TEST_CASE("assembler: an error flood stops at 20 errors (a recursive failing macro ends)") {
+    // Each expansion invokes the macro four times until LLVM's nesting limit (20) fails it:
+    // 4^20 failing expansions without the error limit, a hang the assembler fuzzer found
+    // (tests/data/fuzz-regressions/asm/recursive-macro-error-flood.S is its input).
+    auto r = assemble(".macro m\n m\n m\n m\n m\n.endm\n m\n", "flood.S");
+    REQUIRE_FALSE(r.ok());
+    const std::string& message = r.error().message;
+    CHECK(message.find("flood.S: error: too many errors (20), stopping now") != std::string::npos);
+    CHECK(message.find("macros cannot be nested more than 20 levels deep") != std::string::npos);
+    // The assembler still works after unwinding out of LLVM's parser.
+    CHECK(assemble("ret\n", "after.S").ok());
+}

@@ -1,0 +1,124 @@
+// `klpemu step` through a livepatch transition (issue 13): the livepatch engine's DebugView
+// (patcher/livepatch/debug_view.h) seen end to end on the bundled busy-kthread-reverse scenario.
+// The scripted session stops at every transition step, shows each task's patch_state,
+// TIF_PATCH_PENDING and klp_try_switch_task's verdict, the func stack and what the ftrace
+// handler gives each task, steps and reverse-steps, and follows the reversed transition to its
+// end; its output is compared with the golden file beside the script. gdb-multiarch sees the
+// same views through the stub's `monitor` commands.
+#include "support/run_process.h"
+#include "support/temp_dir.h"
+
+#include <doctest/doctest.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace klpemu::test;
+
+namespace {
+
+const std::string kScenario =
+    std::string(KLPEMU_SOURCE_ROOT) + "/scenarios/livepatch/busy-kthread-reverse.toml";
+
+} // namespace
+
+TEST_CASE("klpemu step: a livepatch transition session matches its golden output") {
+    const auto r = run_klpemu(fmt::format("step {} --script {}/step/livepatch-transition.cmds",
+                                          kScenario, KLPEMU_TEST_DATA));
+    CHECK(r.status == 0);
+    const std::string expected = slurp(KLPEMU_TEST_DATA "/step/livepatch-transition.expected");
+    REQUIRE_FALSE(expected.empty());
+    CHECK(r.output == expected);
+}
+
+TEST_CASE("klpemu step: the livepatch shell's steps play under the stepper as under run") {
+    // insmod, cat, echo and wait reach the livepatch feature (they did not: the stepped backend
+    // refused every feature action, and the session ended after the first step).
+    const auto r = run_klpemu(fmt::format("step {} -c continue", kScenario));
+    CHECK(r.status == 0);
+    CHECK(r.output.find("#402091 end of the timeline\n") != std::string::npos);
+}
+
+TEST_CASE("klpemu step: a timeline step the backend refuses is named at the end stop") {
+    const auto r = run_klpemu(
+        fmt::format("step {}/step/livepatch-insmod-twice.toml -c continue", KLPEMU_TEST_DATA));
+    CHECK(r.status == 0);
+    CHECK(r.output.find("end of the timeline; a step failed: insmod: 'klp_cmdline' is already "
+                        "loaded") != std::string::npos);
+}
+
+TEST_CASE("klpemu gdb: monitor commands show livepatch's transition view") {
+    const auto gdb = run_process({"/usr/bin/env", "sh", "-c", "command -v gdb-multiarch"});
+    REQUIRE_MESSAGE(gdb.exit_status == 0, "gdb-multiarch is missing: run scripts/install-deps.sh");
+    TempDir dir;
+    const auto out_path = dir.path() / "stub.out";
+    const pid_t stub = fork();
+    REQUIRE(stub >= 0);
+    if (stub == 0) {
+        FILE* out = std::freopen(out_path.c_str(), "w", stdout);
+        (void)out;
+        execl(KLPEMU_BINARY, KLPEMU_BINARY, "gdb", kScenario.c_str(), "--port", "0",
+              static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    std::string port;
+    for (int i = 0; i < 200 && port.empty(); ++i) {
+        const std::string text = slurp(out_path);
+        const size_t at = text.find("127.0.0.1:");
+        if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
+            port = text.substr(at + 10, text.find('\n', at) - at - 10);
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    REQUIRE_MESSAGE(!port.empty(), slurp(out_path));
+    const auto r = run_process({"/usr/bin/timeout",
+                                "60",
+                                "gdb-multiarch",
+                                "-batch",
+                                "-nx",
+                                "-ex",
+                                "set architecture aarch64",
+                                "-ex",
+                                "target remote 127.0.0.1:" + port,
+                                "-ex",
+                                "monitor break on transition",
+                                "-ex",
+                                "continue",
+                                "-ex",
+                                "monitor tasks",
+                                "-ex",
+                                "monitor bt busy_kthread",
+                                "-ex",
+                                "monitor patches",
+                                "-ex",
+                                "detach"});
+    const std::string o = r.out + r.err; // gdb prints `monitor` output on stderr in batch mode.
+    CHECK_MESSAGE(o.find("busy_kthread         kthread  on-cpu      1  unpatched    set  "
+                         "livepatch: would refuse: running on cpu1 (-EBUSY)") != std::string::npos,
+                  o);
+    CHECK_MESSAGE(o.find("  livepatch: klp_try_switch_task now: would refuse: running on cpu1 "
+                         "(-EBUSY)") != std::string::npos,
+                  o);
+    CHECK_MESSAGE(o.find("livepatch: func stack of busy_work_func: new_busy_work_func <- "
+                         "original") != std::string::npos,
+                  o);
+    // The stub ends when gdb detaches; it is killed only if it hangs.
+    int status = 0;
+    for (int i = 0; i < 200 && waitpid(stub, &status, WNOHANG) != stub; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (waitpid(stub, &status, WNOHANG) == 0) {
+        kill(stub, SIGKILL);
+        waitpid(stub, &status, 0);
+        FAIL("the gdb stub did not end after gdb detached");
+    }
+    CHECK(slurp(out_path).find("klpemu: gdb disconnected") != std::string::npos);
+}
