@@ -153,12 +153,6 @@ void Ftrace::flush_poke_findings() {
     }
 }
 
-// A trampoline that hands its callbacks a full pt_regs (CONFIG_DYNAMIC_FTRACE_WITH_REGS).
-static bool saves_pt_regs(TrampolineVariant v) {
-    return v == TrampolineVariant::Regs || v == TrampolineVariant::RegsV3 ||
-           v == TrampolineVariant::RegsV4;
-}
-
 Result<OpsId> Ftrace::register_ops(FtraceOps ops) {
     if (ops.flags.has(FtraceOpsFlag::SaveRegs) && !saves_pt_regs(m_options.variant)) {
         Error e = make_error("ftrace: ops '{}' needs FTRACE_OPS_FL_SAVE_REGS but the {} "

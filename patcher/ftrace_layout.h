@@ -38,6 +38,13 @@ inline constexpr int kFtraceArgRegs = 9;
 
 const TrampolineLayout& trampoline_layout(TrampolineVariant variant);
 
+// Whether the trampoline hands its callbacks a full pt_regs (CONFIG_DYNAMIC_FTRACE_WITH_REGS
+// without WITH_ARGS): regs, regs-v3, regs-v4.
+inline bool saves_pt_regs(TrampolineVariant v) {
+    return v == TrampolineVariant::Regs || v == TrampolineVariant::RegsV3 ||
+           v == TrampolineVariant::RegsV4;
+}
+
 // "regs-v3" | "regs-v4" | "regs" | "args" | "call-ops".
 Result<TrampolineVariant> parse_trampoline_variant(std::string_view name);
 

@@ -906,7 +906,12 @@ int64_t Livepatch::patch_func(Func& func) {
         }
         FtraceOps fops;
         fops.name = fmt::format("livepatch:{}", func.old_name);
-        fops.flags.set(FtraceOpsFlag::IpModify); // WITH_ARGS: no SAVE_REGS (patch.c)
+        fops.flags.set(FtraceOpsFlag::IpModify);
+        // patch.c asks for SAVE_REGS unless the arch has DYNAMIC_FTRACE_WITH_ARGS: on the
+        // pt_regs trampolines (5.5-6.1, the 2018/2019 series) the site goes to ftrace_regs_caller.
+        if (saves_pt_regs(m_ftrace.layout().variant)) {
+            fops.flags.set(FtraceOpsFlag::SaveRegs);
+        }
         fops.filter_ips = {func.old_func};       // ftrace_set_filter_ip
         const GuestAddr old_func = func.old_func;
         fops.func = [this, old_func](FtraceCall& call) { ftrace_handler(old_func, call); };

@@ -12,6 +12,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 #include <string>
@@ -22,6 +23,7 @@ using namespace klpemu::scenario;
 namespace {
 
 // "worker1 exited: 19173" lines, in order.
+// Each task's exit value; sorted, as the old words' timing may change which task ends first.
 std::vector<std::string> exits(const std::string& transcript) {
     std::vector<std::string> out;
     std::istringstream in(transcript);
@@ -31,6 +33,7 @@ std::vector<std::string> exits(const std::string& transcript) {
             out.push_back(line);
         }
     }
+    std::sort(out.begin(), out.end());
     return out;
 }
 
