@@ -912,7 +912,7 @@ int64_t Livepatch::patch_func(Func& func) {
         if (saves_pt_regs(m_ftrace.layout().variant)) {
             fops.flags.set(FtraceOpsFlag::SaveRegs);
         }
-        fops.filter_ips = {func.old_func};       // ftrace_set_filter_ip
+        fops.filter_ips = {func.old_func}; // ftrace_set_filter_ip
         const GuestAddr old_func = func.old_func;
         fops.func = [this, old_func](FtraceCall& call) { ftrace_handler(old_func, call); };
         auto id = m_ftrace.register_ops(std::move(fops));
