@@ -41,6 +41,19 @@ enum class TaskState { Runnable, Running, Blocked, Exited, Killed };
 // Livepatch per-task state (KLP_TRANSITION_IDLE / UNPATCHED / PATCHED).
 enum class PatchState { Idle = -1, Unpatched = 0, Patched = 1 };
 
+// "idle", "unpatched", "patched": how the views and findings spell a PatchState.
+constexpr const char* patch_state_name(PatchState p) {
+    switch (p) {
+    case PatchState::Idle:
+        return "idle";
+    case PatchState::Unpatched:
+        return "unpatched";
+    case PatchState::Patched:
+        return "patched";
+    }
+    return "?";
+}
+
 // thread_struct.cpu_context: what cpu_switch_to saves and restores.
 struct SavedContext {
     std::array<uint64_t, 10> x19_x28{};

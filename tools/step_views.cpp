@@ -44,18 +44,6 @@ const char* task_state_name(emu::TaskState s) {
     return "?";
 }
 
-const char* patch_state_name(emu::PatchState p) {
-    switch (p) {
-    case emu::PatchState::Idle:
-        return "idle";
-    case emu::PatchState::Unpatched:
-        return "unpatched";
-    case emu::PatchState::Patched:
-        return "patched";
-    }
-    return "?";
-}
-
 const char* site_state_name(patcher::CallSiteState s) {
     switch (s) {
     case patcher::CallSiteState::Compiled:
@@ -303,10 +291,10 @@ std::string Debugger::view_tasks() const {
         if (!t.finished() && machine.current_task(t.cpu) == id) {
             state = "on-cpu";
         }
-        out +=
-            fmt::format("{} {:>3}  {:<20} {:<8} {:<9} {:>3}  {:<11}  {}",
-                        id == focus_task() ? "*" : " ", id, t.name, task_kind_name(t.kind), state,
-                        t.cpu, patch_state_name(t.patch_state), t.tif_patch_pending ? "set" : "-");
+        out += fmt::format("{} {:>3}  {:<20} {:<8} {:<9} {:>3}  {:<11}  {}",
+                           id == focus_task() ? "*" : " ", id, t.name, task_kind_name(t.kind),
+                           state, t.cpu, emu::patch_state_name(t.patch_state),
+                           t.tif_patch_pending ? "set" : "-");
         for (const emu::DebugView* v : machine.debug_views()) {
             if (auto note = v->task_note(id); !note.empty()) {
                 out += fmt::format("  {}: {}", v->name(), note);

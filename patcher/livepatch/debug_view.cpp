@@ -11,18 +11,6 @@ namespace klpemu::patcher::livepatch {
 
 namespace {
 
-const char* state_name(emu::PatchState s) {
-    switch (s) {
-    case emu::PatchState::Idle:
-        return "idle";
-    case emu::PatchState::Unpatched:
-        return "unpatched";
-    case emu::PatchState::Patched:
-        return "patched";
-    }
-    return "?";
-}
-
 const char* direction(emu::PatchState target) {
     return target == emu::PatchState::Patched ? "patching" : "unpatching";
 }
@@ -41,7 +29,7 @@ std::string LivepatchDebugView::switch_verdict(int task, std::string* trace) con
     const Livepatch& e = m_engine;
     const emu::Task& t = e.m_machine.task(task);
     if (t.patch_state == e.m_target) {
-        return fmt::format("switched to {}", state_name(e.m_target));
+        return fmt::format("switched to {}", emu::patch_state_name(e.m_target));
     }
     if (!e.m_options.reliable_stacktrace) {
         return "waits: no reliable stacktrace (switches at return to user or by force)";
@@ -152,7 +140,8 @@ std::vector<std::string> LivepatchDebugView::patch_lines() const {
                                                                         : emu::PatchState::Patched;
     out.push_back(fmt::format("transition: '{}' {} ({} -> {}), {} of {} live tasks not switched",
                               e.m_transition_patch->mod_name, direction(e.m_target),
-                              state_name(from), state_name(e.m_target), pending, total));
+                              emu::patch_state_name(from), emu::patch_state_name(e.m_target),
+                              pending, total));
     if (e.m_work_at != UINT64_MAX) {
         out.push_back(
             fmt::format("  next try (klp_transition_work_fn) at instruction {}", e.m_work_at));
@@ -167,7 +156,8 @@ std::vector<std::string> LivepatchDebugView::patch_lines() const {
             choices += choices.empty() ? "" : "; ";
             choices += c;
         }
-        out.push_back(fmt::format("  {:>3} {} ({}{}): {}", id, t.name, state_name(t.patch_state),
+        out.push_back(fmt::format("  {:>3} {} ({}{}): {}", id, t.name,
+                                  emu::patch_state_name(t.patch_state),
                                   t.tif_patch_pending ? ", TIF_PATCH_PENDING" : "", choices));
     }
     return out;
@@ -180,7 +170,7 @@ std::vector<std::string> LivepatchDebugView::stack_lines(int task) const {
     }
     const emu::Task& t = e.m_machine.task(task);
     std::vector<std::string> out;
-    out.push_back(fmt::format("patch_state {}{}", state_name(t.patch_state),
+    out.push_back(fmt::format("patch_state {}{}", emu::patch_state_name(t.patch_state),
                               t.tif_patch_pending ? ", TIF_PATCH_PENDING" : ""));
     if (e.m_transition_patch != nullptr) {
         std::string trace;

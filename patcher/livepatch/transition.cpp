@@ -491,9 +491,7 @@ void Livepatch::on_instruction(const emu::InsnEvent& ev) {
         if (!m_violations.insert({ev.task, old_func}).second) {
             return;
         }
-        const char* state = task.patch_state == emu::PatchState::Idle      ? "idle"
-                            : task.patch_state == emu::PatchState::Patched ? "patched"
-                                                                           : "unpatched";
+        const char* state = emu::patch_state_name(task.patch_state);
         finding("consistency-violation", Severity::Error, task, ev.pc,
                 fmt::format("{} (patch_state {}) runs {} but klp_ftrace_handler gives it {}",
                             task.name, state,

@@ -5,6 +5,7 @@
 // handler gives each task, steps and reverse-steps, and follows the reversed transition to its
 // end; its output is compared with the golden file beside the script. gdb-multiarch sees the
 // same views through the stub's `monitor` commands.
+#include "support/gdb_stub.h"
 #include "support/run_process.h"
 #include "support/temp_dir.h"
 
@@ -59,26 +60,7 @@ TEST_CASE("klpemu gdb: monitor commands show livepatch's transition view") {
     REQUIRE_MESSAGE(gdb.exit_status == 0, "gdb-multiarch is missing: run scripts/install-deps.sh");
     TempDir dir;
     const auto out_path = dir.path() / "stub.out";
-    const pid_t stub = fork();
-    REQUIRE(stub >= 0);
-    if (stub == 0) {
-        FILE* out = std::freopen(out_path.c_str(), "w", stdout);
-        (void)out;
-        execl(KLPEMU_BINARY, KLPEMU_BINARY, "gdb", kScenario.c_str(), "--port", "0",
-              static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    std::string port;
-    for (int i = 0; i < 200 && port.empty(); ++i) {
-        const std::string text = slurp(out_path);
-        const size_t at = text.find("127.0.0.1:");
-        if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
-            port = text.substr(at + 10, text.find('\n', at) - at - 10);
-        } else {
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-    }
-    REQUIRE_MESSAGE(!port.empty(), slurp(out_path));
+    const GdbStub stub = start_gdb_stub(kScenario, out_path);
     const auto r = run_process({"/usr/bin/timeout",
                                 "60",
                                 "gdb-multiarch",
@@ -87,7 +69,7 @@ TEST_CASE("klpemu gdb: monitor commands show livepatch's transition view") {
                                 "-ex",
                                 "set architecture aarch64",
                                 "-ex",
-                                "target remote 127.0.0.1:" + port,
+                                "target remote 127.0.0.1:" + stub.port,
                                 "-ex",
                                 "monitor break on transition",
                                 "-ex",
@@ -111,14 +93,6 @@ TEST_CASE("klpemu gdb: monitor commands show livepatch's transition view") {
                          "original") != std::string::npos,
                   o);
     // The stub ends when gdb detaches; it is killed only if it hangs.
-    int status = 0;
-    for (int i = 0; i < 200 && waitpid(stub, &status, WNOHANG) != stub; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    if (waitpid(stub, &status, WNOHANG) == 0) {
-        kill(stub, SIGKILL);
-        waitpid(stub, &status, 0);
-        FAIL("the gdb stub did not end after gdb detached");
-    }
+    CHECK_MESSAGE(wait_exit(stub.pid) == 0, "the gdb stub did not end after gdb detached");
     CHECK(slurp(out_path).find("klpemu: gdb disconnected") != std::string::npos);
 }

@@ -2,6 +2,7 @@
 // bad input that never ends the debugger, the interactive REPL driven through a real
 // pseudo-terminal (libedit's prompt, a command, quit), and gdb-multiarch in batch mode against
 // the remote stub: break on a symbol, step, reverse-step, read registers and memory.
+#include "support/gdb_stub.h"
 #include "support/run_process.h"
 #include "support/temp_dir.h"
 
@@ -45,19 +46,6 @@ bool read_until(int fd, std::string& seen, const std::string& needle) {
         }
     }
     return true;
-}
-
-int wait_exit(pid_t pid) {
-    for (int i = 0; i < 200; ++i) {
-        int status = 0;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    return -1;
 }
 
 } // namespace
@@ -121,26 +109,7 @@ TEST_CASE("klpemu gdb: gdb-multiarch breaks on a symbol, steps, reverse-steps, r
     TempDir dir;
     const auto symbols = dir.path() / "symbols.elf";
     const auto out_path = dir.path() / "stub.out";
-    const pid_t stub = fork();
-    REQUIRE(stub >= 0);
-    if (stub == 0) {
-        FILE* out = std::freopen(out_path.c_str(), "w", stdout);
-        (void)out;
-        execl(KLPEMU_BINARY, KLPEMU_BINARY, "gdb", kScenario.c_str(), "--port", "0", "--symbols",
-              symbols.c_str(), static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    std::string port;
-    for (int i = 0; i < 200 && port.empty(); ++i) {
-        const std::string text = slurp(out_path);
-        const size_t at = text.find("127.0.0.1:");
-        if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
-            port = text.substr(at + 10, text.find('\n', at) - at - 10);
-        } else {
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-    }
-    REQUIRE_MESSAGE(!port.empty(), slurp(out_path));
+    const GdbStub stub = start_gdb_stub(kScenario, out_path, {"--symbols", symbols.string()});
     const auto r = run_process({"/usr/bin/timeout",
                                 "60",
                                 "gdb-multiarch",
@@ -151,7 +120,7 @@ TEST_CASE("klpemu gdb: gdb-multiarch breaks on a symbol, steps, reverse-steps, r
                                 "-ex",
                                 "symbol-file " + symbols.string(),
                                 "-ex",
-                                "target remote 127.0.0.1:" + port,
+                                "target remote 127.0.0.1:" + stub.port,
                                 "-ex",
                                 "break *leaf",
                                 "-ex",
@@ -200,6 +169,6 @@ TEST_CASE("klpemu gdb: gdb-multiarch breaks on a symbol, steps, reverse-steps, r
     CHECK_MESSAGE(o.find("hit Hardware read watchpoint 2") != std::string::npos, o);
     // Z3: nonleaf's epilogue loads the frame record leaf's caller saved at x29.
     CHECK_MESSAGE(o.find("hit Hardware read watchpoint 2") != std::string::npos, o);
-    CHECK(wait_exit(stub) == 0);
+    CHECK(wait_exit(stub.pid) == 0);
     CHECK(slurp(out_path).find("klpemu: gdb disconnected") != std::string::npos);
 }
