@@ -90,6 +90,16 @@ TEST_CASE("direct calls: only 6.4+ call-ops kernels have them, the others say wh
     }
 }
 
+TEST_CASE("direct calls: the call-ops ftrace_caller has the direct paths from 6.4 only") {
+    for (emu::KernelEra era : {emu::KernelEra::V6_3, emu::KernelEra::V6_4, emu::KernelEra::V6_17}) {
+        CAPTURE(int(era));
+        auto rig = test::make_ftrace_rig(TrampolineVariant::CallOps, Compiler::Clang, {}, era);
+        const bool direct = era != emu::KernelEra::V6_3;
+        CHECK(rig.ftrace->direct_calls() == direct);
+        CHECK(rig.machine->symbol("ftrace_caller_direct").ok() == direct);
+    }
+}
+
 TEST_CASE("direct calls: a near trampoline from the site, a far one through ftrace_caller") {
     for (emu::KernelEra era : {emu::KernelEra::V6_4, emu::KernelEra::V6_17}) {
         CAPTURE(int(era));
