@@ -18,9 +18,11 @@ std::string_view embedded_guest_source(std::string_view file_name);
 
 namespace {
 
-// Offset of the host id in a guest ftrace_ops record { func, id } (ftrace_support.S).
+// Offsets in a guest ftrace_ops record { func, id, direct_call } (ftrace_support.S).
 constexpr int64_t kOpsRecordId = 8;
-constexpr uint64_t kOpsRecordSize = 16;
+constexpr uint64_t kOpsRecordSize = 24;
+// ftrace_regs.direct_tramp (FREGS_DIRECT_TRAMP, ftrace_call_ops.S).
+constexpr int64_t kFregsDirectTramp = 72;
 
 } // namespace
 
@@ -79,7 +81,11 @@ Result<void> Ftrace::install() {
     for (std::string_view file : {std::string_view("ftrace_support.S"), m_layout.source_file}) {
         const std::string_view source = embedded_guest_source(file);
         KLP_CHECK(!source.empty(), "guest source {} is not embedded", file);
-        auto loaded = m_machine.load_assembly(source, file);
+        // The CALL_OPS trampoline of 6.4+ has the direct-call paths (ftrace_call_ops.S).
+        const std::string text = file == m_layout.source_file && direct_calls()
+                                     ? fmt::format("    .equ    KLP_DIRECT_CALLS, 1\n{}", source)
+                                     : std::string(source);
+        auto loaded = m_machine.load_assembly(text, file);
         if (!loaded.ok()) {
             return make_error("ftrace: loading {}: {}", file, loaded.error().message);
         }
@@ -125,10 +131,36 @@ Result<void> Ftrace::install() {
         hc::kGraphReturn, [this](emu::HostCallContext& ctx) { m_graph_tracer->on_return(ctx); });
     m_machine.add_observer(this);
     if (m_options.check_abi) {
+        GuestAddr direct_exit;
+        if (direct_calls()) {
+            KLP_TRY(need("ftrace_caller_direct", direct_exit));
+        }
         m_abi_check = std::make_unique<FtraceAbiCheck>(
-            m_machine, FtraceAbiCheck::Probes{m_trampoline, m_trampoline_ret, m_return_to_handler,
-                                              m_return_to_handler_ret, m_layout.entry,
-                                              m_caller == m_trampoline ? GuestAddr{} : m_caller});
+            m_machine,
+            FtraceAbiCheck::Probes{m_trampoline, m_trampoline_ret, m_return_to_handler,
+                                   m_return_to_handler_ret, m_layout.entry,
+                                   m_caller == m_trampoline ? GuestAddr{} : m_caller, direct_exit});
+    }
+    if (m_options.check_abi && direct_calls()) {
+        m_direct_check = std::make_unique<FtraceDirectCheck>(
+            m_machine,
+            [this](GuestAddr pc) {
+                for (const auto& [id, record] : m_records) {
+                    const FtraceOps* ops = m_registry.find(id);
+                    if (ops != nullptr && ops->direct_call == pc) {
+                        return true;
+                    }
+                }
+                return false;
+            },
+            [this](GuestAddr pc, GuestAddr rec_ip) {
+                const CallSite* site = m_sites.find(rec_ip);
+                if (site == nullptr) {
+                    return false;
+                }
+                const OpsId id = m_registry.direct_ops_for(site->site.function_addr);
+                return id != 0 && m_registry.find(id)->direct_call == pc;
+            });
     }
     m_brk_check = std::make_unique<FtraceBrkCheck>(
         m_machine, [this](GuestAddr pc) { return m_sites.is_site_word(pc); },
@@ -171,6 +203,7 @@ Result<OpsId> Ftrace::register_ops(FtraceOps ops) {
     m_free_records.pop_back();
     m_records.emplace(id, record);
     m_machine.memory().store<uint64_t>(record + kOpsRecordId, uint64_t(id));
+    store_record_direct(id);
     KLP_TRY(update_tracer_call());
     KLP_TRY(update_sites());
     return id;
@@ -185,6 +218,7 @@ Result<void> Ftrace::unregister_ops(OpsId id) {
     // The record stays callable (nothing points at it now), as ops are freed only after an
     // RCU-tasks grace period in the kernel.
     m_machine.memory().store<uint64_t>(record + kOpsRecordId, 0);
+    m_machine.memory().store<uint64_t>(record + kOpsRecordId + 8, 0); // direct_call
     m_free_records.push_back(record);
     return {};
 }
@@ -281,8 +315,14 @@ void Ftrace::on_ops_call(emu::HostCallContext& ctx) {
             continue; // Unregistered by an earlier callback of this call.
         }
         FtraceFunc func = registered->func;
+        const GuestAddr direct = registered->direct_call;
         FtraceCall call{ctx, ip, parent, function, regs};
         func(call);
+        if (direct.value != 0 && m_layout.call_ops) {
+            // call_direct_funcs -> arch_ftrace_set_direct_caller: ftrace_caller's late exit
+            // branches there instead of returning to the function.
+            m_machine.memory().store<uint64_t>(regs_base + kFregsDirectTramp, direct.value);
+        }
     }
     if (m_abi_check && (regs.lr_changed() || regs.pc_changed())) {
         m_abi_check->redirected(ctx.task().id,

@@ -30,6 +30,7 @@
 #include "patcher/ftrace_abi_check.h"
 #include "patcher/ftrace_brk_check.h"
 #include "patcher/ftrace_call_sites.h"
+#include "patcher/ftrace_direct_check.h"
 #include "patcher/ftrace_filter.h"
 #include "patcher/ftrace_layout.h"
 #include "patcher/ftrace_ops.h"
@@ -119,6 +120,24 @@ class Ftrace final : public emu::ExecutionObserver {
     // ftrace_replace_code: brings every call site in line with the registry.
     Result<void> update_sites();
 
+    // Direct calls (DYNAMIC_FTRACE_WITH_DIRECT_CALLS; ftrace_direct.cpp). Does this kernel have
+    // them: an era from 6.4 with the call-ops trampoline (arm64 selects them only with CALL_OPS)?
+    bool direct_calls() const;
+    // register_ftrace_direct(ops, addr): the functions `filter` names branch to the custom
+    // trampoline `addr` instead of running ftrace's callbacks: straight from the call site when
+    // `addr` is in BL reach and the ops is alone on the site, else through ftrace_caller, which
+    // reads ops->direct_call from the site's literal (or, beside other ops, the direct_tramp
+    // slot the ops leaves in ftrace_regs). Errors: no direct calls on this kernel (the message
+    // names the era and why); the filter matches nothing; a function already has a direct
+    // trampoline (EBUSY).
+    Result<OpsId> register_direct(std::string name, const FtraceFilter& filter, GuestAddr addr);
+    // modify_ftrace_direct(ops, addr): a temporary ops on the same functions sends every site
+    // through ftrace_caller while ops->direct_call changes, then the sites go to `addr`.
+    // Error: `id` is not a registered direct ops.
+    Result<void> modify_direct(OpsId id, GuestAddr addr);
+    // unregister_ftrace_direct: as unregister_ops. Error: `id` is not a direct ops.
+    Result<void> unregister_direct(OpsId id);
+
     // Scenario actions `ftrace enable FILTER [tracer=function|graph]` / `ftrace disable FILTER`:
     // enable adds the matching functions to the built-in tracer (registering it on first use),
     // disable removes them from every built-in tracer (unregistering a tracer left empty).
@@ -180,6 +199,7 @@ class Ftrace final : public emu::ExecutionObserver {
     Result<void> write_site_literal(CallSite& site, uint64_t value);
     Result<void> update_tracer_call();
     Result<GuestAddr> callable_addr(CallSite& site, GuestAddr entry);
+    void store_record_direct(OpsId id);
     GuestAddr entry_for(const std::vector<OpsId>& ops) const;
     Result<void> set_mov_slot(CallSite& site, bool mov);
     PokeContext poke_context() const;
@@ -219,6 +239,7 @@ class Ftrace final : public emu::ExecutionObserver {
     // The checks, each an observer of its own, attached after Ftrace in this order.
     std::unique_ptr<FtraceAbiCheck> m_abi_check; // Null unless FtraceOptions::check_abi.
     std::unique_ptr<FtraceBrkCheck> m_brk_check;
+    std::unique_ptr<FtraceDirectCheck> m_direct_check; // Null unless check_abi.
     // Guest stores through FIX_TEXT_POKE0 go through m_poke; CALL_OPS order is checked on it.
     std::unique_ptr<AliasTextWriter> m_alias_writer;
     std::unique_ptr<CallOpsOrderCheck> m_callops_order;

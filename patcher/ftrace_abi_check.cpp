@@ -44,8 +44,9 @@ void FtraceAbiCheck::redirected(int task, std::optional<GuestAddr> new_lr,
 void FtraceAbiCheck::on_instruction(const emu::InsnEvent& ev) {
     const bool entry = ev.pc == m_probes.trampoline ||
                        (m_probes.second_entry.value != 0 && ev.pc == m_probes.second_entry);
-    const bool probe = entry || ev.pc == m_probes.trampoline_ret || ev.pc == m_probes.graph_entry ||
-                       ev.pc == m_probes.graph_ret;
+    const bool direct_exit = m_probes.direct_exit.value != 0 && ev.pc == m_probes.direct_exit;
+    const bool probe = entry || direct_exit || ev.pc == m_probes.trampoline_ret ||
+                       ev.pc == m_probes.graph_entry || ev.pc == m_probes.graph_ret;
     if (!probe) {
         return;
     }
@@ -58,8 +59,8 @@ void FtraceAbiCheck::on_instruction(const emu::InsnEvent& ev) {
     last = {ev.pc, ev.instruction};
     if (entry) {
         m_frames[ev.task].push_back(Frame{m_machine.cpu_state(ev.cpu), {}, {}});
-    } else if (ev.pc == m_probes.trampoline_ret) {
-        check_trampoline_exit(ev);
+    } else if (ev.pc == m_probes.trampoline_ret || direct_exit) {
+        check_trampoline_exit(ev, direct_exit);
     } else if (ev.pc == m_probes.graph_entry) {
         m_graph_entries[ev.task].push_back(m_machine.cpu_state(ev.cpu));
     } else {
@@ -67,7 +68,7 @@ void FtraceAbiCheck::on_instruction(const emu::InsnEvent& ev) {
     }
 }
 
-void FtraceAbiCheck::check_trampoline_exit(const emu::InsnEvent& ev) {
+void FtraceAbiCheck::check_trampoline_exit(const emu::InsnEvent& ev, bool direct) {
     auto& frames = m_frames[ev.task];
     if (frames.empty()) {
         return;
@@ -82,8 +83,14 @@ void FtraceAbiCheck::check_trampoline_exit(const emu::InsnEvent& ev) {
             diffs.push_back(fmt::format("{} {:#x} (expected {:#x})", what, got, want));
         }
     };
-    expect("return address x30", now.x[30], frame.new_lr.value_or(GuestAddr(in.x[9])).value);
-    expect("target x9", now.x[9], frame.new_pc.value_or(GuestAddr(in.x[30])).value);
+    if (direct) {
+        // The direct trampoline gets the call site's view: x30 the body, x9 the return address.
+        expect("body x30", now.x[30], in.x[30]);
+        expect("return address x9", now.x[9], frame.new_lr.value_or(GuestAddr(in.x[9])).value);
+    } else {
+        expect("return address x30", now.x[30], frame.new_lr.value_or(GuestAddr(in.x[9])).value);
+        expect("target x9", now.x[9], frame.new_pc.value_or(GuestAddr(in.x[30])).value);
+    }
     if (!diffs.empty()) {
         m_machine.report("abi-clobber", Severity::Error, ev.pc, ev.cpu, ev.task,
                          fmt::format("{} returns to {} with {}", m_probes.entry_name,

@@ -32,6 +32,9 @@ class FtraceAbiCheck final : public emu::ExecutionObserver {
         GuestAddr graph_ret;         // return_to_handler's final `ret`.
         std::string_view entry_name; // The trampoline's name, for messages.
         GuestAddr second_entry;      // v5.5..v6.1: ftrace_caller beside ftrace_regs_caller.
+        // 6.4+ CALL_OPS: ftrace_caller_direct's `br x17` to a direct trampoline, which must
+        // find the call site's registers (x30 = rec->ip + 4, x9 = the return address).
+        GuestAddr direct_exit;
     };
 
     // Attaches to `machine` (which must outlive the check).
@@ -52,7 +55,7 @@ class FtraceAbiCheck final : public emu::ExecutionObserver {
         std::optional<GuestAddr> new_lr;
         std::optional<GuestAddr> new_pc;
     };
-    void check_trampoline_exit(const emu::InsnEvent& ev);
+    void check_trampoline_exit(const emu::InsnEvent& ev, bool direct);
     void check_graph_exit(const emu::InsnEvent& ev);
 
     emu::Machine& m_machine;

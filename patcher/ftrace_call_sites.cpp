@@ -122,6 +122,13 @@ void Ftrace::remove_sites(GuestRange range) {
 }
 
 GuestAddr Ftrace::entry_for(const std::vector<OpsId>& ops) const {
+    // ftrace_get_addr_new: a direct ops alone on the site gets its own trampoline.
+    if (ops.size() == 1) {
+        const FtraceOps* o = m_registry.find(ops[0]);
+        if (o != nullptr && o->direct_call.value != 0) {
+            return o->direct_call;
+        }
+    }
     if (m_caller == m_trampoline) {
         return m_trampoline;
     }
@@ -143,6 +150,12 @@ Result<void> Ftrace::set_mov_slot(CallSite& site, bool mov) {
 }
 
 Result<GuestAddr> Ftrace::callable_addr(CallSite& site, GuestAddr entry) {
+    // ftrace_find_callable_addr (6.4+): a direct trampoline out of reach is reached through
+    // ftrace_caller, which knows it from ops->direct_call.
+    if (entry != m_trampoline && entry != m_caller &&
+        !a64::reachable_by_bl(site.site.rec_ip, entry)) {
+        entry = m_trampoline;
+    }
     if (a64::reachable_by_bl(site.site.rec_ip, entry)) {
         return entry;
     }

@@ -186,6 +186,21 @@ const FtraceOps* FtraceOpsRegistry::find(OpsId id) const {
     return it == m_ops.end() ? nullptr : &it->second.ops;
 }
 
+void FtraceOpsRegistry::set_direct_call(OpsId id, GuestAddr addr) {
+    auto it = m_ops.find(id);
+    KLP_CHECK(it != m_ops.end(), "set_direct_call on unregistered ops {}", id);
+    it->second.ops.direct_call = addr;
+}
+
+OpsId FtraceOpsRegistry::direct_ops_for(GuestAddr function, OpsId self) const {
+    for (const auto& [id, e] : m_ops) {
+        if (id != self && e.ops.direct_call.value != 0 && e.filter.contains(function)) {
+            return id;
+        }
+    }
+    return 0;
+}
+
 const FtraceHash& FtraceOpsRegistry::filter_hash(OpsId id) const {
     return m_ops.at(id).filter;
 }

@@ -113,6 +113,9 @@ struct FtraceOps {
     FtraceHash filter_ips;
     FtraceHash notrace_ips;
     FtraceFunc func;
+    // ops->direct_call (DYNAMIC_FTRACE_WITH_DIRECT_CALLS): the custom trampoline the traced
+    // functions branch to; zero for an ordinary ops. Set by Ftrace::register_direct.
+    GuestAddr direct_call;
 };
 
 using OpsId = int;
@@ -159,6 +162,11 @@ class FtraceOpsRegistry {
     std::vector<OpsId> ops_for(const PatchSite& site) const;
     // The registered ops, or nullptr.
     const FtraceOps* find(OpsId id) const;
+    // modify_ftrace_direct's `WRITE_ONCE(ops->direct_call, addr)`. Contract: `id` is registered.
+    void set_direct_call(OpsId id, GuestAddr addr);
+    // The direct ops other than `self` whose filter hash holds `function`, or 0
+    // (ftrace_find_rec_direct over direct_functions).
+    OpsId direct_ops_for(GuestAddr function, OpsId self = 0) const;
     // Its filter hash (resolved names plus filter_ips).
     const FtraceHash& filter_hash(OpsId id) const;
     bool empty() const { return m_ops.empty(); }

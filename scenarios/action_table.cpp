@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cctype>
+#include <span>
 #include <vector>
 
 namespace klpemu::scenario {
@@ -115,8 +116,34 @@ Result<Action> parse_module(std::string_view args) {
     return Action{ModuleAction{words[0] == "load", std::string(words[1])}};
 }
 
+// `ftrace register_direct FILTER TRAMP`, `modify_direct FILTER TRAMP`, `unregister_direct FILTER`.
+Result<Action> parse_ftrace_direct(std::span<const std::string_view> words) {
+    FtraceAction action;
+    const bool needs_tramp = words[0] != "unregister_direct";
+    action.direct = words[0] == "register_direct" ? FtraceAction::Direct::Register
+                    : words[0] == "modify_direct" ? FtraceAction::Direct::Modify
+                                                  : FtraceAction::Direct::Unregister;
+    if (words.size() != (needs_tramp ? 3u : 2u) || !is_symbol_name(words.back())) {
+        if (needs_tramp) {
+            return make_error("expected 'ftrace {} FILTER TRAMPOLINE' (a function name or glob, "
+                              "then the direct trampoline's symbol)",
+                              words[0]);
+        }
+        return make_error("expected 'ftrace {} FILTER'", words[0]);
+    }
+    action.filter = std::string(words[1]);
+    if (needs_tramp) {
+        action.trampoline = std::string(words[2]);
+    }
+    return Action{std::move(action)};
+}
+
 Result<Action> parse_ftrace(std::string_view args) {
     auto words = split_words(args);
+    if (!words.empty() && (words[0] == "register_direct" || words[0] == "modify_direct" ||
+                           words[0] == "unregister_direct")) {
+        return parse_ftrace_direct(words);
+    }
     if (words.empty() || (words[0] != "enable" && words[0] != "disable")) {
         return make_error("expected 'ftrace enable FILTER [tracer=function|graph|stacktrace]' or "
                           "'ftrace disable FILTER'");
@@ -294,8 +321,12 @@ constexpr std::array k_actions{
     ActionInfo{"module", "module load|unload NAME",
                "load a deferred module object (placement, PLTs, init, free init) or unload it",
                parse_module},
-    ActionInfo{"ftrace", "ftrace enable|disable FILTER [tracer=function|graph|stacktrace]",
-               "turn ftrace call sites on (function or graph tracer) or off", parse_ftrace},
+    ActionInfo{"ftrace",
+               "ftrace enable|disable FILTER [tracer=function|graph|stacktrace] | "
+               "register_direct|modify_direct FILTER TRAMP | unregister_direct FILTER",
+               "turn ftrace call sites on (function or graph tracer) or off; point them at a "
+               "direct trampoline (6.4+ call-ops)",
+               parse_ftrace},
     ActionInfo{"insmod", "insmod NAME [param=value...]",
                "load the deferred module NAME and run its module_init", parse_insmod},
     ActionInfo{"rmmod", "rmmod NAME", "run NAME's module_exit and unload it", parse_rmmod},

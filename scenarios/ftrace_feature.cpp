@@ -54,6 +54,9 @@ std::optional<Result<void>> FtraceFeature::handle(const Action& any) {
     if (action == nullptr) {
         return std::nullopt;
     }
+    if (action->direct != FtraceAction::Direct::None) {
+        return direct_action(*action);
+    }
     if (action->enable && action->tracer == "stacktrace") {
         patcher::FtraceOps ops;
         ops.name = "stacktrace";
@@ -73,6 +76,48 @@ std::optional<Result<void>> FtraceFeature::handle(const Action& any) {
         }
     }
     return m_ftrace->apply_action(action->enable, action->filter, action->tracer);
+}
+
+// register_ftrace_direct / modify_ftrace_direct / unregister_ftrace_direct on the functions the
+// filter names, one direct ops per filter text.
+Result<void> FtraceFeature::direct_action(const FtraceAction& action) {
+    auto it = std::find_if(m_direct_ops.begin(), m_direct_ops.end(),
+                           [&](const auto& d) { return d.first == action.filter; });
+    GuestAddr tramp;
+    if (action.direct != FtraceAction::Direct::Unregister) {
+        auto sym = m_host.machine().symbol(action.trampoline);
+        if (!sym.ok()) {
+            return make_error("ftrace: direct trampoline: {}", sym.error().message);
+        }
+        tramp = *sym;
+    }
+    switch (action.direct) {
+    case FtraceAction::Direct::Register: {
+        if (it != m_direct_ops.end()) {
+            return make_error("ftrace register_direct: '{}' already has a direct ops (use "
+                              "modify_direct)",
+                              action.filter);
+        }
+        KLP_TRY_ASSIGN(id, m_ftrace->register_direct("direct " + action.filter,
+                                                     patcher::FtraceFilter(action.filter), tramp));
+        m_direct_ops.emplace_back(action.filter, id);
+        return {};
+    }
+    case FtraceAction::Direct::Modify:
+    case FtraceAction::Direct::Unregister:
+        if (it == m_direct_ops.end()) {
+            return make_error("ftrace: no direct ops was registered for '{}'", action.filter);
+        }
+        if (action.direct == FtraceAction::Direct::Modify) {
+            return m_ftrace->modify_direct(it->second, tramp);
+        }
+        KLP_TRY(m_ftrace->unregister_direct(it->second));
+        m_direct_ops.erase(it);
+        return {};
+    case FtraceAction::Direct::None:
+        break;
+    }
+    KLP_UNREACHABLE("ftrace action without a direct kind");
 }
 
 // Starts where stack_trace_save() called from the callback would (CALLER: the callback's

@@ -38,6 +38,8 @@ class FtraceFeature final : public MachineFeature {
     FeatureHost& m_host;
     std::unique_ptr<patcher::Ftrace> m_ftrace;
     std::vector<std::pair<std::string, patcher::OpsId>> m_stacktrace_ops; // Filter, ops.
+    std::vector<std::pair<std::string, patcher::OpsId>> m_direct_ops;     // Filter, ops.
+    Result<void> direct_action(const FtraceAction& action);
 };
 
 } // namespace klpemu::scenario

@@ -134,6 +134,11 @@ struct FtraceAction {
     bool enable = true;
     std::string filter;              // Function names or globs, space separated.
     std::string tracer = "function"; // "function" or "graph" (enable only).
+    // `ftrace register_direct FILTER TRAMP` / `modify_direct FILTER TRAMP` /
+    // `unregister_direct FILTER`: register_ftrace_direct and friends (6.4+, docs/ftrace.md).
+    enum class Direct { None, Register, Modify, Unregister };
+    Direct direct = Direct::None;
+    std::string trampoline; // The direct trampoline's symbol (Register, Modify).
 };
 // The livepatch shell vocabulary, as the kernel's selftests type it (docs/livepatch.md):
 // `insmod NAME [p=v...]`, `rmmod NAME`, `echo V > /sys/kernel/livepatch/...`, `cat PATH`,

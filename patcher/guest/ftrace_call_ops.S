@@ -16,6 +16,23 @@
 //   S+112 {fp = S+128, lr = rec->ip + 4}     ftrace record; x29 points here
 //   S+128 {fp = entry x29, lr = x9}          call-site record
 //   S+144 entry SP
+//
+// Direct calls (DYNAMIC_FTRACE_WITH_DIRECT_CALLS, 6.4+, 2aa6ac03516d; assembled with
+// KLP_DIRECT_CALLS = 1 on those eras). A direct ops carries ops->direct_call, the address of a
+// custom trampoline (a BPF trampoline, a sample's my_tramp) that may sit in a module far beyond
+// BL reach. When that ops alone traces the site, the literal points at it and ftrace_caller
+// branches to ops->direct_call through x17 before saving anything: one common trampoline
+// reaches any target, so no call site needs a PLT per target (Mark Rutland's concern, seed 004).
+// When other ops share the site (literal = ftrace_list_ops), their callbacks run first and the
+// direct ops' callback leaves the target in S+72 (ftrace_regs.direct_tramp); the late exit then
+// restores the call-site state and branches there. Either way the direct trampoline starts
+// with x30 = rec->ip + 4 (the traced function's body) and x9 = the function's return address,
+// exactly as if the call site's BL had reached it directly, and leaves with `ret` to x30 after
+// putting x9 back into x30.
+
+    .ifndef KLP_DIRECT_CALLS
+    .equ    KLP_DIRECT_CALLS, 0
+    .endif
 
     .equ    FREGS_FP, 80
     .equ    FREGS_LR, 88
@@ -24,6 +41,8 @@
     .equ    FREGS_SIZE, 112
     .equ    FTRACE_FRAME, FREGS_SIZE + 32
     .equ    FTRACE_OPS_FUNC, 0
+    .equ    FTRACE_OPS_DIRECT_CALL, 16
+    .equ    FREGS_DIRECT_TRAMP, 72
 
     .text
     .globl  ftrace_caller
@@ -33,6 +52,10 @@ ftrace_caller:
     bti     c
     bic     x11, x30, #7
     ldur    x11, [x11, #-16]
+    .if KLP_DIRECT_CALLS
+    ldr     x17, [x11, #FTRACE_OPS_DIRECT_CALL]
+    cbnz    x17, ftrace_caller_direct
+    .endif
     mov     x10, sp
     sub     sp, sp, #FTRACE_FRAME
     stp     x0, x1, [sp, #0]
@@ -40,6 +63,9 @@ ftrace_caller:
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
     str     x8, [sp, #64]
+    .if KLP_DIRECT_CALLS
+    str     xzr, [sp, #FREGS_DIRECT_TRAMP]
+    .endif
     stp     x29, x9, [sp, #FREGS_FP]
     stp     x10, x30, [sp, #FREGS_SP]
     stp     x29, x9, [sp, #FREGS_SIZE + 16]
@@ -58,10 +84,25 @@ ftrace_caller:
     ldp     x6, x7, [sp, #48]
     ldr     x8, [sp, #64]
     ldr     x29, [sp, #FREGS_FP]
+    .if KLP_DIRECT_CALLS
+    ldr     x17, [sp, #FREGS_DIRECT_TRAMP]
+    cbnz    x17, ftrace_caller_direct_late
+    .endif
     ldr     x30, [sp, #FREGS_LR]
     ldr     x9, [sp, #FREGS_PC]
     add     sp, sp, #FTRACE_FRAME
     .globl  ftrace_caller_ret
 ftrace_caller_ret:
     ret     x9
+    .if KLP_DIRECT_CALLS
+// After the other ops: x0-x8 and x29 are back; the call site's lr and pc go where a direct
+// trampoline expects them (x9 = return address, x30 = rec->ip + 4).
+ftrace_caller_direct_late:
+    ldr     x9, [sp, #FREGS_LR]
+    ldr     x30, [sp, #FREGS_PC]
+    add     sp, sp, #FTRACE_FRAME
+    .globl  ftrace_caller_direct
+ftrace_caller_direct:
+    br      x17
+    .endif
     .size   ftrace_caller, . - ftrace_caller

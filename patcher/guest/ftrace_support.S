@@ -71,17 +71,20 @@ return_to_handler_ret:
     ret
     .size   return_to_handler, . - return_to_handler
 
-// struct ftrace_ops as the trampolines see it: { func, host id } (func first, as in the
-// kernel, so `ldr x4, [ops]; blr x4` calls it).
+// struct ftrace_ops as the trampolines see it: { func, host id, direct_call } (func first,
+// as in the kernel, so `ldr x4, [ops]; blr x4` calls it; direct_call is ops->direct_call, read
+// by the 6.4+ CALL_OPS ftrace_caller at FTRACE_OPS_DIRECT_CALL = 16, 0 unless a direct ops).
     .data
     .balign 8
     .globl  ftrace_nop_ops
 ftrace_nop_ops:
     .quad   ftrace_stub
     .quad   0
+    .quad   0
     .globl  ftrace_list_ops
 ftrace_list_ops:
     .quad   ftrace_ops_list_func
+    .quad   0
     .quad   0
 // What the non-CALL_OPS trampolines pass as `ops`.
     .globl  function_trace_op
@@ -92,6 +95,7 @@ function_trace_op:
 ftrace_ops_pool:
     .rept   32
     .quad   ftrace_ops_list_func
+    .quad   0
     .quad   0
     .endr
     .globl  ftrace_ops_pool_end

@@ -27,3 +27,31 @@ TEST_CASE("ftrace action: enable and disable parse; bad forms explain themselves
     REQUIRE_FALSE(bad.ok());
     CHECK(bad.error().message.find("mcount") != std::string::npos);
 }
+
+TEST_CASE("ftrace action: register_direct, modify_direct, unregister_direct") {
+    auto reg = parse_action("ftrace register_direct k_add1 near_tramp");
+    REQUIRE(reg.ok());
+    const auto& r = std::get<FtraceAction>(*reg);
+    CHECK(r.direct == FtraceAction::Direct::Register);
+    CHECK(r.filter == "k_add1");
+    CHECK(r.trampoline == "near_tramp");
+
+    auto mod = parse_action("ftrace modify_direct k_* far_tramp");
+    REQUIRE(mod.ok());
+    CHECK(std::get<FtraceAction>(*mod).direct == FtraceAction::Direct::Modify);
+    CHECK(std::get<FtraceAction>(*mod).filter == "k_*");
+
+    auto un = parse_action("ftrace unregister_direct k_add1");
+    REQUIRE(un.ok());
+    CHECK(std::get<FtraceAction>(*un).direct == FtraceAction::Direct::Unregister);
+    CHECK(std::get<FtraceAction>(*un).trampoline.empty());
+
+    // An ordinary enable is not a direct action.
+    CHECK(std::get<FtraceAction>(*parse_action("ftrace enable leaf")).direct ==
+          FtraceAction::Direct::None);
+    auto missing = parse_action("ftrace register_direct k_add1");
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().message.find("TRAMPOLINE") != std::string::npos);
+    CHECK_FALSE(parse_action("ftrace unregister_direct k_add1 near_tramp").ok());
+    CHECK_FALSE(parse_action("ftrace modify_direct k_add1 0x1234").ok());
+}
