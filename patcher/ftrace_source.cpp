@@ -88,6 +88,49 @@ std::string locate(std::string_view text, std::string_view name, std::string_vie
     return std::string(fallback);
 }
 
+// The assembler's error for a line that still holds an all-capitals name the preprocessor did
+// not replace (a macro or asm-offset nobody defines, e.g. `[sp, #FREGS_ORIG_X0]`) names the
+// position but not the culprit: put the name first.
+Error name_unknown_macro(const Error& error) {
+    const std::string& m = error.message;
+    const size_t colon = m.find(": error: ");
+    const size_t nl = m.find('\n');
+    if (colon == std::string::npos || nl == std::string::npos) {
+        return error;
+    }
+    const std::string where = m.substr(0, colon);
+    const std::string line = m.substr(nl + 1, m.find('\n', nl + 1) - nl - 1);
+    auto is_register = [](const std::string& w) {
+        if (w == "SP" || w == "LR" || w == "FP" || w == "XZR" || w == "WZR") {
+            return true;
+        }
+        return (w[0] == 'X' || w[0] == 'W') && w.size() > 1 &&
+               std::all_of(w.begin() + 1, w.end(), [](char c) { return std::isdigit(uint8_t(c)); });
+    };
+    for (size_t i = 0; i < line.size();) {
+        if (!(std::isupper(uint8_t(line[i])) || line[i] == '_') ||
+            (i > 0 && (std::isalnum(uint8_t(line[i - 1])) || line[i - 1] == '_'))) {
+            ++i;
+            continue;
+        }
+        size_t j = i;
+        bool caps = true;
+        while (j < line.size() && (std::isalnum(uint8_t(line[j])) || line[j] == '_')) {
+            caps = caps && !std::islower(uint8_t(line[j]));
+            ++j;
+        }
+        const std::string word = line.substr(i, j - i);
+        if (caps && word.size() > 1 && !is_register(word)) {
+            const size_t col = where.rfind(':');
+            return make_error("{}: error: unknown macro or symbol '{}' (not in klpemu's "
+                              "kernel-compatibility headers or asm-offsets)\n{}",
+                              col == std::string::npos ? where : where.substr(0, col), word, m);
+        }
+        i = j;
+    }
+    return error;
+}
+
 } // namespace
 
 bool ftrace_source_supplied(std::string_view symbol) {
@@ -164,6 +207,16 @@ Result<std::vector<std::string>> ftrace_source_kconfig(const emu::KernelEraInfo&
             set.erase(name.substr(7));
         }
     }
+    // The engine reads the register block as the variant lays it out; the file writes it as its
+    // Kconfig says: both must be ftrace_regs (WITH_ARGS) or both pt_regs (WITH_REGS).
+    const bool with_args = set.contains("DYNAMIC_FTRACE_WITH_ARGS");
+    if (with_args == saves_pt_regs(layout.variant)) {
+        return make_error("kconfig: CONFIG_DYNAMIC_FTRACE_WITH_ARGS={} but the trampoline '{}' "
+                          "passes {}; kernel {} builds '{}'",
+                          with_args ? "y" : "n", layout.name,
+                          with_args ? "pt_regs" : "struct ftrace_regs", era.name,
+                          era.default_trampoline);
+    }
     const bool call_ops = set.contains("DYNAMIC_FTRACE_WITH_CALL_OPS");
     if (call_ops != layout.call_ops) {
         return make_error("kconfig: CONFIG_DYNAMIC_FTRACE_WITH_CALL_OPS={} but the trampoline is "
@@ -202,8 +255,11 @@ Result<FtraceSourceBuild> build_ftrace_source(const FtraceSourceSpec& spec,
 
     // Assemble once here to find names nobody defines: an unknown macro used as an operand, or an
     // asm-offset this era does not have, reaches the assembler as a plain symbol.
-    KLP_TRY_ASSIGN(object, assemble(build.preprocessed, build.name));
-    KLP_TRY_ASSIGN(elf, ElfObject::parse(object));
+    auto object = assemble(build.preprocessed, build.name);
+    if (!object) {
+        return name_unknown_macro(object.error());
+    }
+    KLP_TRY_ASSIGN(elf, ElfObject::parse(*object));
     for (const ElfSymbol& sym : elf.symbols) {
         if (sym.index == 0 || !sym.is_undefined() || sym.name.empty() ||
             ftrace_source_supplied(sym.name)) {
