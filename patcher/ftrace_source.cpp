@@ -154,10 +154,8 @@ std::string ftrace_asm_offsets(const emu::KernelEraInfo& era, const TrampolineLa
             def("S_FRAME_SIZE", o.value); // Its name until v5.11.
         }
         if (o.name == "FREGS_X0") {
-            for (int n = 1; n <= 8; ++n) {
-                if (n != 8) {
-                    def(fmt::format("FREGS_X{}", n), uint32_t(8 * n));
-                }
+            for (int n = 1; n <= 7; ++n) { // FREGS_X8 is in the table.
+                def(fmt::format("FREGS_X{}", n), uint32_t(8 * n));
             }
         }
     }
