@@ -141,3 +141,20 @@ TEST_CASE("ftrace_source: the file's own symbols are what the engine patches and
     CHECK_MESSAGE(f2.error().message.find("defines no 'ftrace_call'") != std::string::npos,
                   f2.error().message);
 }
+
+TEST_CASE("ftrace_source: reaching prepare_ftrace_return stops with not-modelled") {
+    emu::MachineConfig config;
+    auto m = emu::Machine::create(config);
+    REQUIRE(m.ok());
+    patcher::FtraceOptions options;
+    options.variant = TrampolineVariant::Regs;
+    options.era = emu::KernelEra::V5_10;
+    options.source = spec(kData + "entry-ftrace-regs.S");
+    auto f = patcher::Ftrace::create(**m, options);
+    REQUIRE_MESSAGE(f.ok(), (f.ok() ? "" : f.error().message));
+    (void)(*m)->call(test::fn(**m, "prepare_ftrace_return"));
+    const auto found = test::findings_of(**m, "not-modelled");
+    REQUIRE_MESSAGE(found.size() == 1, test::findings_text(**m));
+    CHECK(found[0].severity == Severity::Fatal);
+    CHECK(found[0].message.find("does not patch ftrace_graph_call") != std::string::npos);
+}
