@@ -19,15 +19,16 @@ namespace {
 
 const std::string kData = std::string(KLPEMU_SOURCE_ROOT) + "/tests/data/ftrace_source/";
 
-// A copy of `file` with `from` replaced by `to`, in a temporary directory.
+// A copy of `file` with `from` replaced by `to`, in a temporary directory under a name of its
+// own (ctest runs the cases of this file in parallel).
 std::filesystem::path edited_copy(const std::string& file, const std::string& from,
-                                  const std::string& to) {
+                                  const std::string& to, const std::string& tag) {
     std::ifstream in(kData + file);
     std::string text((std::istreambuf_iterator<char>(in)), {});
     const size_t at = text.find(from);
     REQUIRE(at != std::string::npos);
     text.replace(at, from.size(), to);
-    const auto path = std::filesystem::temp_directory_path() / ("klpemu-own-" + file);
+    const auto path = std::filesystem::temp_directory_path() / ("klpemu-own-" + tag + "-" + file);
     std::ofstream(path) << text;
     return path;
 }
@@ -89,7 +90,7 @@ TEST_CASE("ftrace_source: an unknown macro or offset fails at its FILE:LINE with
     const auto& args = patcher::trampoline_layout(TrampolineVariant::Args);
     // An asm-offset klpemu does not generate, used as an operand.
     const auto offset =
-        edited_copy("entry-ftrace-args.S", "[sp, #FREGS_X8]\n", "[sp, #FREGS_ORIG_X0]\n");
+        edited_copy("entry-ftrace-args.S", "[sp, #FREGS_X8]\n", "[sp, #FREGS_ORIG_X0]\n", "offset");
     auto r = patcher::build_ftrace_source(spec(offset), era, args);
     REQUIRE_FALSE(r.ok());
     CHECK_MESSAGE(r.error().message.find(offset.string() + ":50: error: unknown macro or symbol "
@@ -97,7 +98,7 @@ TEST_CASE("ftrace_source: an unknown macro or offset fails at its FILE:LINE with
                   r.error().message);
     // A name the assembler takes for a symbol: caught as undefined after assembling.
     const auto symbol = edited_copy("entry-ftrace-args.S", "ldr_l\tx2, function_trace_op\n",
-                                    "ldr_l\tx2, function_trace_ops\n");
+                                    "ldr_l\tx2, function_trace_ops\n", "symbol");
     auto u = patcher::build_ftrace_source(spec(symbol), era, args);
     REQUIRE_FALSE(u.ok());
     CHECK_MESSAGE(u.error().message.starts_with(symbol.string() + ":75: error: unknown macro or "
@@ -105,7 +106,7 @@ TEST_CASE("ftrace_source: an unknown macro or offset fails at its FILE:LINE with
                   u.error().message);
     // A header klpemu does not provide.
     const auto header = edited_copy("entry-ftrace-args.S", "#include <asm/insn.h>\n",
-                                    "#include <asm/insn.h>\n#include <asm/kprobes.h>\n");
+                                    "#include <asm/insn.h>\n#include <asm/kprobes.h>\n", "header");
     auto h = patcher::build_ftrace_source(spec(header), era, args);
     REQUIRE_FALSE(h.ok());
     CHECK_MESSAGE(h.error().message.find("asm/kprobes.h") != std::string::npos, h.error().message);
@@ -130,8 +131,8 @@ TEST_CASE("ftrace_source: the file's own symbols are what the engine patches and
     CHECK(build->object.name == "entry-ftrace-regs.S");
 
     // A file without the patch site the engine writes fails by name.
-    const auto no_call =
-        edited_copy("entry-ftrace-args.S", "SYM_INNER_LABEL(ftrace_call, SYM_L_GLOBAL)\n", "");
+    const auto no_call = edited_copy("entry-ftrace-args.S",
+                                     "SYM_INNER_LABEL(ftrace_call, SYM_L_GLOBAL)\n", "", "nocall");
     auto m2 = emu::Machine::create(config);
     REQUIRE(m2.ok());
     patcher::FtraceOptions o2;
