@@ -230,4 +230,41 @@ Result<ObjectBytes> load_source_file(const fs::path& file, const CompileOptions&
                       file.string(), ext);
 }
 
+Result<std::string> preprocess_assembly(const fs::path& file,
+                                        const std::vector<GeneratedHeader>& headers,
+                                        const std::vector<std::string>& flags) {
+    TempDir dir;
+    if (dir.path().empty()) {
+        return make_error("{}: error: cannot create a temporary directory", file.string());
+    }
+    const fs::path include = dir.path() / "include";
+    for (const GeneratedHeader& h : headers) {
+        const fs::path target = include / h.path;
+        std::error_code ec;
+        fs::create_directories(target.parent_path(), ec);
+        std::ofstream out(target, std::ios::binary);
+        out << h.text;
+        if (!out) {
+            return make_error("{}: error: cannot write {}", file.string(), target.string());
+        }
+    }
+    const fs::path out = dir.path() / "out.s";
+    std::vector<std::string> argv{KLPEMU_CLANG,
+                                  "--target=aarch64-linux-gnu",
+                                  "-E",
+                                  "-x",
+                                  "assembler-with-cpp",
+                                  "-nostdinc",
+                                  "-D__ASSEMBLY__",
+                                  "-I" + include.string()};
+    for (const std::string& f : flags) {
+        if (f.starts_with("-I") || f.starts_with("-D") || f.starts_with("-U")) {
+            argv.push_back(f);
+        }
+    }
+    argv.insert(argv.end(), {"-o", out.string(), file.string()});
+    KLP_TRY_ASSIGN(bytes, run_compiler(argv, dir, out));
+    return std::string(bytes.begin(), bytes.end());
+}
+
 } // namespace klpemu

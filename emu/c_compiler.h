@@ -47,4 +47,19 @@ Result<ObjectBytes> compile_c(const std::filesystem::path& file, const CompileOp
 Result<ObjectBytes> load_source_file(const std::filesystem::path& file,
                                      const CompileOptions& options = {});
 
+// A header made up by klpemu for one preprocessor run (a kernel-compatibility header, a
+// generated asm-offsets.h): `path` relative to the include directory, e.g. "asm/insn.h".
+struct GeneratedHeader {
+    std::string path;
+    std::string text;
+};
+
+// Preprocesses an assembly file as kbuild does for a .S (clang-19 -E -x assembler-with-cpp
+// -nostdinc -D__ASSEMBLY__), keeping line markers so assembler errors name FILE:LINE. `headers`
+// are written to a private include directory searched before any -I in `flags` (-D/-U/-I only).
+// Returns the preprocessed text; a failing preprocessor returns its diagnostics verbatim.
+Result<std::string> preprocess_assembly(const std::filesystem::path& file,
+                                        const std::vector<GeneratedHeader>& headers,
+                                        const std::vector<std::string>& flags);
+
 } // namespace klpemu

@@ -32,6 +32,8 @@ constexpr std::array kKinds{
     FindingKind{
         "nonalloc-relocation",
         "a relocation in a non-allocated section (debug info) could not be applied (warning)"},
+    FindingKind{"not-modelled",
+                "guest code reached a kernel mechanism klpemu does not model yet (fatal)"},
     FindingKind{"patched-brk", "the BRK klpemu writes into patched text was executed"},
     FindingKind{"plt-clobber",
                 "a module PLT entry was rewritten while a call through it was in flight"},

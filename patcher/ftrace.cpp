@@ -20,7 +20,6 @@ namespace {
 
 // Offsets in a guest ftrace_ops record { func, id, direct_call } (ftrace_support.S).
 constexpr int64_t kOpsRecordId = 8;
-constexpr uint64_t kOpsRecordSize = 24;
 // ftrace_regs.direct_tramp (FREGS_DIRECT_TRAMP, ftrace_call_ops.S).
 constexpr int64_t kFregsDirectTramp = 72;
 
@@ -78,6 +77,68 @@ Result<std::unique_ptr<Ftrace>> Ftrace::create(emu::Machine& machine,
 }
 
 Result<void> Ftrace::install() {
+    KLP_TRY(m_options.source ? load_source_trampoline() : load_bundled_trampoline());
+    // The guest ftrace_ops records are laid out back to back (ftrace_nop_ops, ftrace_list_ops).
+    m_ops_record_size = m_list_ops - m_nop_ops;
+    KLP_CHECK(m_ops_record_size >= 16, "ftrace_list_ops must follow ftrace_nop_ops");
+    for (GuestAddr a = m_pool_end - m_ops_record_size; a >= m_pool; a = a - m_ops_record_size) {
+        m_free_records.push_back(a);
+    }
+    m_function_tracer = std::make_unique<FunctionTracer>(m_machine, m_trace);
+    m_graph_tracer = std::make_unique<GraphTracer>(m_machine, m_trace, m_return_to_handler);
+    m_tracers = std::make_unique<Tracers>(*this, *m_function_tracer, *m_graph_tracer);
+    m_machine.register_host_call(hc::kFtraceOps,
+                                 [this](emu::HostCallContext& ctx) { on_ops_call(ctx); });
+    m_machine.register_host_call(
+        hc::kGraphReturn, [this](emu::HostCallContext& ctx) { m_graph_tracer->on_return(ctx); });
+    m_machine.add_observer(this);
+    // The direct-call paths exist in klpemu's bundled CALL_OPS trampoline of 6.4+; a kernel
+    // tree's own file (ftrace_source) keeps `direct_call` at 0, so it never takes them.
+    const bool bundled_direct = !m_options.source && direct_calls();
+    if (m_options.check_abi) {
+        GuestAddr direct_exit;
+        if (bundled_direct) {
+            auto a = m_machine.symbol("ftrace_caller_direct");
+            if (!a.ok()) {
+                return make_error("ftrace: {}", a.error().message);
+            }
+            direct_exit = *a;
+        }
+        m_abi_check = std::make_unique<FtraceAbiCheck>(
+            m_machine,
+            FtraceAbiCheck::Probes{m_trampoline, m_trampoline_ret, m_return_to_handler,
+                                   m_return_to_handler_ret, m_layout.entry,
+                                   m_caller == m_trampoline ? GuestAddr{} : m_caller, direct_exit});
+    }
+    if (m_options.check_abi && bundled_direct) {
+        m_direct_check = std::make_unique<FtraceDirectCheck>(
+            m_machine,
+            [this](GuestAddr pc) {
+                for (const auto& [id, record] : m_records) {
+                    const FtraceOps* ops = m_registry.find(id);
+                    if (ops != nullptr && ops->direct_call == pc) {
+                        return true;
+                    }
+                }
+                return false;
+            },
+            [this](GuestAddr pc, GuestAddr rec_ip) {
+                const CallSite* site = m_sites.find(rec_ip);
+                if (site == nullptr) {
+                    return false;
+                }
+                const OpsId id = m_registry.direct_ops_for(site->site.function_addr);
+                return id != 0 && m_registry.find(id)->direct_call == pc;
+            });
+    }
+    m_brk_check = std::make_unique<FtraceBrkCheck>(
+        m_machine, [this](GuestAddr pc) { return m_sites.is_site_word(pc); },
+        [this](GuestAddr pc, InsnWord word) { return m_poke.describe(pc, word); });
+    install_guest_writes(*m_text);
+    return {};
+}
+
+Result<void> Ftrace::load_bundled_trampoline() {
     for (std::string_view file : {std::string_view("ftrace_support.S"), m_layout.source_file}) {
         const std::string_view source = embedded_guest_source(file);
         KLP_CHECK(!source.empty(), "guest source {} is not embedded", file);
@@ -118,54 +179,6 @@ Result<void> Ftrace::install() {
     KLP_TRY(need("ftrace_ops_pool_end", m_pool_end));
     KLP_TRY(need("return_to_handler", m_return_to_handler));
     KLP_TRY(need("return_to_handler_ret", m_return_to_handler_ret));
-    for (GuestAddr a = m_pool_end - int64_t(kOpsRecordSize); a >= m_pool;
-         a = a - int64_t(kOpsRecordSize)) {
-        m_free_records.push_back(a);
-    }
-    m_function_tracer = std::make_unique<FunctionTracer>(m_machine, m_trace);
-    m_graph_tracer = std::make_unique<GraphTracer>(m_machine, m_trace, m_return_to_handler);
-    m_tracers = std::make_unique<Tracers>(*this, *m_function_tracer, *m_graph_tracer);
-    m_machine.register_host_call(hc::kFtraceOps,
-                                 [this](emu::HostCallContext& ctx) { on_ops_call(ctx); });
-    m_machine.register_host_call(
-        hc::kGraphReturn, [this](emu::HostCallContext& ctx) { m_graph_tracer->on_return(ctx); });
-    m_machine.add_observer(this);
-    if (m_options.check_abi) {
-        GuestAddr direct_exit;
-        if (direct_calls()) {
-            KLP_TRY(need("ftrace_caller_direct", direct_exit));
-        }
-        m_abi_check = std::make_unique<FtraceAbiCheck>(
-            m_machine,
-            FtraceAbiCheck::Probes{m_trampoline, m_trampoline_ret, m_return_to_handler,
-                                   m_return_to_handler_ret, m_layout.entry,
-                                   m_caller == m_trampoline ? GuestAddr{} : m_caller, direct_exit});
-    }
-    if (m_options.check_abi && direct_calls()) {
-        m_direct_check = std::make_unique<FtraceDirectCheck>(
-            m_machine,
-            [this](GuestAddr pc) {
-                for (const auto& [id, record] : m_records) {
-                    const FtraceOps* ops = m_registry.find(id);
-                    if (ops != nullptr && ops->direct_call == pc) {
-                        return true;
-                    }
-                }
-                return false;
-            },
-            [this](GuestAddr pc, GuestAddr rec_ip) {
-                const CallSite* site = m_sites.find(rec_ip);
-                if (site == nullptr) {
-                    return false;
-                }
-                const OpsId id = m_registry.direct_ops_for(site->site.function_addr);
-                return id != 0 && m_registry.find(id)->direct_call == pc;
-            });
-    }
-    m_brk_check = std::make_unique<FtraceBrkCheck>(
-        m_machine, [this](GuestAddr pc) { return m_sites.is_site_word(pc); },
-        [this](GuestAddr pc, InsnWord word) { return m_poke.describe(pc, word); });
-    install_guest_writes(*m_text);
     return {};
 }
 
@@ -196,7 +209,7 @@ Result<OpsId> Ftrace::register_ops(FtraceOps ops) {
     const std::vector<PatchSite> sites = m_sites.patch_sites();
     if (m_free_records.empty()) {
         return make_error("ftrace: ops '{}': no free ftrace_ops record (at most {})", ops.name,
-                          (m_pool_end - m_pool) / int64_t(kOpsRecordSize));
+                          (m_pool_end - m_pool) / m_ops_record_size);
     }
     KLP_TRY_ASSIGN(id, m_registry.add(std::move(ops), sites));
     const GuestAddr record = m_free_records.back();

@@ -34,6 +34,7 @@
 #include "patcher/ftrace_filter.h"
 #include "patcher/ftrace_layout.h"
 #include "patcher/ftrace_ops.h"
+#include "patcher/ftrace_source.h"
 #include "patcher/function_tracer.h"
 #include "patcher/graph_tracer.h"
 #include "patcher/text_poke.h"
@@ -58,6 +59,7 @@ namespace klpemu::patcher {
 namespace hc {
 inline constexpr uint16_t kFtraceOps = 0x100;   // x0 ip, x1 parent_ip, x2 ops, x3 regs
 inline constexpr uint16_t kGraphReturn = 0x101; // x0 fregs of return_to_handler -> x0 ret
+inline constexpr uint16_t kPrepareReturn = 0x102; // x0 ip, x1 &parent, x2 fp (ftrace_source)
 } // namespace hc
 
 struct FtraceOptions {
@@ -72,6 +74,9 @@ struct FtraceOptions {
     bool brk_on_range_error = false;
     // Check every trampoline exit against its entry (abi-clobber).
     bool check_abi = true;
+    // A kernel tree's entry-ftrace.S to run in place of the bundled `variant` file, built for
+    // `era` and `variant` (patcher/ftrace_source.h).
+    std::optional<FtraceSourceSpec> source;
 };
 
 class Ftrace final : public emu::ExecutionObserver {
@@ -86,6 +91,10 @@ class Ftrace final : public emu::ExecutionObserver {
 
     const TrampolineLayout& layout() const { return m_layout; }
     const emu::KernelEraInfo& era() const { return m_era; }
+    // The user's entry-ftrace.S as it was built (FtraceOptions::source), or null.
+    const FtraceSourceBuild* source_build() const {
+        return m_source_build ? &*m_source_build : nullptr;
+    }
     // The entry module ftrace PLTs and unwinders name: ftrace_regs_caller on the pt_regs
     // trampolines, ftrace_caller otherwise.
     GuestAddr trampoline() const { return m_trampoline; }
@@ -195,6 +204,8 @@ class Ftrace final : public emu::ExecutionObserver {
   private:
     Ftrace(emu::Machine& machine, const FtraceOptions& options);
     Result<void> install();
+    Result<void> load_bundled_trampoline();
+    Result<void> load_source_trampoline(); // ftrace_source_install.cpp
     Result<void> update_site(CallSite& site);
     Result<void> write_site_literal(CallSite& site, uint64_t value);
     Result<void> update_tracer_call();
@@ -220,6 +231,8 @@ class Ftrace final : public emu::ExecutionObserver {
 
     GuestAddr m_trampoline, m_caller, m_trampoline_ret, m_ftrace_call, m_ftrace_stub, m_list_func;
     GuestAddr m_nop_ops, m_list_ops, m_pool, m_pool_end;
+    int64_t m_ops_record_size = 0; // Stride of the guest ftrace_ops records.
+    std::optional<FtraceSourceBuild> m_source_build;
     GuestAddr m_return_to_handler, m_return_to_handler_ret;
     bool m_tracer_call_live = false; // ftrace_call is `bl ftrace_ops_list_func`.
 

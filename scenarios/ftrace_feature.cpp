@@ -34,6 +34,10 @@ Result<std::unique_ptr<MachineFeature>> attach(FeatureHost& host) {
     options.era = era;
     // Before a7ed7b9d0ebb the generator's BRK went into a site no trampoline reaches.
     options.brk_on_range_error = scenario.machine.init_plt_brk;
+    if (!scenario.machine.ftrace_source.empty()) {
+        options.source =
+            patcher::FtraceSourceSpec{scenario.machine.ftrace_source, scenario.machine.kconfig};
+    }
     KLP_TRY_ASSIGN(ftrace, patcher::Ftrace::create(host.machine(), options));
     return std::unique_ptr<MachineFeature>(
         std::make_unique<FtraceFeature>(host, std::move(ftrace)));

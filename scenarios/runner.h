@@ -17,6 +17,9 @@ struct RunOptions {
     bool update_golden = false;   // Rewrite NAME.expected instead of comparing with it.
     ChromeTrace* trace = nullptr; // Receives one process per scenario when set.
     std::string cycles;           // Non-empty: overrides every scenario's [machine] cycles.
+    // Non-empty: every scenario runs this entry-ftrace.S as its trampoline ([machine]
+    // ftrace_source; the scenario's own kconfig overrides still apply).
+    std::filesystem::path ftrace_source;
 };
 
 class Runner {

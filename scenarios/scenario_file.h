@@ -49,6 +49,10 @@ struct MachineSpec {
     bool init_plt_brk = false;
     bool erratum_843419 = false;        // Skip PLT slots whose ADRP would sit at 0xff8/0xffc.
     std::string stale_fetch = "new";    // "new" / "old": emu/stale_fetch.h.
+    // A kernel tree's entry-ftrace.S to run as the trampoline (absolute; empty: the bundled
+    // variant) and the Kconfig overrides it is built with ("CONFIG_X=y|n"; docs/own-code.md).
+    std::filesystem::path ftrace_source;
+    std::vector<std::string> kconfig;
     // Explicit keys that make a kernel that never existed ("kernel 5.5 never had ..."); the
     // runner prints each as a `warning:` line at the top of the transcript.
     std::vector<std::string> era_warnings;

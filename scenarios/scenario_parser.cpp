@@ -4,6 +4,7 @@
 #include "emu/finding_kinds.h"
 #include "emu/kernel_era.h"
 #include "emu/machine.h"
+#include "patcher/ftrace_source.h"
 #include "scenarios/action_table.h"
 #include "scenarios/known_names.h"
 #include "scenarios/toml_reader.h"
@@ -68,6 +69,7 @@ class Parser {
     Result<void> parse_scenario_table(const toml::table& root);
     Result<void> parse_machine(const toml::table& root);
     void warn_missing_era_features();
+    Result<void> parse_ftrace_source(TableReader& r, const emu::KernelEraInfo& info);
     Result<void> parse_object(const toml::table& t, size_t index);
     Result<void> parse_task(const toml::table& t, size_t index);
     Result<void> parse_step(const toml::table& t, size_t index);
@@ -201,7 +203,8 @@ Result<void> Parser::parse_machine(const toml::table& root) {
         std::string_view{"unwinder"},       std::string_view{"module_init_ftrace_plt"},
         std::string_view{"erratum_843419"}, std::string_view{"policies"},
         std::string_view{"check_unwind"},   std::string_view{"cycles"},
-        std::string_view{"stale_fetch"},    std::string_view{"kernel"}};
+        std::string_view{"stale_fetch"},    std::string_view{"kernel"},
+        std::string_view{"ftrace_source"},  std::string_view{"kconfig"}};
     KLP_TRY(r.reject_unknown_keys(k_keys));
     auto& m = m_s.machine;
 
@@ -290,6 +293,41 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     auto stale_fetch = r.one_of("stale_fetch", k_stale_fetch);
     KLP_TRY(stale_fetch);
     m.stale_fetch = stale_fetch->value_or(m.stale_fetch);
+    return parse_ftrace_source(r, info);
+}
+
+// `ftrace_source = "PATH"` (relative to the scenario) and `kconfig = ["CONFIG_X=y", ...]`; the
+// file itself is built when the machine starts, where its own FILE:LINE errors apply.
+Result<void> Parser::parse_ftrace_source(TableReader& r, const emu::KernelEraInfo& info) {
+    auto& m = m_s.machine;
+    auto source = r.string("ftrace_source");
+    KLP_TRY(source);
+    auto kconfig = r.string_array("kconfig");
+    KLP_TRY(kconfig);
+    if (!source->has_value()) {
+        if (!kconfig->empty()) {
+            return located_error(r.loc_of("kconfig"),
+                                 "[machine] kconfig: only applies with ftrace_source");
+        }
+        return {};
+    }
+    const fs::path rel(**source);
+    m.ftrace_source =
+        fs::absolute(rel.is_absolute() ? rel : m_file.parent_path() / rel).lexically_normal();
+    std::error_code ec;
+    if (!fs::is_regular_file(m.ftrace_source, ec)) {
+        return located_error(
+            r.loc_of("ftrace_source"),
+            fmt::format("[machine] ftrace_source: no such file '{}'", m.ftrace_source.string()));
+    }
+    auto variant = patcher::parse_trampoline_variant(m.ftrace);
+    KLP_CHECK(variant.ok(), "ftrace variant '{}' was validated above", m.ftrace);
+    auto set = patcher::ftrace_source_kconfig(info, patcher::trampoline_layout(*variant), *kconfig);
+    if (!set) {
+        return located_error(r.loc_of(kconfig->empty() ? "ftrace_source" : "kconfig"),
+                             fmt::format("[machine] {}", set.error().message));
+    }
+    m.kconfig = std::move(*kconfig);
     return {};
 }
 

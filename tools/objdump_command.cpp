@@ -14,6 +14,7 @@
 #include "emu/loader.h"
 #include "emu/machine.h"
 #include "emu/symbol_table.h"
+#include "patcher/ftrace.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -38,6 +39,9 @@ struct ObjdumpOptions {
     std::vector<std::string> cflags;
     std::string kernel = "6.17"; // emu/kernel_era.h
     bool json = false;
+    std::string ftrace_source;        // --ftrace-source: show this entry-ftrace.S as built
+    std::string ftrace;               // --ftrace VARIANT (default: the era's)
+    std::vector<std::string> kconfig; // --kconfig CONFIG_X=y|n
 };
 
 // The era line every objdump starts with: what kernel the image is read as.
@@ -170,6 +174,53 @@ nlohmann::json to_json(const std::vector<LoadedObject>& objects, nlohmann::json 
             {"modules", std::move(modules)}};
 }
 
+// --ftrace-source: the file built and installed exactly as `[machine] ftrace_source` does it on
+// a fresh machine of the era, printed with what it was built against (Kconfig, asm-offsets.h).
+int run_objdump_ftrace_source(const ObjdumpOptions& o, const emu::KernelEraInfo& era) {
+    auto variant = patcher::parse_trampoline_variant(
+        o.ftrace.empty() ? std::string(era.default_trampoline) : o.ftrace);
+    if (!variant) {
+        fmt::print(stderr, "klpemu objdump: error: --ftrace: {}\n", variant.error().message);
+        return 2;
+    }
+    auto machine = emu::Machine::create(emu::MachineConfig{});
+    if (!machine) {
+        fmt::print(stderr, "klpemu objdump: error: {}\n", machine.error().message);
+        return 2;
+    }
+    patcher::FtraceOptions options;
+    options.variant = *variant;
+    options.era = era.era;
+    options.source = patcher::FtraceSourceSpec{o.ftrace_source, o.kconfig};
+    auto ftrace = patcher::Ftrace::create(**machine, options);
+    if (!ftrace) {
+        fmt::print(stderr, "{}\n", ftrace.error().message);
+        return 2;
+    }
+    const patcher::FtraceSourceBuild& build = *(*ftrace)->source_build();
+    const patcher::TrampolineLayout& layout = (*ftrace)->layout();
+    if (o.json) {
+        auto doc = to_json({build.object}, nlohmann::json::array());
+        doc["kernel"] = era.name;
+        doc["ftrace_source"] = {{"file", o.ftrace_source},
+                                {"trampoline", layout.name},
+                                {"entry", layout.entry},
+                                {"kconfig", build.kconfig},
+                                {"asm_offsets", build.asm_offsets}};
+        fmt::print("{}\n", doc.dump(2));
+        return 0;
+    }
+    fmt::print("{}\n", era_line(era));
+    fmt::print("ftrace_source: {} as the '{}' trampoline (entry {}; the engine reads the register "
+               "block at fp {}, lr {}, sp {}, pc {})\n",
+               o.ftrace_source, layout.name, layout.entry, layout.fp, layout.lr, layout.sp,
+               layout.pc);
+    fmt::print("Kconfig: {}\n\n", fmt::join(build.kconfig, " "));
+    fmt::print("asm/asm-offsets.h:\n{}\n", build.asm_offsets);
+    print_text({build.object}, (*machine)->symbols(), Disassembler());
+    return 0;
+}
+
 int run_objdump(const ObjdumpOptions& o) {
     std::optional<GuestAddr> base;
     if (!o.base.empty()) {
@@ -187,6 +238,17 @@ int run_objdump(const ObjdumpOptions& o) {
         return 2;
     }
     const emu::KernelEraInfo& era_row = emu::era_info(*era);
+    if (!o.ftrace_source.empty()) {
+        if (!o.files.empty()) {
+            fmt::print(stderr, "klpemu objdump: error: --ftrace-source takes no other files\n");
+            return 2;
+        }
+        return run_objdump_ftrace_source(o, era_row);
+    }
+    if (o.files.empty()) {
+        fmt::print(stderr, "klpemu objdump: error: no files (or --ftrace-source PATH)\n");
+        return 2;
+    }
     auto placement = parse_module_placement(o.module_placement);
     if (!placement) {
         fmt::print(stderr, "{}\n", placement.error().message);
@@ -265,7 +327,6 @@ void register_objdump_command(CLI::App& app, int& exit_status) {
     cmd->add_option("files", opts->files,
                     "Files to load, in order: the kernel, then modules (which may use earlier "
                     "files' exports)")
-        ->required()
         ->check(CLI::ExistingFile);
     cmd->add_option("--base", opts->base,
                     "Load address of the first file (default 0xffff800008000000; with modules, "
@@ -282,6 +343,16 @@ void register_objdump_command(CLI::App& app, int& exit_status) {
                     "Kernel era the image is read as (docs/eras.md): 4.19-v3, 4.19-v4, 5.5, 5.10, "
                     "6.1, 6.3, 6.4, 6.17")
         ->capture_default_str();
+    cmd->add_option("--ftrace-source", opts->ftrace_source,
+                    "Show this entry-ftrace.S (a kernel tree's, unchanged) as klpemu builds and "
+                    "installs it for --kernel: the Kconfig, the generated asm/asm-offsets.h and "
+                    "the disassembly (docs/own-code.md)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--ftrace", opts->ftrace,
+                    "With --ftrace-source: the trampoline variant (default: the era's)");
+    cmd->add_option("--kconfig", opts->kconfig,
+                    "With --ftrace-source: Kconfig overrides, CONFIG_X=y or CONFIG_X=n")
+        ->allow_extra_args(false);
     cmd->add_flag("--json", opts->json, "Print sections, symbols, patch_sites and modules as JSON");
     cmd->callback([opts, &exit_status] { exit_status = run_objdump(*opts); });
 }

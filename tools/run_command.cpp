@@ -40,6 +40,7 @@ struct RunCommandOptions {
     int skip_exit_code = 0;           // --skip-exit-code N: exit N when every scenario skipped.
     std::string cycles;               // --cycles fast|pipeline (overrides [machine] cycles)
     bool kselftest = false;           // --kselftest: stdout is the selftests' view.
+    std::string ftrace_source;        // --ftrace-source PATH ([machine] ftrace_source for all)
 };
 
 // --kselftest: each scenario's check_result view (scenarios/kselftest_view.h). One scenario:
@@ -63,6 +64,11 @@ fs::path self_exe() {
 }
 
 int run_scenarios(const RunCommandOptions& o) {
+    if (o.update && !o.ftrace_source.empty()) {
+        std::fprintf(stderr, "klpemu: error: --update with --ftrace-source would record another "
+                             "trampoline's transcripts as the goldens\n");
+        return 2;
+    }
     auto paths = o.paths;
     if (paths.empty()) {
         auto library = bundled_library(self_exe());
@@ -98,6 +104,7 @@ int run_scenarios(const RunCommandOptions& o) {
     RunOptions options;
     options.update_golden = o.update;
     options.cycles = o.cycles;
+    options.ftrace_source = o.ftrace_source;
     options.trace = o.trace_file.empty() ? nullptr : &trace;
     Runner runner(machine_backend_factory(
         unwind, o.no_cache ? std::nullopt : klpemu::CompileCache::default_dir()));
@@ -181,6 +188,11 @@ void register_run_command(CLI::App& app, int& exit_status) {
                     "prediction, I-cache/I-TLB, exception and text-patching costs "
                     "(docs/machine.md)")
         ->check(CLI::IsMember({"fast", "pipeline"}));
+    run->add_option("--ftrace-source", options->ftrace_source,
+                    "Run every scenario with this entry-ftrace.S (a kernel tree's "
+                    "arch/arm64/kernel/entry-ftrace.S, unchanged) as its ftrace trampoline, built "
+                    "for the scenario's kernel era (docs/own-code.md)")
+        ->check(CLI::ExistingFile);
     run->add_flag("--kselftest", options->kselftest,
                   "Print each scenario's transcript as the livepatch selftests' check_result "
                   "sees the kernel log (their `% ` shell lines and the log lines with "

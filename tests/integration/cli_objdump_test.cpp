@@ -268,3 +268,28 @@ TEST_CASE("objdump: bad input exits 2 with a message naming the file") {
         CHECK(r.err.find("nothing.S") != std::string::npos);
     }
 }
+
+TEST_CASE("objdump --ftrace-source shows the file as built, with its Kconfig and asm-offsets") {
+    const std::string file = data("ftrace_source/entry-ftrace-regs.S");
+    const auto r = objdump({"--ftrace-source", file, "--kernel", "5.10"});
+    INFO(r.err);
+    REQUIRE(r.exit_status == 0);
+    CHECK(r.out.find("ftrace_source: " + file +
+                     " as the 'regs' trampoline (entry "
+                     "ftrace_regs_caller; the engine reads the register block at fp 232, lr "
+                     "240, sp 248, pc 256)") != std::string::npos);
+    CHECK(r.out.find("Kconfig: ARM64 ARM64_MODULE_PLTS DYNAMIC_FTRACE DYNAMIC_FTRACE_WITH_REGS "
+                     "FUNCTION_GRAPH_TRACER") != std::string::npos);
+    CHECK(r.out.find("#define PT_REGS_SIZE 336\n") != std::string::npos);
+    CHECK(r.out.find("<ftrace_graph_call>:") != std::string::npos);
+    // The JSON view carries the same build facts.
+    const auto j = objdump({"--ftrace-source", file, "--kernel", "5.10", "--json"});
+    REQUIRE(j.exit_status == 0);
+    const auto doc = nlohmann::json::parse(j.out);
+    CHECK(doc["ftrace_source"]["trampoline"] == "regs");
+    CHECK(doc["kernel"] == "5.10");
+    // A WITH_REGS file cannot be the 6.17 'args' trampoline: the Kconfig says so.
+    const auto bad = objdump({"--ftrace-source", file, "--kernel", "6.17"});
+    CHECK(bad.exit_status == 2);
+    CHECK(bad.err.find("entry-ftrace-regs.S is the WITH_REGS trampoline") != std::string::npos);
+}

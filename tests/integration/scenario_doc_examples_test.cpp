@@ -67,7 +67,7 @@ TEST_CASE("every toml example in docs/scenario-format.md parses, and those with 
         }
         auto scenario = std::move(*parsed);
         scenario.file = scratch.path() / (name + ".toml");
-        const auto result = runner.run(scenario, RunOptions{true, nullptr, ""});
+        const auto result = runner.run(scenario, RunOptions{true, nullptr, "", {}});
         INFO(result.message);
         for (const auto& e : result.expectations) {
             INFO(e.text, ": ", e.detail);
