@@ -81,6 +81,7 @@ void Livepatch::init_transition(Patch& patch, emu::PatchState target) {
     for (emu::Task* t : all_tasks()) {
         t->patch_state = initial;
     }
+    m_fork_parent = {initial, false};
     for (auto& obj : patch.objs) {
         for (auto& func : obj->funcs) {
             func->transition = true;
@@ -100,6 +101,7 @@ void Livepatch::start_transition() {
             t->tif_patch_pending = true;
         }
     }
+    m_fork_parent.tif_patch_pending = m_fork_parent.patch_state != m_target;
     m_signals_cnt = 0;
     transition_event(fmt::format("'{}': {} transition started", m_transition_patch->mod_name,
                                  direction(m_target)));
@@ -268,6 +270,8 @@ GuestProc Livepatch::try_complete_transition() {
         co_return 0;
     }
     m_work_at = UINT64_MAX;
+    // kthreadd and the shell sleep with clean stacks: they switch at every attempt.
+    m_fork_parent = {m_target, false};
     bool complete = true;
     m_in_try_round = true;
     m_try_round.clear();
@@ -362,6 +366,7 @@ GuestProc Livepatch::complete_transition() {
         t->tif_patch_pending = false;
         t->patch_state = emu::PatchState::Idle;
     }
+    m_fork_parent = {};
     for (auto& obj : patch.objs) {
         if (!object_loaded(*obj)) {
             continue;
@@ -399,6 +404,7 @@ void Livepatch::reverse_transition() {
     for (emu::Task* t : all_tasks()) {
         t->tif_patch_pending = false;
     }
+    m_fork_parent.tif_patch_pending = false;
     patch.enabled = !patch.enabled;
     m_target = m_target == emu::PatchState::Patched ? emu::PatchState::Unpatched
                                                     : emu::PatchState::Patched;
@@ -427,6 +433,7 @@ void Livepatch::force_transition() {
         }
         update_patch_state(*t);
     }
+    m_fork_parent = {m_target, false};
     if (m_target == emu::PatchState::Unpatched) {
         m_transition_patch->forced = true;
     } else if (m_transition_patch->replace) {
@@ -485,13 +492,26 @@ void Livepatch::on_instruction(const emu::InsnEvent& ev) {
         }
         const emu::Task& task = m_machine.task(ev.task);
         const Func* want = chosen_func(*ops, task.patch_state);
-        if ((in_original && want == nullptr) || (!in_original && in == want)) {
+        // A task outside a transition in progress (KLP_TRANSITION_IDLE: created without
+        // klp_copy_process) is a broken model whatever it runs; klp_ftrace_handler warns.
+        const bool outside = top->transition && task.patch_state == emu::PatchState::Idle;
+        if (!outside && ((in_original && want == nullptr) || (!in_original && in == want))) {
             return;
         }
         if (!m_violations.insert({ev.task, old_func}).second) {
             return;
         }
         const char* state = emu::patch_state_name(task.patch_state);
+        if (outside) {
+            finding("consistency-violation", Severity::Error, task, ev.pc,
+                    fmt::format("{} (patch_state idle) runs {} during the transition of {}: it "
+                                "has no patch state (klp_ftrace_handler warns)",
+                                task.name,
+                                in_original ? "the original " + top->old_name
+                                            : m_machine.symbolize(in->new_func).base,
+                                top->old_name));
+            return;
+        }
         finding("consistency-violation", Severity::Error, task, ev.pc,
                 fmt::format("{} (patch_state {}) runs {} but klp_ftrace_handler gives it {}",
                             task.name, state,

@@ -8,6 +8,9 @@
 void schedule(void);
 #define cond_resched() schedule()
 
+/* Forks the calling task into a kthread running fn(arg) (klpemu's mini kernel, fork.c). */
+pid_t kernel_thread(int (*fn)(void *), void *arg, const char *name, unsigned long flags);
+
 static inline pid_t task_pid_nr(struct task_struct *t) { return t->pid; }
 static inline pid_t task_tgid_vnr(struct task_struct *t) { return t->tgid; }
 
