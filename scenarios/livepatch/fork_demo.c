@@ -7,10 +7,12 @@
 #include <linux/sched.h>
 
 int fork_demo_released;
+int fork_demo_base = 1;
 
+/* Reads a variable, so that the compiler cannot fold the answer into the callers. */
 noinline int fork_demo_version(void)
 {
-	return 1;
+	return READ_ONCE(fork_demo_base);
 }
 
 noinline long fork_demo_release(long unused)
