@@ -19,6 +19,12 @@ bool add_bundled_kernel(Scenario& s) {
                     [](const ObjectSpec& o) { return o.name == "vmlinux"; })) {
         return false;
     }
+    // Nothing to patch it with: the scenario is not a livepatch run (a fragment, or an error
+    // the livepatch feature reports).
+    if (std::none_of(s.objects.begin(), s.objects.end(),
+                     [](const ObjectSpec& o) { return o.kind != ObjectKind::Kernel; })) {
+        return false;
+    }
     ObjectSpec vmlinux;
     vmlinux.name = "vmlinux";
     vmlinux.kind = ObjectKind::Kernel;
