@@ -51,6 +51,8 @@ enum ApiOp : uint64_t {
     kOpKobjectPut = 42,
     kOpSysfsCreateFile = 43,
     kOpSprintf = 44, // sprintf, sysfs_emit
+    kOpSetTaskState = 45,
+    kOpSignalPending = 46,
 };
 
 } // namespace
@@ -216,6 +218,11 @@ std::optional<uint64_t> Livepatch::immediate_op(uint64_t op, emu::HostCallContex
         return get_prev_state(ctx.arg(0));
     case kOpGetCurrent:
         return task_struct_of(ctx.task());
+    case kOpSetTaskState:
+        m_task_state[ctx.task().id] = uint32_t(ctx.arg(0));
+        return 0;
+    case kOpSignalPending:
+        return m_notify_signal.contains(ctx.task().id) ? 1 : 0;
     case kOpKobjectCreate:
         return kobject_create(ctx.arg(0), ctx.arg(1));
     case kOpKobjectPut:

@@ -160,6 +160,8 @@ class Livepatch final : public emu::ExecutionObserver {
     void on_return_to_user(int cpu, int task) override;
     // klp_copy_process (copy_process.cpp).
     void on_task_created(int task, int parent) override;
+    // __schedule's klp_sched_try_switch (v6.16+, sched_switch.cpp).
+    void on_host_call(int cpu, int task, uint32_t number) override;
 
   private:
     friend class LivepatchDebugView; // The step debugger's page (debug_view.h) reads the model.
@@ -288,6 +290,11 @@ class Livepatch final : public emu::ExecutionObserver {
         bool tif_patch_pending = false;
     };
     ForkParent m_fork_parent;
+    // Task __state as the guest set it (set_current_state), the tasks with a fake signal
+    // (TIF_NOTIFY_SIGNAL, klp_send_signals), and klp_sched_try_switch_key (sched_switch.cpp).
+    std::map<int, uint32_t> m_task_state;
+    std::set<int> m_notify_signal;
+    bool m_sched_try_switch_key = false;
 
     struct Shadow {
         uint64_t obj = 0, id = 0, data = 0;

@@ -26,6 +26,7 @@ namespace {
 constexpr uint64_t kSignalsTimeout = 15;
 constexpr size_t kMaxStackEntries = 100;
 constexpr uint32_t kBtiC = 0xd503245f;
+constexpr uint32_t kTaskRunning = 0x0000, kTaskInterruptible = 0x0001;
 
 const char* direction(emu::PatchState target) {
     return target == emu::PatchState::Patched ? "patching" : "unpatching";
@@ -102,6 +103,7 @@ void Livepatch::start_transition() {
         }
     }
     m_fork_parent.tif_patch_pending = m_fork_parent.patch_state != m_target;
+    m_sched_try_switch_key = true; // klp_resched_enable
     m_signals_cnt = 0;
     transition_event(fmt::format("'{}': {} transition started", m_transition_patch->mod_name,
                                  direction(m_target)));
@@ -259,9 +261,22 @@ void Livepatch::send_signals() {
     if (m_signals_cnt == kSignalsTimeout) {
         pr("notice", "signaling remaining tasks\n");
     }
-    // Kthreads would be woken from TASK_INTERRUPTIBLE and user tasks get TIF_NOTIFY_SIGNAL:
-    // klpemu's user tasks pass exit-to-user after every syscall anyway, and its kthreads do
-    // not sleep interruptibly, so the signal changes no task here.
+    // Every thread still pending (idle tasks are not signalled): a kthread is woken from an
+    // interruptible sleep (wake_up_state(TASK_INTERRUPTIBLE)); any other task gets a fake
+    // signal (set_notify_signal: TIF_NOTIFY_SIGNAL, and woken), so that signal_pending() ends
+    // its interruptible sleep and it reaches exit to user, where it switches.
+    for (emu::Task* t : all_tasks()) {
+        if (t->kind == emu::TaskKind::Idle || t->finished() || !t->tif_patch_pending) {
+            continue;
+        }
+        if (t->kind == emu::TaskKind::User) {
+            m_notify_signal.insert(t->id);
+        }
+        if (auto it = m_task_state.find(t->id);
+            it != m_task_state.end() && (it->second & kTaskInterruptible)) {
+            it->second = kTaskRunning;
+        }
+    }
 }
 
 // klp_try_complete_transition.
@@ -338,6 +353,7 @@ GuestProc Livepatch::try_complete_transition() {
 // klp_complete_transition.
 GuestProc Livepatch::complete_transition() {
     Patch& patch = *m_transition_patch;
+    m_sched_try_switch_key = false; // klp_resched_disable
     pr("debug",
        fmt::format("'{}': completing {} transition\n", patch.mod_name, direction(m_target)));
     if (patch.replace && m_target == emu::PatchState::Patched) {
@@ -456,6 +472,8 @@ void Livepatch::on_return_to_user(int /*cpu*/, int task) {
     if (m_transition_patch) {
         update_patch_state(m_machine.task(task));
     }
+    // Then do_signal: a fake signal only restarts the syscall (clear_notify_signal).
+    m_notify_signal.erase(task);
 }
 
 // consistency-violation: the version of a patched function a task executes must be the one
