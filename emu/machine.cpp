@@ -364,6 +364,9 @@ Result<int> Machine::create_task(const TaskSpec& spec) {
     if (spec.kind != TaskKind::Idle) {
         m_cpus[size_t(spec.cpu)]->halted = false;
     }
+    for (ExecutionObserver* o : m_observers) {
+        o->on_task_created(id, spec.parent);
+    }
     return id;
 }
 

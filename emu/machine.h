@@ -110,6 +110,7 @@ struct TaskSpec {
     std::array<uint64_t, 8> args{};
     int cpu = 0;
     uint64_t repeat = 1;       // User tasks: number of syscalls before exit.
+    int parent = -1;           // The forking task (copy_process's current); -1: none runs.
 };
 
 enum class StopReason {

@@ -36,6 +36,9 @@ class ExecutionObserver {
     virtual void on_exception_entry(int /*cpu*/, int /*task*/, ExceptionKind, GuestAddr /*pc*/) {}
     // Exception return: `pc` is where ERET goes.
     virtual void on_exception_return(int /*cpu*/, int /*task*/, ExceptionKind, GuestAddr /*pc*/) {}
+    // A task was created (copy_process); `parent` is the task that forked it, or -1 when no
+    // task klpemu runs did (kthreadd, the shell). Called before the task first runs.
+    virtual void on_task_created(int /*task*/, int /*parent*/) {}
     // A CPU switched tasks (cpu_switch_to); `from` is -1 when the previous task has exited.
     virtual void on_task_switch(int /*cpu*/, int /*from*/, int /*to*/) {}
     // A guest `hvc #number` is about to be handled.

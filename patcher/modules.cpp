@@ -40,6 +40,27 @@ std::string weak_entry_effect(const PltSlot& slot) {
     return "the entry branches nowhere klpemu can decode";
 }
 
+// get_modinfo(info, tag) != NULL: `.modinfo` is a run of NUL-terminated "tag=value" strings.
+bool has_modinfo(const ElfObject& elf, std::string_view tag) {
+    const ElfSection* modinfo = elf.find_section(".modinfo");
+    if (!modinfo) {
+        return false;
+    }
+    const std::string_view text(reinterpret_cast<const char*>(modinfo->bytes.data()),
+                                modinfo->bytes.size());
+    size_t at = 0;
+    while (at < text.size()) {
+        const size_t end = std::min(text.find('\0', at), text.size());
+        const std::string_view entry = text.substr(at, end - at);
+        if (entry.size() > tag.size() && entry.substr(0, tag.size()) == tag &&
+            entry[tag.size()] == '=') {
+            return true;
+        }
+        at = end + 1;
+    }
+    return false;
+}
+
 } // namespace
 
 std::string format_distance(GuestAddr from, GuestAddr to) {
@@ -135,6 +156,7 @@ Result<const Module*> Modules::load(const ObjectBytes& bytes, const ModuleSpec& 
     m.name = spec.name;
     m.kind = spec.kind;
     m.counts = count_plts(elf, m_options.erratum_843419);
+    m.klp = has_modinfo(elf, "livepatch");
     const uint64_t core_max = adjusted(m.counts.core, m_options.plt_reserve_adjust);
     const uint64_t init_max = adjusted(m.counts.init, m_options.plt_reserve_adjust);
 

@@ -76,6 +76,9 @@ struct Module {
     std::optional<GuestAddr> ftrace_plt;      // .text.ftrace_trampoline
     std::optional<GuestAddr> init_ftrace_plt; // .init.text.ftrace_trampoline
     std::optional<GuestAddr> init_fn;  // The `init` (or `init_module`) function, if any.
+    // check_modinfo_livepatch: `.modinfo` has a "livepatch" tag (MODULE_INFO(livepatch, "Y")),
+    // which makes it a livepatch module (mod->klp, is_livepatch_module()).
+    bool klp = false;
     bool init_freed = false;
 };
 

@@ -5,6 +5,10 @@
 //   0x220 kthread_run: x0 = fn(long), x1 = its argument; the kthread starts on the caller's CPU
 //         (queue_work on the local CPU's pool); returns its task id, or -ENOMEM.
 //   0x221 jiffies: the clock in jiffies, kJiffiesPerSecond (HZ) per simulated second.
+//   0x222 kernel_thread: x0 = fn, x1 = its argument, x2 = the name (a guest string); the
+//         calling task forks a kthread on its CPU (fork.c); returns its task id, or -ENOMEM.
+// kthread_run's kthreads are kthreadd's children (no task klpemu runs), kernel_thread's the
+// caller's: the livepatch engine gives a child its parent's patch state (klp_copy_process).
 // A kthread made inside a host call is announced to the scenario's features (the unwinder's
 // ground truth, ...) before it runs: the call asks the machine to stop, and the owner calls
 // take_new_tasks() when it handles the stop.
@@ -13,6 +17,8 @@
 #include "emu/machine.h"
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <utility>
 
 namespace klpemu::scenario {
@@ -21,6 +27,7 @@ class KernelServices {
   public:
     static constexpr uint16_t kKthreadRun = 0x220;
     static constexpr uint16_t kJiffies = 0x221;
+    static constexpr uint16_t kKernelThread = 0x222;
     static constexpr uint64_t kJiffiesPerSecond = 100; // HZ
 
     // Registers the host calls on `machine`; one simulated second is `instructions_per_second`.
@@ -30,6 +37,8 @@ class KernelServices {
     bool take_new_tasks() { return std::exchange(m_new_tasks, false); }
 
   private:
+    std::optional<std::string> guest_name(uint64_t addr) const;
+
     emu::Machine& m_machine;
     uint64_t m_instructions_per_second;
     int m_workers = 0;

@@ -6,6 +6,7 @@
 #include "emu/machine.h"
 #include "patcher/ftrace_source.h"
 #include "scenarios/action_table.h"
+#include "scenarios/bundled_kernel.h"
 #include "scenarios/known_names.h"
 #include "scenarios/toml_reader.h"
 
@@ -108,6 +109,7 @@ Result<Scenario> Parser::parse() {
     for (size_t i = 0; i < objects->size(); ++i) {
         KLP_TRY(parse_object(*(*objects)[i], i));
     }
+    add_bundled_kernel(m_s);
     auto tasks = array_of_tables(root, "task", m_display);
     KLP_TRY(tasks);
     for (size_t i = 0; i < tasks->size(); ++i) {

@@ -289,6 +289,7 @@ void StepPlayer::take_baselines() {
     m_findings = findings_count();
     m_checker_findings =
         m_access.unwind != nullptr ? m_access.unwind->checker().findings().size() : 0;
+    m_transition_tasks = machine.task_count();
     m_transition = transition_signature();
     m_view_transition_events = view_transition_events();
     m_switched = false;
@@ -315,7 +316,9 @@ uint64_t StepPlayer::transition_signature() const {
     const emu::Machine& machine = *m_access.machine;
     uint64_t h = 1469598103934665603ULL;
     auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
-    for (int id = 0; id < machine.task_count(); ++id) {
+    // Tasks created since the last stop are left out: a child's inherited state
+    // (klp_copy_process) is no transition step.
+    for (int id = 0; id < std::min(machine.task_count(), m_transition_tasks); ++id) {
         const emu::Task& t = machine.task(id);
         if (t.patch_state == emu::PatchState::Idle && !t.tif_patch_pending) {
             continue; // A task created outside a transition is no transition step.

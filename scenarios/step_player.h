@@ -80,6 +80,7 @@ class StepPlayer {
     uint64_t m_findings = 0;
     uint64_t m_checker_findings = 0;
     uint64_t m_transition = 0;
+    int m_transition_tasks = 0; // Tasks that existed at the last stop (transition_signature).
     uint64_t m_view_transition_events = 0; // The sum of the DebugViews' counters.
     std::vector<std::vector<uint8_t>> m_watch_values;
     std::vector<int> m_read_hit; // Per CPU: a watchpoint its last instruction read (0: none).

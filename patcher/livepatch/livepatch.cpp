@@ -9,6 +9,7 @@
 #include "patcher/livepatch/klp_layout.h"
 #include "patcher/livepatch/klp_relocations.h"
 #include "patcher/livepatch/model.h"
+#include "patcher/modules.h"
 
 #include <fmt/format.h>
 
@@ -50,6 +51,8 @@ enum ApiOp : uint64_t {
     kOpKobjectPut = 42,
     kOpSysfsCreateFile = 43,
     kOpSprintf = 44, // sprintf, sysfs_emit
+    kOpSetTaskState = 45,
+    kOpSignalPending = 46,
 };
 
 } // namespace
@@ -215,6 +218,11 @@ std::optional<uint64_t> Livepatch::immediate_op(uint64_t op, emu::HostCallContex
         return get_prev_state(ctx.arg(0));
     case kOpGetCurrent:
         return task_struct_of(ctx.task());
+    case kOpSetTaskState:
+        m_task_state[ctx.task().id] = uint32_t(ctx.arg(0));
+        return 0;
+    case kOpSignalPending:
+        return m_notify_signal.contains(ctx.task().id) ? 1 : 0;
     case kOpKobjectCreate:
         return kobject_create(ctx.arg(0), ctx.arg(1));
     case kOpKobjectPut:
@@ -515,6 +523,12 @@ void Livepatch::write_back(const Patch& patch) {
 
 // ---- klp_enable_patch / __klp_enable_patch -----------------------------------------------------
 
+// is_livepatch_module(): mod->klp, set at load by check_modinfo_livepatch.
+bool Livepatch::is_livepatch_module(std::string_view module) const {
+    const Module* mod = m_module_loader ? m_module_loader->find(module) : nullptr;
+    return mod && mod->klp;
+}
+
 GuestProc Livepatch::enable_patch(GuestAddr gp) {
     auto read = read_patch(gp);
     if (!read) {
@@ -522,6 +536,10 @@ GuestProc Livepatch::enable_patch(GuestAddr gp) {
     }
     std::unique_ptr<Patch> owned = std::move(*read);
     Patch& patch = *owned;
+    if (!is_livepatch_module(patch.mod_name)) {
+        pr("err", fmt::format("module {} is not marked as a livepatch module\n", patch.mod_name));
+        co_return -kEINVAL;
+    }
     if (!m_options.reliable_stacktrace) {
         pr("warn", "This architecture doesn't have support for the livepatch consistency model.\n");
         pr("warn", "The livepatch transition may never complete.\n");

@@ -158,6 +158,10 @@ class Livepatch final : public emu::ExecutionObserver {
     // ExecutionObserver: consistency checks, switch at return to user, the work deadline.
     void on_instruction(const emu::InsnEvent& ev) override;
     void on_return_to_user(int cpu, int task) override;
+    // klp_copy_process (copy_process.cpp).
+    void on_task_created(int task, int parent) override;
+    // __schedule's klp_sched_try_switch (v6.16+, sched_switch.cpp).
+    void on_host_call(int cpu, int task, uint32_t number) override;
 
   private:
     friend class LivepatchDebugView; // The step debugger's page (debug_view.h) reads the model.
@@ -189,6 +193,7 @@ class Livepatch final : public emu::ExecutionObserver {
     int64_t init_object_loaded(Patch& patch, Object& obj);
     void add_nops(Patch& patch);
     bool is_patch_compatible(const Patch& patch) const;
+    bool is_livepatch_module(std::string_view module) const;
     bool object_loaded(const Object& obj) const;
     GuestProc enabled_store(uint64_t index, uint64_t value);
     GuestProc force_store(uint64_t index, uint64_t value);
@@ -279,6 +284,17 @@ class Livepatch final : public emu::ExecutionObserver {
     bool m_ftrace_enabled = true;
     bool m_debug_switch = false;
     int m_current_task = -1;
+    // The parent of tasks klpemu's host creates (kthreadd, the shell): copy_process.cpp.
+    struct ForkParent {
+        emu::PatchState patch_state = emu::PatchState::Idle;
+        bool tif_patch_pending = false;
+    };
+    ForkParent m_fork_parent;
+    // Task __state as the guest set it (set_current_state), the tasks with a fake signal
+    // (TIF_NOTIFY_SIGNAL, klp_send_signals), and klp_sched_try_switch_key (sched_switch.cpp).
+    std::map<int, uint32_t> m_task_state;
+    std::set<int> m_notify_signal;
+    bool m_sched_try_switch_key = false;
 
     struct Shadow {
         uint64_t obj = 0, id = 0, data = 0;

@@ -26,6 +26,7 @@ namespace {
 constexpr uint64_t kSignalsTimeout = 15;
 constexpr size_t kMaxStackEntries = 100;
 constexpr uint32_t kBtiC = 0xd503245f;
+constexpr uint32_t kTaskRunning = 0x0000, kTaskInterruptible = 0x0001;
 
 const char* direction(emu::PatchState target) {
     return target == emu::PatchState::Patched ? "patching" : "unpatching";
@@ -81,6 +82,7 @@ void Livepatch::init_transition(Patch& patch, emu::PatchState target) {
     for (emu::Task* t : all_tasks()) {
         t->patch_state = initial;
     }
+    m_fork_parent = {initial, false};
     for (auto& obj : patch.objs) {
         for (auto& func : obj->funcs) {
             func->transition = true;
@@ -100,6 +102,8 @@ void Livepatch::start_transition() {
             t->tif_patch_pending = true;
         }
     }
+    m_fork_parent.tif_patch_pending = m_fork_parent.patch_state != m_target;
+    m_sched_try_switch_key = true; // klp_resched_enable
     m_signals_cnt = 0;
     transition_event(fmt::format("'{}': {} transition started", m_transition_patch->mod_name,
                                  direction(m_target)));
@@ -257,9 +261,22 @@ void Livepatch::send_signals() {
     if (m_signals_cnt == kSignalsTimeout) {
         pr("notice", "signaling remaining tasks\n");
     }
-    // Kthreads would be woken from TASK_INTERRUPTIBLE and user tasks get TIF_NOTIFY_SIGNAL:
-    // klpemu's user tasks pass exit-to-user after every syscall anyway, and its kthreads do
-    // not sleep interruptibly, so the signal changes no task here.
+    // Every thread still pending (idle tasks are not signalled): a kthread is woken from an
+    // interruptible sleep (wake_up_state(TASK_INTERRUPTIBLE)); any other task gets a fake
+    // signal (set_notify_signal: TIF_NOTIFY_SIGNAL, and woken), so that signal_pending() ends
+    // its interruptible sleep and it reaches exit to user, where it switches.
+    for (emu::Task* t : all_tasks()) {
+        if (t->kind == emu::TaskKind::Idle || t->finished() || !t->tif_patch_pending) {
+            continue;
+        }
+        if (t->kind == emu::TaskKind::User) {
+            m_notify_signal.insert(t->id);
+        }
+        if (auto it = m_task_state.find(t->id);
+            it != m_task_state.end() && (it->second & kTaskInterruptible)) {
+            it->second = kTaskRunning;
+        }
+    }
 }
 
 // klp_try_complete_transition.
@@ -268,6 +285,8 @@ GuestProc Livepatch::try_complete_transition() {
         co_return 0;
     }
     m_work_at = UINT64_MAX;
+    // kthreadd and the shell sleep with clean stacks: they switch at every attempt.
+    m_fork_parent = {m_target, false};
     bool complete = true;
     m_in_try_round = true;
     m_try_round.clear();
@@ -334,6 +353,7 @@ GuestProc Livepatch::try_complete_transition() {
 // klp_complete_transition.
 GuestProc Livepatch::complete_transition() {
     Patch& patch = *m_transition_patch;
+    m_sched_try_switch_key = false; // klp_resched_disable
     pr("debug",
        fmt::format("'{}': completing {} transition\n", patch.mod_name, direction(m_target)));
     if (patch.replace && m_target == emu::PatchState::Patched) {
@@ -362,6 +382,7 @@ GuestProc Livepatch::complete_transition() {
         t->tif_patch_pending = false;
         t->patch_state = emu::PatchState::Idle;
     }
+    m_fork_parent = {};
     for (auto& obj : patch.objs) {
         if (!object_loaded(*obj)) {
             continue;
@@ -399,6 +420,7 @@ void Livepatch::reverse_transition() {
     for (emu::Task* t : all_tasks()) {
         t->tif_patch_pending = false;
     }
+    m_fork_parent.tif_patch_pending = false;
     patch.enabled = !patch.enabled;
     m_target = m_target == emu::PatchState::Patched ? emu::PatchState::Unpatched
                                                     : emu::PatchState::Patched;
@@ -427,6 +449,7 @@ void Livepatch::force_transition() {
         }
         update_patch_state(*t);
     }
+    m_fork_parent = {m_target, false};
     if (m_target == emu::PatchState::Unpatched) {
         m_transition_patch->forced = true;
     } else if (m_transition_patch->replace) {
@@ -449,6 +472,8 @@ void Livepatch::on_return_to_user(int /*cpu*/, int task) {
     if (m_transition_patch) {
         update_patch_state(m_machine.task(task));
     }
+    // Then do_signal: a fake signal only restarts the syscall (clear_notify_signal).
+    m_notify_signal.erase(task);
 }
 
 // consistency-violation: the version of a patched function a task executes must be the one
@@ -485,13 +510,26 @@ void Livepatch::on_instruction(const emu::InsnEvent& ev) {
         }
         const emu::Task& task = m_machine.task(ev.task);
         const Func* want = chosen_func(*ops, task.patch_state);
-        if ((in_original && want == nullptr) || (!in_original && in == want)) {
+        // A task outside a transition in progress (KLP_TRANSITION_IDLE: created without
+        // klp_copy_process) is a broken model whatever it runs; klp_ftrace_handler warns.
+        const bool outside = top->transition && task.patch_state == emu::PatchState::Idle;
+        if (!outside && ((in_original && want == nullptr) || (!in_original && in == want))) {
             return;
         }
         if (!m_violations.insert({ev.task, old_func}).second) {
             return;
         }
         const char* state = emu::patch_state_name(task.patch_state);
+        if (outside) {
+            finding("consistency-violation", Severity::Error, task, ev.pc,
+                    fmt::format("{} (patch_state idle) runs {} during the transition of {}: it "
+                                "has no patch state (klp_ftrace_handler warns)",
+                                task.name,
+                                in_original ? "the original " + top->old_name
+                                            : m_machine.symbolize(in->new_func).base,
+                                top->old_name));
+            return;
+        }
         finding("consistency-violation", Severity::Error, task, ev.pc,
                 fmt::format("{} (patch_state {}) runs {} but klp_ftrace_handler gives it {}",
                             task.name, state,

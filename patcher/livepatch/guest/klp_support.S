@@ -81,6 +81,9 @@ klp_api:
         KLP_STUB sysfs_create_file, 43
         KLP_STUB sysfs_emit, 44
         KLP_STUB sprintf, 44
+// The calling task's __state (set_current_state) and its fake signal (signal_pending).
+        KLP_STUB klpemu_set_task_state, 45
+        KLP_STUB klpemu_signal_pending, 46
 
 // The seq_file a `cat /proc/...` read fills (its output is collected by the host).
         .data

@@ -8,6 +8,23 @@
 void schedule(void);
 #define cond_resched() schedule()
 
+/* Forks the calling task into a kthread running fn(arg) (klpemu's mini kernel, fork.c). */
+pid_t kernel_thread(int (*fn)(void *), void *arg, const char *name, unsigned long flags);
+
+/* Task states (include/linux/sched.h). set_current_state records the caller's __state with
+ * the engine: a sleep with TASK_FREEZABLE passes __schedule's livepatch switch point (v6.16+),
+ * and a fake signal wakes a TASK_INTERRUPTIBLE sleeper. signal_pending() answers for the
+ * calling task (klp_send_signals' TIF_NOTIFY_SIGNAL). */
+#define TASK_RUNNING 0x00000000
+#define TASK_INTERRUPTIBLE 0x00000001
+#define TASK_UNINTERRUPTIBLE 0x00000002
+#define TASK_FREEZABLE 0x00002000
+void klpemu_set_task_state(unsigned int state);
+int klpemu_signal_pending(void);
+#define set_current_state(s) klpemu_set_task_state(s)
+#define __set_current_state(s) klpemu_set_task_state(s)
+static inline int signal_pending(struct task_struct *p) { (void)p; return klpemu_signal_pending(); }
+
 static inline pid_t task_pid_nr(struct task_struct *t) { return t->pid; }
 static inline pid_t task_tgid_vnr(struct task_struct *t) { return t->tgid; }
 

@@ -1,10 +1,11 @@
-/* klpemu guest kernel API: <linux/workqueue.h>. schedule_work, flush_work and msecs_to_jiffies
- * are implemented by the kselftest kernel's workqueue.c (scenarios/livepatch/kselftest/kernel/):
- * each queued work item runs on a fresh kworker kthread of the queueing CPU. Delayed work is
- * declared only (not implemented yet). */
+/* klpemu guest kernel API: <linux/workqueue.h>. The work and delayed-work functions are
+ * implemented by klpemu's mini kernel (scenarios/livepatch/kselftest/kernel/workqueue.c, part of
+ * the bundled vmlinux): each queued work item runs on a fresh kworker kthread of the queueing
+ * CPU; a delayed item's kworker waits on the jiffies clock until its timer expires. */
 #ifndef _KLPEMU_LINUX_WORKQUEUE_H
 #define _KLPEMU_LINUX_WORKQUEUE_H
 
+#include <linux/compiler.h>
 #include <linux/types.h>
 
 struct work_struct;
@@ -16,13 +17,27 @@ struct work_struct {
 	work_func_t func;
 };
 
-struct delayed_work {
-	struct work_struct work;
-	unsigned long delay;
+/* The timer of a delayed work item: when it expires (jiffies), and which queueing of the
+ * item its kworker serves (klpemu's kworkers are per item, see workqueue.c). */
+struct timer_list {
+	unsigned long expires;
+	unsigned long flags;
 };
 
+struct delayed_work {
+	struct work_struct work;
+	struct timer_list timer;
+	int cpu;
+};
+
+#define to_delayed_work(w) ((struct delayed_work *)((char *)(w) - __builtin_offsetof(struct delayed_work, work)))
+
+/* WORK_STRUCT_PENDING: queued (or its timer running) and not started yet. */
+#define work_pending(w) (READ_ONCE((w)->data) & 1UL)
+#define delayed_work_pending(w) work_pending(&(w)->work)
+
 #define INIT_WORK(w, f) do { (w)->data = 0; (w)->func = (f); } while (0)
-#define INIT_DELAYED_WORK(w, f) INIT_WORK(&(w)->work, (f))
+#define INIT_DELAYED_WORK(w, f) do { INIT_WORK(&(w)->work, (f)); (w)->timer.flags = 0; } while (0)
 #define DECLARE_WORK(n, f) struct work_struct n = { .func = (f) }
 #define DECLARE_DELAYED_WORK(n, f) struct delayed_work n = { .work = { .func = (f) } }
 

@@ -13,6 +13,8 @@
 #endif
 
 #define __NR_read 63
+#define __NR_rt_sigsuspend 133
+#define ERESTARTNOHAND 514
 #define __NR_getpid 172
 #define __NR_syscalls 451
 
@@ -42,6 +44,21 @@ noinline long __arm64_sys_read(const struct pt_regs *regs)
 	return 512;
 }
 
+// rt_sigsuspend(2) without a mask: sleeps interruptibly until a signal is pending. A fake
+// signal (klp_send_signals) ends the sleep; the syscall is restarted after exit to user, where
+// a task with TIF_PATCH_PENDING switches.
+noinline long __arm64_sys_rt_sigsuspend(const struct pt_regs *regs)
+{
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (signal_pending(current))
+			break;
+		schedule();
+	}
+	__set_current_state(TASK_RUNNING);
+	return -ERESTARTNOHAND;
+}
+
 static long sys_ni_syscall(const struct pt_regs *regs)
 {
 	return -ENOSYS;
@@ -50,7 +67,9 @@ static long sys_ni_syscall(const struct pt_regs *regs)
 static const syscall_fn_t sys_call_table[] = {
 	[0 ... __NR_read - 1] = sys_ni_syscall,
 	[__NR_read] = __arm64_sys_read,
-	[__NR_read + 1 ... __NR_getpid - 1] = sys_ni_syscall,
+	[__NR_read + 1 ... __NR_rt_sigsuspend - 1] = sys_ni_syscall,
+	[__NR_rt_sigsuspend] = __arm64_sys_rt_sigsuspend,
+	[__NR_rt_sigsuspend + 1 ... __NR_getpid - 1] = sys_ni_syscall,
 	[__NR_getpid] = __arm64_sys_getpid,
 };
 

@@ -1,10 +1,13 @@
-// The workqueue, completion and msleep of klpemu's mini kernel (kernel/workqueue.c,
+// The workqueue, delayed work, completion and msleep of klpemu's mini kernel (kernel/workqueue.c,
 // kernel/sched/completion.c, kernel/time/sleep_timeout.c in spirit), written for klpemu, for the
 // selftest modules that queue work (test_klp_callbacks_busy).
 //
 // schedule_work queues the item on the local CPU as system_wq does, but each item gets a fresh
 // kworker kthread (kthread creation is a host call of the scenario's kernel services,
 // scenarios/kernel_services.h) instead of a pool worker, and the kthread exits after the work.
+// A delayed item's kworker starts at once and yields until the item's timer expires, then runs
+// it unless the item was cancelled (or cancelled and queued again: the kworker serves one
+// queueing, numbered in work->data above the flag bits, and claims it in timer.flags).
 // Sleeping is yielding: msleep and the waits call schedule() until their condition holds, so a
 // task sleeping in msleep is switched out inside schedule() with its callers on its stack, as a
 // kernel task in schedule_timeout is, whenever its CPU runs something else.
@@ -89,4 +92,64 @@ noinline void flush_work(struct work_struct *work)
 {
 	while (READ_ONCE(work->data) & (WORK_PENDING | WORK_RUNNING))
 		schedule();
+}
+
+/* work_struct.data of a delayed item: the flag bits, then the number of its latest queueing. */
+#define WORK_SEQ_SHIFT 2
+#define WORK_FLAGS (WORK_PENDING | WORK_RUNNING)
+
+/* The delayed item's kworker (delayed_work_timer_fn, then process_one_work). */
+static long process_delayed_work(long arg)
+{
+	struct delayed_work *dwork = (struct delayed_work *)arg;
+	struct work_struct *work = &dwork->work;
+	const unsigned long seq = READ_ONCE(work->data) >> WORK_SEQ_SHIFT;
+
+	if (READ_ONCE(dwork->timer.flags) == seq)
+		return 0; /* Another kworker serves this queueing. */
+	WRITE_ONCE(dwork->timer.flags, seq);
+	for (;;) {
+		const unsigned long data = READ_ONCE(work->data);
+
+		if (!(data & WORK_PENDING) || (data >> WORK_SEQ_SHIFT) != seq)
+			return 0; /* Cancelled. */
+		if ((long)(jiffies_now() - READ_ONCE(dwork->timer.expires)) >= 0)
+			break;
+		schedule();
+	}
+	WRITE_ONCE(work->data, (seq << WORK_SEQ_SHIFT) | WORK_RUNNING);
+	work->func(work);
+	/* The function may have queued the item again: clear only RUNNING. */
+	WRITE_ONCE(work->data, READ_ONCE(work->data) & ~WORK_RUNNING);
+	return 0;
+}
+
+bool schedule_delayed_work(struct delayed_work *dwork, unsigned long delay)
+{
+	struct work_struct *work = &dwork->work;
+	const unsigned long data = READ_ONCE(work->data);
+	const unsigned long seq = (data >> WORK_SEQ_SHIFT) + 1;
+
+	if (data & WORK_PENDING)
+		return false;
+	dwork->timer.expires = jiffies_now() + delay;
+	WRITE_ONCE(work->data, (seq << WORK_SEQ_SHIFT) | (data & WORK_RUNNING) | WORK_PENDING);
+	if (kthread_run_on_this_cpu(process_delayed_work, (long)dwork) < 0) {
+		WRITE_ONCE(work->data, (seq << WORK_SEQ_SHIFT) | (data & WORK_RUNNING));
+		return false;
+	}
+	return true;
+}
+
+/* Takes the item off its timer (its kworker then exits) and waits for a run in progress;
+ * true if it was pending. */
+bool cancel_delayed_work_sync(struct delayed_work *dwork)
+{
+	struct work_struct *work = &dwork->work;
+	const bool pending = READ_ONCE(work->data) & WORK_PENDING;
+
+	WRITE_ONCE(work->data, READ_ONCE(work->data) & ~WORK_PENDING);
+	while (READ_ONCE(work->data) & WORK_RUNNING)
+		schedule();
+	return pending;
 }
