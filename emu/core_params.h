@@ -1,8 +1,9 @@
 // Per-core parameters for what llvm-mca does not model: the branch predictor, the L1
-// instruction cache and instruction TLB, exception entry/return, and the text-patching
-// sequence. Structure sizes come from the cores' Technical Reference Manuals (cited per core in
-// core_params.cpp and docs/machine.md); the branch misprediction penalty is the scheduling
-// model's own MispredictPenalty; miss latencies that no TRM states are marked as assumptions.
+// instruction cache and instruction TLB, the L1 data cache and data TLB, exception entry/return,
+// and the text-patching sequence. Structure sizes come from the cores' Technical Reference Manuals
+// (cited per core in core_params.cpp and docs/machine.md); the branch misprediction penalty is the
+// scheduling model's own MispredictPenalty; miss latencies that no TRM states are marked as
+// assumptions.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,13 @@ struct CoreParams {
     // Text patching (aarch64_insn_patch_text_nosync): cycles per 64-byte line for the cache
     // maintenance (DC CVAU + IC IVAU) beyond the barriers' drains (assumed).
     unsigned cache_maintenance_cycles = 20;
+    // L1 data cache (64-byte lines, LRU within a set) and L1 data TLB (fully associative, 4 KiB
+    // pages, LRU), used only when the machine models the data side (MachineConfig::data_cache).
+    unsigned dcache_bytes = 32 * 1024;
+    unsigned dcache_ways = 4;
+    unsigned dcache_miss_cycles = 13; // Refill from L2 (assumed unless cited).
+    unsigned dtlb_entries = 10;
+    unsigned dtlb_miss_cycles = 4; // Hit in the unified main/L2 TLB (assumed unless cited).
 };
 
 // The parameters of `core` (one of CycleModel::known_cores(); others get the defaults above).

@@ -14,8 +14,12 @@ CpuClock::CpuClock(const CycleModel& model, const CoreParams& params)
     : m_params(&params), m_mispredict_penalty(model.tables().mispredict_penalty),
       m_fast(model.tables()), m_front(params) {}
 
-Result<std::unique_ptr<CpuClock>> CpuClock::create(const CycleModel& model, CycleAccuracy mode) {
+Result<std::unique_ptr<CpuClock>> CpuClock::create(const CycleModel& model, CycleAccuracy mode,
+                                                   bool data_side) {
     std::unique_ptr<CpuClock> clock(new CpuClock(model, core_params(model.core())));
+    if (data_side) {
+        clock->m_data.emplace(*clock->m_params);
+    }
     if (mode == CycleAccuracy::Pipeline) {
         auto mca = McaPipeline::create(model.core());
         if (!mca) {
@@ -30,10 +34,7 @@ unsigned CpuClock::redirect_cycles() const {
     return m_params->exception_redirect != 0 ? m_params->exception_redirect : m_mispredict_penalty;
 }
 
-void CpuClock::resolve_branch(uint64_t pc) {
-    if (!m_front.mispredicted(m_prev_branch, m_prev_pc, pc)) {
-        return;
-    }
+void CpuClock::mispredict() {
     if (m_mca) {
         m_pending += m_mispredict_penalty;
         m_mca_extra += m_mispredict_penalty;
@@ -53,6 +54,20 @@ void CpuClock::fetch_line(uint64_t pc) {
         m_mca_extra += stall;
         return;
     }
+    m_fast.fetch_stall(stall);
+}
+
+void CpuClock::data_access(uint64_t addr, unsigned size, bool store) {
+    const unsigned stall = m_data->access(addr, size, store);
+    if (stall == 0) {
+        return;
+    }
+    if (m_mca) {
+        m_pending += stall;
+        m_mca_extra += stall;
+        return;
+    }
+    // Behind a blocking L1 the refill holds the pipeline the way an I-side miss holds fetch.
     m_fast.fetch_stall(stall);
 }
 

@@ -1,8 +1,9 @@
 // One CPU's cycle clock (design.md §3 "Clock"): the chosen pipeline model (FastPipeline, run
 // through MemoizedPipeline, or llvm-mca's library through McaPipeline) plus the FrontEnd
-// (branch predictor, I-cache, I-TLB) and the machine's context-synchronising events — exception
-// entry and return, and the ISB another CPU's text patch forces. Every cycle a CPU is charged comes
-// from here, so the sum of the charges is the CPU's cycle count.
+// (branch predictor, I-cache, I-TLB), optionally the DataSide (L1 D-cache, D-TLB), and the
+// machine's context-synchronising events — exception entry and return, and the ISB another
+// CPU's text patch forces. Every cycle a CPU is charged comes from here, so the sum of the
+// charges is the CPU's cycle count.
 //
 // In `fast` mode front-end penalties and serialising events act inside the pipeline (the next
 // instruction waits; work already in flight overlaps with a miss). In `pipeline` mode llvm-mca
@@ -11,6 +12,7 @@
 
 #include "emu/core_params.h"
 #include "emu/cycle_model.h"
+#include "emu/data_side.h"
 #include "emu/front_end.h"
 #include "emu/mca_pipeline.h"
 #include "emu/memoized_pipeline.h"
@@ -22,8 +24,10 @@ namespace klpemu {
 
 class CpuClock {
   public:
-    // A clock for one CPU of the core `model` describes; `model` must outlive it.
-    static Result<std::unique_ptr<CpuClock>> create(const CycleModel& model, CycleAccuracy mode);
+    // A clock for one CPU of the core `model` describes; `model` must outlive it. With
+    // `data_side`, data_access() charges L1 D-cache and D-TLB misses (emu/data_side.h).
+    static Result<std::unique_ptr<CpuClock>> create(const CycleModel& model, CycleAccuracy mode,
+                                                    bool data_side = false);
 
     // Charges the instruction at `pc` (word `w`, facts `cost` = CycleModel::cost(w)); returns
     // its cycles.
@@ -44,6 +48,10 @@ class CpuClock {
         }
         return m_fast.account(cost, w.raw);
     }
+    // A guest data access by the instruction charged last (only with a data side): a load that
+    // misses stalls the pipeline behind it for the refill (fast), or adds the refill on top of
+    // llvm-mca's cycles, charged with the next instruction (pipeline).
+    void data_access(uint64_t addr, unsigned size, bool store);
     // Exception entry (the vector fetch) and ERET: a drain plus the redirect; returns cycles.
     uint64_t exception_entry();
     uint64_t exception_return();
@@ -57,11 +65,18 @@ class CpuClock {
 
     const CoreParams& params() const { return *m_params; }
     const FrontEndStats& front_end_stats() const { return m_front.stats(); }
+    // Nullptr unless the clock models the data side.
+    const DataSideStats* data_side_stats() const { return m_data ? &m_data->stats() : nullptr; }
     uint64_t total_cycles() const;
 
   private:
     CpuClock(const CycleModel& model, const CoreParams& params);
-    void resolve_branch(uint64_t pc);
+    void resolve_branch(uint64_t pc) {
+        if (m_front.mispredicted(m_prev_branch, m_prev_pc, pc)) [[unlikely]] {
+            mispredict();
+        }
+    }
+    void mispredict();
     void fetch_line(uint64_t pc);
     uint64_t serialize(unsigned extra);
     unsigned redirect_cycles() const;
@@ -71,6 +86,7 @@ class CpuClock {
     MemoizedPipeline m_fast;
     std::optional<McaPipeline> m_mca;
     FrontEnd m_front;
+    std::optional<DataSide> m_data;
     BranchKind m_prev_branch = BranchKind::None;
     uint64_t m_prev_pc = 0;
     uint64_t m_fetch_pc = ~uint64_t(0);

@@ -12,11 +12,15 @@
 // A wrong prediction costs the scheduling model's MispredictPenalty after the branch resolves.
 // Fetch: a new 64-byte line is looked up in an LRU set-associative I-cache and its 4 KiB page in
 // a fully associative LRU I-TLB; misses stall the front end for the core's miss cycles.
+//
+// The predictor runs at every executed branch, so it is inline and every table size is a power
+// of two (indices are masks, not divisions).
 #pragma once
 
 #include "emu/core_params.h"
 #include "emu/cycle_model.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -36,7 +40,48 @@ class FrontEnd {
 
     // The branch at `branch_pc` (of `kind`) was followed by the instruction at `next_pc`;
     // returns whether the predictor got it wrong, and trains it.
-    bool mispredicted(BranchKind kind, uint64_t branch_pc, uint64_t next_pc);
+    bool mispredicted(BranchKind kind, uint64_t branch_pc, uint64_t next_pc) {
+        ++m_stats.branches;
+        const size_t index = size_t(branch_pc >> 2) & m_index_mask;
+        bool wrong = false;
+        switch (kind) {
+        case BranchKind::None:
+        case BranchKind::Direct:
+            break;
+        case BranchKind::Conditional: {
+            const bool taken = next_pc != branch_pc + 4;
+            uint8_t& c = m_counters[index];
+            wrong = (c >= 2) != taken;
+            c = taken ? uint8_t(std::min(3, c + 1)) : uint8_t(std::max(0, c - 1));
+            break;
+        }
+        case BranchKind::Call:
+        case BranchKind::IndirectCall:
+            // A full return stack overwrites its oldest entry.
+            m_return_stack[m_rs_top] = branch_pc + 4;
+            m_rs_top = (m_rs_top + 1) & m_rs_mask;
+            m_rs_count = std::min(m_rs_count + 1, m_rs_mask + 1);
+            if (kind == BranchKind::Call) {
+                break;
+            }
+            [[fallthrough]];
+        case BranchKind::Indirect:
+            wrong = m_last_target[index] != next_pc;
+            m_last_target[index] = next_pc;
+            break;
+        case BranchKind::Return:
+            if (m_rs_count == 0) {
+                wrong = true;
+                break;
+            }
+            m_rs_top = (m_rs_top - 1) & m_rs_mask;
+            --m_rs_count;
+            wrong = m_return_stack[m_rs_top] != next_pc;
+            break;
+        }
+        m_stats.mispredicts += wrong ? 1 : 0;
+        return wrong;
+    }
     // The fetch of the line holding `pc` (called when the line changes); returns stall cycles.
     unsigned fetch(uint64_t pc);
     const FrontEndStats& stats() const { return m_stats; }
@@ -48,8 +93,9 @@ class FrontEnd {
     std::vector<uint8_t> m_counters;     // 2-bit, initialised weakly not-taken.
     std::vector<uint64_t> m_last_target; // Indirect predictor, indexed like m_counters.
     std::array<uint64_t, kMaxReturnStack> m_return_stack{}; // A ring; m_rs_top is the next slot.
-    unsigned m_rs_top = 0, m_rs_count = 0, m_rs_capacity = 1;
-    unsigned m_sets = 1, m_ways = 1;
+    size_t m_index_mask = 0;                                // m_counters.size() - 1
+    unsigned m_rs_top = 0, m_rs_count = 0, m_rs_mask = 0;   // m_rs_mask: capacity - 1
+    unsigned m_set_mask = 0, m_ways = 1;
     std::vector<uint64_t> m_icache; // Per set, `m_ways` line tags, most recently used first.
     std::vector<uint64_t> m_itlb;   // Page numbers, most recently used first.
 };

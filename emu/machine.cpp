@@ -55,6 +55,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
     BackendOptions options;
     options.code_hook = config.code_hook;
     options.mem_write_hook = config.observe_memory_writes;
+    options.data_access_hook = config.data_cache && config.code_hook;
     if (config.text_guard) {
         m->m_guard = std::make_unique<TextGuard>(m->m_memory);
         // Guest stores anywhere but the (non-executable) stack areas reach the guard.
@@ -70,7 +71,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
             return backend.error();
         }
         cpu->backend = std::move(*backend);
-        auto clock = CpuClock::create(m->m_costs->model(), config.cycles);
+        auto clock = CpuClock::create(m->m_costs->model(), config.cycles, config.data_cache);
         if (!clock) {
             return make_error("machine: {}", clock.error().message);
         }
@@ -173,6 +174,7 @@ Result<void> Machine::boot() {
     KLP_TRY(set(m_cpu_idle, "cpu_idle"));
     KLP_TRY(set(m_el1_irq, "el1_irq"));
     KLP_TRY(set(m_eret_pc, "el1_eret"));
+    m_costs->set_event_pcs(m_eret_pc, m_user_entry);
     KLP_TRY(load_text_poke_code());
     for (auto& cpu : m_cpus) {
         TaskSpec spec;

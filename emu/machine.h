@@ -94,6 +94,9 @@ struct MachineConfig {
     uint64_t instruction_budget = 200'000'000; // Global; exhausting it is a finding.
     uint64_t irq_timer_period = 0;         // Per-CPU instructions between timer IRQs; 0 = off.
     bool observe_memory_writes = false;    // Install UC_HOOK_MEM_WRITE (decided at creation).
+    // Model the L1 D-cache and D-TLB (emu/data_side.h): every guest load and store goes through
+    // a Unicorn memory hook, so this costs emulation speed; off by default.
+    bool data_cache = false;
     bool code_hook = true;                 // Off only for the raw-Unicorn benchmark.
     // The text guard (emu/text_guard.h): words Unicorn's translator would abort on trap as
     // undefined-instruction instead. Off only for the raw-Unicorn benchmark.

@@ -4,10 +4,12 @@
 
 #include "emu/cpu_clock.h"
 #include "emu/cycle_model.h"
+#include "emu/insn_encoding.h"
 #include "emu/machine.h"
 #include "emu/sp_alignment.h"
 #include "emu/unicorn_backend.h"
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 
@@ -83,6 +85,9 @@ struct Machine::Cpu final : BackendClient {
     void on_mem_write(uint64_t addr, int size) noexcept override {
         machine.on_mem_write(*this, addr, size);
     }
+    void on_data_access(uint64_t addr, int size, bool store) noexcept override {
+        clock->data_access(addr, unsigned(size), store);
+    }
     void on_guarded_write(uint64_t addr, int size, uint64_t value) noexcept override {
         machine.on_guarded_write(*this, addr, size, value);
     }
@@ -98,14 +103,29 @@ struct Machine::Cpu final : BackendClient {
 class Machine::CostCache {
   public:
     static constexpr size_t kEntries = 1 << 14;
+    // What the code hook must do besides charging the instruction, found once per address so
+    // the hook tests one byte instead of comparing the PC with each special address.
+    enum Events : uint8_t {
+        kIsb = 1 << 0,       // The word is an ISB: a context synchronisation after it.
+        kEret = 1 << 1,      // The machine's exception return (`el1_eret`).
+        kUserEntry = 1 << 2, // SVC entry from EL0 (`el0_svc_loop`): a context synchronisation.
+    };
     struct Entry {
         uint64_t pc = kNoPc;
         InsnCost cost;
         uint8_t sp_flags = 0; // SpAlignmentFlags (emu/sp_alignment.h).
+        uint8_t events = 0;   // Events.
         uint32_t word = 0;    // The instruction word the facts were decoded from.
     };
     CostCache(const GuestMemory& memory, CycleModel model)
         : m_memory(memory), m_model(std::move(model)), m_table(kEntries) {}
+
+    // The addresses of the machine's exception return and EL0 SVC entry (set once at boot).
+    void set_event_pcs(uint64_t eret, uint64_t user_entry) {
+        m_eret = eret;
+        m_user_entry = user_entry;
+        std::fill(m_table.begin(), m_table.end(), Entry{});
+    }
 
     // The cached facts of the instruction at `pc`, decoded on first use.
     const Entry& entry(uint64_t pc) {
@@ -136,6 +156,7 @@ class Machine::CostCache {
             e.word = 0;
             e.cost = m_model.cost(InsnWord(0));
             e.sp_flags = 0;
+            e.events = 0;
             return;
         }
         uint32_t w = 0;
@@ -143,10 +164,13 @@ class Machine::CostCache {
         e.word = w;
         e.cost = m_model.cost(InsnWord(w));
         e.sp_flags = sp_alignment_flags(InsnWord(w), (e.cost.defs_mask >> kSpBit) & 1);
+        e.events = uint8_t((a64::is_isb(InsnWord(w)) ? kIsb : 0) | (e.pc == m_eret ? kEret : 0) |
+                           (e.pc == m_user_entry ? kUserEntry : 0));
     }
     const GuestMemory& m_memory;
     CycleModel m_model;
     std::vector<Entry> m_table;
+    uint64_t m_eret = kNoPc, m_user_entry = kNoPc;
 };
 
 } // namespace klpemu::emu

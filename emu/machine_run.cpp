@@ -68,10 +68,10 @@ void Machine::on_code(Cpu& cpu, uint64_t pc) noexcept {
             return;
         }
     }
-    if (pc == m_user_entry) [[unlikely]] {
+    const CostCache::Entry& facts = m_costs->entry(pc);
+    if (facts.events & CostCache::kUserEntry) [[unlikely]] {
         context_sync(cpu); // SVC entry from EL0 (SCTLR_EL1.EIS): a syscall starts here.
     }
-    const CostCache::Entry& facts = m_costs->entry(pc);
     if (cpu.sp_recheck) [[unlikely]] {
         cpu.sp_recheck = false;
         cpu.sp_misaligned = (cpu.backend->sp() & 15) != 0;
@@ -101,12 +101,13 @@ void Machine::on_code(Cpu& cpu, uint64_t pc) noexcept {
         cost += cpu.clock->isb();
     }
     cost += cpu.clock->instruction(pc, facts.cost, InsnWord(facts.word));
-    if (pc == m_eret_pc) [[unlikely]] {
+    const bool eret = (facts.events & CostCache::kEret) != 0;
+    if (eret) [[unlikely]] {
         cost += cpu.clock->exception_return();
     }
     cpu.cycles += cost;
     t.cycles += cost;
-    if (pc == m_eret_pc) [[unlikely]] {
+    if (eret) [[unlikely]] {
         cpu.irq_masked = false;
         m_horizon = m_clock; // A pending IRQ may now be taken.
         const GuestAddr target(cpu.backend->sysreg(SysReg::ElrEl1));
@@ -127,7 +128,7 @@ void Machine::on_code(Cpu& cpu, uint64_t pc) noexcept {
         }
         m_in_hook = nullptr;
     }
-    if (pc == m_eret_pc || a64::is_isb(InsnWord(facts.word))) [[unlikely]] {
+    if (facts.events & (CostCache::kEret | CostCache::kIsb)) [[unlikely]] {
         context_sync(cpu); // From the next instruction on, this CPU fetches memory's words.
     }
     if (m_stop_requested) [[unlikely]] {

@@ -29,15 +29,18 @@ bool StaleFetchViews::set(int cpu, GuestAddr pc, std::optional<InsnWord> word) {
     KLP_CHECK(cpu >= 0 && size_t(cpu) < m_views.size(), "cpu {} out of range", cpu);
     auto& view = m_views[size_t(cpu)];
     if (!word || !executable_in_place(*word)) {
-        view.erase(pc.value);
+        m_held -= view.erase(pc.value);
         return !word.has_value();
     }
+    m_held -= view.size();
     view[pc.value] = *word;
+    m_held += view.size();
     return true;
 }
 
 void StaleFetchViews::synchronise(int cpu) {
     KLP_CHECK(cpu >= 0 && size_t(cpu) < m_views.size(), "cpu {} out of range", cpu);
+    m_held -= m_views[size_t(cpu)].size();
     m_views[size_t(cpu)].clear();
 }
 

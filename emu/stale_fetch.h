@@ -44,12 +44,13 @@ class StaleFetchViews {
     void synchronise(int cpu);
 
     // Fast test for the code hook: does `cpu` hold any word at all.
-    bool any(int cpu) const { return !m_views[size_t(cpu)].empty(); }
+    bool any(int cpu) const { return m_held != 0 && !m_views[size_t(cpu)].empty(); }
     // The word `cpu` executes at `pc` instead of memory, if any.
     std::optional<InsnWord> held(int cpu, uint64_t pc) const;
 
   private:
     std::vector<std::unordered_map<uint64_t, InsnWord>> m_views; // Per CPU: pc -> word.
+    size_t m_held = 0; // Words held by all CPUs together: the hook's test is one load.
 };
 
 // Whether the machine can execute `word` in place of memory (NOP, B, BL).

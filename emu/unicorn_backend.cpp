@@ -94,6 +94,11 @@ struct UnicornBackend::Impl {
         static_cast<BackendClient*>(user)->on_mem_write(address, size);
     }
 
+    static void data_cb(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t,
+                        void* user) noexcept {
+        static_cast<BackendClient*>(user)->on_data_access(address, size, type == UC_MEM_WRITE);
+    }
+
     static void guarded_write_cb(uc_engine*, uc_mem_type, uint64_t address, int size, int64_t value,
                                  void* user) noexcept {
         static_cast<BackendClient*>(user)->on_guarded_write(address, size, uint64_t(value));
@@ -131,6 +136,11 @@ Result<std::unique_ptr<UnicornBackend>> UnicornBackend::create(const BackendOpti
         KLP_TRY(check_uc(uc_hook_add(impl.uc, &h, UC_HOOK_MEM_WRITE,
                                      reinterpret_cast<void*>(&Impl::write_cb), client, 1, 0),
                          "add write hook"));
+    }
+    if (options.data_access_hook) {
+        KLP_TRY(check_uc(uc_hook_add(impl.uc, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+                                     reinterpret_cast<void*>(&Impl::data_cb), client, 1, 0),
+                         "add data access hook"));
     }
     for (const auto& [lo, hi] : options.guarded_writes) {
         KLP_TRY(

@@ -553,6 +553,7 @@ BackendFactory machine_backend_factory(UnwindRequest request,
         config.core = scenario.machine.core;
         config.cycles = scenario.machine.cycles == "pipeline" ? CycleAccuracy::Pipeline
                                                               : CycleAccuracy::Fast;
+        config.data_cache = scenario.machine.data_cache;
         config.seed = scenario.machine.seed;
         config.scheduling.kind =
             scenario.machine.seed == 0 ? emu::ScheduleKind::RoundRobin : emu::ScheduleKind::Random;

@@ -47,6 +47,7 @@ struct MachineSpec {
     // `module_init_ftrace_plt = false` said explicitly: v6.5..v6.17-rc4, where an init call site
     // out of the core PLT's reach got BRK #0x100 patched in (before a7ed7b9d0ebb).
     bool init_plt_brk = false;
+    bool data_cache = false;            // Model the L1 D-cache and D-TLB (emu/data_side.h).
     bool erratum_843419 = false;        // Skip PLT slots whose ADRP would sit at 0xff8/0xffc.
     std::string stale_fetch = "new";    // "new" / "old": emu/stale_fetch.h.
     // A kernel tree's entry-ftrace.S to run as the trampoline (absolute; empty: the bundled

@@ -206,7 +206,8 @@ Result<void> Parser::parse_machine(const toml::table& root) {
         std::string_view{"erratum_843419"}, std::string_view{"policies"},
         std::string_view{"check_unwind"},   std::string_view{"cycles"},
         std::string_view{"stale_fetch"},    std::string_view{"kernel"},
-        std::string_view{"ftrace_source"},  std::string_view{"kconfig"}};
+        std::string_view{"ftrace_source"},  std::string_view{"kconfig"},
+        std::string_view{"data_cache"}};
     KLP_TRY(r.reject_unknown_keys(k_keys));
     auto& m = m_s.machine;
 
@@ -231,6 +232,9 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     auto cycles = r.one_of("cycles", k_cycle_models);
     KLP_TRY(cycles);
     m.cycles = cycles->value_or(m.cycles);
+    auto data_cache = r.boolean("data_cache");
+    KLP_TRY(data_cache);
+    m.data_cache = data_cache->value_or(m.data_cache);
     auto kernel = r.string("kernel");
     KLP_TRY(kernel);
     auto era = emu::parse_kernel_era(kernel->value_or(std::string(m.kernel)));
