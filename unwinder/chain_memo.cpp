@@ -127,12 +127,9 @@ void ChainWalk::step(uint32_t count, size_t entries) {
 
 bool ChainWalk::still_holds(ChainMemo::Tail& tail) const {
     if (!StackStoreTracker::unchanged_since(m_stack, tail.stack_changes, tail.reads, tail.lo,
-                                            tail.hi)) {
-        for (size_t i = 0; i < tail.reads.size(); ++i) {
-            if (m_memory.read_u64(tail.reads[i]) != tail.values[i]) {
-                return false;
-            }
-        }
+                                            tail.hi) &&
+        !StackStoreTracker::still_holds(m_memory, m_stack, tail.reads, tail.values)) {
+        return false;
     }
     tail.stack_changes = m_stack.change_count;
     return true;
@@ -165,8 +162,15 @@ std::optional<ChainHit> ChainWalk::reach(const ChainKey& at, uint32_t limit) {
                              uint64_t(m_count) + t->end_count < limit;
         if (!goes_on) {
             ++m_hits;
-            m_reads.insert(m_reads.end(), t->reads.begin(), t->reads.end());
-            m_values.insert(m_values.end(), t->values.begin(), t->values.end());
+            // The walk's record of reads must hold the rest's too, for whoever keeps the whole
+            // walk; a long rest is not copied when nothing is being recorded here: the whole
+            // walk is then not worth keeping (walking again through the memo is cheaper).
+            if (m_recording || t->reads.size() <= kCopiedReads) {
+                m_reads.insert(m_reads.end(), t->reads.begin(), t->reads.end());
+                m_values.insert(m_values.end(), t->values.begin(), t->values.end());
+            } else {
+                m_uncopied = true;
+            }
             if (m_recording) {
                 for (size_t i = 0; i < steps; ++i) {
                     m_scratch.step_counts.push_back(m_count - m_count0 + t->step_counts[i]);

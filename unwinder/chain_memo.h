@@ -127,6 +127,11 @@ class ChainWalk final : public ChainCache {
 
     // Rests taken from the memo in this walk (0 or 1).
     uint32_t hits() const { return m_hits; }
+    // False: a rest's reads were left out of `reads` (it was longer than kCopiedReads): the
+    // whole walk must not be reused on the strength of `reads`.
+    bool reads_complete() const { return !m_uncopied; }
+
+    static constexpr size_t kCopiedReads = 32;
 
   private:
     bool still_holds(ChainMemo::Tail& tail) const;
@@ -144,6 +149,7 @@ class ChainWalk final : public ChainCache {
     bool m_recording = false;
     bool m_reached = false;
     bool m_virtual = false;
+    bool m_uncopied = false;
     uint32_t m_count0 = 0; // At the first reach.
     size_t m_entries0 = 0;
     size_t m_reads0 = 0;

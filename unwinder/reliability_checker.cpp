@@ -289,10 +289,8 @@ bool ReliabilityChecker::still_valid(const TaskState& task, MemoizedWalk& walk) 
                                             walk.hi)) {
         // Words it read were written since: the walk still holds if they hold the values it
         // saw (a frame record rewritten with the same contents, a slot reused and restored).
-        for (size_t i = 0; i < walk.reads.size(); ++i) {
-            if (m_memory.read_u64(walk.reads[i]) != walk.values[i]) {
-                return false;
-            }
+        if (!StackStoreTracker::still_holds(m_memory, *task.stack, walk.reads, walk.values)) {
+            return false;
         }
     }
     walk.stack_changes = task.stack->change_count;
@@ -318,6 +316,7 @@ MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& fact
     const bool chained = task.stack != nullptr && task.context.stacks.size() == 1 &&
                          (task.context.graph == nullptr || task.context.graph->entries().empty());
     walk.traces.resize(m_policies.size());
+    bool complete_reads = true;
     for (size_t i = 0; i < m_policies.size(); ++i) {
         std::optional<ChainWalk> chain;
         if (chained) {
@@ -330,8 +329,9 @@ MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& fact
         walk.traces[i].return_addresses.swap(r.return_addresses);
         ++m_walks;
         m_chain_hits += chain ? chain->hits() : 0;
+        complete_reads = complete_reads && (!chain || chain->reads_complete());
     }
-    const bool outside = task.stack == nullptr || memory.outside_reads() != 0;
+    const bool outside = task.stack == nullptr || memory.outside_reads() != 0 || !complete_reads;
     walk.walked = true;
     walk.reusable = !outside;
     walk.stack_changes = task.stack != nullptr ? task.stack->change_count : 0;
