@@ -26,17 +26,29 @@ class Walk {
         m_result.return_addresses.push_back(frame.pc);
         while (m_result.return_addresses.size() <= kMaxStackEntries) {
             if (!step(frame)) {
-                return std::move(m_result);
+                return end();
             }
         }
+        m_limited = true;
         m_result.reliable = false;
         m_result.reason = fmt::format("more than {} entries", kMaxStackEntries);
-        return std::move(m_result);
+        return end();
     }
 
   private:
     // Unwinds one frame; false when the walk ended (m_result says how).
     bool step(Frame& frame) {
+        if (ChainCache* chain = m_view.chain) {
+            const size_t n = m_result.return_addresses.size();
+            chain->step(uint32_t(n), n);
+            // A frame entered through a return address: the rest depends on it alone.
+            if (!frame.lr && frame.at_call) {
+                const ChainKey key{frame.pc.value, frame.sp.value, frame.fp.value};
+                if (const std::optional<ChainHit> hit = chain->reach(key, kMaxStackEntries + 1)) {
+                    return take(*hit);
+                }
+            }
+        }
         if (m_view.cfi == nullptr) {
             return fail("no CFI table");
         }
@@ -132,6 +144,27 @@ class Walk {
                m_view.read_u64(fp + 16) == uint64_t(type);
     }
 
+    // The rest of the walk from the frame-chain memo.
+    bool take(const ChainHit& hit) {
+        auto& out = m_result.return_addresses;
+        out.insert(out.end(), hit.entries.begin(), hit.entries.end());
+        m_end_count = hit.end_count;
+        m_limited = hit.limited;
+        m_result.reliable = hit.reliable;
+        m_result.reason = hit.limited ? fmt::format("more than {} entries", kMaxStackEntries)
+                                      : std::string(hit.reason);
+        return false;
+    }
+
+    UnwindResult end() {
+        if (m_view.chain != nullptr) {
+            const auto& out = m_result.return_addresses;
+            const uint32_t count = m_end_count ? *m_end_count : uint32_t(out.size());
+            m_view.chain->finish(out, count, m_limited, m_result.reliable, m_result.reason, count);
+        }
+        return std::move(m_result);
+    }
+
     bool done() {
         m_result.reliable = true;
         m_result.reason = "reached the task's FINAL record";
@@ -147,6 +180,8 @@ class Walk {
     const StackView& m_view;
     GraphRecovery m_graph;
     UnwindResult m_result;
+    bool m_limited = false;              // Stopped at kMaxStackEntries.
+    std::optional<uint32_t> m_end_count; // When the memo gave the rest.
 };
 
 } // namespace

@@ -16,19 +16,25 @@ namespace {
 
 enum class Source { Task, Caller, RegsPc, FrameRecord };
 
-enum class Step { Continue, End, Error };
+// Rest: the frame-chain memo gave the rest of the walk (Walk::hit()).
+enum class Step { Continue, End, Error, Rest };
 
 class Walk {
   public:
     explicit Walk(const StackView& view)
-        : m_view(view), m_graph(view.graph, view.return_to_handler) {
+        : m_view(view), m_graph(view.graph, view.return_to_handler),
+          m_chain(view.stacks.size() == 1 ? view.chain : nullptr) {
         for (const KnownStack& s : view.stacks) {
             m_low.push_back(s.range.begin);
         }
     }
 
-    // kunwind_next_frame_record() (and _meta); on Error, m_error says why.
-    Step next(GuestAddr& fp, GuestAddr& pc, Source& source) {
+    // kunwind_next_frame_record() (and _meta); on Error, m_error says why. `count`: entries so
+    // far (the frame-chain memo's step count).
+    Step next(GuestAddr& fp, GuestAddr& pc, Source& source, size_t count) {
+        if (m_chain != nullptr) {
+            m_chain->step(uint32_t(count), count);
+        }
         if (!fp.is_aligned(8)) {
             return fail(fmt::format("misaligned fp {}", fp));
         }
@@ -43,6 +49,15 @@ class Walk {
         }
         if (*rec_fp == 0 && *rec_lr == 0) {
             return next_meta(s, fp, pc, source);
+        }
+        // From a frame record on the one known stack, above what was consumed, the rest of the
+        // walk depends only on the record and what it reads.
+        if (m_chain != nullptr) {
+            m_reached = true;
+            m_hit = m_chain->reach(ChainKey{fp.value, *rec_fp, *rec_lr}, kMaxStackEntries);
+            if (m_hit) {
+                return Step::Rest;
+            }
         }
         consume(s, fp + 16);
         fp = GuestAddr(*rec_fp);
@@ -66,6 +81,10 @@ class Walk {
     }
 
     const std::string& error() const { return m_error; }
+    ChainCache* chain() const { return m_chain; }
+    // True once the frame-chain memo was asked (its rest starts there).
+    bool reached() const { return m_reached; }
+    const ChainHit& hit() const { return *m_hit; }
 
   private:
     Step next_meta(int s, GuestAddr& fp, GuestAddr& pc, Source& source) {
@@ -132,55 +151,112 @@ class Walk {
     std::vector<GuestAddr> m_low;
     int m_current = -1;
     std::string m_error;
+    ChainCache* m_chain;
+    bool m_reached = false;
+    std::optional<ChainHit> m_hit;
+};
+
+// The first problem of a walk, and of its rest from the frame-chain memo's first key as if
+// nothing before had gone wrong (what the memo keeps), with the step it arose in.
+struct Problems {
+    std::string whole;
+    std::string rest;
+    size_t rest_count = 0;
+    void raise(const Walk& walk, size_t count, std::string_view why) {
+        if (whole.empty()) {
+            whole.assign(why);
+        }
+        if (walk.reached() && rest.empty()) {
+            rest.assign(why);
+            rest_count = count;
+        }
+    }
 };
 
 } // namespace
 
 UnwindResult KunwindUnwinder::unwind(const StackView& view) const {
     UnwindResult result;
+    std::vector<GuestAddr>& out = result.return_addresses;
     Walk walk(view);
     GuestAddr fp = view.regs.fp;
     GuestAddr pc = strip_pac(view.regs.pc);
     Source source = view.stop == StopKind::Current ? Source::Caller : Source::Task;
     bool exception_boundary = false;
-    std::string first_problem;
+    bool rest_exception_boundary = false;
+    Problems problems;
+    constexpr std::string_view full = "the 100-entry trace buffer is full";
+    static_assert(kMaxStackEntries == 100);
 
     Step step = Step::Continue;
     if (view.stop == StopKind::Interrupted) {
         // Another task's walk reaches the interrupted context through the PT_REGS record that
         // kernel_entry left at regs->stackframe, which x29 pointed to.
         fp = view.virtual_regs()->addr + int64_t(pt_regs::kStackframe);
-        step = walk.next(fp, pc, source);
+        step = walk.next(fp, pc, source, 0);
     } else if (!walk.recover(fp, pc)) {
         step = Step::Error;
     }
+    bool limited = false;
     while (step == Step::Continue) {
         // The reliable consumer (arch_stack_walk_reliable's arch_reliable_kunwind_consume_entry).
-        if (source == Source::RegsPc && !exception_boundary) {
-            exception_boundary = true;
-            first_problem =
+        if (source == Source::RegsPc &&
+            (!exception_boundary || (walk.reached() && !rest_exception_boundary))) {
+            const std::string why =
                 fmt::format("exception boundary: pt_regs below {} (REGS_PC {})", fp, pc);
+            if (!exception_boundary) {
+                exception_boundary = true;
+                if (problems.whole.empty()) {
+                    problems.whole = why;
+                }
+            }
+            if (walk.reached() && !rest_exception_boundary) {
+                rest_exception_boundary = true;
+                if (problems.rest.empty()) {
+                    problems.rest = why;
+                    problems.rest_count = out.size();
+                }
+            }
         }
         // stack_trace_consume_entry stores the entry, then answers `len < size`: the entry that
         // fills the MAX_STACK_ENTRIES buffer already stops the walk with -EINVAL, even when it
         // is the last one before the FINAL record.
-        result.return_addresses.push_back(pc);
-        if (result.return_addresses.size() == kMaxStackEntries) {
-            if (first_problem.empty()) {
-                first_problem = fmt::format("the {}-entry trace buffer is full", kMaxStackEntries);
-            }
+        out.push_back(pc);
+        if (out.size() == kMaxStackEntries) {
+            problems.raise(walk, kMaxStackEntries, full);
+            limited = true;
             break;
         }
-        step = walk.next(fp, pc, source);
+        step = walk.next(fp, pc, source, out.size());
     }
-    if (step == Step::Error && first_problem.empty()) {
-        first_problem = walk.error();
-    }
-    if (step == Step::End && first_problem.empty()) {
-        result.reliable = true;
-        result.reason = "reached the task's FINAL record";
+    size_t count = out.size();
+    if (step == Step::Rest) {
+        const ChainHit& hit = walk.hit();
+        out.insert(out.end(), hit.entries.begin(), hit.entries.end());
+        count = hit.end_count;
+        limited = hit.limited;
+        // A reliable rest's reason says how it ended, not a problem.
+        if (!hit.reliable && !hit.reason.empty()) {
+            problems.raise(walk, hit.reason_count, hit.reason);
+        } else if (hit.limited) {
+            problems.raise(walk, count, full);
+        }
+        result.reliable = !hit.limited && hit.reliable && problems.whole.empty();
     } else {
-        result.reason = first_problem;
+        if (step == Step::Error) {
+            problems.raise(walk, count, walk.error());
+        }
+        result.reliable = step == Step::End && problems.whole.empty();
+    }
+    const char* end = "reached the task's FINAL record";
+    result.reason = result.reliable ? end : problems.whole;
+    if (ChainCache* chain = walk.chain()) {
+        const bool rest_reliable =
+            !limited && problems.rest.empty() &&
+            (step == Step::End || (step == Step::Rest && walk.hit().reliable));
+        chain->finish(out, uint32_t(count), limited, rest_reliable,
+                      rest_reliable ? std::string_view(end) : std::string_view(problems.rest),
+                      uint32_t(problems.rest.empty() ? count : problems.rest_count));
     }
     return result;
 }

@@ -15,25 +15,26 @@ constexpr size_t kFactSlots = 1 << 14; // Direct-mapped per-address facts.
 // else marks the walk as not reusable.
 class RecordingMemory final : public MemoryReader {
   public:
-    RecordingMemory(const MemoryReader& inner, GuestRange stack, MemoizedWalk& walk,
-                    bool& outside)
-        : m_inner(inner), m_stack(stack), m_walk(walk), m_outside(outside) {}
+    RecordingMemory(const MemoryReader& inner, GuestRange stack, MemoizedWalk& walk)
+        : m_inner(inner), m_stack(stack), m_walk(walk) {}
     std::optional<uint64_t> read_u64(GuestAddr addr) const override {
         const std::optional<uint64_t> v = m_inner.read_u64(addr);
         if (v && addr >= m_stack.begin && addr.value + 8 <= m_stack.end.value) {
             m_walk.reads.push_back(addr);
             m_walk.values.push_back(*v);
         } else {
-            m_outside = true;
+            ++m_outside;
         }
         return v;
     }
+    // Reads so far that were not of the task stack.
+    const uint64_t& outside_reads() const { return m_outside; }
 
   private:
     const MemoryReader& m_inner;
     GuestRange m_stack;
     MemoizedWalk& m_walk;
-    bool& m_outside;
+    mutable uint64_t m_outside = 0;
 };
 
 int view_index(StopKind k) {
@@ -122,6 +123,7 @@ void ReliabilityChecker::refresh_symbols() {
     for (AddrFacts& facts : m_facts) {
         facts = AddrFacts{};
     }
+    m_chains.clear();
     for (auto& [id, task] : m_tasks) {
         task->truth.set_return_to_handler(m_return_to_handler);
         for (WalkMemo& memo : task->walks) {
@@ -162,8 +164,11 @@ void ReliabilityChecker::add_task(int id, TaskContext context) {
         task->truth.mark_incomplete();
     }
     task->context = std::move(context);
-    if (auto old = m_tasks.find(id); old != m_tasks.end() && old->second->stack != nullptr) {
-        m_stores.untrack(old->second->stack);
+    if (auto old = m_tasks.find(id); old != m_tasks.end()) {
+        if (old->second->stack != nullptr) {
+            m_stores.untrack(old->second->stack);
+        }
+        m_chains.clear(); // Its rests were keyed by the id (rare: a task registered again).
     }
     if (!task->context.stacks.empty() && !m_config.full_walk) {
         task->stack = m_stores.track(task->context.stacks.front().range);
@@ -284,10 +289,8 @@ bool ReliabilityChecker::still_valid(const TaskState& task, MemoizedWalk& walk) 
                                             walk.hi)) {
         // Words it read were written since: the walk still holds if they hold the values it
         // saw (a frame record rewritten with the same contents, a slot reused and restored).
-        for (size_t i = 0; i < walk.reads.size(); ++i) {
-            if (m_memory.read_u64(walk.reads[i]) != walk.values[i]) {
-                return false;
-            }
+        if (!StackStoreTracker::still_holds(m_memory, *task.stack, walk.reads, walk.values)) {
+            return false;
         }
     }
     walk.stack_changes = task.stack->change_count;
@@ -303,20 +306,32 @@ MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& fact
         return walk;
     }
 
-    // Walk every policy, recording the task-stack words they read.
+    // Walk every policy, recording the task-stack words they read; each policy takes the rest
+    // of its walk from the frame-chain memo where it can (one known stack, no graph entries).
     walk.reads.clear();
     walk.values.clear();
-    bool outside = task.stack == nullptr;
     const GuestRange range = task.stack != nullptr ? task.stack->range : GuestRange{};
-    RecordingMemory memory(m_memory, range, walk, outside);
-    const StackView view = make_view(task, kind, regs, memory);
+    RecordingMemory memory(m_memory, range, walk);
+    StackView view = make_view(task, kind, regs, memory);
+    const bool chained = task.stack != nullptr && task.context.stacks.size() == 1 &&
+                         (task.context.graph == nullptr || task.context.graph->entries().empty());
     walk.traces.resize(m_policies.size());
+    bool complete_reads = true;
     for (size_t i = 0; i < m_policies.size(); ++i) {
+        std::optional<ChainWalk> chain;
+        if (chained) {
+            chain.emplace(m_chains, ChainMemo::Key{task.id, uint32_t(i), {}}, *task.stack, m_memory,
+                          walk.reads, walk.values, memory.outside_reads(), m_chain_scratch);
+            view.chain = &*chain;
+        }
         UnwindResult r = m_policies[i]->unwind(view);
         walk.traces[i].reliable = r.reliable;
         walk.traces[i].return_addresses.swap(r.return_addresses);
         ++m_walks;
+        m_chain_hits += chain ? chain->hits() : 0;
+        complete_reads = complete_reads && (!chain || chain->reads_complete());
     }
+    const bool outside = task.stack == nullptr || memory.outside_reads() != 0 || !complete_reads;
     walk.walked = true;
     walk.reusable = !outside;
     walk.stack_changes = task.stack != nullptr ? task.stack->change_count : 0;

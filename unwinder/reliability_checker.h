@@ -25,6 +25,7 @@
 #include "emu/graph_return_stack.h"
 #include "emu/symbol_table.h"
 #include "unwinder/branch_class.h"
+#include "unwinder/chain_memo.h"
 #include "unwinder/check_statistics.h"
 #include "unwinder/ground_truth.h"
 #include "unwinder/stack_store_tracker.h"
@@ -108,6 +109,8 @@ class ReliabilityChecker {
 
     // Policy walks actually run (the rest were reused), for tests and the benchmark.
     uint64_t walks() const { return m_walks; }
+    // Policy walks that took their rest from the frame-chain memo (chain_memo.h).
+    uint64_t chain_hits() const { return m_chain_hits; }
 
     const std::vector<Finding>& findings() const { return m_findings; }
     // The policy and view ("interrupted"/"blocked") behind findings()[i]; both empty for a
@@ -168,7 +171,10 @@ class ReliabilityChecker {
     std::unordered_set<uint64_t> m_reported;      // (pc, policy, view) already reported
     std::vector<GuestAddr> m_truth_scratch;
     TaskState* m_last_task = nullptr;
+    ChainMemo m_chains;
+    ChainWalk::Scratch m_chain_scratch;
     uint64_t m_walks = 0;
+    uint64_t m_chain_hits = 0;
 };
 
 } // namespace klpemu::unwinder

@@ -19,28 +19,49 @@ constexpr size_t kLoopLimit = 1024;
 
 UnwindResult SeedV4Unwinder::unwind(const StackView& view) const {
     UnwindResult result;
-    result.return_addresses.push_back(view.regs.pc);
+    std::vector<GuestAddr>& out = result.return_addresses;
+    out.push_back(view.regs.pc);
     GraphRecovery graph(view.graph, view.return_to_handler);
+    ChainCache* chain = view.chain;
+    size_t first_reach = ~size_t(0); // Entries when the chain memo was first asked.
+    auto end = [&](size_t n, bool limited, bool storable = true) {
+        if (chain != nullptr) {
+            chain->finish(out, uint32_t(n), limited, result.reliable, result.reason, uint32_t(n),
+                          storable);
+        }
+        return std::move(result);
+    };
     GuestAddr fp = view.regs.fp;
     for (size_t n = 0; n < kLoopLimit; ++n) {
+        if (chain != nullptr) {
+            chain->step(uint32_t(n), out.size());
+            first_reach = std::min(first_reach, out.size());
+            if (const std::optional<ChainHit> hit = chain->reach(ChainKey{fp.value}, kLoopLimit)) {
+                out.insert(out.end(), hit->entries.begin(), hit->entries.end());
+                result.reliable = hit->reliable;
+                result.reason =
+                    hit->limited ? "frame record chain loops" : std::string(hit->reason);
+                return end(hit->end_count, hit->limited);
+            }
+        }
         if (!fp.is_aligned(8)) {
             result.reason = fmt::format("misaligned fp {}", fp);
-            return result;
+            return end(n, false);
         }
         if (view.stack_containing(fp, 16) == nullptr) {
             result.reason = fmt::format("fp {} is not on an accessible stack", fp);
-            return result;
+            return end(n, false);
         }
         const std::optional<uint64_t> next_fp = view.read_u64(fp);
         const std::optional<uint64_t> lr = view.read_u64(fp + 8);
         if (!next_fp || !lr) {
             result.reason = fmt::format("frame record at {} is unmapped", fp);
-            return result;
+            return end(n, false);
         }
         if (*next_fp == 0 && *lr == 0) {
-            const GuestAddr last = result.return_addresses.back();
+            const GuestAddr last = out.back();
             const auto& bottoms = view.bottom_return_addresses;
-            if (result.return_addresses.size() > 1 &&
+            if (out.size() > 1 &&
                 std::find(bottoms.begin(), bottoms.end(), last) != bottoms.end()) {
                 result.reliable = true;
                 result.reason = "reached the kthread bottom";
@@ -48,22 +69,24 @@ UnwindResult SeedV4Unwinder::unwind(const StackView& view) const {
                 result.reason =
                     fmt::format("chain ends at {} below {}, not at the kthread bottom", fp, last);
             }
-            return result;
+            // The verdict reads the last entry: a rest that added none depends on what came
+            // before it.
+            return end(n, false, out.size() > first_reach);
         }
         GuestAddr pc(*lr);
         if (graph.is_hijacked(pc)) {
             const std::optional<GuestAddr> orig = graph.recover(GuestAddr(*next_fp));
             if (!orig) {
                 result.reason = fmt::format("return_to_handler at {} not in ret_stack", fp + 8);
-                return result;
+                return end(n, false);
             }
             pc = *orig;
         }
-        result.return_addresses.push_back(pc);
+        out.push_back(pc);
         fp = GuestAddr(*next_fp);
     }
     result.reason = "frame record chain loops";
-    return result;
+    return end(kLoopLimit, true);
 }
 
 } // namespace klpemu::unwinder

@@ -163,4 +163,24 @@ bool StackStoreTracker::unchanged_since(const StackShadow& shadow, uint64_t sinc
     return true;
 }
 
+bool StackStoreTracker::still_holds(const MemoryReader& memory, const StackShadow& shadow,
+                                    std::span<const GuestAddr> reads,
+                                    std::span<const uint64_t> values) {
+    const uint64_t size = shadow.range.end - shadow.range.begin;
+    const uint8_t* host = memory.host_bytes(shadow.range.begin, size);
+    for (size_t i = 0; i < reads.size(); ++i) {
+        const uint64_t off = reads[i].value - shadow.range.begin.value;
+        if (host != nullptr && off <= size - 8) {
+            uint64_t v = 0;
+            std::memcpy(&v, host + off, sizeof v);
+            if (v != values[i]) {
+                return false;
+            }
+        } else if (memory.read_u64(reads[i]) != values[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 } // namespace klpemu::unwinder

@@ -61,6 +61,10 @@ class StackStoreTracker {
     // shadow's change_count was `since`. False also when the log no longer reaches back.
     static bool unchanged_since(const StackShadow& shadow, uint64_t since,
                                 std::span<const GuestAddr> reads, uint64_t lo, uint64_t hi);
+    // True if every word at `reads` (all inside the shadow's stack) holds the value at the same
+    // index of `values` in guest memory now; reads the stack through one host pointer.
+    static bool still_holds(const MemoryReader& memory, const StackShadow& shadow,
+                            std::span<const GuestAddr> reads, std::span<const uint64_t> values);
 
   private:
     struct PendingStore {

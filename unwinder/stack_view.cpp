@@ -60,6 +60,9 @@ StackView StackView::blocked(const Registers& regs, const MemoryReader& memory,
 std::optional<uint64_t> StackView::read_u64(GuestAddr addr) const {
     if (m_virtual && addr >= m_virtual->addr && addr < m_virtual->addr + int64_t(pt_regs::kSize)) {
         const uint64_t off = uint64_t(addr - m_virtual->addr);
+        if (chain != nullptr) {
+            chain->virtual_read();
+        }
         const Registers& r = m_virtual->regs;
         switch (off) {
         case pt_regs::kX29:

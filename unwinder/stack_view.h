@@ -29,6 +29,7 @@
 #include "emu/cfi_table.h"
 #include "emu/graph_return_stack.h"
 #include "emu/guest_addr.h"
+#include "unwinder/chain_cache.h"
 
 #include <cstdint>
 #include <optional>
@@ -116,6 +117,10 @@ struct StackView {
     const CfiTable* cfi = nullptr;              // CFI of everything loaded, for the cfi policy.
     std::span<const GuestAddr>
         bottom_return_addresses; // seed-v4: where a kthread's last LR points.
+    // The frame-chain memo of the walk (chain_cache.h); null: walk everything. Only valid
+    // with one known stack and no graph return entries (the rest of a walk then depends on
+    // its frame records alone).
+    ChainCache* chain = nullptr;
 
     // Builds an interrupted view: a virtual pt_regs frame at regs.sp - 336 (nothing is written).
     // `stacks` must outlive the view.

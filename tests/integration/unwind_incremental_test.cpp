@@ -58,17 +58,75 @@ victim_p:
         .size victim, . - victim
 )";
 
+// The same corruption 21 frames further out: drive(n) calls dive(n-1, drive's record, 20),
+// which nests 20 frames and calls victim, which corrupts drive's saved x30 through x9 in the last
+// call. The walk at victim_p takes the rest of its chain from the frame-chain memo (recorded at
+// victim's earlier boundaries), a rest longer than the words a whole walk copies: the whole walk
+// kept at victim_p must not be reused on the strength of the words it did copy.
+constexpr std::string_view kDeepVictim = R"(
+        .text
+        .globl drive, dive, victim, victim_p
+        .type drive, %function
+drive:
+        stp     x29, x30, [sp, #-32]!
+        mov     x29, sp
+        str     x19, [sp, #16]
+        mov     x19, x0
+1:      sub     x0, x19, #1
+        mov     x1, x29
+        mov     x2, #20
+        bl      dive
+        subs    x19, x19, #1
+        b.ne    1b
+        ldr     x19, [sp, #16]
+        ldp     x29, x30, [sp], #32
+        ret
+        .size drive, . - drive
+
+        .type dive, %function
+dive:
+        stp     x29, x30, [sp, #-16]!
+        mov     x29, sp
+        cbz     x2, 2f
+        sub     x2, x2, #1
+        bl      dive
+        b       3f
+2:      bl      victim
+3:      ldp     x29, x30, [sp], #16
+        ret
+        .size dive, . - dive
+
+        .type victim, %function
+victim:
+        stp     x29, x30, [sp, #-16]!
+        mov     x29, sp
+        mov     x9, x1
+        ldr     x11, [x9, #8]
+        cbnz    x0, 4f
+        adr     x10, victim
+        str     x10, [x9, #8]
+4:
+victim_p:
+        nop
+        str     x11, [x9, #8]
+        ldp     x29, x30, [sp], #16
+        ret
+        .size victim, . - victim
+)";
+
 struct Run {
     std::string summary;
     std::vector<std::string> findings;
     uint64_t walks = 0;
+    uint64_t chain_hits = 0;
 };
 
-Run run_victim(bool full_walk, uint64_t calls, uint64_t irq_period = 0) {
+Run run_victim(bool full_walk, uint64_t calls, uint64_t irq_period = 0,
+               std::string_view source = kVictim) {
     emu::MachineConfig mcfg;
     mcfg.irq_timer_period = irq_period;
     auto m = make_machine(mcfg);
-    auto obj = m->load_assembly(kVictim, "victim.S");
+    auto obj = m->load_assembly(source, "victim.S");
     REQUIRE_MESSAGE(obj.ok(), (obj.ok() ? "" : obj.error().message));
     CheckerConfig cfg;
     cfg.full_walk = full_walk;
@@ -93,6 +151,7 @@ Run run_victim(bool full_walk, uint64_t calls, uint64_t irq_period = 0) {
         out.findings.push_back(f.where + ": " + f.message);
     }
     out.walks = mc.checker().walks();
+    out.chain_hits = mc.checker().chain_hits();
     return out;
 }
 
@@ -125,4 +184,19 @@ TEST_CASE("incremental checker: timer IRQs and task switches give the same stati
     CHECK(reused.summary == fresh.summary);
     CHECK(reused.findings == fresh.findings);
     CHECK(reused.walks < fresh.walks);
+}
+
+TEST_CASE("incremental checker: a record corrupted 21 frames out is noticed where the frame-chain "
+          "memo gave the rest of the walk") {
+    const Run fresh = run_victim(true, 4, 0, kDeepVictim);
+    const Run reused = run_victim(false, 4, 0, kDeepVictim);
+    INFO(reused.summary);
+    CHECK(reused.summary == fresh.summary);
+    CHECK(reused.findings == fresh.findings);
+    CHECK(reused.chain_hits > 0);
+    const auto at_p =
+        std::find_if(reused.findings.begin(), reused.findings.end(), [](const std::string& f) {
+            return f.rfind("victim_p: unwinder: fp-naive:", 0) == 0;
+        });
+    CHECK(at_p != reused.findings.end());
 }
