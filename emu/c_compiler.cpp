@@ -141,6 +141,10 @@ std::vector<std::string> default_compile_flags(Compiler compiler) {
     if (compiler == Compiler::Gcc) {
         flags.push_back("-mabi=lp64");
     }
+    // Line tables, as CONFIG_DEBUG_INFO gives the kernel: the step debugger's `break FILE:LINE`
+    // reads them (emu/line_table.h). Neither compiler lets -g change the code it generates, and
+    // the debug sections are never placed in guest memory.
+    flags.push_back(compiler == Compiler::Clang ? "-gline-tables-only" : "-g1");
     return flags;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "emu/guest_addr.h"
+#include "emu/line_table.h"
 
 #include <cstdint>
 #include <optional>
@@ -97,6 +98,7 @@ struct LoadedObject {
     std::optional<GuestRange> init_extent; // Init memory, when placed apart (LoadOptions::init_base).
     std::vector<LoadWarning> warnings;     // Non-fatal problems in unallocated sections.
     std::vector<KlpRelaSection> klp_relocations; // Left for livepatch, in section order.
+    std::vector<LineRow> lines; // Its DWARF line table at placed addresses (empty without -g).
 };
 
 } // namespace klpemu

@@ -25,6 +25,7 @@
 
 #include "emu/elf_object.h"
 #include "emu/insn_word.h"
+#include "emu/line_table_reader.h"
 #include "emu/relocation.h"
 
 #include <algorithm>
@@ -172,9 +173,9 @@ SymbolKind symbol_kind(const ElfSymbol& s) {
 // The work of one load(); holds the object being built and the lookups its steps share.
 class LoadJob {
   public:
-    LoadJob(const ElfObject& elf, GuestAddr base, const LoadOptions& opts,
+    LoadJob(const ObjectBytes& obj, const ElfObject& elf, GuestAddr base, const LoadOptions& opts,
             const SymbolTable& exports)
-        : m_elf(elf), m_opts(opts), m_exports(exports),
+        : m_obj(obj), m_elf(elf), m_opts(opts), m_exports(exports),
           m_layout(plan_layout(elf, base, opts.init_base)) {}
 
     Result<LoadedObject> run() {
@@ -189,6 +190,9 @@ class LoadJob {
         }
         KLP_TRY(record_patch_sites());
         collect_cfi();
+        if (m_elf.find_section(".debug_line") != nullptr) {
+            m_out.lines = read_line_rows(m_obj, m_layout.addr, m_out.name);
+        }
         m_out.extent = m_layout.extent;
         m_out.init_extent = m_layout.init_extent;
         return std::move(m_out);
@@ -620,6 +624,7 @@ class LoadJob {
         }
     }
 
+    const ObjectBytes& m_obj;
     const ElfObject& m_elf;
     const LoadOptions& m_opts;
     const SymbolTable& m_exports;
@@ -651,9 +656,9 @@ Result<LoadedObject> Loader::load(const ObjectBytes& obj, GuestAddr base, const 
                           *opts.init_base);
     }
     if (opts.reserved.empty()) {
-        return LoadJob(elf, base, opts, resolved_against).run();
+        return LoadJob(obj, elf, base, opts, resolved_against).run();
     }
-    return LoadJob(with_reserved(std::move(elf), opts.reserved), base, opts, resolved_against)
+    return LoadJob(obj, with_reserved(std::move(elf), opts.reserved), base, opts, resolved_against)
         .run();
 }
 

@@ -301,6 +301,7 @@ Result<void> Machine::load(const LoadedObject& object) {
     }
     KLP_TRY(protect_sections(object));
     m_symbols.add_object(object);
+    m_lines.insert(m_lines.end(), object.lines.begin(), object.lines.end());
     m_cfi_sections.insert(m_cfi_sections.end(), object.cfi.begin(), object.cfi.end());
     return {};
 }
@@ -516,6 +517,14 @@ void Machine::set_cpu_state(int cpu, const CpuState& state) {
     c.backend->set_state(state);
     c.guard_pc = kNoPc;
     c.sp_recheck = true;
+}
+
+FpState Machine::fp_state(int cpu) const {
+    return m_cpus.at(size_t(cpu))->backend->fp_state();
+}
+
+void Machine::set_fp_state(int cpu, const FpState& state) {
+    m_cpus.at(size_t(cpu))->backend->set_fp_state(state);
 }
 
 uint64_t Machine::cpu_instructions(int cpu) const { return m_cpus.at(size_t(cpu))->instructions; }

@@ -19,6 +19,7 @@
 #include "emu/debug_view.h"
 #include "emu/finding.h"
 #include "emu/finding_emitter.h"
+#include "emu/fp_state.h"
 #include "emu/guest_addr.h"
 #include "emu/guest_memory.h"
 #include "emu/host_call.h"
@@ -150,6 +151,12 @@ class Machine {
     SymbolTable& symbols() { return m_symbols; }
     const SymbolTable& symbols() const { return m_symbols; }
     Symbolized symbolize(GuestAddr a) const { return m_symbols.symbolize(a); }
+    // The DWARF line rows of every loaded object (emu/line_table.h), in load order.
+    const std::vector<LineRow>& lines() const { return m_lines; }
+    // Drops the line rows of an unloaded object.
+    void forget_lines(std::string_view object) {
+        std::erase_if(m_lines, [&](const LineRow& r) { return r.object == object; });
+    }
     // Address of a global symbol; error names it if unknown.
     Result<GuestAddr> symbol(std::string_view name) const;
 
@@ -245,6 +252,9 @@ class Machine {
     // host calls): unchanged means only guest instructions changed them since it was read.
     uint64_t register_writes(int cpu) const;
     void set_cpu_state(int cpu, const CpuState& state);
+    // The FP/SIMD register file of `cpu` (v0-v31, FPSR, FPCR; emu/fp_state.h).
+    FpState fp_state(int cpu) const;
+    void set_fp_state(int cpu, const FpState& state);
     uint64_t instructions() const { return m_clock; } // The one clock.
     // Calls of write_text/write_text_bytes so far (the step debugger's `break on patch`).
     uint64_t text_writes() const { return m_text_writes; }
@@ -331,6 +341,7 @@ class Machine {
     GuestMemory m_memory;
     MemoryPermissions m_permissions;
     SymbolTable m_symbols;
+    std::vector<LineRow> m_lines;
     std::vector<std::unique_ptr<Cpu>> m_cpus;
     std::vector<std::unique_ptr<Task>> m_tasks;
     std::vector<ExecutionObserver*> m_observers;

@@ -253,6 +253,51 @@ void UnicornBackend::set_state(const CpuState& s) {
     must(uc_reg_write_batch(m_impl->uc, ids, vals, 34), "write registers");
 }
 
+namespace {
+
+// Q0-Q31 read and write 16 bytes (d[0] then d[1]). FPSR and FPCR go through 64-bit
+// temporaries, whichever width the engine uses for them.
+constexpr int kFpRegs = 34;
+
+struct FpBatch {
+    int ids[kFpRegs];
+    void* vals[kFpRegs];
+    uint64_t fpsr = 0;
+    uint64_t fpcr = 0;
+
+    explicit FpBatch(FpState& s) {
+        for (int i = 0; i < 32; ++i) {
+            ids[i] = UC_ARM64_REG_Q0 + i;
+            vals[i] = &s.v[size_t(i)];
+        }
+        ids[32] = UC_ARM64_REG_FPSR;
+        vals[32] = &fpsr;
+        ids[33] = UC_ARM64_REG_FPCR;
+        vals[33] = &fpcr;
+    }
+};
+
+} // namespace
+
+FpState UnicornBackend::fp_state() const {
+    static_assert(sizeof(VReg) == 16);
+    FpState s;
+    FpBatch b(s);
+    must(uc_reg_read_batch(m_impl->uc, b.ids, b.vals, kFpRegs), "read FP/SIMD registers");
+    s.fpsr = uint32_t(b.fpsr);
+    s.fpcr = uint32_t(b.fpcr);
+    return s;
+}
+
+void UnicornBackend::set_fp_state(const FpState& state) {
+    ++m_register_writes;
+    FpState copy = state;
+    FpBatch b(copy);
+    b.fpsr = state.fpsr;
+    b.fpcr = state.fpcr;
+    must(uc_reg_write_batch(m_impl->uc, b.ids, b.vals, kFpRegs), "write FP/SIMD registers");
+}
+
 uint64_t UnicornBackend::sysreg(SysReg reg) const {
     uc_arm64_cp_reg r = cp_reg(reg);
     must(uc_reg_read(m_impl->uc, UC_ARM64_REG_CP_REG, &r), "read system register");

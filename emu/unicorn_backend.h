@@ -6,6 +6,7 @@
 #pragma once
 
 #include "emu/cpu_state.h"
+#include "emu/fp_state.h"
 #include "emu/guest_addr.h"
 #include "emu/result.h"
 
@@ -107,6 +108,9 @@ class UnicornBackend {
     // Writes x0-x30, sp, pc and NZCV (the mode bits are left alone: API writes of PSTATE do
     // not rebuild hflags on 2.0.1, reference §1.7).
     void set_state(const CpuState& state);
+    // v0-v31 (Q0-Q31), FPSR and FPCR, read and written in one batch call each.
+    FpState fp_state() const;
+    void set_fp_state(const FpState& state);
 
     uint64_t sysreg(SysReg reg) const;
     void set_sysreg(SysReg reg, uint64_t value);

@@ -323,6 +323,7 @@ Result<void> Modules::unload(std::string_view name) {
     }
     std::erase_if(m_plt_slots, [&](const auto& kv) { return m.core.contains(kv.first); });
     m_machine.symbols().remove_object(m.name);
+    m_machine.forget_lines(m.name);
     m_modules.erase(it);
     return {};
 }

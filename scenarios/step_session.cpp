@@ -22,6 +22,12 @@ uint64_t machine_digest(const emu::Machine& machine) {
         mix(s.sp);
         mix(s.pc);
         mix(s.pstate);
+        const emu::FpState fp = machine.fp_state(cpu);
+        for (const emu::VReg& v : fp.v) {
+            mix(v.lo);
+            mix(v.hi);
+        }
+        mix(uint64_t(fp.fpsr) << 32 | fp.fpcr);
         mix(machine.cpu_cycles(cpu));
     }
     for (int id = 0; id < machine.task_count(); ++id) {

@@ -169,8 +169,9 @@ class StepSession {
     uint64_t m_replayed = 0;
 };
 
-// A digest of the machine's architectural state: every CPU's registers and cycle counter, every
-// task's state, and the clock. Equal digests at one clock mean the replay reproduced the run.
+// A digest of the machine's architectural state: every CPU's general and FP/SIMD registers and
+// cycle counter, every task's state, and the clock. Equal digests at one clock mean the replay
+// reproduced the run.
 uint64_t machine_digest(const emu::Machine& machine);
 
 } // namespace klpemu::scenario

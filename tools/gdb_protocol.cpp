@@ -81,6 +81,25 @@ std::optional<uint64_t> parse_le_hex(std::string_view hex) {
     return v;
 }
 
+std::optional<Hex128> parse_le_hex128(std::string_view hex) {
+    if (hex.size() != 32) {
+        return std::nullopt;
+    }
+    const auto lo = parse_le_hex(hex.substr(0, 16));
+    const auto hi = parse_le_hex(hex.substr(16));
+    if (!lo || !hi) {
+        return std::nullopt;
+    }
+    return Hex128{*lo, *hi};
+}
+
+int reg_hex_size(int r) {
+    if (r >= kRegV0 && r < kRegV0 + 32) {
+        return 32;
+    }
+    return r == kRegCpsr || r == kRegFpsr || r == kRegFpcr ? 8 : 16;
+}
+
 std::optional<uint64_t> parse_hex_number(std::string_view hex) {
     if (hex.empty() || hex.size() > 16) {
         return std::nullopt;
@@ -132,6 +151,70 @@ std::optional<std::string> PacketReader::next(bool& bad_checksum) {
     return std::nullopt;
 }
 
+namespace {
+
+// The FP/SIMD feature as gdb's aarch64 port reads it: each v register is a union of its lane
+// views (d, s, h, b, q), each lane view a union of float/unsigned/signed vectors, so that
+// `p $v0.d.u[0]` and `p $v0.s.f` work.
+std::string fpu_feature() {
+    std::string regs;
+    for (int i = 0; i < 32; ++i) {
+        regs += fmt::format("    <reg name=\"v{}\" bitsize=\"128\" type=\"aarch64v\"{}/>\n", i,
+                            i == 0 ? fmt::format(" regnum=\"{}\"", kRegV0) : std::string());
+    }
+    return fmt::format(R"(  <feature name="org.gnu.gdb.aarch64.fpu">
+    <vector id="v2d" type="ieee_double" count="2"/>
+    <vector id="v2u" type="uint64" count="2"/>
+    <vector id="v2i" type="int64" count="2"/>
+    <vector id="v4f" type="ieee_single" count="4"/>
+    <vector id="v4u" type="uint32" count="4"/>
+    <vector id="v4i" type="int32" count="4"/>
+    <vector id="v8f" type="ieee_half" count="8"/>
+    <vector id="v8u" type="uint16" count="8"/>
+    <vector id="v8i" type="int16" count="8"/>
+    <vector id="v16u" type="uint8" count="16"/>
+    <vector id="v16i" type="int8" count="16"/>
+    <vector id="v1u" type="uint128" count="1"/>
+    <vector id="v1i" type="int128" count="1"/>
+    <union id="vnd">
+      <field name="f" type="v2d"/>
+      <field name="u" type="v2u"/>
+      <field name="s" type="v2i"/>
+    </union>
+    <union id="vns">
+      <field name="f" type="v4f"/>
+      <field name="u" type="v4u"/>
+      <field name="s" type="v4i"/>
+    </union>
+    <union id="vnh">
+      <field name="f" type="v8f"/>
+      <field name="u" type="v8u"/>
+      <field name="s" type="v8i"/>
+    </union>
+    <union id="vnb">
+      <field name="u" type="v16u"/>
+      <field name="s" type="v16i"/>
+    </union>
+    <union id="vnq">
+      <field name="u" type="v1u"/>
+      <field name="s" type="v1i"/>
+    </union>
+    <union id="aarch64v">
+      <field name="d" type="vnd"/>
+      <field name="s" type="vns"/>
+      <field name="h" type="vnh"/>
+      <field name="b" type="vnb"/>
+      <field name="q" type="vnq"/>
+    </union>
+{}    <reg name="fpsr" bitsize="32" regnum="{}"/>
+    <reg name="fpcr" bitsize="32" regnum="{}"/>
+  </feature>
+)",
+                       regs, kRegFpsr, kRegFpcr);
+}
+
+} // namespace
+
 const std::string& aarch64_target_xml() {
     static const std::string xml = [] {
         std::string regs;
@@ -148,9 +231,9 @@ const std::string& aarch64_target_xml() {
     <reg name="pc" bitsize="64" type="code_ptr"/>
     <reg name="cpsr" bitsize="32"/>
   </feature>
-</target>
+{}</target>
 )",
-                           regs);
+                           regs, fpu_feature());
     }();
     return xml;
 }

@@ -303,16 +303,52 @@ std::string GdbStub::query(std::string_view p) {
     return "";
 }
 
+// One register of the focused task in g/p form: x0-x30, sp, pc, cpsr from its CPU or saved
+// context; v0-v31, fpsr, fpcr from its CPU while it runs. Unavailable values are all 'x'.
+std::string GdbStub::register_hex(int r, const emu::CpuState& s, bool live,
+                                  const std::optional<emu::FpState>& fp) const {
+    const std::string unavailable(size_t(gdb::reg_hex_size(r)), 'x');
+    if (r < 31) {
+        return live || r >= 19 ? gdb::le_hex(s.x[size_t(r)], 8) : unavailable;
+    }
+    if (r == gdb::kRegSp) {
+        return gdb::le_hex(s.sp, 8);
+    }
+    if (r == gdb::kRegPc) {
+        return gdb::le_hex(s.pc, 8);
+    }
+    if (r == gdb::kRegCpsr) {
+        return live ? gdb::le_hex(s.pstate, 4) : unavailable;
+    }
+    if (!fp) {
+        return unavailable;
+    }
+    if (r == gdb::kRegFpsr) {
+        return gdb::le_hex(fp->fpsr, 4);
+    }
+    if (r == gdb::kRegFpcr) {
+        return gdb::le_hex(fp->fpcr, 4);
+    }
+    const emu::VReg& v = fp->v[size_t(r - gdb::kRegV0)];
+    return gdb::le_hex(v.lo, 8) + gdb::le_hex(v.hi, 8);
+}
+
+std::optional<emu::FpState> GdbStub::focus_fp_state() const {
+    const int cpu = m_debugger.focus_cpu();
+    if (cpu < 0) {
+        return std::nullopt; // FP/SIMD state is per CPU; a sleeping task's is not modelled.
+    }
+    return m_debugger.session().access().machine->fp_state(cpu);
+}
+
 std::string GdbStub::read_registers() {
     bool live = false;
     const emu::CpuState s = m_debugger.task_registers(m_debugger.focus_task(), &live);
+    const auto fp = focus_fp_state();
     std::string out;
-    for (int i = 0; i < 31; ++i) {
-        out += live || i >= 19 ? gdb::le_hex(s.x[size_t(i)], 8) : std::string(16, 'x');
+    for (int r = 0; r < gdb::kRegCount; ++r) {
+        out += register_hex(r, s, live, fp);
     }
-    out += gdb::le_hex(s.sp, 8);
-    out += gdb::le_hex(s.pc, 8);
-    out += live ? gdb::le_hex(s.pstate, 4) : std::string(8, 'x');
     return out;
 }
 
@@ -323,26 +359,28 @@ std::string GdbStub::read_register(std::string_view args) {
     }
     bool live = false;
     const emu::CpuState s = m_debugger.task_registers(m_debugger.focus_task(), &live);
-    const int r = int(*n);
-    if (r < 31) {
-        return live || r >= 19 ? gdb::le_hex(s.x[size_t(r)], 8) : std::string(16, 'x');
-    }
-    if (r == gdb::kRegSp) {
-        return gdb::le_hex(s.sp, 8);
-    }
-    if (r == gdb::kRegPc) {
-        return gdb::le_hex(s.pc, 8);
-    }
-    return live ? gdb::le_hex(s.pstate, 4) : std::string(8, 'x');
+    return register_hex(int(*n), s, live, focus_fp_state());
 }
 
+// A G packet holds every register of the target description in order; a shorter one that
+// stops after cpsr (a client without the FP/SIMD feature) is accepted too.
 std::string GdbStub::write_registers(std::string_view hex) {
-    if (hex.size() != size_t(31 * 16 + 16 + 16 + 8)) {
+    size_t core = 0;
+    size_t full = 0;
+    for (int r = 0; r < gdb::kRegCount; ++r) {
+        full += size_t(gdb::reg_hex_size(r));
+        if (r <= gdb::kRegCpsr) {
+            core = full;
+        }
+    }
+    if (hex.size() != core && hex.size() != full) {
         return "E01";
     }
-    for (int r = 0; r < gdb::kRegCount; ++r) {
-        const size_t off = size_t(r) * 16;
-        const std::string_view value = hex.substr(off, r == gdb::kRegCpsr ? 8 : 16);
+    size_t off = 0;
+    for (int r = 0; r < gdb::kRegCount && off < hex.size(); ++r) {
+        const size_t size = size_t(gdb::reg_hex_size(r));
+        const std::string_view value = hex.substr(off, size);
+        off += size;
         if (value.find('x') != std::string_view::npos) {
             continue; // Unavailable in the g reply: left as it is.
         }
@@ -362,8 +400,12 @@ std::string GdbStub::write_register(std::string_view args) {
         return "E01";
     }
     const auto n = gdb::parse_hex_number(args.substr(0, eq));
-    const auto v = gdb::parse_le_hex(args.substr(eq + 1));
-    if (!n || !v || *n >= uint64_t(gdb::kRegCount)) {
+    if (!n || *n >= uint64_t(gdb::kRegCount)) {
+        return "E01";
+    }
+    const int r = int(*n);
+    const std::string_view hex = args.substr(eq + 1);
+    if (hex.size() != size_t(gdb::reg_hex_size(r))) {
         return "E01";
     }
     const int cpu = m_debugger.focus_cpu();
@@ -371,9 +413,30 @@ std::string GdbStub::write_register(std::string_view args) {
     if (cpu < 0 || m_debugger.session().stop().at != StopAt::Instruction) {
         return "E02"; // Only a running task's registers at an instruction stop can change.
     }
+    if (r >= gdb::kRegV0) {
+        emu::FpState fp = machine->fp_state(cpu);
+        if (r == gdb::kRegFpsr || r == gdb::kRegFpcr) {
+            const auto v = gdb::parse_le_hex(hex);
+            if (!v) {
+                return "E01";
+            }
+            (r == gdb::kRegFpsr ? fp.fpsr : fp.fpcr) = uint32_t(*v);
+        } else {
+            const auto v = gdb::parse_le_hex128(hex);
+            if (!v) {
+                return "E01";
+            }
+            fp.v[size_t(r - gdb::kRegV0)] = emu::VReg{v->lo, v->hi};
+        }
+        machine->set_fp_state(cpu, fp);
+        return "OK";
+    }
+    const auto v = gdb::parse_le_hex(hex);
+    if (!v) {
+        return "E01";
+    }
     emu::CpuState s = machine->cpu_state(cpu);
     s.pc = m_debugger.session().stop().cpu == cpu ? m_debugger.session().stop().pc.value : s.pc;
-    const int r = int(*n);
     if (r < 31) {
         s.x[size_t(r)] = *v;
     } else if (r == gdb::kRegSp) {

@@ -6,9 +6,11 @@
 // any step-debugger command (bt, tasks, patches...) and prints its text in gdb.
 #pragma once
 
+#include "emu/fp_state.h"
 #include "tools/gdb_protocol.h"
 #include "tools/step_debugger.h"
 
+#include <optional>
 #include <string>
 
 namespace klpemu::tools {
@@ -32,6 +34,9 @@ class GdbStub {
     bool handle(const std::string& packet);
     std::string query(std::string_view packet);
     std::string stop_reply(int signal = 5);
+    std::string register_hex(int r, const emu::CpuState& s, bool live,
+                             const std::optional<emu::FpState>& fp) const;
+    std::optional<emu::FpState> focus_fp_state() const;
     std::string read_registers();
     std::string write_registers(std::string_view hex);
     std::string read_register(std::string_view args);

@@ -2,6 +2,7 @@
 // Looking commands are in step_views.cpp and step_backtrace.cpp.
 #include "tools/step_debugger.h"
 
+#include "emu/line_table.h"
 #include "emu/machine.h"
 #include "scenarios/unwind_check.h"
 #include "tools/step_text.h"
@@ -55,7 +56,7 @@ const std::vector<Debugger::Command>& Debugger::commands() {
         {"back", "", &Debugger::cmd_back, "back N: back N instructions of the machine"},
         {"goto", "", &Debugger::cmd_goto, "goto N: to instruction N of the machine"},
         {"break", "b", &Debugger::cmd_break,
-         "break SYMBOL|ADDR [task NAME] | break on patch|switch|transition|finding|irq"},
+         "break SYMBOL|ADDR|FILE:LINE [task NAME] | break on patch|switch|transition|finding|irq"},
         {"watch", "", &Debugger::cmd_watch, "watch ADDR [LEN]: stop when guest memory changes"},
         {"rwatch", "", &Debugger::cmd_rwatch, "rwatch ADDR [LEN]: stop after a load reads it"},
         {"awatch", "", &Debugger::cmd_awatch, "awatch ADDR [LEN]: stop after a read or a change"},
@@ -400,31 +401,71 @@ std::string Debugger::cmd_break(std::string_view args) {
         }
         return fmt::format("break on {}\n", words[1]);
     }
-    if (words[0].find(':') != std::string_view::npos &&
-        words[0].find("::") == std::string_view::npos) {
-        return fmt::format("error: break {}: no line table: klpemu loads objects without debug "
-                           "line information; break on a symbol or address\n",
-                           words[0]);
+    auto where = break_locations(words[0]);
+    if (!where) {
+        return fmt::format("error: break {}: {}\n", words[0], where.error().message);
     }
-    auto addr = parse_address(words[0]);
-    if (!addr) {
-        return fmt::format("error: break: {}\n", addr.error().message);
-    }
-    scenario::Breakpoint b;
-    b.id = m_next_id++;
-    b.pc = *addr;
+    int task = -1;
     if (words.size() == 3 && words[1] == "task") {
-        auto task = parse_task(words[2]);
-        if (!task) {
-            return fmt::format("error: break: {}\n", task.error().message);
+        auto t = parse_task(words[2]);
+        if (!t) {
+            return fmt::format("error: break: {}\n", t.error().message);
         }
-        b.task = *task;
+        task = *t;
     } else if (words.size() != 1) {
-        return "error: break SYMBOL|ADDR [task NAME]\n";
+        return "error: break SYMBOL|ADDR|FILE:LINE [task NAME]\n";
     }
-    c.breakpoints.push_back(b);
-    return fmt::format("breakpoint {} at {}\n", b.id,
-                       m_session->access().machine->symbolize(b.pc).str());
+    const int id = m_next_id++;
+    std::string at;
+    for (GuestAddr pc : where->addrs) {
+        c.breakpoints.push_back(scenario::Breakpoint{id, pc, task});
+        at += fmt::format("{}{}", at.empty() ? "" : ", ",
+                          m_session->access().machine->symbolize(pc).str());
+    }
+    return fmt::format("breakpoint {} at {}{}\n", id, at, where->line);
+}
+
+// SYMBOL|ADDR: one address. FILE:LINE: through the loaded objects' line tables, the first
+// address of the line in each function that has code for it (gdb's linespec rule).
+Result<Debugger::BreakLocations> Debugger::break_locations(std::string_view spec) const {
+    const size_t colon = spec.rfind(':');
+    if (colon == std::string_view::npos || spec.find("::") != std::string_view::npos ||
+        colon == 0) {
+        KLP_TRY_ASSIGN(addr, parse_address(spec));
+        return BreakLocations{{addr}, ""};
+    }
+    const std::string_view file = spec.substr(0, colon);
+    const auto line = parse_number(spec.substr(colon + 1));
+    if (!line) { // A symbol with a colon in its name ("vmlinux:.data").
+        KLP_TRY_ASSIGN(addr, parse_address(spec));
+        return BreakLocations{{addr}, ""};
+    }
+    if (*line == 0 || *line > UINT32_MAX) {
+        return make_error("line {} is not a line number", *line);
+    }
+    const emu::Machine& machine = *m_session->access().machine;
+    KLP_TRY_ASSIGN(addrs, addresses_for_line(machine.lines(), file, uint32_t(*line)));
+    BreakLocations out;
+    std::vector<std::string> functions;
+    for (GuestAddr a : addrs) { // Ascending: the first address of each function wins.
+        std::string function = machine.symbolize(a).str();
+        function = function.substr(0, function.find('+'));
+        if (std::find(functions.begin(), functions.end(), function) == functions.end()) {
+            functions.push_back(function);
+            out.addrs.push_back(a);
+        }
+    }
+    std::string name(file);
+    for (const LineRow& r : machine.lines()) {
+        if (r.file.ends_with(file)) {
+            name = r.file.substr(r.file.rfind('/') + 1);
+            break;
+        }
+    }
+    out.line = fmt::format(" ({}:{}{})", name, *line,
+                           out.addrs.size() > 1 ? fmt::format(", {} locations", out.addrs.size())
+                                                : std::string());
+    return out;
 }
 
 std::string Debugger::add_watch(std::string_view args, scenario::WatchKind kind) {

@@ -111,6 +111,12 @@ class Debugger {
     std::string cmd_help(std::string_view args);
     std::string cmd_quit(std::string_view args);
 
+    // Where `break SPEC` stops, and " (file.c:42)" for a FILE:LINE spec.
+    struct BreakLocations {
+        std::vector<GuestAddr> addrs;
+        std::string line;
+    };
+    Result<BreakLocations> break_locations(std::string_view spec) const;
     // After a move: the new stop (focus follows it) or the error.
     std::string moved(const Result<void>& r);
     Result<int> parse_task(std::string_view name) const;

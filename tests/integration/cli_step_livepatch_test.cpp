@@ -39,6 +39,15 @@ TEST_CASE("klpemu step: a livepatch transition session matches its golden output
     CHECK(r.output == expected);
 }
 
+TEST_CASE("klpemu step: break FILE:LINE through the line tables matches its golden output") {
+    const auto r = run_klpemu(
+        fmt::format("step {} --script {}/step/break-line.cmds", kScenario, KLPEMU_TEST_DATA));
+    CHECK(r.status == 0);
+    const std::string expected = slurp(KLPEMU_TEST_DATA "/step/break-line.expected");
+    REQUIRE_FALSE(expected.empty());
+    CHECK(r.output == expected);
+}
+
 TEST_CASE("klpemu step: the livepatch shell's steps play under the stepper as under run") {
     // insmod, cat, echo and wait reach the livepatch feature (they did not: the stepped backend
     // refused every feature action, and the session ended after the first step).

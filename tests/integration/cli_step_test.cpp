@@ -140,6 +140,20 @@ TEST_CASE("klpemu gdb: gdb-multiarch breaks on a symbol, steps, reverse-steps, r
                                 "-ex",
                                 "x/2gx $sp",
                                 "-ex",
+                                "p $v0",
+                                "-ex",
+                                "info registers fpsr",
+                                "-ex",
+                                "set $v0.d.u[0] = 0x1122334455667788",
+                                "-ex",
+                                "set $v0.s.u[3] = 0xabcd",
+                                "-ex",
+                                "p/x $v0.d.u",
+                                "-ex",
+                                "set $fpcr = 0x1000000",
+                                "-ex",
+                                "p/x $fpcr",
+                                "-ex",
                                 "monitor bt",
                                 "-ex",
                                 "info threads",
@@ -162,6 +176,12 @@ TEST_CASE("klpemu gdb: gdb-multiarch breaks on a symbol, steps, reverse-steps, r
     CHECK_MESSAGE(line("$3 = ").ends_with(" <leaf>"), o);   // and back.
     CHECK_MESSAGE(line("$4 = 0xffff8000").size() == 23, o); // x30: a kernel text address.
     CHECK_MESSAGE(line("0xffff80004000").find(":\t0x") != std::string::npos, o); // x/2gx $sp
+    // FP/SIMD registers (org.gnu.gdb.aarch64.fpu): read through p, written through P and read
+    // back, lanes as gdb's aarch64v union lays them out.
+    CHECK_MESSAGE(line("$5 = {d = {f = {0, 0}, u = {0, 0}, s = {0, 0}}, s = {f = ").size() > 0, o);
+    CHECK_MESSAGE(line("fpsr ").find("0x0") != std::string::npos, o);
+    CHECK_MESSAGE(line("$6 = ") == "$6 = {0x1122334455667788, 0xabcd00000000}", o);
+    CHECK_MESSAGE(line("$7 = ") == "$7 = 0x1000000", o);
     CHECK_MESSAGE(
         o.find("  truth      complete              leaf <- nonleaf+0x20") != std::string::npos, o);
     CHECK(o.find("call:nonleaf cpu0 running") != std::string::npos);
