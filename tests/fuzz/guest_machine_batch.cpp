@@ -54,7 +54,18 @@ BatchStats run_machine_batch(uint64_t seed, uint64_t rounds,
     }
     emu::Machine& m = **made;
     unwinder::MachineChecker checker(m, unwinder::CheckerConfig{}, nullptr);
-    auto region = m.reserve_kernel_region(kSlots * kSlotBytes);
+    // The slots are a kernel text section (RX under the strict layout), loaded like any object:
+    // a region reserved by hand is data (rw-, NX), and every stream would only fault on its
+    // first fetch.
+    const std::string slots = fmt::format(".text\n.globl fuzz_slots\nfuzz_slots:\n"
+                                          ".fill {}, 4, 0xd503201f\n",
+                                          kSlots * kSlotBytes / 4);
+    if (auto loaded = m.load_assembly(slots, "fuzz_slots.S"); !loaded) {
+        st.machine_error = true;
+        st.error = loaded.error().message;
+        return st;
+    }
+    auto region = m.symbol("fuzz_slots");
     if (!region) {
         st.machine_error = true;
         st.error = region.error().message;
