@@ -9,9 +9,12 @@
 
 #include <llvm/ADT/SmallString.h>
 #include <llvm/MC/MCAsmBackend.h>
+#include <llvm/MC/MCAssembler.h>
 #include <llvm/MC/MCCodeEmitter.h>
 #include <llvm/MC/MCContext.h>
+#include <llvm/MC/MCFragment.h>
 #include <llvm/MC/MCObjectFileInfo.h>
+#include <llvm/MC/MCObjectStreamer.h>
 #include <llvm/MC/MCObjectWriter.h>
 #include <llvm/MC/MCParser/MCAsmParser.h>
 #include <llvm/MC/MCParser/MCTargetAsmParser.h>
@@ -20,6 +23,8 @@
 #include <llvm/Support/SourceMgr.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <algorithm>
+#include <optional>
 #include <string>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -35,6 +40,17 @@ namespace {
 // LLVM's nesting limit of 20 errors out) runs for an exponential time: a hang found by the
 // assembler fuzzer (tests/data/fuzz-regressions/asm/).
 constexpr int kErrorLimit = 20;
+
+// No section of one object may grow past this: the largest guest area (the near module area)
+// is 64 MiB, and a guest object is a few KiB. An expression such as `.space 0x100p0` (4 GiB,
+// found by the assembler fuzzer) would otherwise make LLVM write every byte of it into memory
+// and the process die of OOM.
+constexpr uint64_t kMaxSectionBytes = 64ull << 20;
+
+// The whole object's bound while LLVM writes it: the catch-all behind the located check of
+// fragments (check_section_sizes), for sizes that only layout knows.
+constexpr uint64_t kMaxObjectBytes = kMaxSectionBytes + (1ull << 20);
+struct ObjectTooLarge {};
 
 // Thrown by the collector at the limit; unwinds out of the parser like LlvmFatalError (and,
 // like it, leaks the MC state of this one assembly: LLVM's frames run no destructors).
@@ -90,6 +106,92 @@ Error diagnostics_error(const DiagnosticCollector& diags) {
     return Error{std::move(text)};
 }
 
+// The object writer's output: an in-memory buffer that refuses to grow past the section limit
+// (the ELF writer seeks back to patch headers, hence pwrite).
+class BoundedObjectStream final : public llvm::raw_pwrite_stream {
+  public:
+    explicit BoundedObjectStream(llvm::SmallVectorImpl<char>& out) : m_out(out) { SetUnbuffered(); }
+
+  private:
+    void write_impl(const char* ptr, size_t size) override {
+        if (m_out.size() + size > kMaxObjectBytes) {
+            throw ObjectTooLarge{};
+        }
+        m_out.append(ptr, ptr + size);
+    }
+    void pwrite_impl(const char* ptr, size_t size, uint64_t offset) override {
+        KLP_CHECK(offset + size <= m_out.size(), "ELF writer patched bytes it had not written");
+        std::copy(ptr, ptr + size, m_out.begin() + static_cast<std::ptrdiff_t>(offset));
+    }
+    uint64_t current_pos() const override { return m_out.size(); }
+
+    llvm::SmallVectorImpl<char>& m_out;
+};
+
+// The most bytes `f` can add to its section, where a constant expression says so before
+// layout (a count written as a label difference is left to the output bound): fills,
+// `.org` targets and NOP runs are the fragments whose size comes from an
+// expression the source chose rather than from what it encodes. Alignment padding is left to
+// the output bound: its size depends on layout (LLVM caps an alignment at 2^32).
+std::optional<uint64_t> sized_by_expression(const llvm::MCFragment& f) {
+    int64_t value = 0;
+    switch (f.getKind()) {
+    case llvm::MCFragment::FT_Fill: {
+        const auto& fill = llvm::cast<llvm::MCFillFragment>(f);
+        if (!fill.getNumValues().evaluateAsAbsolute(value) || value <= 0) {
+            return std::nullopt;
+        }
+        // Saturate: a hex-float count such as 0x100p0 is 4.6e18, times the value size wraps.
+        const uint64_t count = static_cast<uint64_t>(value);
+        return count > kMaxObjectBytes ? kMaxObjectBytes + 1 : count * fill.getValueSize();
+    }
+    case llvm::MCFragment::FT_Org:
+        if (!llvm::cast<llvm::MCOrgFragment>(f).getOffset().evaluateAsAbsolute(value) ||
+            value <= 0) {
+            return std::nullopt;
+        }
+        return static_cast<uint64_t>(value);
+    case llvm::MCFragment::FT_Nops:
+        return static_cast<uint64_t>(
+            std::max<int64_t>(0, llvm::cast<llvm::MCNopsFragment>(f).getNumBytes()));
+    default:
+        return std::nullopt;
+    }
+}
+
+// Before LLVM lays out and writes the object: a section that `.space`, `.fill`, `.org`
+// or `.nops` would grow past kMaxSectionBytes is an error at the directive that
+// crosses the limit. Returns false after reporting it.
+bool check_section_sizes(const llvm::MCAssembler& as, llvm::MCContext& ctx) {
+    for (const llvm::MCSection& section : as) {
+        uint64_t total = 0;
+        for (const llvm::MCFragment& f : section) {
+            const std::optional<uint64_t> bytes = sized_by_expression(f);
+            if (!bytes) {
+                continue;
+            }
+            // `.org` names an offset, not a size: the section is then at least that long.
+            total =
+                f.getKind() == llvm::MCFragment::FT_Org ? std::max(total, *bytes) : total + *bytes;
+            if (total > kMaxSectionBytes) {
+                const llvm::SMLoc loc = f.getKind() == llvm::MCFragment::FT_Fill
+                                            ? llvm::cast<llvm::MCFillFragment>(f).getLoc()
+                                        : f.getKind() == llvm::MCFragment::FT_Org
+                                            ? llvm::cast<llvm::MCOrgFragment>(f).getLoc()
+                                        : f.getKind() == llvm::MCFragment::FT_Nops
+                                            ? llvm::cast<llvm::MCNopsFragment>(f).getLoc()
+                                            : llvm::SMLoc();
+                ctx.reportError(loc, fmt::format("section '{}' would grow past {} MiB here (at "
+                                                 "least {} bytes); klpemu's limit per section",
+                                                 section.getName().str(), kMaxSectionBytes >> 20,
+                                                 total));
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 // Runs the MC pipeline; returns false if any error was reported (all of them are in `diags`).
 bool run_mc(llvm_target::McTarget& mc, llvm::SourceMgr& source_mgr, DiagnosticCollector& diags,
             llvm::SmallVectorImpl<char>& out) {
@@ -101,7 +203,7 @@ bool run_mc(llvm_target::McTarget& mc, llvm::SourceMgr& source_mgr, DiagnosticCo
         mc.target->createMCObjectFileInfo(ctx, /*PIC=*/false));
     ctx.setObjectFileInfo(mofi.get());
 
-    llvm::raw_svector_ostream os(out);
+    BoundedObjectStream os(out);
     std::unique_ptr<llvm::MCAsmBackend> backend(
         mc.target->createMCAsmBackend(*mc.sti, *mc.mri, mc.options));
     std::unique_ptr<llvm::MCCodeEmitter> emitter(mc.target->createMCCodeEmitter(*mc.mii, ctx));
@@ -115,8 +217,22 @@ bool run_mc(llvm_target::McTarget& mc, llvm::SourceMgr& source_mgr, DiagnosticCo
         mc.target->createMCAsmParser(*mc.sti, *parser, *mc.mii, mc.options));
     KLP_CHECK(streamer && parser && target_parser, "LLVM could not build the AArch64 parser");
     parser->setTargetParser(*target_parser);
-    const bool failed = parser->Run(/*NoInitialTextSection=*/false);
-    return !failed && !ctx.hadError() && diags.errors() == 0;
+    // Parse without finalizing, so the sections' sizes can be checked before LLVM writes them;
+    // then finish as AsmParser::Run would (constant pools, then the streamer).
+    const bool failed = parser->Run(/*NoInitialTextSection=*/false, /*NoFinalize=*/true);
+    if (failed || ctx.hadError() || diags.errors() != 0) {
+        return false;
+    }
+    auto& object_streamer = static_cast<llvm::MCObjectStreamer&>(*streamer);
+    if (!check_section_sizes(object_streamer.getAssembler(), ctx)) {
+        return false;
+    }
+    if (llvm::MCTargetStreamer* target_streamer = streamer->getTargetStreamer()) {
+        target_streamer->emitConstantPools();
+    }
+    const llvm::MemoryBuffer* buffer = source_mgr.getMemoryBuffer(source_mgr.getMainFileID());
+    streamer->finish(llvm::SMLoc::getFromPointer(buffer->getBufferEnd()));
+    return !ctx.hadError() && diags.errors() == 0;
 }
 
 } // namespace
@@ -147,6 +263,11 @@ Result<ObjectBytes> assemble(std::string_view source, std::string_view file_name
         ok = run_mc(mc, source_mgr, diags, out);
     } catch (const llvm_target::LlvmFatalError& fatal) {
         diags.add_plain(file_name, fatal.reason);
+    } catch (const ObjectTooLarge&) {
+        diags.add_plain(file_name, fmt::format("the object would grow past {} MiB (sizes that only "
+                                               "layout knows, such as a .space of a label "
+                                               "difference); klpemu's limit per object",
+                                               kMaxObjectBytes >> 20));
     } catch (const TooManyErrors&) {
         diags.add_plain(file_name, fmt::format("too many errors ({}), stopping now", kErrorLimit));
     }

@@ -178,3 +178,42 @@ TEST_CASE("assembler: an error flood stops at 20 errors (a recursive failing mac
     // The assembler still works after unwinding out of LLVM's parser.
     CHECK(assemble("ret\n", "after.S").ok());
 }
+
+TEST_CASE("assembler: a section that would outgrow 64 MiB is an error at the directive") {
+    // `.space 0x100p0` is 4 GiB: the assembler fuzzer's out-of-memory (its input is
+    // tests/data/fuzz-regressions/asm/space-4gib-oom.S). Without the bound LLVM writes every
+    // byte into memory and the process dies.
+    auto hex_float = assemble("nop\n  .space 0x100p0\nret\n", "space.S");
+    REQUIRE_FALSE(hex_float.ok());
+    CHECK(hex_float.error().message.find("space.S:2:10: error: section '.text' would grow past "
+                                         "64 MiB here") == 0);
+
+    // Many fills, each small: the running total crosses the limit at the 65th (LLVM names a
+    // line of a .rept body as `<instantiation>:N`).
+    auto many = assemble(".rept 100\n.space 0x100000\n.endr\n", "many.S");
+    REQUIRE_FALSE(many.ok());
+    CHECK(many.error().message.find("<instantiation>:65:8: error: section '.text' would grow "
+                                    "past 64 MiB here (at least 68157440 bytes)") == 0);
+
+    // `.org` names an offset: the section is at least that long. The same in another section.
+    auto org = assemble(".data\n.quad 1\n.org 0x100000000\n", "org.S");
+    REQUIRE_FALSE(org.ok());
+    CHECK(org.error().message.find("org.S:3:6: error: section '.data' would grow past") == 0);
+
+    // A count that only layout knows (a label difference) meets the bound on the output.
+    auto late = assemble("a: .space 0x10000\nb: .space (b - a) * 0x1000\n", "late.S");
+    REQUIRE_FALSE(late.ok());
+    CHECK(late.error().message ==
+          "late.S: error: the object would grow past 65 MiB (sizes that only layout knows, such "
+          "as a .space of a label difference); klpemu's limit per object");
+
+    // An alignment's padding is known only after layout: the output bound catches it.
+    auto align = assemble("nop\n.balign 0x80000000\n", "align.S");
+    REQUIRE_FALSE(align.ok());
+    CHECK(align.error().message.find("align.S: error: the object would grow past 65 MiB") == 0);
+
+    // Just under the limit still assembles, and the assembler works after each refusal.
+    auto big = assemble(".bss\n.space 0x3f00000\n.text\nret\n", "big.S");
+    CHECK(big.ok());
+    CHECK(assemble("ret\n", "after.S").ok());
+}
