@@ -64,6 +64,19 @@ GuestCase make_guest_case(uint64_t seed) {
     if (!c.ftrace.empty()) {
         t += fmt::format("ftrace = \"{}\"\n", c.ftrace);
     }
+    // The core and the cycle model come from a generator of their own, so that adding them
+    // left every earlier seed's streams as they were. A quarter of the cases feed the executed
+    // stream to LLVM's MCA pipeline, which must survive every word the guard lets run.
+    Rng model_rng(seed ^ 0x6379636c65735fULL);
+    static constexpr std::array<std::string_view, 4> kCores = {"", "cortex-a53", "cortex-a72",
+                                                               "neoverse-n1"};
+    if (const std::string_view core = kCores[model_rng.below(kCores.size())]; !core.empty()) {
+        t += fmt::format("core = \"{}\"\n", core);
+    }
+    if (model_rng.chance(25)) {
+        c.cycles = "pipeline";
+        t += "cycles = \"pipeline\"\n";
+    }
     t += "\n[[object]]\nname = \"vmlinux\"\nkind = \"kernel\"\nasm = \"\"\"\n        .text\n";
     for (int i = 0; i < functions; ++i) {
         t += fmt::format("        .globl  f{}\n", i);

@@ -14,6 +14,7 @@ struct GuestCase {
     uint64_t seed = 0;
     int cpus = 1;
     std::string ftrace; // "" = ftrace off, else the trampoline variant.
+    std::string cycles; // "" = the default (fast) cycle model, else "pipeline".
     size_t words = 0;   // Random words across all streams.
     std::string toml;   // The scenario text.
 };
