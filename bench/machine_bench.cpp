@@ -184,6 +184,9 @@ void usage() {
                "  --workload NAME  only this workload (repeatable; implies --no-machine)\n"
                "  --hook-only      run only the machine part's hooked run, --repeat times (for\n"
                "                   profilers)\n"
+               "  --only MODE      run the chosen workloads only `plain` or only `checked`,\n"
+               "                   --repeat times, and print the instruction count (for\n"
+               "                   callgrind: compare host instructions, not seconds)\n"
                "workloads:\n");
     for (const Workload& w : bench::workloads()) {
         fmt::print("  {:<12} {}\n", w.name, w.what);
@@ -197,6 +200,7 @@ int main(int argc, char** argv) {
     int repeat = 5;
     bool machine = true;
     bool rss = true;
+    std::string only; // "", "plain" or "checked".
     if (argc == 3 && std::string(argv[1]) == "--rss-child") {
         run_once(bench::workloads()[4],
                  std::string(argv[2]) == "checked" ? Mode::Checked : Mode::Raw);
@@ -218,6 +222,14 @@ int main(int argc, char** argv) {
             repeat = std::max(1, std::atoi(argv[++i]));
         } else if (a == "--no-machine") {
             machine = false;
+        } else if (a == "--only" && i + 1 < argc) {
+            only = argv[++i];
+            if (only != "plain" && only != "checked") {
+                std::fprintf(stderr, "klpemu_bench: --only plain|checked\n");
+                return 2;
+            }
+            machine = false;
+            rss = false;
         } else if (a == "--no-rss") {
             rss = false;
         } else if (a == "--hook-only") {
@@ -250,6 +262,14 @@ int main(int argc, char** argv) {
             continue;
         }
         const Mode plain = w.trace_filter.empty() ? Mode::Raw : Mode::Hook;
+        if (!only.empty()) {
+            uint64_t insns = 0;
+            for (int i = 0; i < repeat; ++i) {
+                insns = run_once(w, only == "plain" ? plain : Mode::Checked).instructions;
+            }
+            fmt::print("{}_{}: {} guest insns per run\n", only, w.name, insns);
+            continue;
+        }
         std::vector<double> p, c;
         uint64_t insns = 0;
         for (int i = 0; i < repeat; ++i) {

@@ -27,25 +27,25 @@ void CheckStatistics::count_skipped(std::vector<PolicyStats>& row) {
     }
 }
 
-void CheckStatistics::count_correct(std::vector<PolicyStats>& row, size_t policy) {
-    ++m_total[policy].checked;
-    ++row[policy].checked;
-    ++m_total[policy].reliable_correct;
-    ++row[policy].reliable_correct;
+void CheckStatistics::count_correct(std::vector<PolicyStats>& row, size_t policy, uint64_t n) {
+    m_total[policy].checked += n;
+    row[policy].checked += n;
+    m_total[policy].reliable_correct += n;
+    row[policy].reliable_correct += n;
 }
 
-void CheckStatistics::count_unreliable(std::vector<PolicyStats>& row, size_t policy) {
-    ++m_total[policy].checked;
-    ++row[policy].checked;
-    ++m_total[policy].unreliable;
-    ++row[policy].unreliable;
+void CheckStatistics::count_unreliable(std::vector<PolicyStats>& row, size_t policy, uint64_t n) {
+    m_total[policy].checked += n;
+    row[policy].checked += n;
+    m_total[policy].unreliable += n;
+    row[policy].unreliable += n;
 }
 
-void CheckStatistics::count_unsound(std::vector<PolicyStats>& row, size_t policy) {
-    ++m_total[policy].checked;
-    ++row[policy].checked;
-    ++m_total[policy].unsound;
-    ++row[policy].unsound;
+void CheckStatistics::count_unsound(std::vector<PolicyStats>& row, size_t policy, uint64_t n) {
+    m_total[policy].checked += n;
+    row[policy].checked += n;
+    m_total[policy].unsound += n;
+    row[policy].unsound += n;
 }
 
 std::map<std::string, std::map<std::string, PolicyStats>> CheckStatistics::per_function() const {

@@ -34,9 +34,10 @@ class CheckStatistics {
     void forget_pcs() { m_rows_by_pc.clear(); }
 
     void count_skipped(std::vector<PolicyStats>& row);
-    void count_correct(std::vector<PolicyStats>& row, size_t policy);
-    void count_unreliable(std::vector<PolicyStats>& row, size_t policy);
-    void count_unsound(std::vector<PolicyStats>& row, size_t policy);
+    // Each counts `n` views (the checker defers counting repeated verdicts, walk_memo.h).
+    void count_correct(std::vector<PolicyStats>& row, size_t policy, uint64_t n = 1);
+    void count_unreliable(std::vector<PolicyStats>& row, size_t policy, uint64_t n = 1);
+    void count_unsound(std::vector<PolicyStats>& row, size_t policy, uint64_t n = 1);
 
     const PolicyStats& total(size_t policy) const { return m_total[policy]; }
     // Per function (symbol name) and policy.

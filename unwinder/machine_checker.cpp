@@ -54,13 +54,13 @@ MachineChecker::~MachineChecker() {
 }
 
 void MachineChecker::ensure_task(int task) {
-    if (task < 0 || (size_t(task) < m_known.size() && m_known[size_t(task)])) {
+    if (task < 0 || (size_t(task) < m_known.size() && m_known[size_t(task)] != 0)) {
         return;
     }
     if (size_t(task) >= m_known.size()) {
-        m_known.resize(size_t(task) + 1, false);
+        m_known.resize(size_t(task) + 1, 0);
     }
-    m_known[size_t(task)] = true;
+    m_known[size_t(task)] = 1;
     const emu::Task& t = m_machine.task(task);
     TaskContext ctx;
     ctx.name = t.name;
@@ -74,7 +74,10 @@ void MachineChecker::ensure_task(int task) {
 }
 
 void MachineChecker::on_instruction(const emu::InsnEvent& ev) {
-    ensure_task(ev.task);
+    if (ev.task >= 0 && (size_t(ev.task) >= m_known.size() || m_known[size_t(ev.task)] == 0))
+        [[unlikely]] {
+        ensure_task(ev.task);
+    }
     CpuRegs& cache = m_regs[size_t(ev.cpu)];
     const uint64_t writes = m_machine.register_writes(ev.cpu);
     if (!cache.valid || cache.host_writes != writes) {
@@ -83,8 +86,8 @@ void MachineChecker::on_instruction(const emu::InsnEvent& ev) {
         cache.valid = true;
     }
     BoundaryRegisters regs(m_machine, ev.cpu, cache.regs);
-    const BranchClass& cls =
-        m_checker->on_instruction(Boundary{ev.task, ev.cpu, ev.pc, ev.word, ev.instruction, &regs});
+    const BranchClass& cls = m_checker->on_instruction(
+        Boundary{ev.task, ev.cpu, ev.pc, ev.word, ev.instruction, &regs, &cache.regs});
     // sp/x29/x30 stay valid across instructions that certainly leave them alone; host writes
     // (task switches, exception entry, host calls) are noticed through register_writes().
     if (cls.writes_frame_regs) {

@@ -63,7 +63,7 @@ class MachineChecker final : public emu::ExecutionObserver {
     emu::Machine& m_machine;
     MachineMemory m_memory;
     std::unique_ptr<ReliabilityChecker> m_checker;
-    std::vector<bool> m_known; // Per task id: registered with the checker.
+    std::vector<uint8_t> m_known; // Per task id: 1 once registered with the checker.
     std::unordered_map<int, const GraphReturnStack*> m_graph;
     GuestAddr m_eret; // el1_eret: where exception returns are reported from.
     std::vector<CpuRegs> m_regs; // Per CPU.

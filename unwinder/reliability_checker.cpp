@@ -75,7 +75,7 @@ struct ReliabilityChecker::AddrFacts {
     BranchClass cls;
     std::vector<PolicyStats>* stats_row = nullptr; // Per-function statistics, on first check.
     bool in_pc_ranges = true;
-    std::array<WalkMemo::Hint, 2> hints{}; // The memoised walk last used here, per view.
+    std::array<WalkMemo::Hints, 2> hints{}; // The memoised walks last used here, per view.
 };
 
 struct ReliabilityChecker::TaskState {
@@ -126,6 +126,7 @@ void ReliabilityChecker::refresh_symbols() {
     m_chains.clear();
     for (auto& [id, task] : m_tasks) {
         task->truth.set_return_to_handler(m_return_to_handler);
+        count_all_pending(*task); // Before the walks holding them go.
         for (WalkMemo& memo : task->walks) {
             memo.clear();
         }
@@ -165,6 +166,7 @@ void ReliabilityChecker::add_task(int id, TaskContext context) {
     }
     task->context = std::move(context);
     if (auto old = m_tasks.find(id); old != m_tasks.end()) {
+        count_all_pending(*old->second); // Before its walks go.
         if (old->second->stack != nullptr) {
             m_stores.untrack(old->second->stack);
         }
@@ -216,8 +218,11 @@ const BranchClass& ReliabilityChecker::on_instruction(const Boundary& b) {
     const BranchClass& cls = here.cls;
     TaskState* task = task_state(b.task);
     if (task != nullptr && task->selected && here.in_pc_ranges) {
-        const Registers regs{b.pc, GuestAddr(b.regs->x(30)), GuestAddr(b.regs->x(29)),
-                             GuestAddr(b.regs->x(31))};
+        const Registers regs = b.frame != nullptr
+                                   ? Registers{b.pc, GuestAddr(b.frame->lr), GuestAddr(b.frame->fp),
+                                               GuestAddr(b.frame->sp)}
+                                   : Registers{b.pc, GuestAddr(b.regs->x(30)),
+                                               GuestAddr(b.regs->x(29)), GuestAddr(b.regs->x(31))};
         if (m_config.check_interrupted && task->truth.exception_depth() == 0 && !cls.is_eret) {
             check_view(*task, b, here, StopKind::Interrupted, regs);
         }
@@ -231,11 +236,15 @@ const BranchClass& ReliabilityChecker::on_instruction(const Boundary& b) {
         }
     }
     if (task != nullptr) {
-        const size_t before = task->truth.mismatches().size();
-        task->truth.on_instruction(b.pc, cls, *b.regs);
-        report_mismatches(*task, before, b.cpu, b.instruction);
+        if (cls.kind != BranchKind::None) {
+            const size_t before = task->truth.mismatches().size();
+            task->truth.on_instruction(b.pc, cls, *b.regs);
+            if (task->truth.mismatches().size() != before) {
+                report_mismatches(*task, before, b.cpu, b.instruction);
+            }
+        }
     }
-    if (!m_config.full_walk) {
+    if (!m_config.full_walk && cls.store.mode != StoreMode::None) {
         m_stores.note_store(b.cpu, cls, *b.regs);
     }
     return cls;
@@ -302,6 +311,10 @@ MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& fact
     const size_t v = size_t(view_index(kind));
     const WalkKey key{regs.pc.value, regs.sp.value, regs.fp.value, regs.lr.value};
     MemoizedWalk& walk = task.walks[v].find_or_insert(key, facts.hints[v]);
+    if (walk.walked && walk.reusable && task.context.graph == nullptr &&
+        walk.stack_changes == task.stack->change_count) {
+        return walk; // Nothing logged since it was last known valid (still_valid's first test).
+    }
     if (walk.walked && still_valid(task, walk)) {
         return walk;
     }
@@ -370,38 +383,77 @@ void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFact
     MemoizedWalk& walk = memoized_walk(task, facts, kind, regs);
     bool have_truth = false;
     if (walk.truth_content != task.truth.content_id()) {
+        // New verdicts (a new walk, a re-walk, or another shadow stack): the boundaries counted
+        // with the old ones are counted now. A fresh slot still holds its evicted walk's.
+        count_pending(walk);
         task.truth.return_addresses(regs.pc, m_truth_scratch);
         have_truth = true;
         walk.outcomes.resize(m_policies.size());
+        walk.unsound = 0;
         for (size_t i = 0; i < m_policies.size(); ++i) {
             const MemoizedTrace& trace = walk.traces[i];
             walk.outcomes[i] = !trace.reliable                             ? Outcome::Unreliable
                                : trace.return_addresses == m_truth_scratch ? Outcome::Correct
                                                                            : Outcome::Unsound;
+            if (walk.outcomes[i] == Outcome::Unsound) {
+                walk.unsound |= 1ull << i;
+            }
         }
         walk.truth_content = task.truth.content_id();
     }
-    for (size_t i = 0; i < m_policies.size(); ++i) {
-        switch (walk.outcomes[i]) {
-        case Outcome::Unreliable:
-            m_stats->count_unreliable(row, i);
-            break;
-        case Outcome::Correct:
-            m_stats->count_correct(row, i);
-            break;
-        case Outcome::Unsound:
-            m_stats->count_unsound(row, i);
-            if ((walk.reported & (1ull << i)) != 0) {
-                break; // Already reported (or dropped at max_findings) at this pc and view.
+    // Counting is deferred: one increment here, the per-policy counts when the verdicts or the
+    // row change or someone reads the statistics (count_pending).
+    // A walk's key holds its pc, so its row changes only when its verdicts are new (counted
+    // above) or the walks were forgotten (refresh_symbols counts first).
+    KLP_CHECK(walk.pending == 0 || walk.pending_row == &row, "deferred counts of another row");
+    walk.pending_row = &row;
+    ++walk.pending;
+    if ((walk.unsound & ~walk.reported) != 0) [[unlikely]] {
+        for (size_t i = 0; i < m_policies.size(); ++i) {
+            const uint64_t bit = 1ull << i;
+            if ((walk.unsound & bit) == 0 || (walk.reported & bit) != 0) {
+                continue; // Sound, or already reported (or dropped at max_findings) here.
             }
             if (!have_truth) {
                 task.truth.return_addresses(regs.pc, m_truth_scratch);
                 have_truth = true;
             }
             report_unsound(task, b, kind, i, walk.traces[i].return_addresses);
-            walk.reported |= 1ull << i;
+            walk.reported |= bit;
+        }
+    }
+}
+
+void ReliabilityChecker::count_pending(MemoizedWalk& walk) const {
+    if (walk.pending == 0) {
+        return;
+    }
+    std::vector<PolicyStats>& row = *walk.pending_row;
+    for (size_t i = 0; i < walk.outcomes.size(); ++i) {
+        switch (walk.outcomes[i]) {
+        case Outcome::Unreliable:
+            m_stats->count_unreliable(row, i, walk.pending);
+            break;
+        case Outcome::Correct:
+            m_stats->count_correct(row, i, walk.pending);
+            break;
+        case Outcome::Unsound:
+            m_stats->count_unsound(row, i, walk.pending);
             break;
         }
+    }
+    walk.pending = 0;
+}
+
+void ReliabilityChecker::count_all_pending() const {
+    for (const auto& [id, task] : m_tasks) {
+        count_all_pending(*task);
+    }
+}
+
+void ReliabilityChecker::count_all_pending(TaskState& task) const {
+    for (WalkMemo& memo : task.walks) {
+        memo.for_each([this](MemoizedWalk& w) { count_pending(w); });
     }
 }
 
@@ -515,6 +567,7 @@ void ReliabilityChecker::report_mismatches(const TaskState& task, size_t before,
 }
 
 const PolicyStats& ReliabilityChecker::stats(std::string_view policy) const {
+    count_all_pending();
     for (size_t i = 0; i < m_policies.size(); ++i) {
         if (m_policies[i]->name() == policy) {
             return m_stats->total(i);
@@ -525,10 +578,12 @@ const PolicyStats& ReliabilityChecker::stats(std::string_view policy) const {
 
 std::map<std::string, std::map<std::string, PolicyStats>>
 ReliabilityChecker::function_stats() const {
+    count_all_pending();
     return m_stats->per_function();
 }
 
 std::string ReliabilityChecker::summary() const {
+    count_all_pending();
     return m_stats->summary();
 }
 

@@ -21,6 +21,7 @@
 #pragma once
 
 #include "emu/cfi_table.h"
+#include "emu/cpu_state.h"
 #include "emu/finding.h"
 #include "emu/graph_return_stack.h"
 #include "emu/symbol_table.h"
@@ -79,6 +80,9 @@ struct Boundary {
     InsnWord word;
     uint64_t instruction = 0; // The one clock.
     const RegisterReader* regs = nullptr;
+    // sp/x29/x30 as `regs` would give them, when the caller has them at hand (saves three
+    // virtual reads per boundary); null: read through `regs`.
+    const emu::FrameRegs* frame = nullptr;
 };
 
 class ReliabilityChecker {
@@ -144,6 +148,11 @@ class ReliabilityChecker {
     MemoizedWalk& memoized_walk(TaskState& task, AddrFacts& facts, StopKind kind,
                                 const Registers& regs);
     bool still_valid(const TaskState& task, MemoizedWalk& walk) const;
+    // Deferred statistics (MemoizedWalk::pending) counted into their row and the totals. Const:
+    // statistics readers call it; the counts live behind pointers.
+    void count_pending(MemoizedWalk& walk) const;
+    void count_all_pending(TaskState& task) const;
+    void count_all_pending() const;
     StackView make_view(const TaskState& task, StopKind kind, const Registers& regs,
                         const MemoryReader& memory) const;
     void report_unsound(const TaskState& task, const Boundary& b, StopKind kind, size_t policy,

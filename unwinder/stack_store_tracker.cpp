@@ -94,7 +94,7 @@ void StackStoreTracker::compare_range(GuestAddr addr, uint64_t size) {
     }
 }
 
-void StackStoreTracker::store_executed(int cpu) {
+void StackStoreTracker::compare_pending(int cpu) {
     for (size_t c = 0; c < m_pending.size(); ++c) {
         PendingStore& p = m_pending[c];
         if (!p.active) {
@@ -104,6 +104,7 @@ void StackStoreTracker::store_executed(int cpu) {
         // Another CPU's store may not have executed yet (its CPU stopped before it): keep it.
         if (int(c) == cpu) {
             p.active = false;
+            --m_active;
         }
     }
 }
@@ -137,6 +138,7 @@ void StackStoreTracker::note_store(int cpu, const BranchClass& cls, const Regist
     if (size_t(cpu) >= m_pending.size()) {
         m_pending.resize(size_t(cpu) + 1);
     }
+    m_active += m_pending[size_t(cpu)].active ? 0 : 1;
     m_pending[size_t(cpu)] = PendingStore{true, GuestAddr(addr), s.size};
 }
 

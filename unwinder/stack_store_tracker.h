@@ -49,7 +49,11 @@ class StackStoreTracker {
     void untrack(const StackShadow* shadow);
 
     // CPU `cpu` reached a boundary: every store it noted has executed; compare those bytes.
-    void store_executed(int cpu);
+    void store_executed(int cpu) {
+        if (m_active != 0) {
+            compare_pending(cpu);
+        }
+    }
     // The instruction of class `cls` is about to execute on `cpu` with registers `regs`.
     void note_store(int cpu, const BranchClass& cls, const RegisterReader& regs);
     // The host may have written any stack (host call, task switch).
@@ -73,6 +77,7 @@ class StackStoreTracker {
         uint64_t size = 0;
     };
 
+    void compare_pending(int cpu);
     void compare_range(GuestAddr addr, uint64_t size);
     void compare_all(StackShadow& shadow);
     static void log_change(StackShadow& shadow, uint64_t lo, uint64_t hi);
@@ -80,6 +85,7 @@ class StackStoreTracker {
     const MemoryReader& m_memory;
     std::map<uint64_t, std::unique_ptr<StackShadow>> m_stacks; // By stack begin.
     std::vector<PendingStore> m_pending;                       // Per CPU.
+    size_t m_active = 0; // Entries of m_pending with `active` set.
     uint64_t m_host_work = 0;
 };
 

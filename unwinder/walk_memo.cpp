@@ -26,11 +26,21 @@ uint32_t WalkMemo::victim() {
     }
 }
 
-MemoizedWalk& WalkMemo::find_or_insert(const WalkKey& key, Hint& hint) {
-    if (hint.memo == this && hint.slot < m_slots.size() &&
-        m_slots[hint.slot].serial == hint.serial && m_slots[hint.slot].key == key) {
-        return use(hint.slot, hint);
+void WalkMemo::for_each(const std::function<void(MemoizedWalk&)>& fn) {
+    for (Slot& s : m_slots) {
+        fn(s.walk);
     }
+}
+
+MemoizedWalk& WalkMemo::find_or_insert(const WalkKey& key, Hints& hints) {
+    if (hit(hints.way[0], key)) {
+        return use(hints.way[0].slot, hints.way[0]);
+    }
+    if (hit(hints.way[1], key)) {
+        return use(hints.way[1].slot, hints.way[1]);
+    }
+    Hint& hint = hints.way[hints.next];
+    hints.next ^= 1;
     if (auto it = m_index.find(key); it != m_index.end()) {
         return use(it->second, hint);
     }
@@ -54,8 +64,9 @@ MemoizedWalk& WalkMemo::find_or_insert(const WalkKey& key, Hint& hint) {
     w.lo = w.hi = 0;
     w.graph.clear();
     w.walked = false; // `traces` keep their buffers for the next walk.
-    w.truth_content = ~0ull;
+    w.truth_content = ~0ull; // `outcomes`, `pending` and `pending_row` are the owner's to count.
     w.reported = 0;
+    w.unsound = 0;
     m_index.emplace(key, s);
     slot.referenced = true;
     hint = Hint{this, s, slot.serial};

@@ -12,8 +12,11 @@
 
 #include "emu/graph_return_stack.h"
 #include "emu/guest_addr.h"
+#include "unwinder/check_statistics.h"
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <unordered_map>
 #include <vector>
 
@@ -56,6 +59,12 @@ struct MemoizedWalk {
     std::vector<Outcome> outcomes;       // Per policy, valid for truth_content.
     uint64_t truth_content = ~0ull;      // GroundTruth::content_id() the outcomes are valid for.
     uint64_t reported = 0;               // Policies whose unsound trace was reported here.
+    uint64_t unsound = 0;                // Policies whose outcome is Unsound.
+    // Deferred statistics: boundaries at which this walk's `outcomes` held, not yet counted
+    // into `pending_row` (the checker's per-function row) and the totals. Counted before the
+    // outcomes or the row change and before statistics are read.
+    uint64_t pending = 0;
+    std::vector<PolicyStats>* pending_row = nullptr;
 };
 
 class WalkMemo {
@@ -67,13 +76,23 @@ class WalkMemo {
         uint32_t slot = 0;
         uint64_t serial = 0;
     };
+    // Two hints per place: a pc reached with two different stacks in turn (leaf() called twice
+    // from mid(), with two return addresses) finds both without the hash table.
+    struct Hints {
+        std::array<Hint, 2> way{};
+        uint8_t next = 0; // The way a miss overwrites.
+    };
 
     // Contract: capacity > 0.
     explicit WalkMemo(size_t capacity);
 
     // The walk for `key`, marked used: the memoised one, or a slot reset to "not walked"
-    // (evicting a walk not used since the clock hand last passed it). Updates `hint`.
-    MemoizedWalk& find_or_insert(const WalkKey& key, Hint& hint);
+    // (evicting a walk not used since the clock hand last passed it). Updates `hints`. A reset
+    // slot keeps `pending`, `pending_row` and `outcomes` for the owner to count (the checker's
+    // deferred statistics): they belong to the evicted walk until counted.
+    MemoizedWalk& find_or_insert(const WalkKey& key, Hints& hints);
+    // Every walk held (to count their deferred statistics).
+    void for_each(const std::function<void(MemoizedWalk&)>& fn);
     // Forgets every walk (objects were loaded: symbols and text may have changed).
     void clear();
     size_t size() const { return m_index.size(); }
@@ -89,6 +108,10 @@ class WalkMemo {
     };
 
     MemoizedWalk& use(uint32_t s, Hint& hint);
+    bool hit(const Hint& hint, const WalkKey& key) const {
+        return hint.memo == this && hint.slot < m_slots.size() &&
+               m_slots[hint.slot].serial == hint.serial && m_slots[hint.slot].key == key;
+    }
     uint32_t victim();
 
     size_t m_capacity;

@@ -80,3 +80,86 @@ TEST_CASE("checker: a task attached late is skipped, never judged") {
     CHECK(c.stats("fp-naive").skipped == 1);
     CHECK(c.stats("fp-naive").checked == 0);
 }
+
+namespace {
+
+// Every statistic of `a` equals `b`'s, in total and per function.
+void require_same_statistics(const ReliabilityChecker& a, const ReliabilityChecker& b) {
+    const auto same = [](const PolicyStats& x, const PolicyStats& y) {
+        return x.checked == y.checked && x.reliable_correct == y.reliable_correct &&
+               x.unreliable == y.unreliable && x.unsound == y.unsound && x.skipped == y.skipped;
+    };
+    for (std::string_view p : a.policies()) {
+        INFO("policy " << p);
+        CHECK(a.stats(p).checked > 0);
+        CHECK(same(a.stats(p), b.stats(p)));
+    }
+    const auto fa = a.function_stats();
+    const auto fb = b.function_stats();
+    REQUIRE(fa.size() == fb.size());
+    for (const auto& [fn, row] : fa) {
+        for (const auto& [p, st] : row) {
+            INFO(fn << " " << p);
+            CHECK(same(st, fb.at(fn).at(p)));
+        }
+    }
+}
+
+} // namespace
+
+// The incremental checker counts a reused verdict once per walk and adds the counts up later
+// (MemoizedWalk::pending): before the verdicts change, before the walks are forgotten or
+// evicted, and whenever statistics are read. Each step is compared with the full-walk reference.
+TEST_CASE("checker: deferred statistics equal the full walk's across verdict changes, "
+          "refreshes and evictions") {
+    SyntheticStack s;
+    const SymbolTable syms = symbols();
+    CheckerConfig inc_cfg;
+    CheckerConfig full_cfg;
+    full_cfg.full_walk = true;
+    ReliabilityChecker inc(inc_cfg, s.memory(), syms, nullptr);
+    ReliabilityChecker full(full_cfg, s.memory(), syms, nullptr);
+    for (ReliabilityChecker* c : {&inc, &full}) {
+        c->add_task(1, TaskContext{"t", {s.stacks().begin(), s.stacks().end()}, s.pt_regs()});
+    }
+    Regs r;
+    r.fp = s.final_record().value;
+    r.sp = s.pt_regs().value;
+    r.lr = (kFuncA + 12).value;
+    auto step = [&](GuestAddr pc, InsnWord w) {
+        for (ReliabilityChecker* c : {&inc, &full}) {
+            c->on_instruction(Boundary{1, 0, pc, w, 0, &r});
+        }
+    };
+
+    // The same boundary three times, statistics read, twice more: read before and after.
+    for (int i = 0; i < 3; ++i) {
+        step(kFuncB, a64::nop());
+    }
+    require_same_statistics(inc, full);
+    step(kFuncB, a64::nop());
+    step(kFuncB, a64::nop());
+
+    // The same key with another shadow stack (a call pushed P+0xc): new verdicts for that walk.
+    step(kFuncA + 8, a64::bl(kFuncA + 8, kFuncB).value());
+    step(kFuncB, a64::nop());
+    step(kFuncB, a64::nop());
+    require_same_statistics(inc, full);
+
+    // Walks forgotten with counts pending.
+    step(kFuncB, a64::nop());
+    inc.refresh_symbols();
+    full.refresh_symbols();
+    step(kFuncB, a64::nop());
+    require_same_statistics(inc, full);
+
+    // More keys than a view's memo holds: evicted walks' counts are added, not lost.
+    for (int pass = 0; pass < 2; ++pass) {
+        for (uint64_t i = 0; i < ReliabilityChecker::kWalksPerView + 40; ++i) {
+            r.sp = s.pt_regs().value - 16 * (i % 64);
+            r.lr = (kFuncA + 12).value + 4 * (i / 64) * 0x1000;
+            step(kFuncB, a64::nop());
+        }
+    }
+    require_same_statistics(inc, full);
+}
