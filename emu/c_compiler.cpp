@@ -236,7 +236,8 @@ Result<ObjectBytes> load_source_file(const fs::path& file, const CompileOptions&
 
 Result<std::string> preprocess_assembly(const fs::path& file,
                                         const std::vector<GeneratedHeader>& headers,
-                                        const std::vector<std::string>& flags) {
+                                        const std::vector<std::string>& flags,
+                                        const std::optional<std::string>& text) {
     TempDir dir;
     if (dir.path().empty()) {
         return make_error("{}: error: cannot create a temporary directory", file.string());
@@ -250,6 +251,17 @@ Result<std::string> preprocess_assembly(const fs::path& file,
         out << h.text;
         if (!out) {
             return make_error("{}: error: cannot write {}", file.string(), target.string());
+        }
+    }
+    fs::path input = file;
+    if (text) {
+        input = dir.path() / "src" / file.filename();
+        std::error_code ec;
+        fs::create_directories(input.parent_path(), ec);
+        std::ofstream src(input, std::ios::binary);
+        src << *text;
+        if (!src) {
+            return make_error("{}: error: cannot write {}", file.string(), input.string());
         }
     }
     const fs::path out = dir.path() / "out.s";
@@ -266,7 +278,7 @@ Result<std::string> preprocess_assembly(const fs::path& file,
             argv.push_back(f);
         }
     }
-    argv.insert(argv.end(), {"-o", out.string(), file.string()});
+    argv.insert(argv.end(), {"-o", out.string(), input.string()});
     KLP_TRY_ASSIGN(bytes, run_compiler(argv, dir, out));
     return std::string(bytes.begin(), bytes.end());
 }

@@ -58,8 +58,11 @@ struct GeneratedHeader {
 // -nostdinc -D__ASSEMBLY__), keeping line markers so assembler errors name FILE:LINE. `headers`
 // are written to a private include directory searched before any -I in `flags` (-D/-U/-I only).
 // Returns the preprocessed text; a failing preprocessor returns its diagnostics verbatim.
+// `text`, when given, is used as the file's contents instead of reading `file` (written under
+// the file's name in the private directory, so diagnostics still name it).
 Result<std::string> preprocess_assembly(const std::filesystem::path& file,
                                         const std::vector<GeneratedHeader>& headers,
-                                        const std::vector<std::string>& flags);
+                                        const std::vector<std::string>& flags,
+                                        const std::optional<std::string>& text = std::nullopt);
 
 } // namespace klpemu

@@ -92,12 +92,12 @@ Result<void> Ftrace::install() {
     m_machine.register_host_call(
         hc::kGraphReturn, [this](emu::HostCallContext& ctx) { m_graph_tracer->on_return(ctx); });
     m_machine.add_observer(this);
-    // The direct-call paths exist in klpemu's bundled CALL_OPS trampoline of 6.4+; a kernel
-    // tree's own file (ftrace_source) keeps `direct_call` at 0, so it never takes them.
-    const bool bundled_direct = !m_options.source && direct_calls();
+    // The direct-call paths of 6.4+ CALL_OPS trampolines: the bundled file labels its `br x17`
+    // ftrace_caller_direct; a kernel tree's own file had it found at load.
+    const bool direct = direct_calls();
     if (m_options.check_abi) {
-        GuestAddr direct_exit;
-        if (bundled_direct) {
+        GuestAddr direct_exit = m_source_direct_exit;
+        if (direct && !m_options.source) {
             auto a = m_machine.symbol("ftrace_caller_direct");
             if (!a.ok()) {
                 return make_error("ftrace: {}", a.error().message);
@@ -110,7 +110,7 @@ Result<void> Ftrace::install() {
                                    m_return_to_handler_ret, m_layout.entry,
                                    m_caller == m_trampoline ? GuestAddr{} : m_caller, direct_exit});
     }
-    if (m_options.check_abi && bundled_direct) {
+    if (m_options.check_abi && direct) {
         m_direct_check = std::make_unique<FtraceDirectCheck>(
             m_machine,
             [this](GuestAddr pc) {

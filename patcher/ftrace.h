@@ -182,6 +182,15 @@ class Ftrace final : public emu::ExecutionObserver {
     std::vector<std::string> patch_log() const;
     TextPoke& text_poke() { return m_poke; }
 
+    // Kernels up to v5.19 enable the graph tracer by patching the trampoline's ftrace_graph_call
+    // NOP into `b ftrace_graph_caller`, which calls prepare_ftrace_return (host call 0x102). True
+    // when the machine's trampoline is a user's entry-ftrace.S for such an era: the graph tracer
+    // then enters there, not as an ops callback.
+    bool graph_by_caller() const { return m_graph_call.value != 0; }
+    // ftrace_enable_ftrace_graph_caller / ftrace_disable_ftrace_graph_caller: the graph tracer's
+    // ops is `ops` (0: none, the site goes back to its NOP). Contract: graph_by_caller().
+    Result<void> set_graph_caller(OpsId ops);
+
     // The graph tracer's return stack of `task` as unwinders read it (current->ret_stack); the
     // object lives as long as this Ftrace and is empty while the task has no hijacked return.
     const GraphReturnStack& graph_return_stack(int task);
@@ -219,6 +228,7 @@ class Ftrace final : public emu::ExecutionObserver {
     void install_guest_writes(TextTarget& text); // ftrace_guest_writes.cpp
 
     void on_ops_call(emu::HostCallContext& ctx);
+    void on_prepare_return(emu::HostCallContext& ctx); // ftrace_source_install.cpp
 
     class MachineText;
 
@@ -235,6 +245,12 @@ class Ftrace final : public emu::ExecutionObserver {
     std::optional<FtraceSourceBuild> m_source_build;
     GuestAddr m_return_to_handler, m_return_to_handler_ret;
     bool m_tracer_call_live = false; // ftrace_call is `bl ftrace_ops_list_func`.
+    // ftrace_graph_call and ftrace_graph_caller of a user's file on a GraphCaller era (else 0),
+    // and the graph tracer's ops while ftrace_graph_call branches (else 0).
+    GuestAddr m_graph_call, m_graph_caller;
+    OpsId m_graph_ops = 0;
+    // A user's 6.4+ CALL_OPS file: its `br x17` to a direct trampoline (else 0).
+    GuestAddr m_source_direct_exit;
 
     FtraceCallSites m_sites;
     FtraceOpsRegistry m_registry;

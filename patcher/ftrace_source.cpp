@@ -7,12 +7,15 @@
 #include "emu/c_compiler.h"
 #include "emu/check.h"
 #include "emu/elf_object.h"
+#include "patcher/ftrace_source_hunk.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <set>
 
@@ -248,7 +251,20 @@ Result<FtraceSourceBuild> build_ftrace_source(const FtraceSourceSpec& spec,
     for (const std::string& k : build.kconfig) {
         flags.push_back(fmt::format("-DCONFIG_{}=1", k));
     }
-    KLP_TRY_ASSIGN(text, preprocess_assembly(spec.path, headers, flags));
+    std::optional<std::string> edited;
+    if (!spec.edit.empty()) {
+        std::ifstream in(spec.path, std::ios::binary);
+        const std::string original{std::istreambuf_iterator<char>(in), {}};
+        if (!in && !in.eof()) {
+            return make_error("{}: error: cannot read the file", spec.path.string());
+        }
+        auto applied = apply_source_hunk(original, spec.edit);
+        if (!applied) {
+            return make_error("{}: error: {}", spec.path.string(), applied.error().message);
+        }
+        edited = std::move(*applied);
+    }
+    KLP_TRY_ASSIGN(text, preprocess_assembly(spec.path, headers, flags, edited));
     build.preprocessed = std::move(text);
 
     // Assemble once here to find names nobody defines: an unknown macro used as an operand, or an

@@ -25,6 +25,9 @@ struct FtraceSourceSpec {
     std::filesystem::path path;
     // Overrides of the era's Kconfig, each "CONFIG_X=y" or "CONFIG_X=n".
     std::vector<std::string> kconfig;
+    // A one-hunk edit applied to the file as read (apply_source_hunk; empty: none), for a broken
+    // variant of a good file: `[machine] ftrace_source_edit`.
+    std::vector<std::string> edit;
 };
 
 // What one build of the file produced and what it was built against.
@@ -50,9 +53,9 @@ Result<std::vector<std::string>> ftrace_source_kconfig(const emu::KernelEraInfo&
                                                        const TrampolineLayout& layout,
                                                        const std::vector<std::string>& overrides);
 
-// Preprocesses the file and checks it assembles and names nothing klpemu does not supply: a
-// macro or asm-offset the compatibility headers lack fails as `FILE:LINE: error: unknown macro
-// or symbol 'NAME'` at its first use.
+// Preprocesses the file (after `spec.edit`, if any) and checks it assembles and names nothing
+// klpemu does not supply: a macro or asm-offset the compatibility headers lack fails as `FILE:LINE:
+// error: unknown macro or symbol 'NAME'` at its first use.
 Result<FtraceSourceBuild> build_ftrace_source(const FtraceSourceSpec& spec,
                                               const emu::KernelEraInfo& era,
                                               const TrampolineLayout& layout);

@@ -6,6 +6,8 @@
 // function, and the `ret` that leaves return_to_handler.
 #include "patcher/ftrace.h"
 
+#include "emu/insn_encoding.h"
+
 #include <fmt/format.h>
 
 namespace klpemu::patcher {
@@ -16,6 +18,7 @@ namespace {
 
 constexpr uint32_t kRetX9 = 0xd65f0120; // ret x9
 constexpr uint32_t kRet = 0xd65f03c0;   // ret
+constexpr uint32_t kBrX17 = 0xd61f0220; // br x17
 // How far past an entry its exit may be (the v5.5 regs entries sit before ftrace_common).
 constexpr int kMaxScanWords = 1024;
 
@@ -102,17 +105,78 @@ Result<void> Ftrace::load_source_trampoline() {
                   fmt::format("ftrace_source: {}: no `ret` after return_to_handler", build.name));
     KLP_TRY(rth);
     m_return_to_handler_ret = *rth;
-    m_machine.register_host_call(hc::kPrepareReturn, [this](emu::HostCallContext& ctx) {
-        // The graph tracer runs as an ftrace ops (it rewrites the saved lr); nothing patches
-        // ftrace_graph_call to reach ftrace_graph_caller yet.
-        m_machine.report("not-modelled", Severity::Fatal, ctx.pc(), ctx.cpu(), ctx.task().id,
-                         "prepare_ftrace_return reached: klpemu does not patch ftrace_graph_call "
-                         "yet (its graph tracer hijacks the return address as an ftrace ops)");
-        m_machine.request_stop();
-    });
+    if (direct_calls()) {
+        // ftrace_caller_direct: both direct paths (the site's own ops, and the late exit after
+        // other tracers) leave through one `br x17` in the kernel's file and in klpemu's.
+        auto br =
+            find_word(m_machine, m_trampoline, kBrX17,
+                      fmt::format("ftrace_source: {}: no `br x17` after {}: klpemu checks the "
+                                  "branch to a direct trampoline (DIRECT_CALLS)",
+                                  build.name, m_layout.entry));
+        KLP_TRY(br);
+        m_source_direct_exit = *br;
+    }
+    // Up to v5.19 the graph tracer is enabled by patching ftrace_graph_call (a NOP) into
+    // `b ftrace_graph_caller`; the file must have both, as the era's ftrace.c links against them.
+    if (m_era.has(emu::EraFeature::GraphCaller)) {
+        KLP_TRY(need("ftrace_graph_call", m_graph_call,
+                     "the graph tracer's call site klpemu patches up to v5.19"));
+        KLP_TRY(need("ftrace_graph_caller", m_graph_caller, "where ftrace_graph_call branches"));
+        m_poke.watch(m_graph_call);
+    }
+    m_machine.register_host_call(hc::kPrepareReturn,
+                                 [this](emu::HostCallContext& ctx) { on_prepare_return(ctx); });
     build.object = std::move(*own);
     m_source_build = std::move(build);
     return {};
+}
+
+Result<void> Ftrace::set_graph_caller(OpsId ops) {
+    KLP_CHECK(graph_by_caller(), "set_graph_caller on a trampoline without ftrace_graph_call");
+    if ((ops != 0) == (m_graph_ops != 0)) {
+        m_graph_ops = ops;
+        return {};
+    }
+    auto branch = a64::b(m_graph_call, m_graph_caller);
+    if (!branch) {
+        return make_error(
+            "ftrace_source: ftrace_graph_call cannot branch to ftrace_graph_caller: {}",
+            branch.error().message);
+    }
+    const InsnWord nop = a64::nop();
+    KLP_TRY(poke(ops != 0 ? TextPatch{m_graph_call, nop, *branch, PatchPurpose::TracerCall}
+                          : TextPatch{m_graph_call, *branch, nop, PatchPurpose::TracerCall}));
+    m_graph_ops = ops;
+    return {};
+}
+
+// prepare_ftrace_return(self_addr, parent, frame_pointer), as ftrace_graph_caller calls it:
+// x0 = rec->ip, x1 = the address of the saved lr in the register block, x2 = the call site's
+// frame pointer. function_graph_enter runs for the functions the graph ops traces (the other
+// sites reach ftrace_graph_caller too, since it is one branch for all of them).
+void Ftrace::on_prepare_return(emu::HostCallContext& ctx) {
+    if (m_graph_call.value == 0) {
+        m_machine.report("not-modelled", Severity::Fatal, ctx.pc(), ctx.cpu(), ctx.task().id,
+                         fmt::format("prepare_ftrace_return reached: kernel {} does not patch "
+                                     "ftrace_graph_call (its graph tracer hijacks the return "
+                                     "address as an ftrace ops)",
+                                     m_era.name));
+        m_machine.request_stop();
+        return;
+    }
+    const GuestAddr ip(ctx.arg(0));
+    const GuestAddr parent(ctx.arg(1));
+    const GuestAddr fp(ctx.arg(2));
+    const CallSite* site = m_sites.find(ip);
+    if (site == nullptr || m_graph_ops == 0 || !m_registry.traces(m_graph_ops, site->site)) {
+        return;
+    }
+    const GuestAddr ret(m_machine.memory().load<uint64_t>(parent));
+    m_graph_tracer->enter(ctx.task().id, ctx.cpu(), site->site.function, ip, ret, fp);
+    m_machine.memory().store<uint64_t>(parent, m_return_to_handler.value);
+    if (m_abi_check) {
+        m_abi_check->redirected(ctx.task().id, m_return_to_handler, std::nullopt);
+    }
 }
 
 } // namespace klpemu::patcher

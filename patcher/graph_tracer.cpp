@@ -21,17 +21,19 @@ GraphTracer::TaskStack& GraphTracer::stack_of(int task) {
 }
 
 void GraphTracer::on_entry(FtraceCall& call) {
-    const emu::Task& task = call.host.task();
-    TaskStack& stack = stack_of(task.id);
-    const size_t depth = stack.entries_.size();
-    const auto func = m_machine.symbols().lookup(call.function);
-    stack.entries_.push_back(
-        GraphReturnEntry{call.regs.lr(), GuestAddr(call.regs.fp()), func ? func->addr : call.ip});
-    stack.timing.push_back(
-        TaskStack::Timing{std::string(call.function), m_machine.cpu_cycles(call.host.cpu())});
+    enter(call.host.task().id, call.host.cpu(), call.function, call.ip, call.regs.lr(),
+          GuestAddr(call.regs.fp()));
     call.regs.set_lr(m_return_to_handler);
-    m_buffer.add(fmt::format("{:>2}) {:>12} | {:{}}{}() {{", call.host.cpu(), "", "", 2 * depth,
-                             call.function),
+}
+
+void GraphTracer::enter(int task, int cpu, std::string_view function, GuestAddr ip, GuestAddr ret,
+                        GuestAddr retp) {
+    TaskStack& stack = stack_of(task);
+    const size_t depth = stack.entries_.size();
+    const auto func = m_machine.symbols().lookup(function);
+    stack.entries_.push_back(GraphReturnEntry{ret, retp, func ? func->addr : ip});
+    stack.timing.push_back(TaskStack::Timing{std::string(function), m_machine.cpu_cycles(cpu)});
+    m_buffer.add(fmt::format("{:>2}) {:>12} | {:{}}{}() {{", cpu, "", "", 2 * depth, function),
                  m_machine.instructions());
 }
 

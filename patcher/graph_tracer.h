@@ -17,6 +17,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -30,6 +31,12 @@ class GraphTracer {
 
     // The ops callback (ftrace_graph_func): hijacks the traced function's return.
     void on_entry(FtraceCall& call);
+    // function_graph_enter, as prepare_ftrace_return calls it on kernels that branch from
+    // ftrace_graph_call to ftrace_graph_caller (<= v5.19): pushes `ret` (the traced function's
+    // return address) with the frame pointer `retp` for `function` (call site `ip`) on `task`'s
+    // stack and logs the entry line. The caller then writes return_to_handler where `ret` was.
+    void enter(int task, int cpu, std::string_view function, GuestAddr ip, GuestAddr ret,
+               GuestAddr retp);
     // Host call 0x101 (ftrace_return_to_handler): x0 is return_to_handler's fregs; sets x0 to
     // the original return address.
     void on_return(emu::HostCallContext& ctx);

@@ -14,7 +14,8 @@ namespace klpemu::patcher {
 enum class PatchPurpose {
     InitMovSlot, // ftrace_init_nop: NOP -> MOV X9, X30 (before the code can run).
     CallSite,    // ftrace_make_call / ftrace_make_nop / ftrace_modify_call: NOP <-> BL.
-    TracerCall,  // ftrace_update_ftrace_func: the `bl` at the trampoline's ftrace_call label.
+    TracerCall,  // ftrace_update_ftrace_func: the `bl` at the trampoline's ftrace_call label;
+                 // ftrace_modify_graph_caller: ftrace_graph_call's NOP <-> B (<= v5.19).
     Other,       // Anything else (tests, deliberately unsafe patches).
 };
 

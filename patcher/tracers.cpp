@@ -24,13 +24,20 @@ Result<void> Tracers::enable(std::string_view filter_text, TracerKind tracer) {
         FtraceOps ops;
         ops.name = tracer == TracerKind::Function ? "function" : "function_graph";
         ops.filter = filter;
+        const bool by_caller = tracer == TracerKind::Graph && m_ftrace.graph_by_caller();
         if (tracer == TracerKind::Function) {
             ops.func = [this](FtraceCall& call) { m_function.on_entry(call); };
+        } else if (by_caller) {
+            // graph_ops.func is ftrace_stub: ftrace_graph_caller does the work.
+            ops.func = [](FtraceCall&) {};
         } else {
             ops.func = [this](FtraceCall& call) { m_graph.on_entry(call); };
         }
         KLP_TRY_ASSIGN(id, m_ftrace.register_ops(std::move(ops)));
         m_ops.emplace(tracer, id);
+        if (by_caller) {
+            KLP_TRY(m_ftrace.set_graph_caller(id));
+        }
         return {};
     }
     KLP_TRY_ASSIGN(matched, m_ftrace.add_ops_filter(existing->second, filter));
@@ -54,6 +61,9 @@ Result<void> Tracers::disable(std::string_view filter_text) {
         return make_error("ftrace: filter '{}' matches no traced function", filter_text);
     }
     for (TracerKind tracer : emptied) {
+        if (tracer == TracerKind::Graph && m_ftrace.graph_by_caller()) {
+            KLP_TRY(m_ftrace.set_graph_caller(0));
+        }
         KLP_TRY(m_ftrace.unregister_ops(m_ops.at(tracer)));
         m_ops.erase(tracer);
     }

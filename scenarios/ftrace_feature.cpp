@@ -36,7 +36,8 @@ Result<std::unique_ptr<MachineFeature>> attach(FeatureHost& host) {
     options.brk_on_range_error = scenario.machine.init_plt_brk;
     if (!scenario.machine.ftrace_source.empty()) {
         options.source =
-            patcher::FtraceSourceSpec{scenario.machine.ftrace_source, scenario.machine.kconfig};
+            patcher::FtraceSourceSpec{scenario.machine.ftrace_source, scenario.machine.kconfig,
+                                      scenario.machine.ftrace_source_edit};
     }
     KLP_TRY_ASSIGN(ftrace, patcher::Ftrace::create(host.machine(), options));
     return std::unique_ptr<MachineFeature>(

@@ -54,6 +54,8 @@ struct MachineSpec {
     // variant) and the Kconfig overrides it is built with ("CONFIG_X=y|n"; docs/own-code.md).
     std::filesystem::path ftrace_source;
     std::vector<std::string> kconfig;
+    // `ftrace_source_edit`: a one-hunk edit of that file as read (patcher/ftrace_source_hunk.h).
+    std::vector<std::string> ftrace_source_edit;
     // Explicit keys that make a kernel that never existed ("kernel 5.5 never had ..."); the
     // runner prints each as a `warning:` line at the top of the transcript.
     std::vector<std::string> era_warnings;

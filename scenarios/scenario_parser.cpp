@@ -207,7 +207,7 @@ Result<void> Parser::parse_machine(const toml::table& root) {
         std::string_view{"check_unwind"},   std::string_view{"cycles"},
         std::string_view{"stale_fetch"},    std::string_view{"kernel"},
         std::string_view{"ftrace_source"},  std::string_view{"kconfig"},
-        std::string_view{"data_cache"}};
+        std::string_view{"data_cache"},     std::string_view{"ftrace_source_edit"}};
     KLP_TRY(r.reject_unknown_keys(k_keys));
     auto& m = m_s.machine;
 
@@ -302,18 +302,22 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     return parse_ftrace_source(r, info);
 }
 
-// `ftrace_source = "PATH"` (relative to the scenario) and `kconfig = ["CONFIG_X=y", ...]`; the
-// file itself is built when the machine starts, where its own FILE:LINE errors apply.
+// `ftrace_source = "PATH"` (relative to the scenario), `kconfig = ["CONFIG_X=y", ...]` and
+// `ftrace_source_edit = [" context", "-deleted", "+inserted"]`; the file itself is built (and
+// the edit applied) when the machine starts, where its own FILE:LINE errors apply.
 Result<void> Parser::parse_ftrace_source(TableReader& r, const emu::KernelEraInfo& info) {
     auto& m = m_s.machine;
     auto source = r.string("ftrace_source");
     KLP_TRY(source);
     auto kconfig = r.string_array("kconfig");
     KLP_TRY(kconfig);
+    auto edit = r.string_array("ftrace_source_edit");
+    KLP_TRY(edit);
     if (!source->has_value()) {
-        if (!kconfig->empty()) {
-            return located_error(r.loc_of("kconfig"),
-                                 "[machine] kconfig: only applies with ftrace_source");
+        if (!kconfig->empty() || !edit->empty()) {
+            const char* key = kconfig->empty() ? "ftrace_source_edit" : "kconfig";
+            return located_error(r.loc_of(key),
+                                 fmt::format("[machine] {}: only applies with ftrace_source", key));
         }
         return {};
     }
@@ -334,6 +338,7 @@ Result<void> Parser::parse_ftrace_source(TableReader& r, const emu::KernelEraInf
                              fmt::format("[machine] {}", set.error().message));
     }
     m.kconfig = std::move(*kconfig);
+    m.ftrace_source_edit = std::move(*edit);
     return {};
 }
 

@@ -47,7 +47,8 @@ ftrace_return_to_handler:
     .size   ftrace_return_to_handler, . - ftrace_return_to_handler
 
 // void prepare_ftrace_return(unsigned long self_addr, unsigned long *parent, unsigned long fp):
-// what ftrace_graph_caller calls once `ftrace_graph_call` is patched to branch to it.
+// what ftrace_graph_caller calls once `ftrace_graph_call` is patched to branch to it (up to
+// v5.19): the host pushes *parent on the graph return stack and writes return_to_handler there.
     .globl  prepare_ftrace_return
     .type   prepare_ftrace_return, %function
     .balign 4
@@ -58,7 +59,7 @@ prepare_ftrace_return:
 
 // struct ftrace_ops as entry-ftrace.S sees it through asm-offsets.h:
 //   +0 func (FTRACE_OPS_FUNC)   +8 klpemu's host id   +16 direct_call (FTRACE_OPS_DIRECT_CALL)
-// direct_call stays 0: direct calls are not supplied yet.
+// direct_call is a registered direct ops' trampoline (register_ftrace_direct), else 0.
     .data
     .balign 8
     .globl  ftrace_nop_ops

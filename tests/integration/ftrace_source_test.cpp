@@ -34,7 +34,7 @@ std::filesystem::path edited_copy(const std::string& file, const std::string& fr
 }
 
 patcher::FtraceSourceSpec spec(const std::filesystem::path& p) {
-    return patcher::FtraceSourceSpec{p, {}};
+    return patcher::FtraceSourceSpec{p, {}, {}};
 }
 
 } // namespace
@@ -143,7 +143,28 @@ TEST_CASE("ftrace_source: the file's own symbols are what the engine patches and
                   f2.error().message);
 }
 
-TEST_CASE("ftrace_source: reaching prepare_ftrace_return stops with not-modelled") {
+TEST_CASE("ftrace_source: prepare_ftrace_return on an era without ftrace_graph_call stops") {
+    // v6.1's ftrace.c never patches ftrace_graph_call: reaching prepare_ftrace_return anyway is
+    // something klpemu has no model for.
+    emu::MachineConfig config;
+    auto m = emu::Machine::create(config);
+    REQUIRE(m.ok());
+    patcher::FtraceOptions options;
+    options.variant = TrampolineVariant::Regs;
+    options.era = emu::KernelEra::V6_1;
+    options.source = spec(kData + "entry-ftrace-regs.S");
+    auto f = patcher::Ftrace::create(**m, options);
+    REQUIRE_MESSAGE(f.ok(), (f.ok() ? "" : f.error().message));
+    CHECK_FALSE((*f)->graph_by_caller());
+    (void)(*m)->call(test::fn(**m, "prepare_ftrace_return"));
+    const auto found = test::findings_of(**m, "not-modelled");
+    REQUIRE_MESSAGE(found.size() == 1, test::findings_text(**m));
+    CHECK(found[0].severity == Severity::Fatal);
+    CHECK(found[0].message.find("kernel 6.1 does not patch ftrace_graph_call") !=
+          std::string::npos);
+}
+
+TEST_CASE("ftrace_source: up to v5.19 the graph tracer needs the file's ftrace_graph_call") {
     emu::MachineConfig config;
     auto m = emu::Machine::create(config);
     REQUIRE(m.ok());
@@ -153,9 +174,16 @@ TEST_CASE("ftrace_source: reaching prepare_ftrace_return stops with not-modelled
     options.source = spec(kData + "entry-ftrace-regs.S");
     auto f = patcher::Ftrace::create(**m, options);
     REQUIRE_MESSAGE(f.ok(), (f.ok() ? "" : f.error().message));
-    (void)(*m)->call(test::fn(**m, "prepare_ftrace_return"));
-    const auto found = test::findings_of(**m, "not-modelled");
-    REQUIRE_MESSAGE(found.size() == 1, test::findings_text(**m));
-    CHECK(found[0].severity == Severity::Fatal);
-    CHECK(found[0].message.find("does not patch ftrace_graph_call") != std::string::npos);
+    CHECK((*f)->graph_by_caller());
+
+    const auto no_site =
+        edited_copy("entry-ftrace-regs.S", "SYM_INNER_LABEL(ftrace_graph_call, SYM_L_GLOBAL)\n", "",
+                    "nographcall");
+    auto m2 = emu::Machine::create(config);
+    REQUIRE(m2.ok());
+    options.source = spec(no_site);
+    auto f2 = patcher::Ftrace::create(**m2, options);
+    REQUIRE_FALSE(f2.ok());
+    CHECK_MESSAGE(f2.error().message.find("defines no 'ftrace_graph_call'") != std::string::npos,
+                  f2.error().message);
 }

@@ -3,7 +3,8 @@
  * arch/arm64/kernel/entry-ftrace.S for v6.13+ (DYNAMIC_FTRACE_WITH_ARGS, optionally
  * WITH_CALL_OPS and WITH_DIRECT_CALLS), using the same headers and macros, so that klpemu builds
  * it exactly as it builds a user's file ([machine] ftrace_source, docs/own-code.md). The
- * broken-*.S files beside it are copies with one mistake each.
+ * scenarios/own/broken-*.toml scenarios run it with one line changed ([machine]
+ * ftrace_source_edit), one mistake each.
  *
  * A call site `mov x9, x30; bl ftrace_caller` arrives with x30 = rec->ip + 4, x9 = the traced
  * function's return address, x29 and SP as at the function's entry. Frame while the tracer
@@ -84,12 +85,25 @@ SYM_INNER_LABEL(ftrace_call, SYM_L_GLOBAL)
 	ldp	x6, x7, [sp, #FREGS_X6]
 	ldr	x8, [sp, #FREGS_X8]
 	ldr	x29, [sp, #FREGS_FP]
+#ifdef CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS
+	/* A direct ops traced beside other ops: call_direct_funcs left its trampoline here. */
+	ldr	x17, [sp, #FREGS_DIRECT_TRAMP]
+	cbnz	x17, .Ldirect_late
+#endif
 	ldr	x30, [sp, #FREGS_LR]
 	ldr	x9, [sp, #FREGS_PC]
 	add	sp, sp, #(FREGS_SIZE + 32)
 	ret	x9
 
 #ifdef CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS
+	/*
+	 * A direct trampoline starts as if the call site had branched to it: x9 = the traced
+	 * function's return address, x30 = its body, SP as at its entry.
+	 */
+.Ldirect_late:
+	ldr	x9, [sp, #FREGS_LR]
+	ldr	x30, [sp, #FREGS_PC]
+	add	sp, sp, #(FREGS_SIZE + 32)
 .Ldirect:
 	br	x17
 #endif
