@@ -307,11 +307,9 @@ InsnCost CycleModel::cost(InsnWord w) const {
         cost.uses_mask |= impl.mask_of(r);
     }
 
-    // LLVM 19's MCA counts variadic operands as the MCInst's operands minus the descriptor's,
-    // unsigned: a decoded MCInst with fewer operands than its descriptor (`tsb csync`, 0xd503225f,
-    // found by the guest fuzzer) makes InstrBuilder allocate without bound and abort the
-    // process. Such a word gets the no-model cost below instead.
-    if (inst.getNumOperands() < desc.getNumOperands()) {
+    // A word MCA cannot be handed (llvm_target::mca_can_describe: `tsb csync`, found by the guest
+    // fuzzer) gets the no-model cost below, with its real registers.
+    if (!llvm_target::mca_can_describe(*mc.mii, inst)) {
         return cost;
     }
     auto built = impl.builder->createInstruction(inst, {});

@@ -1,6 +1,7 @@
-// FastPipeline (see fast_pipeline.h): llvm-mca's in-order and out-of-order pipelines reduced to
-// per-instruction timeline arithmetic. This runs at every guest instruction: the in-order path
-// (the default core) touches only a few words of state per instruction.
+// FastPipeline (see fast_pipeline.h): llvm-mca's in-order pipeline reduced to per-instruction
+// timeline arithmetic; out-of-order cores are handed to OutOfOrderPipeline. This runs at every
+// guest instruction: the in-order path (the default core) touches only a few words of state per
+// instruction.
 #include "emu/fast_pipeline.h"
 
 #include "emu/check.h"
@@ -16,8 +17,7 @@ FastPipeline::FastPipeline(const SchedTables& tables)
     KLP_CHECK(tables.num_units <= kMaxUnits, "{}: {} resource units", tables.core,
               tables.num_units);
     if (!m_in_order) {
-        m_rob.resize(kRob);
-        m_busy.resize(std::max(1u, tables.num_units));
+        m_ooo = std::make_unique<OutOfOrderPipeline>(tables);
     }
 }
 
@@ -134,107 +134,6 @@ uint64_t FastPipeline::account_in_order(const InsnCost& cost) {
     return m_total - before;
 }
 
-bool FastPipeline::unit_free(unsigned unit, uint64_t cycle, unsigned cycles) const {
-    if (cycle + cycles > m_cycle + kWindow) [[unlikely]] {
-        return cycle >= m_unit_end[unit];
-    }
-    const auto& busy = m_busy[unit];
-    for (unsigned k = 0; k < cycles; ++k) {
-        if (busy[(cycle + k) % kWindow] == cycle + k + 1) {
-            return false;
-        }
-    }
-    return true;
-}
-
-uint64_t FastPipeline::units_free(const InsnCost& cost, uint64_t from) const {
-    // The earliest cycle >= from at which every usage finds enough free units of its pool for
-    // all the cycles it holds them. Bookings are finite, so the search ends.
-    uint64_t t = from;
-    for (bool moved = true; moved;) {
-        moved = false;
-        for (unsigned i = 0; i < cost.num_units; ++i) {
-            const SchedUnitUse use = cost.units[i];
-            const SchedTables::Pool& pool = m_tables->pools[use.pool];
-            for (;; ++t) {
-                unsigned free = 0;
-                for (uint64_t u = pool.units; u != 0; u &= u - 1) {
-                    free += unit_free(unsigned(std::countr_zero(u)), t, use.cycles) ? 1 : 0;
-                }
-                if (free >= pool.needed) {
-                    break;
-                }
-                moved = i != 0;
-            }
-        }
-    }
-    return t;
-}
-
-void FastPipeline::book_units(const InsnCost& cost, uint64_t cycle) {
-    for (unsigned i = 0; i < cost.num_units; ++i) {
-        const SchedUnitUse use = cost.units[i];
-        const SchedTables::Pool& pool = m_tables->pools[use.pool];
-        unsigned left = pool.needed;
-        for (uint64_t u = pool.units; u != 0 && left != 0; u &= u - 1) {
-            const unsigned unit = unsigned(std::countr_zero(u));
-            if (!unit_free(unit, cycle, use.cycles)) {
-                continue;
-            }
-            for (unsigned k = 0; k < use.cycles; ++k) {
-                m_busy[unit][(cycle + k) % kWindow] = cycle + k + 1;
-            }
-            m_unit_end[unit] = std::max(m_unit_end[unit], cycle + use.cycles);
-            --left;
-        }
-    }
-}
-
-uint64_t FastPipeline::account_out_of_order(const InsnCost& cost) {
-    const unsigned width = m_width;
-    uint64_t d = std::max(m_cycle, m_fetch_ready);
-    if (d != m_cycle) {
-        m_cycle = d;
-        m_slots_used = 0;
-    }
-    const bool fits = cost.uops > width ? m_slots_used == 0 : m_slots_used + cost.uops <= width;
-    if (!fits) {
-        m_cycle = ++d;
-        m_slots_used = 0;
-    }
-    // Reorder window: wait for the oldest instructions to retire until this one fits.
-    const unsigned tokens = std::max<unsigned>(cost.uops, 1);
-    const unsigned capacity = std::min(m_tables->reorder_buffer, kRob);
-    while (m_rob_count != 0 && (m_rob_uops + tokens > capacity || m_rob_count == kRob)) {
-        const InFlight& oldest = m_rob[m_rob_head];
-        if (oldest.retire > d) {
-            m_cycle = d = oldest.retire;
-            m_slots_used = 0;
-        }
-        m_rob_uops -= oldest.uops;
-        m_rob_head = (m_rob_head + 1) % kRob;
-        --m_rob_count;
-    }
-    if (cost.uops > width) {
-        m_cycle += (cost.uops - 1) / width;
-        m_slots_used = (cost.uops - 1) % width + 1;
-    } else {
-        m_slots_used += cost.uops;
-    }
-    uint64_t t = d;
-    if (cost.latency != 0 || cost.num_units != 0) {
-        t = units_free(cost, operands_ready(cost, d + 1));
-        book_units(cost, t);
-    }
-    write_back(cost, t);
-    const uint64_t before = m_total;
-    m_total = std::max(m_total, m_last_done); // Retirement is in order.
-    m_rob[(m_rob_head + m_rob_count) % kRob] = InFlight{m_total, tokens};
-    ++m_rob_count;
-    m_rob_uops += tokens;
-    return m_total - before;
-}
-
 namespace {
 template <typename T> bool fits(int64_t v) {
     return v >= std::numeric_limits<T>::min() && v <= std::numeric_limits<T>::max();
@@ -309,14 +208,25 @@ void FastPipeline::set_relative_state(const InOrderState& s, uint64_t cycle) {
 }
 
 void FastPipeline::mispredict(unsigned penalty) {
+    if (!m_in_order) {
+        m_ooo->mispredict(penalty);
+        return;
+    }
     m_fetch_ready = std::max(m_fetch_ready, m_last_done + penalty);
 }
 
 void FastPipeline::fetch_stall(unsigned cycles) {
+    if (!m_in_order) {
+        m_ooo->fetch_stall(cycles);
+        return;
+    }
     m_fetch_ready = std::max(m_fetch_ready, std::max(m_cycle, m_fetch_ready) + cycles);
 }
 
 uint64_t FastPipeline::serialize(unsigned extra) {
+    if (!m_in_order) {
+        return m_ooo->serialize(extra);
+    }
     const uint64_t before = m_total;
     m_total = std::max({m_total, m_all_done, m_cycle + 1}) + extra;
     m_fetch_ready = std::max(m_fetch_ready, m_total);

@@ -1,31 +1,26 @@
-// The default cycle model (`[machine] cycles = "fast"`): a timeline approximation of llvm-mca's
-// two pipelines, cheap enough to run at every guest instruction. It consumes the InsnCost facts
-// CycleModel takes from LLVM's scheduling model and keeps, per CPU:
-//   - the issue/dispatch cycle and how many micro-ops of the core's IssueWidth it used;
+// The default cycle model (`[machine] cycles = "fast"`), cheap enough to run at every guest
+// instruction. It consumes the InsnCost facts CycleModel takes from LLVM's scheduling model.
+// An in-order core (MicroOpBufferSize <= 1, e.g. cortex-a53) follows llvm-mca's
+// InOrderIssueStage as timeline arithmetic per instruction, keeping per CPU:
+//   - the issue cycle and how many micro-ops of the core's IssueWidth it used;
 //   - per register slot, the cycle its value is written back and the WriteResourceID that
 //     wrote it, so a read gets that writer's ReadAdvance (forwarding) cycles subtracted;
-//   - per resource unit (each unit of each ProcResource kind), which future cycles are booked.
-// An in-order core (MicroOpBufferSize <= 1, e.g. cortex-a53) follows llvm-mca's
-// InOrderIssueStage: instructions issue in program order, up to IssueWidth micro-ops per cycle,
-// when their operands are ready (minus ReadAdvance), a unit of each resource they use is free,
-// and write-back stays in program order. An out-of-order core is a reorder window: instructions
-// dispatch in order (IssueWidth micro-ops per cycle, at most MicroOpBufferSize micro-ops in
-// flight until they retire), issue at the earliest cycle after dispatch where operands and a
-// unit are free (a later independent instruction may take a cycle an earlier one left free),
-// and retire in order. Differences from llvm-mca: no scheduler-queue (BufferSize) limits, no
-// register-file limits, no memory dependences (llvm-mca's default is no aliasing too), and
-// ties between ready instructions resolve in program order rather than by llvm-mca's
-// per-cycle selection.
-//
-// The clock: an instruction is charged the cycles by which it moves total_cycles(), which is
-// the cycle after the last issue (in-order) or the last retirement (out-of-order). Summed over
-// a run, the charges equal total_cycles(). Fully deterministic.
+//   - per resource unit, the end of its last booking.
+// Instructions issue in program order, up to IssueWidth micro-ops per cycle, when their
+// operands are ready (minus ReadAdvance), a unit of each resource they use is free, and
+// write-back stays in program order. The clock: an instruction is charged the cycles by which
+// it moves total_cycles(), the cycle after the last issue.
+// An out-of-order core runs OutOfOrderPipeline (emu/ooo_pipeline.h): llvm-mca's dispatch /
+// scheduler / retire pipeline stepped cycle by cycle, charged as it dispatches.
+// Summed over a run, the charges equal total_cycles(). Fully deterministic.
 #pragma once
 
 #include "emu/cycle_model.h"
+#include "emu/ooo_pipeline.h"
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -58,7 +53,7 @@ class FastPipeline {
 
     // Accounts one instruction; returns the cycles it adds to total_cycles().
     uint64_t account(const InsnCost& cost) {
-        return m_in_order ? account_in_order(cost) : account_out_of_order(cost);
+        return m_in_order ? account_in_order(cost) : m_ooo->account(cost);
     }
     // The last accounted instruction was a mispredicted branch: the front end delivers the next
     // instruction `penalty` cycles after the branch resolves. Charged with the next instruction.
@@ -68,9 +63,9 @@ class FastPipeline {
     // A context-synchronising event (exception entry or return, ISB): everything in flight
     // completes, then `extra` cycles pass before the next instruction. Returns the cycles added.
     uint64_t serialize(unsigned extra);
-    uint64_t total_cycles() const { return m_total; }
+    uint64_t total_cycles() const { return m_in_order ? m_total : m_ooo->total_cycles(); }
     // The current issue cycle (in-order) or dispatch cycle (out-of-order).
-    uint64_t cycle() const { return m_cycle; }
+    uint64_t cycle() const { return m_in_order ? m_cycle : m_ooo->cycle(); }
 
     // In-order cores only: the state relative to cycle(), canonical (see InOrderState); nullopt
     // if some figure does not fit its field (the caller then does not memoise).
@@ -80,23 +75,13 @@ class FastPipeline {
     bool in_order() const { return m_in_order; }
 
   private:
-    // Out-of-order cores: cycles of unit bookings remembered per unit, counted from the current
-    // dispatch cycle; beyond it a unit is free only after its last booking (no hole-filling
-    // that far ahead). In-order cores issue in order, so a unit is free from the end of its
-    // last booking and no per-cycle record is needed.
-    static constexpr unsigned kWindow = 4096;
-    static constexpr unsigned kRob = 512; // Ring capacity for in-flight instructions.
     static constexpr unsigned kMaxUnits = InOrderState::kUnits;
 
     uint64_t account_in_order(const InsnCost& cost);
-    uint64_t account_out_of_order(const InsnCost& cost);
     uint64_t operands_ready(const InsnCost& cost, uint64_t from) const;
     uint64_t units_free_in_order(const InsnCost& cost, uint64_t from) const;
     uint64_t nth_unit_free(uint64_t units, unsigned needed) const;
     void book_units_in_order(const InsnCost& cost, uint64_t cycle);
-    uint64_t units_free(const InsnCost& cost, uint64_t from) const;
-    bool unit_free(unsigned unit, uint64_t cycle, unsigned cycles) const;
-    void book_units(const InsnCost& cost, uint64_t cycle);
     void write_back(const InsnCost& cost, uint64_t issue);
 
     const SchedTables* m_tables;
@@ -115,13 +100,7 @@ class FastPipeline {
     };
     std::array<SlotState, kNumSlots> m_slots{};
     std::array<uint64_t, kMaxUnits> m_unit_end{}; // Per unit: end of its last booking.
-    struct InFlight {
-        uint64_t retire = 0;
-        unsigned uops = 0;
-    };
-    std::vector<InFlight> m_rob; // Out-of-order only.
-    unsigned m_rob_head = 0, m_rob_count = 0, m_rob_uops = 0;
-    std::vector<std::array<uint64_t, kWindow>> m_busy; // Out-of-order only: cycle + 1 when booked.
+    std::unique_ptr<OutOfOrderPipeline> m_ooo;    // Out-of-order cores only.
 };
 
 } // namespace klpemu

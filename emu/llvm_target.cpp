@@ -93,4 +93,8 @@ Result<std::unique_ptr<McTarget>> make_mc_target(std::string_view cpu, std::stri
     return mc;
 }
 
+bool mca_can_describe(const llvm::MCInstrInfo& mii, const llvm::MCInst& inst) {
+    return inst.getNumOperands() >= mii.get(inst.getOpcode()).getNumOperands();
+}
+
 } // namespace klpemu::llvm_target

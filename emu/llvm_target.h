@@ -8,6 +8,7 @@
 #include "emu/result.h"
 
 #include <llvm/MC/MCAsmInfo.h>
+#include <llvm/MC/MCInst.h>
 #include <llvm/MC/MCInstrInfo.h>
 #include <llvm/MC/MCRegisterInfo.h>
 #include <llvm/MC/MCSubtargetInfo.h>
@@ -49,5 +50,13 @@ void initialize_once();
 // Builds the MC object graph for `cpu` and a comma-separated `features` list ("+lse,-sve").
 // Unknown cpu or feature names are errors (LLVM would only print a warning to stderr).
 Result<std::unique_ptr<McTarget>> make_mc_target(std::string_view cpu, std::string_view features);
+
+// True if llvm-mca's InstrBuilder can be handed `inst` (decoded for an McTarget whose
+// instruction info is `mii`). LLVM 19's builder counts variadic operands as the MCInst's operand
+// count minus its MCInstrDesc's, unsigned: an MCInst with fewer operands than its descriptor
+// (`tsb csync`, 0xd503225f, decodes that way) makes it allocate without bound and abort the
+// process. Every caller of InstrBuilder::createInstruction must ask this first and give a word
+// it rejects its no-model cost instead.
+bool mca_can_describe(const llvm::MCInstrInfo& mii, const llvm::MCInst& inst);
 
 } // namespace klpemu::llvm_target

@@ -79,9 +79,11 @@ const llvm::MCInst* McaPipeline::Impl::decode(uint32_t word) {
 }
 
 std::unique_ptr<llvm::mca::Instruction> McaPipeline::Impl::build(uint32_t word) {
+    // The no-model cost here is a NOP's: for a word that does not decode, that MCA must not be
+    // handed (llvm_target::mca_can_describe) or that the core's model does not cover.
     for (uint32_t w : {word, kNop}) {
         const llvm::MCInst* inst = decode(w);
-        if (inst == nullptr) {
+        if (inst == nullptr || !llvm_target::mca_can_describe(*mc->mii, *inst)) {
             continue;
         }
         auto made = builder->createInstruction(*inst, {});

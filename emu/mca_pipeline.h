@@ -33,8 +33,8 @@ class McaPipeline {
     McaPipeline& operator=(McaPipeline&&) noexcept;
 
     // Feeds the instruction `w` and runs the pipeline until it asks for the next one; returns
-    // the cycles that completed meanwhile. Words that do not decode or that the core's model
-    // does not cover are fed as a NOP.
+    // the cycles that completed meanwhile. Words that do not decode, that MCA cannot be handed
+    // (llvm_target::mca_can_describe) or that the core's model does not cover are fed as a NOP.
     uint64_t account(InsnWord w);
     // Cycles completed by the simulated pipeline so far.
     uint64_t total_cycles() const;
