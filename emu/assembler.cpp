@@ -197,6 +197,16 @@ bool run_mc(llvm_target::McTarget& mc, llvm::SourceMgr& source_mgr, DiagnosticCo
             llvm::SmallVectorImpl<char>& out) {
     llvm::MCContext ctx(mc.triple, mc.mai.get(), mc.mri.get(), mc.sti.get(), &source_mgr,
                         &mc.options);
+    // A DWARF line table for the assembly itself, as `as -g` (kbuild's -Wa,-gdwarf-N with
+    // CONFIG_DEBUG_INFO) gives a .S file: each instruction's row names its source line (the line
+    // a cpp marker `# N "file.S"` maps it to), so `break FILE:LINE` and `next` work in assembly.
+    // A source that writes its own line program (`.file N`, `.loc`: a compiler's output) keeps
+    // it: LLVM's parser turns generation off at its first `.file N` (tests/unit/assembler_test).
+    const llvm::MemoryBuffer* main = source_mgr.getMemoryBuffer(source_mgr.getMainFileID());
+    ctx.setGenDwarfForAssembly(true);
+    ctx.setDwarfVersion(5);
+    ctx.setMainFileName(main->getBufferIdentifier());
+    ctx.setGenDwarfRootFile(main->getBufferIdentifier(), main->getBuffer());
     ctx.setDiagnosticHandler([&diags](const llvm::SMDiagnostic& d, bool, const llvm::SourceMgr&,
                                       std::vector<const llvm::MDNode*>&) { diags.add(d); });
     std::unique_ptr<llvm::MCObjectFileInfo> mofi(

@@ -41,7 +41,8 @@ const std::vector<Debugger::Command>& Debugger::commands() {
     static const std::vector<Command> table = {
         {"stepi", "si", &Debugger::cmd_stepi, "stepi [N]: N instructions of the focused task"},
         {"nexti", "ni", &Debugger::cmd_nexti, "nexti: one instruction, stepping over a call"},
-        {"next", "n", &Debugger::cmd_nexti, "next: as nexti (no line tables: instructions)"},
+        {"next", "n", &Debugger::cmd_next,
+         "next: to the next source line, stepping over calls (nexti without line info)"},
         {"continue", "c", &Debugger::cmd_continue, "continue: run to a breakpoint or event"},
         {"finish", "fin", &Debugger::cmd_finish, "finish: run until the function returns"},
         {"until", "u", &Debugger::cmd_until, "until SYMBOL|ADDR: run until the focus gets there"},
@@ -251,6 +252,10 @@ std::string Debugger::cmd_nexti(std::string_view args) {
     if (!args.empty()) {
         return "error: nexti takes no argument\n";
     }
+    return moved(next_instruction());
+}
+
+Result<void> Debugger::next_instruction() {
     const int task = focus_task();
     const int cpu = focus_cpu();
     const auto& s = m_session->stop();
@@ -262,10 +267,72 @@ std::string Debugger::cmd_nexti(std::string_view args) {
             rules.temp_pc = s.pc + 4;
             rules.temp_task = task;
             rules.temp_sp = machine.read_x(cpu, 31) - 1;
-            return moved(resume_with(rules));
+            return resume_with(rules);
         }
     }
-    return moved(step_instructions(task, 1));
+    return step_instructions(task, 1);
+}
+
+std::optional<Debugger::SourceLine> Debugger::source_line(GuestAddr pc) const {
+    const emu::Machine& machine = *m_session->access().machine;
+    const auto function = [&](GuestAddr a) {
+        std::string f = machine.symbolize(a).str();
+        return f.substr(0, f.find('+'));
+    };
+    const LineRow* best = nullptr;
+    for (const LineRow& r : machine.lines()) {
+        if (r.addr.value <= pc.value && (best == nullptr || r.addr.value > best->addr.value)) {
+            best = &r;
+        }
+    }
+    if (best == nullptr || function(best->addr) != function(pc)) {
+        return std::nullopt; // No row covers pc's function.
+    }
+    SourceLine out{best->file, best->line, false};
+    for (const LineRow& r : machine.lines()) {
+        out.starts |= r.addr == pc && r.is_stmt;
+    }
+    return out;
+}
+
+std::string Debugger::cmd_next(std::string_view args) {
+    if (!args.empty()) {
+        return "error: next takes no argument\n";
+    }
+    const int task = focus_task();
+    const int cpu = focus_cpu();
+    const auto& s = m_session->stop();
+    const auto start = s.at == StopAt::Instruction && s.task == task && cpu >= 0 ? source_line(s.pc)
+                                                                                 : std::nullopt;
+    if (!start) {
+        return moved(next_instruction()); // No line information here: one instruction.
+    }
+    // As gdb's `next`: instructions (over calls) until the focused task reaches the first
+    // instruction of another line, or leaves the function (its stack pointer rises above the
+    // frame's), or anything else stops it (a breakpoint, an event, the end).
+    const uint64_t frame_sp = m_session->access().machine->read_x(cpu, 31);
+    constexpr uint64_t kLimit = 100'000;
+    for (uint64_t i = 0; i < kLimit; ++i) {
+        auto r = next_instruction();
+        const auto& now = m_session->stop();
+        if (!r || now.at != StopAt::Instruction || now.task != task ||
+            (now.reason != "step" && now.reason != "reached")) {
+            return moved(r);
+        }
+        const int now_cpu = focus_cpu();
+        if (now_cpu >= 0 && m_session->access().machine->read_x(now_cpu, 31) > frame_sp &&
+            !source_line(now.pc)) {
+            return moved(r); // Returned into code without line information.
+        }
+        const auto line = source_line(now.pc);
+        if (line && line->starts && (line->file != start->file || line->line != start->line)) {
+            return moved(r);
+        }
+    }
+    std::string out = moved({});
+    out.pop_back();
+    return fmt::format("{}  (next: still on {}:{} after {} instructions)\n", out,
+                       start->file.substr(start->file.rfind('/') + 1), start->line, kLimit);
 }
 
 std::string Debugger::cmd_continue(std::string_view args) {

@@ -13,6 +13,7 @@
 #include "scenarios/step_session.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,7 @@ class Debugger {
     // Moving.
     std::string cmd_stepi(std::string_view args);
     std::string cmd_nexti(std::string_view args);
+    std::string cmd_next(std::string_view args);
     std::string cmd_continue(std::string_view args);
     std::string cmd_finish(std::string_view args);
     std::string cmd_until(std::string_view args);
@@ -123,6 +125,16 @@ class Debugger {
     // Runs with the events breaks set to `events` only (step-event).
     Result<void> resume_with(const scenario::ResumeRules& rules);
     bool running_machine() const;
+    // One instruction of the focus, running over a call (nexti).
+    Result<void> next_instruction();
+    // The source line whose code holds `pc` (the line table row at or before it, in the same
+    // function); `starts`: pc is a recommended breakpoint address (is_stmt) of that line.
+    struct SourceLine {
+        std::string file;
+        uint32_t line = 0;
+        bool starts = false;
+    };
+    std::optional<SourceLine> source_line(GuestAddr pc) const;
 
     std::unique_ptr<scenario::StepSession> m_session;
     Disassembler m_disassembler;

@@ -59,6 +59,17 @@ TEST_CASE("klpemu step: a scripted session matches its golden output") {
     CHECK(r.output == expected);
 }
 
+TEST_CASE("klpemu step: break FILE:LINE and next by line in assembly match the golden output") {
+    // The trampolines' .S files carry the line table the assembler generates (as -g): a
+    // breakpoint on a .S line, one `next` over a whole macro expansion, over a call, into C.
+    const auto r = run_klpemu(
+        fmt::format("step {} --script {}/step/asm-lines.cmds", kScenario, KLPEMU_TEST_DATA));
+    CHECK(r.status == 0);
+    const std::string expected = slurp(KLPEMU_TEST_DATA "/step/asm-lines.expected");
+    REQUIRE_FALSE(expected.empty());
+    CHECK(r.output == expected);
+}
+
 TEST_CASE("klpemu step: -c runs commands; bad commands get one line and the session goes on") {
     const auto r = run_klpemu(
         fmt::format("step {} -c stepi;nosuch;x/0x;x/9999x;$sp;break;watch;delete;info;cpu;task;"

@@ -3,6 +3,8 @@
 // offending line, never an abort or stray stderr output.
 #include "emu/assembler.h"
 
+#include "emu/line_table_reader.h"
+
 #include "support/elf_text.h"
 
 #include <doctest/doctest.h>
@@ -216,4 +218,38 @@ TEST_CASE("assembler: a section that would outgrow 64 MiB is an error at the dir
     auto big = assemble(".bss\n.space 0x3f00000\n.text\nret\n", "big.S");
     CHECK(big.ok());
     CHECK(assemble("ret\n", "after.S").ok());
+
+namespace {
+
+// Every line row of an assembled object, with every section placed at 0x1000.
+std::vector<LineRow> rows_of(const ObjectBytes& obj) {
+    const std::vector<std::optional<GuestAddr>> placed(64, GuestAddr(0x1000));
+    return read_line_rows(obj, placed, obj.name);
+}
+
+} // namespace
+
+TEST_CASE("assembler: assembly gets a line table naming each instruction's source line") {
+    // As `as -g` gives it: what break FILE:LINE and next read in .S files and inline asm.
+    auto obj = assemble("\n        .text\nf:\n        nop\n        ret\n", "dir/t.S");
+    REQUIRE(obj.ok());
+    const auto rows = rows_of(*obj);
+    REQUIRE(rows.size() >= 2);
+    CHECK(rows[0].file.ends_with("t.S"));
+    CHECK(rows[0].line == 4);
+    CHECK(rows[0].addr == GuestAddr(0x1000));
+    CHECK(rows[1].line == 5);
+    CHECK(rows[1].addr == GuestAddr(0x1004));
+}
+
+TEST_CASE("assembler: a source with its own line program keeps it") {
+    // A compiler's output (.file N / .loc): LLVM's parser stops generating at `.file N`, so
+    // the source's own rows (if any) are the table, and the assembly does not fail.
+    auto obj = assemble("        .text\n        .file 1 \"/src/x.c\"\nf:\n        .loc 1 7 0\n"
+                        "        nop\n        ret\n",
+                        "x.s");
+    REQUIRE_MESSAGE(obj.ok(), (obj.ok() ? "" : obj.error().message));
+    for (const LineRow& row : rows_of(*obj)) { // None generated for x.s itself.
+        CHECK(row.file == "/src/x.c");
+    }
 }
