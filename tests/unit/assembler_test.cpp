@@ -218,6 +218,7 @@ TEST_CASE("assembler: a section that would outgrow 64 MiB is an error at the dir
     auto big = assemble(".bss\n.space 0x3f00000\n.text\nret\n", "big.S");
     CHECK(big.ok());
     CHECK(assemble("ret\n", "after.S").ok());
+}
 
 namespace {
 
