@@ -87,7 +87,9 @@ Result<std::string> apply_source_hunk(std::string_view text, const std::vector<s
     size_t next = matches[0];
     for (const std::string& h : hunk) {
         if (h[0] == '+') {
-            emit("\t" + normalized(std::string_view(h).substr(1)));
+            // Not `"\t" + normalized(...)`: GCC 12 at -O2 reports a false -Wrestrict on it.
+            out += '\t';
+            emit(normalized(std::string_view(h).substr(1)));
         } else {
             if (h[0] == ' ') {
                 emit(lines[next]);
