@@ -12,6 +12,7 @@
 #include "emu/kernel_era.h"
 #include "emu/result.h"
 #include "patcher/ftrace_layout.h"
+#include "patcher/ftrace_source_kconfig.h"
 
 #include <filesystem>
 #include <string>
@@ -45,13 +46,6 @@ struct FtraceSourceBuild {
 // struct ftrace_ops (FTRACE_OPS_FUNC, FTRACE_OPS_DIRECT_CALL). Contract: the layout's register
 // block offsets equal the era's (asserted).
 std::string ftrace_asm_offsets(const emu::KernelEraInfo& era, const TrampolineLayout& layout);
-
-// The Kconfig symbols (without CONFIG_) the file is built with: era_kconfig for the layout's
-// variant, then `overrides` applied in order. Errors: an override not spelled CONFIG_X=y|n; a
-// CALL_OPS setting that disagrees with the trampoline variant (the call sites differ).
-Result<std::vector<std::string>> ftrace_source_kconfig(const emu::KernelEraInfo& era,
-                                                       const TrampolineLayout& layout,
-                                                       const std::vector<std::string>& overrides);
 
 // Preprocesses the file (after `spec.edit`, if any) and checks it assembles and names nothing
 // klpemu does not supply: a macro or asm-offset the compatibility headers lack fails as `FILE:LINE:

@@ -4,7 +4,7 @@
 #include "emu/finding_kinds.h"
 #include "emu/kernel_era.h"
 #include "emu/machine.h"
-#include "patcher/ftrace_source.h"
+#include "patcher/ftrace_source_kconfig.h"
 #include "scenarios/action_table.h"
 #include "scenarios/bundled_kernel.h"
 #include "scenarios/known_names.h"
