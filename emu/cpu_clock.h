@@ -31,7 +31,7 @@ class CpuClock {
 
     // Charges the instruction at `pc` (word `w`, facts `cost` = CycleModel::cost(w)); returns
     // its cycles.
-    uint64_t instruction(uint64_t pc, const InsnCost& cost, InsnWord w) {
+    [[gnu::always_inline]] uint64_t instruction(uint64_t pc, const InsnCost& cost, InsnWord w) {
         // B is always predicted and trains nothing; every other branch goes to the predictor.
         if (m_prev_branch != BranchKind::None && m_prev_branch != BranchKind::Direct) {
             resolve_branch(pc);
@@ -46,7 +46,7 @@ class CpuClock {
             m_pending = 0;
             return c;
         }
-        return m_fast.account(cost, w.raw);
+        return m_fast.account(pc, cost, w.raw);
     }
     // A guest data access by the instruction charged last (only with a data side): a load that
     // misses stalls the pipeline behind it for the refill (fast), or adds the refill on top of

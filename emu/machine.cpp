@@ -58,8 +58,6 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
     options.data_access_hook = config.data_cache && config.code_hook;
     if (config.text_guard) {
         m->m_guard = std::make_unique<TextGuard>(m->m_memory);
-        // Guest stores anywhere but the (non-executable) stack areas reach the guard.
-        options.guarded_writes = {{0, kStackBase.value - 1}, {kStackAreaEnd.value, UINT64_MAX}};
         Machine* self = m.get();
         m->m_memory.set_write_listener(
             [self](GuestAddr a, uint64_t n) { self->guard_rescan(a, a + int64_t(n)); });
@@ -94,11 +92,6 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
 
 Result<void> Machine::map_region(std::string name, GuestAddr base, uint64_t size, Perm perm,
                                  bool holds_code) {
-    if (holds_code && m_guard && base < kStackAreaEnd && base + int64_t(size) > kStackBase) {
-        // Guest stores there do not reach the text guard (see create()).
-        return make_error("machine: executable region '{}' at {} lies in the stack area", name,
-                          base);
-    }
     KLP_TRY_ASSIGN(region, m_memory.add_region(name, base, size, holds_code));
     for (auto& cpu : m_cpus) {
         KLP_TRY(cpu->backend->map(base, size, region->host, uint32_t(perm)));

@@ -292,11 +292,13 @@ class Machine {
 
     // Hook paths (noexcept, inside Unicorn).
     void on_code(Cpu& cpu, uint64_t pc) noexcept;
+    // Every case on_code's fast path leaves out: stops, breakpoints, events, observers.
+    [[gnu::noinline]] void on_code_full(Cpu& cpu, uint64_t pc) noexcept;
     bool slow_event(Cpu& cpu, uint64_t pc) noexcept;
     void on_trap(Cpu& cpu) noexcept;
     void on_mem_fault(Cpu& cpu, int access, bool unmapped, uint64_t addr, int size) noexcept;
     void on_mem_write(Cpu& cpu, uint64_t addr, int size) noexcept;
-    void on_guarded_write(Cpu& cpu, uint64_t addr, int size, uint64_t value) noexcept;
+    bool on_protected_write(Cpu& cpu, uint64_t addr, int size, uint64_t value) noexcept;
 
     // Text guard (emu/text_guard.h; machine_guard.cpp).
     void guard_rescan(GuestAddr begin, GuestAddr end) noexcept;

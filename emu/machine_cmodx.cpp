@@ -81,7 +81,11 @@ Result<void> Machine::load_text_poke_code() {
     const GuestAddr base = kKernelBase + int64_t(kKernelSize - kTextPokeCodeSize);
     KLP_TRY_ASSIGN(loaded, Loader().load(obj, base, opts, m_symbols));
     KLP_TRY(load(loaded));
-    return map_region("fix_text_poke0", kTextPokeAliasBase, kPageSize, Perm::ReadWrite, false);
+    // r-- for the guest: a store through the alias is a write-protection event the machine
+    // completes and records (on_protected_write), so no write hook has to watch every store.
+    // Without the text guard (the raw-speed bench) nothing watches it: a plain rw- page.
+    return map_region("fix_text_poke0", kTextPokeAliasBase, kPageSize,
+                      m_guard ? Perm::Read : Perm::ReadWrite, false);
 }
 
 void Machine::hc_patch_map(HostCallContext& ctx) {

@@ -1,6 +1,7 @@
 // The machine's half of the text guard (emu/text_guard.h): keeping every CPU's Unicorn exit set
-// equal to the guard's trap set, reclassifying words the guest is about to store, and turning
-// a stop at an exit into the `undefined-instruction` finding the architecture's UDEF would give.
+// equal to the guard's trap set, catching guest stores through the FIX_TEXT_POKE0 alias (the one
+// way the guest writes text), and turning a stop at an exit into the `undefined-instruction`
+// finding the architecture's UDEF would give.
 #include "emu/machine.h"
 
 #include "emu/machine_internal.h"
@@ -22,17 +23,13 @@ void Machine::guard_rescan(GuestAddr begin, GuestAddr end) noexcept {
     }
 }
 
-void Machine::on_guarded_write(Cpu& cpu, uint64_t addr, int size, uint64_t value) noexcept {
-    if (TextPokeAlias::covers(addr, size)) [[unlikely]] {
-        // A store through the FIX_TEXT_POKE0 slot: a text write once it has completed.
-        cpu.alias_stores.push_back(Cpu::AliasStore{cpu.last_pc, addr, size, value});
-        return;
+bool Machine::on_protected_write(Cpu& cpu, uint64_t addr, int size, uint64_t value) noexcept {
+    if (!m_guard || !TextPokeAlias::covers(addr, size)) {
+        return false; // A store into r-x text or r-- rodata: the protection fault.
     }
-    // Before the store: a word that will trap must be an exit before anything can translate it
-    // (the next block may be fetched right after this instruction, with no hook in between).
-    if (m_guard->predict_store(addr, size, value)) {
-        push_exits();
-    }
+    // A store through the FIX_TEXT_POKE0 slot: a text write once it has completed.
+    cpu.alias_stores.push_back(Cpu::AliasStore{cpu.last_pc, addr, size, value});
+    return true;
 }
 
 Machine::GuardStop Machine::guard_stop(Cpu& cpu) {

@@ -74,7 +74,7 @@ struct Machine::Cpu final : BackendClient {
     uint64_t context_syncs = 0;
 
     Cpu(Machine& m, int i) : machine(m), index(i) {}
-    void on_code(uint64_t pc) noexcept override { machine.on_code(*this, pc); }
+    void on_code(uint64_t pc) noexcept override; // machine_run.cpp, beside Machine::on_code
     void on_trap(TrapKind kind, uint32_t) noexcept override {
         trap_kind = kind;
         machine.on_trap(*this);
@@ -88,8 +88,8 @@ struct Machine::Cpu final : BackendClient {
     void on_data_access(uint64_t addr, int size, bool store) noexcept override {
         clock->data_access(addr, unsigned(size), store);
     }
-    void on_guarded_write(uint64_t addr, int size, uint64_t value) noexcept override {
-        machine.on_guarded_write(*this, addr, size, value);
+    bool on_protected_write(uint64_t addr, int size, uint64_t value) noexcept override {
+        return machine.on_protected_write(*this, addr, size, value);
     }
     void stop_now(CpuStop why) noexcept {
         stop = why;
@@ -131,8 +131,7 @@ class Machine::CostCache {
     const Entry& entry(uint64_t pc) {
         Entry& e = m_table[(pc >> 2) & (kEntries - 1)];
         if (e.pc != pc) [[unlikely]] {
-            e.pc = pc;
-            fill(e);
+            refill(e, pc);
         }
         return e;
     }
@@ -148,6 +147,11 @@ class Machine::CostCache {
     const CycleModel& model() const { return m_model; }
 
   private:
+    // Out of line: the code hook's fast path then needs no registers for a decode.
+    [[gnu::noinline]] void refill(Entry& e, uint64_t pc) const {
+        e.pc = pc;
+        fill(e);
+    }
     void fill(Entry& e) const {
         const uint8_t* p = m_memory.host_ptr(GuestAddr(e.pc), 4);
         if (!p) {

@@ -33,7 +33,35 @@ uint64_t Machine::next_random() { return splitmix64(m_rng); }
 
 // ---- hooks (inside Unicorn; noexcept) ----
 
+// The boundary almost every instruction takes: nothing pending on this CPU or the machine, an
+// instruction with no event and no SP fault, no observer. It does exactly what on_code_full does
+// in that case (count, charge the clock) without the cold paths' register and stack traffic,
+// which at ~100 M boundaries a second was a fifth of the hook's cost (bench/RESULTS.md).
 void Machine::on_code(Cpu& cpu, uint64_t pc) noexcept {
+    if (cpu.guard_pc == kNoPc && cpu.alias_stores.empty() && m_clock < m_horizon &&
+        m_breakpoints.empty() && !cpu.sp_recheck && !cpu.isb_pending && m_observers.empty() &&
+        !m_stop_requested && !m_stale_views.any(cpu.index)) [[likely]] {
+        const CostCache::Entry& facts = m_costs->entry(pc);
+        if (facts.events == 0 && !((facts.sp_flags & kSpMemAccess) && cpu.sp_misaligned)) [[likely]] {
+            cpu.sp_recheck = (facts.sp_flags & kSpMayMisalign) != 0;
+            cpu.last_pc = pc;
+            ++m_clock;
+            ++cpu.instructions;
+            Task& t = *cpu.current;
+            ++t.instructions;
+            const uint64_t cost = cpu.clock->instruction(pc, facts.cost, InsnWord(facts.word));
+            cpu.cycles += cost;
+            t.cycles += cost;
+            return;
+        }
+    }
+    on_code_full(cpu, pc);
+}
+
+// The backend's code hook (a tail call).
+void Machine::Cpu::on_code(uint64_t pc) noexcept { machine.on_code(*this, pc); }
+
+void Machine::on_code_full(Cpu& cpu, uint64_t pc) noexcept {
     bool pass_breakpoint = false;
     if (cpu.guard_pc != kNoPc) [[unlikely]] {
         bool same = cpu.guard_pc == pc;

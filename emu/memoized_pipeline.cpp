@@ -23,6 +23,7 @@ MemoizedPipeline::MemoizedPipeline(const SchedTables& tables, bool memoise)
         return;
     }
     m_steps.resize(size_t(1) << kStepBits);
+    m_hints.resize(kHints);
     const auto start = m_pipe.relative_state();
     KLP_CHECK(start.has_value(), "the empty pipeline's state does not fit InOrderState");
     m_state = intern(*start);
@@ -46,6 +47,25 @@ void MemoizedPipeline::forget_all() {
     m_ids.clear();
     m_states.clear();
     std::fill(m_steps.begin(), m_steps.end(), Step{});
+    std::fill(m_hints.begin(), m_hints.end(), Step{});
+}
+
+uint64_t MemoizedPipeline::account_slow(uint64_t pc, uint32_t word, const InsnCost& cost) {
+    const uint32_t from = m_state;
+    const Step& s = m_steps[index(from, word)];
+    uint64_t charged = 0;
+    if (s.from == from && s.key == word) {
+        charged = replay(s);
+    } else {
+        charged = compute(word, &cost);
+    }
+    // Remember the step at `pc` if it is in the table now (compute records every step but those
+    // from an unmemoised state or across a forget_all).
+    const Step& now = m_steps[index(from, word)];
+    if (from != kNoState && now.from == from && now.key == word) {
+        m_hints[(pc >> 2) & (kHints - 1)] = now;
+    }
+    return charged;
 }
 
 uint64_t MemoizedPipeline::compute(uint64_t key, const InsnCost* cost) {

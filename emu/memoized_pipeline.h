@@ -26,15 +26,17 @@ class MemoizedPipeline {
     // runs FastPipeline directly (as out-of-order cores always do).
     explicit MemoizedPipeline(const SchedTables& tables, bool memoise = true);
 
-    // Accounts one instruction with facts `cost` decoded from `word` (the contract: equal words
-    // have equal facts, as CycleModel::cost guarantees); returns the cycles it adds.
-    uint64_t account(const InsnCost& cost, uint32_t word) {
+    // Accounts the instruction at `pc` with facts `cost` decoded from `word` (the contract:
+    // equal words have equal facts, as CycleModel::cost guarantees); returns the cycles it adds.
+    // `pc` only chooses where the step is remembered for the next visit (m_hints); the charge
+    // depends on the state and the word alone.
+    [[gnu::always_inline]] uint64_t account(uint64_t pc, const InsnCost& cost, uint32_t word) {
         if (m_memoise) [[likely]] {
-            const Step& s = m_steps[index(m_state, word)];
-            if (s.from == m_state && s.key == word) [[likely]] {
-                return replay(s);
+            const Step& h = m_hints[(pc >> 2) & (kHints - 1)];
+            if (h.from == m_state && h.key == word) [[likely]] {
+                return replay(h);
             }
-            return compute(word, &cost);
+            return account_slow(pc, word, cost);
         }
         return m_pipe.account(cost);
     }
@@ -52,6 +54,7 @@ class MemoizedPipeline {
   private:
     static constexpr uint32_t kNoState = ~uint32_t(0);
     static constexpr unsigned kStepBits = 13;
+    static constexpr size_t kHints = size_t(1) << 12; // 96 KiB per CPU.
     static constexpr size_t kMaxStates = size_t(1) << 12; // ~2 MiB; then all is forgotten.
     // Keys above 32 bits are events: (kind << 32) | parameter.
     enum EventKind : uint64_t { kMispredict = 1, kFetchStall = 2, kSerialize = 3 };
@@ -83,6 +86,8 @@ class MemoizedPipeline {
     // Runs the step `key` (an instruction with facts `cost`, or an event) on the pipeline
     // brought up to date, records it from the current state, and returns its charge.
     uint64_t compute(uint64_t key, const InsnCost* cost);
+    // account() when the hint does not hold: the step table, else compute; then the hint.
+    uint64_t account_slow(uint64_t pc, uint32_t word, const InsnCost& cost);
     uint64_t event(EventKind kind, unsigned parameter);
     uint32_t intern(const InOrderState& s);
     void forget_all();
@@ -93,6 +98,12 @@ class MemoizedPipeline {
     uint32_t m_state = kNoState;
     uint64_t m_cycle = 0, m_total = 0;
     std::vector<Step> m_steps;
+    // The step last taken at each address (direct-mapped by pc; a step is a function of its
+    // state and word alone, so any address's step is valid wherever its state and word match).
+    // A loop visits an address in the same state again and again, and the slot depends on the
+    // pc only: the next instruction's lookup does not wait on this one's, as the step table's
+    // (indexed by a hash of the state) did.
+    std::vector<Step> m_hints;
     std::unordered_map<InOrderState, uint32_t, StateHash> m_ids;
     std::vector<const InOrderState*> m_states; // By id; the keys of m_ids.
     uint64_t m_replayed = 0, m_computed = 0;

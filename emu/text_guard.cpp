@@ -38,31 +38,6 @@ bool TextGuard::rescan(GuestAddr begin, GuestAddr end) {
     return changed;
 }
 
-bool TextGuard::predict_store(uint64_t addr, int size, uint64_t value) {
-    if (size <= 0 || size > 8) {
-        return false;
-    }
-    const uint64_t first = addr & ~uint64_t(kInsnSize - 1);
-    const uint64_t last = (addr + uint64_t(size) - 1) & ~uint64_t(kInsnSize - 1);
-    uint8_t bytes[16] = {};
-    const uint8_t* p = m_memory.host_ptr(GuestAddr(first), last + kInsnSize - first);
-    if (!p || !m_memory.region_at(GuestAddr(first))->executable) {
-        return false;
-    }
-    const size_t n = size_t(last + kInsnSize - first);
-    std::memcpy(bytes, p, n);
-    std::memcpy(bytes + (addr - first), &value, size_t(size)); // little-endian host and guest
-    bool changed = false;
-    for (size_t off = 0; off < n; off += kInsnSize) {
-        uint32_t w = 0;
-        std::memcpy(&w, bytes + off, 4);
-        if (m_classifier.traps(InsnWord(w))) {
-            changed |= m_traps.insert(first + off).second;
-        }
-    }
-    return changed;
-}
-
 std::optional<std::pair<InsnWord, WordClass>> TextGuard::classify_at(uint64_t pc) {
     const uint8_t* p = m_memory.host_ptr(GuestAddr(pc), 4);
     if (!p) {

@@ -1,7 +1,8 @@
 // The text guard: no word the guest can reach is handed to a translator path that aborts the
 // host (issue 18). Every word of executable guest memory is classified (emu/insn_guard.h) when
-// it is loaded, when the host writes it (Machine::write_text*, GuestMemory stores) and when the
-// guest stores to it (a write hook over the executable areas). The addresses of trapping words
+// it is loaded and whenever the host writes it (Machine::write_text*, GuestMemory stores). The
+// guest cannot store to it: executable memory is r-x (emu/memory_permissions.h), and a store
+// through the FIX_TEXT_POKE0 alias becomes a host text write. The addresses of trapping words
 // become Unicorn "exits": QEMU's translator checks each PC against the exit set *before* it
 // fetches the word and ends the block there, so a bad word is never decoded, not even one that
 // sits ahead of the PC in the block being translated. The CPU stops with PC at the word and the
@@ -26,10 +27,6 @@ class TextGuard {
     // Reclassifies every word overlapping [begin, end) of executable memory as memory holds it
     // now. Returns true if the set of trapping addresses changed.
     bool rescan(GuestAddr begin, GuestAddr end);
-    // Reclassifies the words a pending store of `size` bytes of `value` at `addr` will leave
-    // (called before the store happens). Only ever adds traps: a word that becomes runnable is
-    // dropped by rescan() after the store. Returns true if the trap set changed.
-    bool predict_store(uint64_t addr, int size, uint64_t value);
 
     // Whether the word at `pc` is known to trap.
     bool traps_at(uint64_t pc) const { return m_traps.count(pc) != 0; }

@@ -5,9 +5,10 @@
 // same for an 8-byte literal). Text stays r-x through its own mapping (strict RWX): a guest store
 // there is a `protection-fault`; a store through this alias is a text write.
 //
-// The machine models the slot as one rw- page at kTextPokeAliasBase that `patch_map` (guest
-// host call) points at a text page. Stores into the page are caught before they happen (the
-// guarded-write hook), and after the storing instruction completes the machine hands each one
+// The machine models the slot as one page at kTextPokeAliasBase that `patch_map` (guest host
+// call) points at a text page. Unicorn maps it r-- so that each store into it is caught before
+// it happens (a write-protection event the machine allows: Machine::on_protected_write) with no
+// hook on every other store; after the storing instruction completes the machine hands each one
 // to the registered TextAliasWriter (the patcher's TextPoke: old word, CMODX rule, per-CPU
 // visibility, invalidation of every CPU's translated code); with no writer registered the
 // machine writes the text itself. Loads through the alias read the alias page, which holds the

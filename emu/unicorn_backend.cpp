@@ -74,8 +74,13 @@ struct UnicornBackend::Impl {
         }
         static_cast<BackendClient*>(user)->on_trap(kind, intno);
     }
-    static bool fault_cb(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t,
+    static bool fault_cb(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t value,
                          void* user) noexcept {
+        auto* client = static_cast<BackendClient*>(user);
+        // Unicorn 2.0.1 calls this before the store and completes the store if it returns true.
+        if (type == UC_MEM_WRITE_PROT && client->on_protected_write(address, size, uint64_t(value))) {
+            return true;
+        }
         MemAccess access = MemAccess::Read;
         bool unmapped = true;
         switch (type) {
@@ -86,7 +91,7 @@ struct UnicornBackend::Impl {
         case UC_MEM_FETCH_PROT: access = MemAccess::Fetch; unmapped = false; break;
         default: break;
         }
-        static_cast<BackendClient*>(user)->on_mem_fault(access, unmapped, address, size);
+        client->on_mem_fault(access, unmapped, address, size);
         return false; // Not handled: Unicorn stops with an error the driver expects.
     }
     static void write_cb(uc_engine*, uc_mem_type, uint64_t address, int size, int64_t,
@@ -97,11 +102,6 @@ struct UnicornBackend::Impl {
     static void data_cb(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t,
                         void* user) noexcept {
         static_cast<BackendClient*>(user)->on_data_access(address, size, type == UC_MEM_WRITE);
-    }
-
-    static void guarded_write_cb(uc_engine*, uc_mem_type, uint64_t address, int size, int64_t value,
-                                 void* user) noexcept {
-        static_cast<BackendClient*>(user)->on_guarded_write(address, size, uint64_t(value));
     }
 
     ~Impl() {
@@ -141,12 +141,6 @@ Result<std::unique_ptr<UnicornBackend>> UnicornBackend::create(const BackendOpti
         KLP_TRY(check_uc(uc_hook_add(impl.uc, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
                                      reinterpret_cast<void*>(&Impl::data_cb), client, 1, 0),
                          "add data access hook"));
-    }
-    for (const auto& [lo, hi] : options.guarded_writes) {
-        KLP_TRY(
-            check_uc(uc_hook_add(impl.uc, &h, UC_HOOK_MEM_WRITE,
-                                 reinterpret_cast<void*>(&Impl::guarded_write_cb), client, lo, hi),
-                     "add guarded write hook"));
     }
     // Exits replace uc_emu_start's `until`; the set starts empty (set_exits fills it).
     KLP_TRY(check_uc(uc_ctl_exits_enable(impl.uc), "enable exits"));

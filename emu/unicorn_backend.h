@@ -40,9 +40,10 @@ class BackendClient {
     virtual void on_mem_write(uint64_t addr, int size) noexcept = 0;
     // Every guest load and store (only if BackendOptions::data_access_hook).
     virtual void on_data_access(uint64_t /*addr*/, int /*size*/, bool /*store*/) noexcept {}
-    // A store of `size` bytes of `value` at `addr` inside BackendOptions::guarded_writes, called
-    // before the store happens (the text guard reclassifies the words it changes).
-    virtual void on_guarded_write(uint64_t addr, int size, uint64_t value) noexcept = 0;
+    // A store of `size` bytes of `value` at `addr` into a page the guest may not write, before
+    // it happens. Returns true to let it complete (the FIX_TEXT_POKE0 alias: a text write);
+    // false makes it the protection fault on_mem_fault then reports.
+    virtual bool on_protected_write(uint64_t addr, int size, uint64_t value) noexcept = 0;
 
   protected:
     ~BackendClient() = default;
@@ -52,8 +53,6 @@ struct BackendOptions {
     bool code_hook = true;        // The global UC_HOOK_CODE; off only for the raw-speed bench.
     bool mem_write_hook = false;  // UC_HOOK_MEM_WRITE, decided at creation, never added later.
     bool data_access_hook = false; // UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE for the data side.
-    // Inclusive address ranges whose stores reach on_guarded_write (one UC_HOOK_MEM_WRITE each).
-    std::vector<std::pair<uint64_t, uint64_t>> guarded_writes;
 };
 
 enum class SysReg { ElrEl1, SpsrEl1 };

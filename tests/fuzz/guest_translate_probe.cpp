@@ -43,7 +43,7 @@ struct StopAtFirst final : BackendClient {
     void on_trap(TrapKind, uint32_t) noexcept override { backend->stop(); }
     void on_mem_fault(MemAccess, bool, uint64_t, int) noexcept override {}
     void on_mem_write(uint64_t, int) noexcept override {}
-    void on_guarded_write(uint64_t, int, uint64_t) noexcept override {}
+    bool on_protected_write(uint64_t, int, uint64_t) noexcept override { return false; }
 };
 
 struct Shared {

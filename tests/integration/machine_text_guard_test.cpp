@@ -1,8 +1,9 @@
 // The text guard (emu/text_guard.h, issue 18): a word Unicorn 2.0.1's translator would abort
 // the process on must end as an `undefined-instruction` finding at its PC, wherever it sits
 // (first in a block, ahead of the PC in a block, in data the guest branches to) and however
-// it got there (loaded, written by the host through write_text or a GuestMemory store, stored
-// by the guest). Each case here aborted the test process before the guard existed.
+// it got there (loaded, written by the host through write_text or a GuestMemory store, patched
+// by the guest through the text-poke alias). Each case here aborted the test process before the
+// guard existed.
 #include "machine_test_util.h"
 
 #include "emu/insn_guard.h"
@@ -139,6 +140,34 @@ poke_g: adr     x1, g           // x0: the word to store
     CHECK(m->findings()[0].kind == "protection-fault");
     CHECK(*m->call(g) == 3);
     CHECK(m->findings().size() == 1);
+}
+
+TEST_CASE("guard: an aborting word the guest patches in through FIX_TEXT_POKE0 traps") {
+    // The one way the guest writes text: aarch64_insn_patch_text_nosync stores through the
+    // alias page, which Unicorn maps r-- so the machine sees the store (a write-protection event
+    // it allows) and writes text as the host would, classifying the word before it can run.
+    auto m = make_machine();
+    load_asm(*m, R"(
+        .text
+        .globl g, patch_g
+g:      mov     x0, #3
+        ret
+patch_g:                        // x0: the word to patch in at g
+        stp     x29, x30, [sp, #-16]!
+        mov     x29, sp
+        mov     w1, w0
+        adr     x0, g
+        bl      aarch64_insn_patch_text_nosync
+        ldp     x29, x30, [sp], #16
+        ret
+)");
+    const GuestAddr g = sym(*m, "g");
+    CHECK(*m->call(g) == 3); // g translated with the good word
+    auto patched = m->call(sym(*m, "patch_g"), {kAbortingWord});
+    REQUIRE_MESSAGE(patched.ok(), patched.error().message);
+    CHECK(m->findings().empty());
+    call_killed(*m, g);
+    check_trapped_at(*m, g);
 }
 
 TEST_CASE("guard: data the guest branches into is guarded too; stacks do not execute") {
