@@ -102,6 +102,27 @@ constexpr std::array<AsmOffset, 16> kPtRegsFregs64{{{"S_FP", 232},
                                                     {"FREGS_SP", 96},
                                                     {"FREGS_PC", 104},
                                                     {"FREGS_SIZE", 112}}};
+// 6.5..6.12 add struct fgraph_ret_regs for return_to_handler (HAVE_FUNCTION_GRAPH_RETVAL, v6.5;
+// gone in 6.13): regs[8], fp, one unused word. FGRET_REGS_X1..X7 follow from FGRET_REGS_X0.
+constexpr std::array<AsmOffset, 19> kPtRegsFregs65{{{"S_FP", 232},
+                                                    {"S_LR", 240},
+                                                    {"S_SP", 248},
+                                                    {"S_PC", 256},
+                                                    {"S_PSTATE", 264},
+                                                    {"S_ORIG_X0", 272},
+                                                    {"S_STACKFRAME", 304},
+                                                    {"PT_REGS_SIZE", 336},
+                                                    {"FREGS_X0", 0},
+                                                    {"FREGS_X8", 64},
+                                                    {"FREGS_DIRECT_TRAMP", 72},
+                                                    {"FREGS_FP", 80},
+                                                    {"FREGS_LR", 88},
+                                                    {"FREGS_SP", 96},
+                                                    {"FREGS_PC", 104},
+                                                    {"FREGS_SIZE", 112},
+                                                    {"FGRET_REGS_X0", 0},
+                                                    {"FGRET_REGS_FP", 64},
+                                                    {"FGRET_REGS_SIZE", 80}}};
 constexpr std::array<AsmOffset, 17> kPtRegsFregs617{{{"S_FP", 232},
                                                      {"S_LR", 240},
                                                      {"S_SP", 248},
@@ -131,8 +152,9 @@ constexpr uint32_t bits(std::initializer_list<EraFeature> fs) {
 using F = EraFeature;
 
 // return_to_handler: <= 6.4 reserved 64 bytes for x0..x7 and passed x29 in x0; 6.5 moved to
-// struct fgraph_ret_regs (x0..x7, fp: 80 bytes); 6.13 to an ftrace_regs (FREGS_SIZE 112).
-const std::array<KernelEraInfo, 8> kEras{{
+// struct fgraph_ret_regs (x0..x7, fp: 80 bytes, "6.5" below); 6.13 to an ftrace_regs
+// (FREGS_SIZE 112).
+const std::array<KernelEraInfo, 9> kEras{{
     {KernelEra::V4_19_v3, "4.19-v3",
      "Torsten Duwe's ftrace-with-regs v3 as Ard Biesheuvel reviewed it (seeds/001)",
      "lkml 20181001140910 (v3 2/4); review 2 Oct 2018", "regs-v3", kV3Trampolines,
@@ -168,6 +190,12 @@ const std::array<KernelEraInfo, 8> kEras{{
      PatchedEntry::Caller, CallSiteWrites::MovAtInit, 64, 336, 304, ExceptionFrame::ChainFpElr,
      TaskBottom::ZeroRecord, "fp-naive", bits({F::CallOps, F::DirectCalls, F::ModulePlts}),
      kKconfigArgs, kPtRegsFregs64},
+    {KernelEra::V6_5, "6.5",
+     "v6.5..v6.12: return_to_handler saves a struct fgraph_ret_regs for ftrace_return_to_handler",
+     "arm64: ftrace: Enable HAVE_FUNCTION_GRAPH_RETVAL (Donglin Peng, v6.5)", "args",
+     kArgsTrampolines, PatchedEntry::Caller, CallSiteWrites::MovAtInit, 80, 336, 304,
+     ExceptionFrame::ChainFpElr, TaskBottom::ZeroRecord, "fp-naive",
+     bits({F::CallOps, F::DirectCalls, F::ModulePlts}), kKconfigArgs, kPtRegsFregs65},
     {KernelEra::V6_17, "6.17",
      "v6.17: metadata frame records, reliable stacktrace, livepatch, init ftrace PLT",
      "c2c6b27b5aa1, 32ed1205682e (6.13), 805f13e403cd, fd1e0fd71f65, a7ed7b9d0ebb (6.17)", "args",

@@ -31,6 +31,7 @@ enum class KernelEra {
     V6_1,     // Last WITH_REGS kernel (LTS); graph tracer as an ops.
     V6_3,     // WITH_ARGS (6.2) + DYNAMIC_FTRACE_WITH_CALL_OPS (baaf553d3bc3).
     V6_4,     // + DYNAMIC_FTRACE_WITH_DIRECT_CALLS (Florent Revest).
+    V6_5,     // return_to_handler passes a struct fgraph_ret_regs (v6.5..v6.12).
     V6_17,    // Metadata frame records (6.13), reliable stacktrace and livepatch (6.17).
 };
 
@@ -91,7 +92,10 @@ struct KernelEraInfo {
     std::span<const std::string_view> trampolines; // Variants that existed in this era.
     PatchedEntry patched_entry;
     CallSiteWrites callsite_writes;
-    uint32_t return_to_handler_frame; // Bytes return_to_handler reserves.
+    // Bytes return_to_handler reserves, which also names what it passes to
+    // ftrace_return_to_handler: 64, its x29 (<= 6.4); 80, a struct fgraph_ret_regs (6.5..6.12);
+    // 112, a struct ftrace_regs (6.13+).
+    uint32_t return_to_handler_frame;
 
     // Machine.
     uint32_t pt_regs_size;       // PT_REGS_SIZE.

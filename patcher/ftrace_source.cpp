@@ -162,6 +162,11 @@ std::string ftrace_asm_offsets(const emu::KernelEraInfo& era, const TrampolineLa
                 def(fmt::format("FREGS_X{}", n), uint32_t(8 * n));
             }
         }
+        if (o.name == "FGRET_REGS_X0") {
+            for (int n = 1; n <= 7; ++n) {
+                def(fmt::format("FGRET_REGS_X{}", n), uint32_t(8 * n));
+            }
+        }
     }
     def("FTRACE_OPS_FUNC", kOpsFunc);
     if (era.has(emu::EraFeature::DirectCalls)) {

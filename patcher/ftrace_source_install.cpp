@@ -48,9 +48,12 @@ Result<void> Ftrace::load_source_trampoline() {
     }
     FtraceSourceBuild& build = *built;
 
-    // Up to v6.4 return_to_handler passed its x29 (64-byte frame); later kernels a register block.
-    const bool ret_by_fp = m_era.return_to_handler_frame == 64;
-    const std::string support = fmt::format(".set KLPEMU_RET_BY_FP, {}\n{}", ret_by_fp ? 1 : 0,
+    // What return_to_handler passes to ftrace_return_to_handler (KernelEraInfo): its x29 up to
+    // v6.4, a struct fgraph_ret_regs on v6.5..v6.12, a struct ftrace_regs from v6.13.
+    const int ret_abi = m_era.return_to_handler_frame == 64 ? 0
+                        : m_era.return_to_handler_frame == 80 ? 1
+                                                               : 2;
+    const std::string support = fmt::format(".set KLPEMU_RET_ABI, {}\n{}", ret_abi,
                                             embedded_guest_source("ftrace_source_support.S"));
     auto loaded = m_machine.load_assembly(support, "ftrace_source_support.S");
     KLP_CHECK(loaded.ok(), "ftrace_source_support.S: {}",

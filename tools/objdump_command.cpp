@@ -341,7 +341,7 @@ void register_objdump_command(CLI::App& app, int& exit_status) {
         ->allow_extra_args(false);
     cmd->add_option("--kernel", opts->kernel,
                     "Kernel era the image is read as (docs/eras.md): 4.19-v3, 4.19-v4, 5.5, 5.10, "
-                    "6.1, 6.3, 6.4, 6.17")
+                    "6.1, 6.3, 6.4, 6.5, 6.17")
         ->capture_default_str();
     cmd->add_option("--ftrace-source", opts->ftrace_source,
                     "Show this entry-ftrace.S (a kernel tree's, unchanged) as klpemu builds and "

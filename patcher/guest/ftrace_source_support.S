@@ -6,8 +6,9 @@
 // ftrace_ops records the CALL_OPS literals point at. ftrace_stub, ftrace_stub_graph and
 // return_to_handler come from the user's file.
 //
-// The C++ side prepends `.set KLPEMU_RET_BY_FP, 0|1` (how the era calls ftrace_return_to_handler)
-// and fills ftrace_nop_ops' func with the file's ftrace_stub once both objects are loaded.
+// The C++ side prepends `.set KLPEMU_RET_ABI, 0|1|2` (how the era calls ftrace_return_to_handler:
+// x29, a struct fgraph_ret_regs, a struct ftrace_regs) and fills ftrace_nop_ops' func with the
+// file's ftrace_stub once both objects are loaded.
 //
 // Host calls:
 //   hvc #0x100  ftrace ops callback: x0 = ip, x1 = parent_ip, x2 = ops, x3 = fregs/pt_regs
@@ -31,11 +32,20 @@ ftrace_ops_list_func:
     .type   ftrace_return_to_handler, %function
     .balign 4
 ftrace_return_to_handler:
-.if KLPEMU_RET_BY_FP
+.if KLPEMU_RET_ABI == 0
 // Up to v6.4 the argument is the x29 return_to_handler saw: give the host call the fregs-shaped
 // block it reads (only fp at offset 80 is used).
     sub     sp, sp, #112
     str     x0, [sp, #80]
+    mov     x0, sp
+    hvc     #0x101
+    add     sp, sp, #112
+.elseif KLPEMU_RET_ABI == 1
+// v6.5..v6.12: x0 is the struct fgraph_ret_regs return_to_handler built (fp at offset 64,
+// FGRET_REGS_FP); the host call reads an fregs-shaped block as above.
+    ldr     x9, [x0, #64]
+    sub     sp, sp, #112
+    str     x9, [sp, #80]
     mov     x0, sp
     hvc     #0x101
     add     sp, sp, #112

@@ -70,6 +70,14 @@ TEST_CASE("ftrace_source: asm-offsets come from the era and agree with the engin
     }
     CHECK(h55.find("FREGS_") == std::string::npos);
     CHECK(h55.find("FTRACE_OPS_DIRECT_CALL") == std::string::npos);
+    // struct fgraph_ret_regs exists on v6.5..v6.12 only (return_to_handler's argument there).
+    const std::string h65 = patcher::ftrace_asm_offsets(emu::era_info(emu::KernelEra::V6_5), args);
+    for (const char* line : {"#define FGRET_REGS_X0 0\n", "#define FGRET_REGS_X3 24\n",
+                             "#define FGRET_REGS_X7 56\n", "#define FGRET_REGS_FP 64\n",
+                             "#define FGRET_REGS_SIZE 80\n", "#define FREGS_SIZE 112\n"}) {
+        CHECK_MESSAGE(h65.find(line) != std::string::npos, line);
+    }
+    CHECK(h617.find("FGRET_REGS_") == std::string::npos);
 }
 
 TEST_CASE("ftrace_source: Kconfig overrides and their rules") {

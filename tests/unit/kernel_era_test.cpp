@@ -18,7 +18,7 @@ TEST_CASE("kernel eras: the issue's names, oldest first, 6.17 by default") {
         CHECK(*parsed == e.era);
     }
     CHECK(names == std::vector<std::string_view>{"4.19-v3", "4.19-v4", "5.5", "5.10", "6.1", "6.3",
-                                                 "6.4", "6.17"});
+                                                 "6.4", "6.5", "6.17"});
     CHECK(era_info(kDefaultEra).name == "6.17");
     auto bad = parse_kernel_era("5.4");
     REQUIRE_FALSE(bad.ok());
@@ -71,7 +71,7 @@ TEST_CASE("kernel eras: mixes that never existed are named") {
     const auto& v55 = era_info(KernelEra::V5_5);
     const std::string tramp = era_trampoline_mismatch(v55, "call-ops");
     CHECK(tramp.find("kernel 5.5 never had the 'call-ops' ftrace trampoline") != std::string::npos);
-    CHECK(tramp.find("6.3, 6.4, 6.17") != std::string::npos);
+    CHECK(tramp.find("6.3, 6.4, 6.5, 6.17") != std::string::npos);
     CHECK(era_unwinder_mismatch(v55, "kunwind").find("metadata") != std::string::npos);
     CHECK_FALSE(era_unwinder_mismatch(v55, "seed-v4").empty());
     CHECK(era_unwinder_mismatch(era_info(KernelEra::V4_19_v4), "seed-v4").empty());

@@ -1,6 +1,6 @@
 /*
  * entry-ftrace-args.S: a trampoline written for klpemu's tests in the shape of a kernel tree's
- * arch/arm64/kernel/entry-ftrace.S for v6.13+ (DYNAMIC_FTRACE_WITH_ARGS, optionally
+ * arch/arm64/kernel/entry-ftrace.S for v6.5+ (DYNAMIC_FTRACE_WITH_ARGS, optionally
  * WITH_CALL_OPS and WITH_DIRECT_CALLS), using the same headers and macros, so that klpemu builds
  * it exactly as it builds a user's file ([machine] ftrace_source, docs/own-code.md). The
  * scenarios/own/broken-*.toml scenarios run it with one line changed ([machine]
@@ -118,24 +118,33 @@ SYM_TYPED_FUNC_START(ftrace_stub_graph)
 SYM_FUNC_END(ftrace_stub_graph)
 
 #ifdef CONFIG_FUNCTION_GRAPH_TRACER
-/* The graph tracer's return hook: keep the return values, ask for the real return address. */
+/*
+ * The graph tracer's return hook: keep the return values, ask for the real return address.
+ * What it hands ftrace_return_to_handler follows the kernel: a struct fgraph_ret_regs on
+ * v6.5..v6.12 (asm-offsets has FGRET_REGS_*), a struct ftrace_regs from v6.13.
+ */
+#ifdef FGRET_REGS_SIZE
+#define RET_REGS(field)	FGRET_REGS_##field
+#else
+#define RET_REGS(field)	FREGS_##field
+#endif
 SYM_CODE_START(return_to_handler)
-	sub	sp, sp, #FREGS_SIZE
-	stp	x0, x1, [sp, #FREGS_X0]
-	stp	x2, x3, [sp, #FREGS_X2]
-	stp	x4, x5, [sp, #FREGS_X4]
-	stp	x6, x7, [sp, #FREGS_X6]
-	str	x29, [sp, #FREGS_FP]
+	sub	sp, sp, #RET_REGS(SIZE)
+	stp	x0, x1, [sp, #RET_REGS(X0)]
+	stp	x2, x3, [sp, #RET_REGS(X2)]
+	stp	x4, x5, [sp, #RET_REGS(X4)]
+	stp	x6, x7, [sp, #RET_REGS(X6)]
+	str	x29, [sp, #RET_REGS(FP)]
 
 	mov	x0, sp
 	bl	ftrace_return_to_handler
 	mov	x30, x0
 
-	ldp	x0, x1, [sp, #FREGS_X0]
-	ldp	x2, x3, [sp, #FREGS_X2]
-	ldp	x4, x5, [sp, #FREGS_X4]
-	ldp	x6, x7, [sp, #FREGS_X6]
-	add	sp, sp, #FREGS_SIZE
+	ldp	x0, x1, [sp, #RET_REGS(X0)]
+	ldp	x2, x3, [sp, #RET_REGS(X2)]
+	ldp	x4, x5, [sp, #RET_REGS(X4)]
+	ldp	x6, x7, [sp, #RET_REGS(X6)]
+	add	sp, sp, #RET_REGS(SIZE)
 	ret
 SYM_CODE_END(return_to_handler)
 #endif
