@@ -325,7 +325,7 @@ std::string display_name(const std::filesystem::path& p) { return p.lexically_no
 } // namespace
 
 ScenarioResult Runner::run_file(const std::filesystem::path& file, const RunOptions& options) const {
-    auto scenario = parse_scenario_file(file);
+    auto scenario = parse_scenario_file(file, ParseOptions{options.kernel});
     if (!scenario) {
         ScenarioResult r;
         r.name = file.stem().string();
@@ -420,9 +420,9 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
             return r;
         }
         r.golden_updated = true;
-    } else if (!options.ftrace_source.empty()) {
-        // The goldens record the bundled trampoline's transcript (its PCs, its cycles); another
-        // trampoline is judged by the scenario's expectations alone.
+    } else if (!options.ftrace_source.empty() || !options.kernel.empty()) {
+        // The goldens record the bundled trampoline's transcript on the scenario's own era (its
+        // PCs, its cycles); another trampoline or era is judged by the expectations alone.
         r.golden_file.clear();
     } else {
         auto expected = read_golden(golden);

@@ -20,6 +20,8 @@ struct RunOptions {
     // Non-empty: every scenario runs this entry-ftrace.S as its trampoline ([machine]
     // ftrace_source; the scenario's own kconfig overrides still apply).
     std::filesystem::path ftrace_source;
+    // Non-empty: every scenario is read for this kernel era (ParseOptions::kernel).
+    std::string kernel;
 };
 
 class Runner {

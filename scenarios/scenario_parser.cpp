@@ -61,8 +61,9 @@ Result<std::vector<const toml::table*>> array_of_tables(const toml::table& root,
 
 class Parser {
   public:
-    Parser(std::string_view text, fs::path file)
-        : m_text(text), m_file(std::move(file)), m_display(m_file.string()) {}
+    Parser(std::string_view text, fs::path file, ParseOptions options)
+        : m_text(text), m_file(std::move(file)), m_display(m_file.string()),
+          m_options(std::move(options)) {}
 
     Result<Scenario> parse();
 
@@ -81,6 +82,7 @@ class Parser {
     std::string_view m_text;
     fs::path m_file;
     std::string m_display;
+    ParseOptions m_options;
     Scenario m_s;
     std::vector<SourceLoc> m_task_cpu_locs;
 };
@@ -190,10 +192,12 @@ Result<void> Parser::parse_scenario_table(const toml::table& root) {
 
 Result<void> Parser::parse_machine(const toml::table& root) {
     const auto* n = root.get("machine");
-    if (!n) {
+    const toml::table no_machine;
+    if (!n && m_options.kernel.empty()) {
         return {};
     }
-    const auto* t = n->as_table();
+    // With a kernel override and no [machine] table, the era's defaults still apply.
+    const auto* t = n ? n->as_table() : &no_machine;
     if (!t) {
         return located_error(loc_of(n->source(), m_display), "[machine] must be a table");
     }
@@ -237,7 +241,8 @@ Result<void> Parser::parse_machine(const toml::table& root) {
     m.data_cache = data_cache->value_or(m.data_cache);
     auto kernel = r.string("kernel");
     KLP_TRY(kernel);
-    auto era = emu::parse_kernel_era(kernel->value_or(std::string(m.kernel)));
+    auto era = emu::parse_kernel_era(
+        m_options.kernel.empty() ? kernel->value_or(std::string(m.kernel)) : m_options.kernel);
     if (!era) {
         return located_error(r.loc_of("kernel"), fmt::format("[machine] {}", era.error().message));
     }
@@ -760,19 +765,20 @@ Result<void> Parser::check_references() {
 
 } // namespace
 
-Result<Scenario> parse_scenario_text(std::string_view text, const fs::path& file) {
-    Parser parser(text, file);
+Result<Scenario> parse_scenario_text(std::string_view text, const fs::path& file,
+                                     const ParseOptions& options) {
+    Parser parser(text, file, options);
     return parser.parse();
 }
 
-Result<Scenario> parse_scenario_file(const fs::path& file) {
+Result<Scenario> parse_scenario_file(const fs::path& file, const ParseOptions& options) {
     std::ifstream in(file, std::ios::binary);
     if (!in) {
         return make_error("{}: error: cannot read scenario file", file.string());
     }
     std::ostringstream contents;
     contents << in.rdbuf();
-    return parse_scenario_text(contents.str(), file);
+    return parse_scenario_text(contents.str(), file, options);
 }
 
 } // namespace klpemu::scenario

@@ -8,14 +8,24 @@
 #include "scenarios/scenario_file.h"
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace klpemu::scenario {
 
+struct ParseOptions {
+    // Non-empty: the kernel era every scenario is read for, as if its `[machine] kernel` said so
+    // (`klpemu run --kernel`): the era's defaults apply, and explicit keys the era never had get
+    // its warnings. Contract: an era name parse_kernel_era accepts.
+    std::string kernel;
+};
+
 // Parses the scenario file at `file` (messages name it as given).
-Result<Scenario> parse_scenario_file(const std::filesystem::path& file);
+Result<Scenario> parse_scenario_file(const std::filesystem::path& file,
+                                     const ParseOptions& options = {});
 
 // Parses `text` as the contents of `file`; relative source paths resolve against file's folder.
-Result<Scenario> parse_scenario_text(std::string_view text, const std::filesystem::path& file);
+Result<Scenario> parse_scenario_text(std::string_view text, const std::filesystem::path& file,
+                                     const ParseOptions& options = {});
 
 } // namespace klpemu::scenario

@@ -2,6 +2,7 @@
 // argument it runs the bundled library. Exit status: 0 every scenario passed or was skipped,
 // 1 a scenario failed, 2 bad input or an error.
 #include "emu/compile_cache.h"
+#include "emu/kernel_era.h"
 #include "scenarios/chrome_trace.h"
 #include "scenarios/machine_backend.h"
 #include "scenarios/report_formats.h"
@@ -41,6 +42,7 @@ struct RunCommandOptions {
     std::string cycles;               // --cycles fast|pipeline (overrides [machine] cycles)
     bool kselftest = false;           // --kselftest: stdout is the selftests' view.
     std::string ftrace_source;        // --ftrace-source PATH ([machine] ftrace_source for all)
+    std::string kernel;               // --kernel ERA ([machine] kernel for all)
 };
 
 // --kselftest: each scenario's check_result view (scenarios/kselftest_view.h). One scenario:
@@ -64,6 +66,17 @@ fs::path self_exe() {
 }
 
 int run_scenarios(const RunCommandOptions& o) {
+    if (!o.kernel.empty()) {
+        if (auto era = emu::parse_kernel_era(o.kernel); !era) {
+            std::fprintf(stderr, "klpemu: error: --kernel: %s\n", era.error().message.c_str());
+            return 2;
+        }
+        if (o.update) {
+            std::fprintf(stderr, "klpemu: error: --update with --kernel would record another "
+                                 "kernel's transcripts as the goldens\n");
+            return 2;
+        }
+    }
     if (o.update && !o.ftrace_source.empty()) {
         std::fprintf(stderr, "klpemu: error: --update with --ftrace-source would record another "
                              "trampoline's transcripts as the goldens\n");
@@ -105,6 +118,7 @@ int run_scenarios(const RunCommandOptions& o) {
     options.update_golden = o.update;
     options.cycles = o.cycles;
     options.ftrace_source = o.ftrace_source;
+    options.kernel = o.kernel;
     options.trace = o.trace_file.empty() ? nullptr : &trace;
     Runner runner(machine_backend_factory(
         unwind, o.no_cache ? std::nullopt : klpemu::CompileCache::default_dir()));
@@ -193,6 +207,10 @@ void register_run_command(CLI::App& app, int& exit_status) {
                     "arch/arm64/kernel/entry-ftrace.S, unchanged) as its ftrace trampoline, built "
                     "for the scenario's kernel era (docs/own-code.md)")
         ->check(CLI::ExistingFile);
+    run->add_option("--kernel", options->kernel,
+                    "Read every scenario for this kernel era, as if its [machine] kernel said so "
+                    "(docs/eras.md: 4.19-v3, 4.19-v4, 5.5, 5.10, 6.1, 6.3, 6.4, 6.5, 6.17); with "
+                    "--ftrace-source, the era of the tree the file comes from");
     run->add_flag("--kselftest", options->kselftest,
                   "Print each scenario's transcript as the livepatch selftests' check_result "
                   "sees the kernel log (their `% ` shell lines and the log lines with "

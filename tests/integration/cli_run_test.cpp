@@ -29,6 +29,22 @@ std::string read_file(const std::filesystem::path& p) {
 
 } // namespace
 
+TEST_CASE("klpemu run --kernel reads every scenario for that era and skips the goldens") {
+    const std::string file = std::string(KLPEMU_SOURCE_ROOT) + "/scenarios/own/args-6.17.toml";
+    // The scenario pins kernel 6.17; its golden (6.17's transcript) is not compared on 6.5, and
+    // its expectations hold there too.
+    auto r = run_klpemu("run --kernel 6.5 " + file);
+    INFO(r.output);
+    CHECK(r.status == 0);
+    CHECK(contains(r.output, "PASS  own-args-6.17"));
+    CHECK(contains(r.output, "(kernel 6.5,"));
+    auto bad = run_klpemu("run --kernel 6.6 " + file);
+    CHECK(bad.status == 2);
+    CHECK(contains(bad.output, "--kernel: unknown kernel '6.6' (expected one of"));
+    auto update = run_klpemu("run --update --kernel 6.5 " + file);
+    CHECK(update.status == 2);
+}
+
 TEST_CASE("klpemu run with no argument runs the bundled library from any directory") {
     klpemu::test::TempDir elsewhere;
     auto r = run_klpemu("run", elsewhere.path().string());

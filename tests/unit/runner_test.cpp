@@ -13,6 +13,20 @@ using namespace klpemu::scenario;
 
 namespace {
 
+// RunOptions that rewrite the golden (a function: aggregate initialisation would warn on every
+// field RunOptions gains).
+RunOptions update_options() {
+    RunOptions o;
+    o.update_golden = true;
+    return o;
+}
+
+RunOptions traced_update_options(ChromeTrace* trace) {
+    RunOptions o = update_options();
+    o.trace = trace;
+    return o;
+}
+
 constexpr std::string_view k_scenario = R"([machine]
 budget = 1000
 
@@ -71,7 +85,7 @@ TEST_CASE("update writes the golden; the next run passes against it") {
     test::TempDir dir;
     const auto file = dir.write("s.toml", k_scenario);
     auto runner = add_one_runner();
-    auto first = runner.run_file(file, RunOptions{true, nullptr, "", {}});
+    auto first = runner.run_file(file, update_options());
     CHECK(first.status == Status::Pass);
     CHECK(first.golden_updated);
     auto golden = read_golden(golden_path(file));
@@ -147,7 +161,7 @@ do = "log never printed"
 finding = "budget-exhausted"
 where = "spin"
 )");
-    auto r = add_one_runner().run_file(file, RunOptions{true, nullptr, "", {}});
+    auto r = add_one_runner().run_file(file, update_options());
     CHECK(r.status == Status::Pass);
     REQUIRE(r.findings.size() == 1);
     CHECK(r.transcript == "loaded k\n% run 100\n"
@@ -159,7 +173,7 @@ TEST_CASE("an until that can never happen fails the run") {
     test::TempDir dir;
     const auto file = dir.write("u.toml", "[[object]]\nname = \"k\"\nkind = \"kernel\"\n"
                                           "asm = \"never:\\n\"\n[[step]]\ndo = \"until never\"\n");
-    auto r = add_one_runner().run_file(file, RunOptions{true, nullptr, "", {}});
+    auto r = add_one_runner().run_file(file, update_options());
     CHECK(r.status == Status::Fail);
     CHECK(r.message.find("u.toml:6:7: 'until never' never happened") != std::string::npos);
 }
@@ -170,7 +184,7 @@ TEST_CASE("findings become trace instants on their task's track") {
                                           "kind = \"kernel\"\nasm = \"spin:\\n\"\n[[step]]\n"
                                           "do = \"run 10\"\n");
     ChromeTrace trace;
-    (void)add_one_runner().run_file(file, RunOptions{true, &trace, "", {}});
+    (void)add_one_runner().run_file(file, traced_update_options(&trace));
     const auto json = trace.to_json();
     CHECK(json.find("\"budget-exhausted\"") != std::string::npos);
     CHECK(json.find("\"ph\": \"i\"") != std::string::npos);
@@ -182,7 +196,7 @@ TEST_CASE("running out of tasks ends `run N` normally but leaves a later trigger
                                           "asm = \"f:\\n\"\n[[step]]\ndo = \"run 10\"\nat = 5\n"
                                           "[[step]]\ndo = \"log late\"\nat = 100\n");
     Runner runner(test::fake_factory([](test::FakeBackend& b) { b.idle_at = 8; }));
-    auto r = runner.run_file(file, RunOptions{true, nullptr, "", {}});
+    auto r = runner.run_file(file, update_options());
     CHECK(r.status == Status::Fail);
     INFO(r.message);
     CHECK(r.message.find("i.toml:9:7: 'at 100: log late' never happened") != std::string::npos);

@@ -152,6 +152,28 @@ TEST_CASE("defaults: name from the file, args ftrace, kunwind, cortex-a53") {
     CHECK(r->machine.cpus == 1);
 }
 
+TEST_CASE("a kernel override reads the scenario for that era, with or without [machine]") {
+    // klpemu run --kernel: the era's defaults (trampoline, unwinder) replace 6.17's.
+    ParseOptions v65;
+    v65.kernel = "6.5";
+    auto bare = parse_scenario_text(k_kernel, "x.toml", v65);
+    REQUIRE(bare.ok());
+    CHECK(bare->machine.kernel == "6.5");
+    CHECK(bare->machine.ftrace == "args");
+    CHECK(bare->machine.unwinder == "fp-naive");
+    // It wins over the file's own kernel key.
+    auto pinned = parse_scenario_text("[machine]\nkernel = \"5.5\"\n" + std::string(k_kernel),
+                                      "x.toml", v65);
+    REQUIRE(pinned.ok());
+    CHECK(pinned->machine.kernel == "6.5");
+    CHECK(pinned->machine.ftrace == "args");
+    // Without the override the file's key holds.
+    auto own = parse_scenario_text("[machine]\nkernel = \"5.5\"\n" + std::string(k_kernel), "x.toml");
+    REQUIRE(own.ok());
+    CHECK(own->machine.kernel == "5.5");
+    CHECK(own->machine.ftrace == "regs");
+}
+
 TEST_CASE("TOML syntax errors name file, line and column") {
     const auto e = error_of("[scenario]\nname = \"x\"\ndescription = \n");
     CHECK(e.starts_with("t.toml:3:"));
