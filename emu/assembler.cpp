@@ -16,6 +16,7 @@
 #include <llvm/MC/MCObjectFileInfo.h>
 #include <llvm/MC/MCObjectStreamer.h>
 #include <llvm/MC/MCObjectWriter.h>
+#include <llvm/MC/MCParser/AsmLexer.h>
 #include <llvm/MC/MCParser/MCAsmParser.h>
 #include <llvm/MC/MCParser/MCTargetAsmParser.h>
 #include <llvm/MC/MCStreamer.h>
@@ -192,6 +193,49 @@ bool check_section_sizes(const llvm::MCAssembler& as, llvm::MCContext& ctx) {
     return true;
 }
 
+// The most repetitions one `.rept` may ask for. LLVM expands a `.rept` body into a text buffer
+// before it parses any of it, so a count it takes from a typo (`.rept 64.` is a real literal,
+// whose IEEE bits 0x4050000000000000 LLVM uses as the count; found by the assembler fuzzer,
+// tests/data/fuzz-regressions/asm/) fills memory for minutes before any other check can run.
+constexpr uint64_t kMaxReptCount = 1u << 20;
+
+// Before LLVM parses: every `.rept`/`.rep` whose count is a real literal or an integer literal
+// above kMaxReptCount is an error at the count. A count written as an expression or a symbol is
+// left to LLVM (a known limit: `.rept 1 << 40` still expands). Returns false after reporting.
+bool check_rept_counts(const llvm_target::McTarget& mc, const llvm::SourceMgr& source_mgr,
+                       DiagnosticCollector& diags) {
+    const llvm::MemoryBuffer* main = source_mgr.getMemoryBuffer(source_mgr.getMainFileID());
+    llvm::AsmLexer lexer(*mc.mai);
+    lexer.setBuffer(main->getBuffer());
+    bool ok = true;
+    for (lexer.Lex(); lexer.isNot(llvm::AsmToken::Eof); lexer.Lex()) {
+        const llvm::AsmToken& t = lexer.getTok();
+        if (!t.is(llvm::AsmToken::Identifier) ||
+            (!t.getString().equals_insensitive(".rept") &&
+             !t.getString().equals_insensitive(".rep"))) {
+            continue;
+        }
+        const llvm::AsmToken& count = lexer.Lex();
+        std::string why;
+        if (count.is(llvm::AsmToken::Real)) {
+            why = fmt::format("'.rept {}': the count is a real number (LLVM would repeat the "
+                              "body as many times as its bit pattern says); write an integer",
+                              count.getString().str());
+        } else if (count.is(llvm::AsmToken::Integer) &&
+                   (count.getAPIntVal().getActiveBits() > 64 ||
+                    count.getAPIntVal().getZExtValue() > kMaxReptCount)) {
+            why = fmt::format("'.rept {}': more than {} repetitions (klpemu's limit; LLVM expands "
+                              "every one in memory before it parses them)",
+                              count.getString().str(), kMaxReptCount);
+        }
+        if (!why.empty()) {
+            diags.add(source_mgr.GetMessage(count.getLoc(), llvm::SourceMgr::DK_Error, why));
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 // Runs the MC pipeline; returns false if any error was reported (all of them are in `diags`).
 bool run_mc(llvm_target::McTarget& mc, llvm::SourceMgr& source_mgr, DiagnosticCollector& diags,
             llvm::SmallVectorImpl<char>& out) {
@@ -270,7 +314,7 @@ Result<ObjectBytes> assemble(std::string_view source, std::string_view file_name
     bool ok = false;
     try {
         [[maybe_unused]] const LeakTrackingOff untracked;
-        ok = run_mc(mc, source_mgr, diags, out);
+        ok = check_rept_counts(mc, source_mgr, diags) && run_mc(mc, source_mgr, diags, out);
     } catch (const llvm_target::LlvmFatalError& fatal) {
         diags.add_plain(file_name, fatal.reason);
     } catch (const ObjectTooLarge&) {

@@ -181,6 +181,24 @@ TEST_CASE("assembler: an error flood stops at 20 errors (a recursive failing mac
     CHECK(assemble("ret\n", "after.S").ok());
 }
 
+TEST_CASE("assembler: a .rept count that is a real literal or too large is an error at the count") {
+    // `.rept 64.` is a real literal; LLVM takes its bits (0x4050000000000000) as the count and
+    // expands the body into memory for minutes: the assembler fuzzer's hang, whose input is
+    // tests/data/fuzz-regressions/asm/rept-real-count.S.
+    auto real = assemble("nop\n  .rept 64.\n  nop\n  .endr\n", "rept.S");
+    REQUIRE_FALSE(real.ok());
+    CHECK(real.error().message.find("rept.S:2:9: error: '.rept 64.': the count is a real number") ==
+          0);
+    auto huge = assemble(".REP 0x7fffffffffffffff\nnop\n.endr\n", "huge.S");
+    REQUIRE_FALSE(huge.ok());
+    CHECK(huge.error().message.find("huge.S:1:6: error: '.rept 0x7fffffffffffffff': more than "
+                                    "1048576 repetitions") == 0);
+    // The limit itself, and the counts kernel code writes, still assemble.
+    CHECK(assemble(".rept 1048576\n.byte 0\n.endr\n", "limit.S").ok());
+    auto small = assemble(".rept 3\nnop\n.endr\n", "small.S");
+    REQUIRE_MESSAGE(small.ok(), small.error().message);
+}
+
 TEST_CASE("assembler: a section that would outgrow 64 MiB is an error at the directive") {
     // `.space 0x100p0` is 4 GiB: the assembler fuzzer's out-of-memory (its input is
     // tests/data/fuzz-regressions/asm/space-4gib-oom.S). Without the bound LLVM writes every
