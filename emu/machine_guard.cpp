@@ -24,7 +24,9 @@ void Machine::guard_rescan(GuestAddr begin, GuestAddr end) noexcept {
 }
 
 bool Machine::on_protected_write(Cpu& cpu, uint64_t addr, int size, uint64_t value) noexcept {
-    if (!m_guard || !TextPokeAlias::covers(addr, size)) {
+    // Only a machine with the text guard maps the alias page r-- (load_text_poke_code), so only
+    // there does a store into it arrive here.
+    if (!TextPokeAlias::covers(addr, size)) {
         return false; // A store into r-x text or r-- rodata: the protection fault.
     }
     // A store through the FIX_TEXT_POKE0 slot: a text write once it has completed.

@@ -91,6 +91,14 @@ struct Machine::Cpu final : BackendClient {
     bool on_protected_write(uint64_t addr, int size, uint64_t value) noexcept override {
         return machine.on_protected_write(*this, addr, size, value);
     }
+    // One executed instruction of task `t` charged `cost` cycles: the counts both code-hook
+    // paths (Machine::on_code and on_code_full) keep.
+    void retire(Task& t, uint64_t cost) noexcept {
+        ++instructions;
+        ++t.instructions;
+        cycles += cost;
+        t.cycles += cost;
+    }
     void stop_now(CpuStop why) noexcept {
         stop = why;
         backend->stop();

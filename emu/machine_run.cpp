@@ -46,12 +46,7 @@ void Machine::on_code(Cpu& cpu, uint64_t pc) noexcept {
             cpu.sp_recheck = (facts.sp_flags & kSpMayMisalign) != 0;
             cpu.last_pc = pc;
             ++m_clock;
-            ++cpu.instructions;
-            Task& t = *cpu.current;
-            ++t.instructions;
-            const uint64_t cost = cpu.clock->instruction(pc, facts.cost, InsnWord(facts.word));
-            cpu.cycles += cost;
-            t.cycles += cost;
+            cpu.retire(*cpu.current, cpu.clock->instruction(pc, facts.cost, InsnWord(facts.word)));
             return;
         }
     }
@@ -120,9 +115,7 @@ void Machine::on_code_full(Cpu& cpu, uint64_t pc) noexcept {
     }
     cpu.last_pc = pc;
     const uint64_t before = m_clock++;
-    ++cpu.instructions;
     Task& t = *cpu.current;
-    ++t.instructions;
     uint64_t cost = 0;
     if (cpu.isb_pending) [[unlikely]] {
         cpu.isb_pending = false;
@@ -133,8 +126,7 @@ void Machine::on_code_full(Cpu& cpu, uint64_t pc) noexcept {
     if (eret) [[unlikely]] {
         cost += cpu.clock->exception_return();
     }
-    cpu.cycles += cost;
-    t.cycles += cost;
+    cpu.retire(t, cost);
     if (eret) [[unlikely]] {
         cpu.irq_masked = false;
         m_horizon = m_clock; // A pending IRQ may now be taken.
