@@ -32,20 +32,15 @@ ftrace_ops_list_func:
     .type   ftrace_return_to_handler, %function
     .balign 4
 ftrace_return_to_handler:
-.if KLPEMU_RET_ABI == 0
-// Up to v6.4 the argument is the x29 return_to_handler saw: give the host call the fregs-shaped
-// block it reads (only fp at offset 80 is used).
+.if KLPEMU_RET_ABI == 1
+// v6.5..v6.12: x0 is the struct fgraph_ret_regs return_to_handler built; its fp is at offset 64
+// (FGRET_REGS_FP). From here on as up to v6.4, where x0 is the x29 return_to_handler saw.
+    ldr     x0, [x0, #64]
+.endif
+.if KLPEMU_RET_ABI <= 1
+// Give the host call the fregs-shaped block it reads (only fp at offset 80 is used).
     sub     sp, sp, #112
     str     x0, [sp, #80]
-    mov     x0, sp
-    hvc     #0x101
-    add     sp, sp, #112
-.elseif KLPEMU_RET_ABI == 1
-// v6.5..v6.12: x0 is the struct fgraph_ret_regs return_to_handler built (fp at offset 64,
-// FGRET_REGS_FP); the host call reads an fregs-shaped block as above.
-    ldr     x9, [x0, #64]
-    sub     sp, sp, #112
-    str     x9, [sp, #80]
     mov     x0, sp
     hvc     #0x101
     add     sp, sp, #112
