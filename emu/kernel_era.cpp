@@ -70,76 +70,50 @@ constexpr std::array<AsmOffset, 8> kPtRegs336{{{"S_FP", 232},
                                                {"S_ORIG_X0", 272},
                                                {"S_STACKFRAME", 304},
                                                {"PT_REGS_SIZE", 336}}};
+// Tables made of others, entries in order (asm-offsets.h is emitted in this order).
+template <size_t A, size_t B>
+constexpr std::array<AsmOffset, A + B> concat(const std::array<AsmOffset, A>& a,
+                                              const std::array<AsmOffset, B>& b) {
+    std::array<AsmOffset, A + B> out{};
+    std::copy(a.begin(), a.end(), out.begin());
+    std::copy(b.begin(), b.end(), out.begin() + A);
+    return out;
+}
+
 // WITH_ARGS kernels also carry struct ftrace_regs (FREGS_*; FREGS_DIRECT_TRAMP from 6.4).
-constexpr std::array<AsmOffset, 15> kPtRegsFregs63{{{"S_FP", 232},
-                                                    {"S_LR", 240},
-                                                    {"S_SP", 248},
-                                                    {"S_PC", 256},
-                                                    {"S_PSTATE", 264},
-                                                    {"S_ORIG_X0", 272},
-                                                    {"S_STACKFRAME", 304},
-                                                    {"PT_REGS_SIZE", 336},
-                                                    {"FREGS_X0", 0},
-                                                    {"FREGS_X8", 64},
-                                                    {"FREGS_FP", 80},
-                                                    {"FREGS_LR", 88},
-                                                    {"FREGS_SP", 96},
-                                                    {"FREGS_PC", 104},
-                                                    {"FREGS_SIZE", 112}}};
-constexpr std::array<AsmOffset, 16> kPtRegsFregs64{{{"S_FP", 232},
-                                                    {"S_LR", 240},
-                                                    {"S_SP", 248},
-                                                    {"S_PC", 256},
-                                                    {"S_PSTATE", 264},
-                                                    {"S_ORIG_X0", 272},
-                                                    {"S_STACKFRAME", 304},
-                                                    {"PT_REGS_SIZE", 336},
-                                                    {"FREGS_X0", 0},
-                                                    {"FREGS_X8", 64},
-                                                    {"FREGS_DIRECT_TRAMP", 72},
-                                                    {"FREGS_FP", 80},
-                                                    {"FREGS_LR", 88},
-                                                    {"FREGS_SP", 96},
-                                                    {"FREGS_PC", 104},
-                                                    {"FREGS_SIZE", 112}}};
+constexpr std::array<AsmOffset, 7> kFregs63{{{"FREGS_X0", 0},
+                                             {"FREGS_X8", 64},
+                                             {"FREGS_FP", 80},
+                                             {"FREGS_LR", 88},
+                                             {"FREGS_SP", 96},
+                                             {"FREGS_PC", 104},
+                                             {"FREGS_SIZE", 112}}};
+constexpr std::array<AsmOffset, 8> kFregs64{{{"FREGS_X0", 0},
+                                             {"FREGS_X8", 64},
+                                             {"FREGS_DIRECT_TRAMP", 72},
+                                             {"FREGS_FP", 80},
+                                             {"FREGS_LR", 88},
+                                             {"FREGS_SP", 96},
+                                             {"FREGS_PC", 104},
+                                             {"FREGS_SIZE", 112}}};
 // 6.5..6.12 add struct fgraph_ret_regs for return_to_handler (HAVE_FUNCTION_GRAPH_RETVAL, v6.5;
 // gone in 6.13): regs[8], fp, one unused word. FGRET_REGS_X1..X7 follow from FGRET_REGS_X0.
-constexpr std::array<AsmOffset, 19> kPtRegsFregs65{{{"S_FP", 232},
-                                                    {"S_LR", 240},
-                                                    {"S_SP", 248},
-                                                    {"S_PC", 256},
-                                                    {"S_PSTATE", 264},
-                                                    {"S_ORIG_X0", 272},
-                                                    {"S_STACKFRAME", 304},
-                                                    {"PT_REGS_SIZE", 336},
-                                                    {"FREGS_X0", 0},
-                                                    {"FREGS_X8", 64},
-                                                    {"FREGS_DIRECT_TRAMP", 72},
-                                                    {"FREGS_FP", 80},
-                                                    {"FREGS_LR", 88},
-                                                    {"FREGS_SP", 96},
-                                                    {"FREGS_PC", 104},
-                                                    {"FREGS_SIZE", 112},
-                                                    {"FGRET_REGS_X0", 0},
-                                                    {"FGRET_REGS_FP", 64},
-                                                    {"FGRET_REGS_SIZE", 80}}};
-constexpr std::array<AsmOffset, 17> kPtRegsFregs617{{{"S_FP", 232},
-                                                     {"S_LR", 240},
-                                                     {"S_SP", 248},
-                                                     {"S_PC", 256},
-                                                     {"S_PSTATE", 264},
-                                                     {"S_ORIG_X0", 272},
-                                                     {"S_STACKFRAME", 296},
-                                                     {"S_STACKFRAME_TYPE", 312},
-                                                     {"PT_REGS_SIZE", 336},
-                                                     {"FREGS_X0", 0},
-                                                     {"FREGS_X8", 64},
-                                                     {"FREGS_DIRECT_TRAMP", 72},
-                                                     {"FREGS_FP", 80},
-                                                     {"FREGS_LR", 88},
-                                                     {"FREGS_SP", 96},
-                                                     {"FREGS_PC", 104},
-                                                     {"FREGS_SIZE", 112}}};
+constexpr std::array<AsmOffset, 3> kFgraphRetRegs{
+    {{"FGRET_REGS_X0", 0}, {"FGRET_REGS_FP", 64}, {"FGRET_REGS_SIZE", 80}}};
+// 6.13+: pt_regs.stackframe is a frame_record_meta (see above).
+constexpr std::array<AsmOffset, 9> kPtRegs617{{{"S_FP", 232},
+                                               {"S_LR", 240},
+                                               {"S_SP", 248},
+                                               {"S_PC", 256},
+                                               {"S_PSTATE", 264},
+                                               {"S_ORIG_X0", 272},
+                                               {"S_STACKFRAME", 296},
+                                               {"S_STACKFRAME_TYPE", 312},
+                                               {"PT_REGS_SIZE", 336}}};
+constexpr auto kPtRegsFregs63 = concat(kPtRegs336, kFregs63);
+constexpr auto kPtRegsFregs64 = concat(kPtRegs336, kFregs64);
+constexpr auto kPtRegsFregs65 = concat(kPtRegsFregs64, kFgraphRetRegs);
+constexpr auto kPtRegsFregs617 = concat(kPtRegs617, kFregs64);
 
 constexpr uint32_t bits(std::initializer_list<EraFeature> fs) {
     uint32_t b = 0;
