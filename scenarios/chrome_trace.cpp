@@ -3,18 +3,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "emu/check.h"
+
 #include <algorithm>
+#include <ostream>
 
 namespace klpemu::scenario {
-
-ChromeTrace::ChromeTrace() = default;
-ChromeTrace::~ChromeTrace() = default;
-
-ChromeTraceProcess& ChromeTrace::add_process(std::string name) {
-    const int pid = static_cast<int>(m_processes.size()) + 1;
-    m_processes.push_back(std::make_unique<ChromeTraceProcess>(pid, std::move(name)));
-    return *m_processes.back();
-}
 
 namespace {
 
@@ -43,23 +37,38 @@ nlohmann::json to_json_event(const TraceEvent& e) {
 
 } // namespace
 
-std::string ChromeTrace::to_json() const {
-    nlohmann::json events = nlohmann::json::array();
-    for (const auto& p : m_processes) {
-        for (const auto& e : p->metadata()) {
-            events.push_back(to_json_event(e));
-        }
-        for (const auto& e : p->events()) {
-            events.push_back(to_json_event(e));
-        }
-    }
-    nlohmann::json doc{{"traceEvents", std::move(events)}, {"displayTimeUnit", "ns"},
-                       {"otherData", {{"clock", "ts = global instruction count"}}}};
-    return doc.dump(1) + "\n";
+ChromeTrace::ChromeTrace(std::ostream& out) : m_out(out) { m_out << "{\"traceEvents\":[\n"; }
+
+ChromeTrace::~ChromeTrace() = default;
+
+ChromeTraceProcess& ChromeTrace::add_process(std::string name) {
+    const int pid = static_cast<int>(m_processes.size()) + 1;
+    m_processes.push_back(std::make_unique<ChromeTraceProcess>(*this, pid, std::move(name)));
+    return *m_processes.back();
 }
 
-ChromeTraceProcess::ChromeTraceProcess(int pid, std::string name)
-    : m_pid(pid), m_name(std::move(name)) {}
+void ChromeTrace::write(const TraceEvent& event) {
+    KLP_CHECK(!m_finished, "a trace event after the trace was finished");
+    m_out << (m_events_written == 0 ? "" : ",\n") << to_json_event(event).dump();
+    ++m_events_written;
+}
+
+bool ChromeTrace::finish() {
+    KLP_CHECK(!m_finished, "a trace finished twice");
+    for (const auto& p : m_processes) {
+        for (const auto& e : p->metadata()) {
+            write(e);
+        }
+    }
+    const nlohmann::json clock{{"clock", "ts = global instruction count"}};
+    m_out << "\n],\"displayTimeUnit\":\"ns\",\"otherData\":" << clock.dump() << "}\n";
+    m_out.flush();
+    m_finished = true;
+    return static_cast<bool>(m_out);
+}
+
+ChromeTraceProcess::ChromeTraceProcess(ChromeTrace& trace, int pid, std::string name)
+    : m_trace(trace), m_pid(pid), m_name(std::move(name)) {}
 
 int ChromeTraceProcess::cpu_track(int cpu) {
     m_track_names.try_emplace(cpu, "cpu" + std::to_string(cpu));
@@ -77,13 +86,13 @@ int ChromeTraceProcess::task_track(const std::string& task) {
 
 void ChromeTraceProcess::complete(int tid, std::string name, std::string category, uint64_t ts,
                                   uint64_t end, std::vector<std::pair<std::string, std::string>> args) {
-    m_events.push_back(TraceEvent{std::move(name), std::move(category), 'X', ts,
-                                  end > ts ? end - ts : 0, m_pid, tid, std::move(args)});
+    m_trace.write(TraceEvent{std::move(name), std::move(category), 'X', ts,
+                             end > ts ? end - ts : 0, m_pid, tid, std::move(args)});
 }
 
 void ChromeTraceProcess::instant(int tid, std::string name, std::string category, uint64_t ts,
                                  std::vector<std::pair<std::string, std::string>> args) {
-    m_events.push_back(
+    m_trace.write(
         TraceEvent{std::move(name), std::move(category), 'i', ts, 0, m_pid, tid, std::move(args)});
 }
 

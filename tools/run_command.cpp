@@ -14,11 +14,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -113,13 +116,27 @@ int run_scenarios(const RunCommandOptions& o) {
         unwind.policies = std::move(*policies);
     }
 
-    ChromeTrace trace;
+    // The trace file is opened before anything runs, so a path that cannot be written costs
+    // nothing, and is written while the scenarios run (chrome_trace.h).
+    std::ofstream trace_out;
+    if (!o.trace_file.empty()) {
+        trace_out.open(o.trace_file, std::ios::binary | std::ios::trunc);
+        if (!trace_out) {
+            std::fprintf(stderr, "klpemu: error: cannot write trace file %s: %s\n",
+                         o.trace_file.c_str(), std::strerror(errno));
+            return 2;
+        }
+    }
+    std::optional<ChromeTrace> trace;
+    if (trace_out.is_open()) {
+        trace.emplace(trace_out);
+    }
     RunOptions options;
     options.update_golden = o.update;
     options.cycles = o.cycles;
     options.ftrace_source = o.ftrace_source;
     options.kernel = o.kernel;
-    options.trace = o.trace_file.empty() ? nullptr : &trace;
+    options.trace = trace ? &*trace : nullptr;
     Runner runner(machine_backend_factory(
         unwind, o.no_cache ? std::nullopt : klpemu::CompileCache::default_dir()));
     std::vector<ScenarioResult> results;
@@ -153,14 +170,11 @@ int run_scenarios(const RunCommandOptions& o) {
         std::fflush(stdout);
     }
 
-    if (!o.trace_file.empty()) {
-        std::ofstream out(o.trace_file, std::ios::binary | std::ios::trunc);
-        out << trace.to_json();
-        if (!out) {
-            std::fprintf(stderr, "klpemu: error: cannot write trace file %s\n",
-                         o.trace_file.c_str());
-            return 2;
-        }
+    if (trace && !trace->finish()) {
+        std::fprintf(stderr, "klpemu: error: cannot write trace file %s (%llu events written)\n",
+                     o.trace_file.c_str(),
+                     static_cast<unsigned long long>(trace->events_written()));
+        return 2;
     }
     if (!added.ok()) {
         std::fprintf(stderr, "%s\n", added.error().message.c_str());

@@ -156,6 +156,13 @@ TEST_CASE("--trace writes Chrome trace events: X spans per task and CPU, i insta
     CHECK(kernel_add_span);
     CHECK(task_span);
     CHECK(finding_instant);
+
+    // A trace path that cannot be written is refused before anything runs.
+    const auto bad = (dir.path() / "no-such-dir" / "t.json").string();
+    auto refused = run_klpemu("run --trace " + bad + " " + basics + "/calls_across_objects.toml");
+    CHECK(refused.status == 2);
+    CHECK(contains(refused.output, "cannot write trace file " + bad));
+    CHECK_FALSE(contains(refused.output, "PASS"));
 }
 
 TEST_CASE("--update rewrites the golden transcript, after which the scenario passes") {

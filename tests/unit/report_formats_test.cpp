@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <sstream>
 #include <vector>
 
 using namespace klpemu;
@@ -143,7 +144,8 @@ TEST_CASE("exit status: 0 pass/skip, 1 fail, 2 error") {
 }
 
 TEST_CASE("Chrome trace: metadata, X spans from calls and returns, i instants") {
-    ChromeTrace trace;
+    std::ostringstream out;
+    ChromeTrace trace(out);
     auto& p = trace.add_process("calls");
     const int task = p.task_track("worker");
     const int cpu = p.cpu_track(1);
@@ -159,8 +161,11 @@ TEST_CASE("Chrome trace: metadata, X spans from calls and returns, i instants") 
     p.complete(cpu, "worker", "task", 5, 50);
     p.instant(task, "patch", "patch", 25, {{"where", "f"}});
 
-    const auto j = nlohmann::json::parse(trace.to_json());
+    REQUIRE(trace.finish());
+    const auto j = nlohmann::json::parse(out.str());
     REQUIRE(j.contains("traceEvents"));
+    CHECK(j["displayTimeUnit"] == "ns");
+    CHECK(j["traceEvents"].size() == trace.events_written());
     std::vector<std::tuple<std::string, uint64_t, uint64_t>> spans_seen;
     int instants = 0;
     int metadata = 0;
@@ -176,4 +181,30 @@ TEST_CASE("Chrome trace: metadata, X spans from calls and returns, i instants") 
                             {"inner", 12, 8}, {"leaf", 21, 9}, {"outer", 10, 20}, {"open", 40, 10}});
     CHECK(instants == 1);
     CHECK(metadata == 3); // process_name + cpu1 + worker.
+}
+
+TEST_CASE("Chrome trace: an event is written when it is made, not kept until the end") {
+    std::ostringstream out;
+    ChromeTrace trace(out);
+    auto& p = trace.add_process("stream");
+    CallSpanTracker spans(p, p.task_track("worker"));
+    spans.call("f", 0x100, 1);
+    CHECK(trace.events_written() == 0); // An open span is not an event yet.
+    spans.ret(0x100, 9);
+    CHECK(trace.events_written() == 1);
+    CHECK(out.str().find("\"name\":\"f\"") != std::string::npos);
+    p.instant(p.cpu_track(0), "patch", "patch", 10);
+    CHECK(out.str().find("\"name\":\"patch\"") != std::string::npos);
+    const auto before_finish = out.str().size();
+    REQUIRE(trace.finish());
+    CHECK(out.str().size() > before_finish); // Metadata and the tail come last.
+    const auto j = nlohmann::json::parse(out.str());
+    CHECK(j["traceEvents"].size() == 5); // f, patch, process_name, worker, cpu0.
+}
+
+TEST_CASE("Chrome trace: finish reports a stream that failed") {
+    std::ostringstream out;
+    ChromeTrace trace(out);
+    out.setstate(std::ios::badbit);
+    CHECK_FALSE(trace.finish());
 }

@@ -8,6 +8,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sstream>
+
 using namespace klpemu;
 using namespace klpemu::scenario;
 
@@ -183,11 +185,13 @@ TEST_CASE("findings become trace instants on their task's track") {
     const auto file = dir.write("b.toml", "[machine]\nbudget = 5\n[[object]]\nname = \"k\"\n"
                                           "kind = \"kernel\"\nasm = \"spin:\\n\"\n[[step]]\n"
                                           "do = \"run 10\"\n");
-    ChromeTrace trace;
+    std::ostringstream out;
+    ChromeTrace trace(out);
     (void)add_one_runner().run_file(file, traced_update_options(&trace));
-    const auto json = trace.to_json();
+    CHECK(trace.finish());
+    const auto json = out.str();
     CHECK(json.find("\"budget-exhausted\"") != std::string::npos);
-    CHECK(json.find("\"ph\": \"i\"") != std::string::npos);
+    CHECK(json.find("\"ph\":\"i\"") != std::string::npos);
 }
 
 TEST_CASE("running out of tasks ends `run N` normally but leaves a later trigger unreached") {
