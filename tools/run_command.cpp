@@ -69,11 +69,7 @@ fs::path self_exe() {
 }
 
 int run_scenarios(const RunCommandOptions& o) {
-    if (!o.kernel.empty()) {
-        if (auto era = emu::parse_kernel_era(o.kernel); !era) {
-            std::fprintf(stderr, "klpemu: error: --kernel: %s\n", era.error().message.c_str());
-            return 2;
-        }
+    if (!o.kernel.empty()) { // The option's validator has checked the name.
         if (o.update) {
             std::fprintf(stderr, "klpemu: error: --update with --kernel would record another "
                                  "kernel's transcripts as the goldens\n");
@@ -224,7 +220,13 @@ void register_run_command(CLI::App& app, int& exit_status) {
     run->add_option("--kernel", options->kernel,
                     "Read every scenario for this kernel era, as if its [machine] kernel said so "
                     "(docs/eras.md: 4.19-v3, 4.19-v4, 5.5, 5.10, 6.1, 6.3, 6.4, 6.5, 6.17); with "
-                    "--ftrace-source, the era of the tree the file comes from");
+                    "--ftrace-source, the era of the tree the file comes from")
+        ->check(CLI::Validator(
+            [](std::string& name) { // An empty name is an unknown era, not "no override".
+                auto era = emu::parse_kernel_era(name);
+                return era ? std::string() : era.error().message;
+            },
+            "ERA"));
     run->add_flag("--kselftest", options->kselftest,
                   "Print each scenario's transcript as the livepatch selftests' check_result "
                   "sees the kernel log (their `% ` shell lines and the log lines with "

@@ -41,6 +41,10 @@ TEST_CASE("klpemu run --kernel reads every scenario for that era and skips the g
     auto bad = run_klpemu("run --kernel 6.6 " + file);
     CHECK(bad.status == 2);
     CHECK(contains(bad.output, "--kernel: unknown kernel '6.6' (expected one of"));
+    // An empty era (a shell variable that was never set) is an error, not "no override".
+    const auto empty = klpemu::test::run_process({KLPEMU_BINARY, "run", "--kernel", "", file});
+    CHECK(empty.exit_status == 2);
+    CHECK(contains(empty.out + empty.err, "--kernel: unknown kernel '' (expected one of"));
     auto update = run_klpemu("run --update --kernel 6.5 " + file);
     CHECK(update.status == 2);
 }
