@@ -5,9 +5,12 @@
 // `findings` lists every finding of the run, expected or not. "unwind" appears when the
 // reliability checker ran: {policy: {"asserted","checked","reliable_correct","unreliable",
 // "unsound","skipped","unsound_at":[{"where","pc","view","task"}],
+// "functions":{function: {"checked","reliable_correct","unreliable","unsound","skipped"}},
 // "transition"?:{"asked","would_switch","premature","safe"}}} ("transition" in livepatch
 // scenarios: the policy's decisions at every klp_try_switch_task stack check).
 #include "scenarios/report_formats.h"
+
+#include "emu/check.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +18,14 @@
 namespace klpemu::scenario {
 
 namespace {
+
+nlohmann::json counts_json(const UnwindCounts& c) {
+    return {{"checked", c.checked},
+            {"reliable_correct", c.reliable_correct},
+            {"unreliable", c.unreliable},
+            {"unsound", c.unsound},
+            {"skipped", c.skipped}};
+}
 
 nlohmann::json unwind_json(const UnwindReport& report) {
     nlohmann::json out = nlohmann::json::object();
@@ -26,13 +37,10 @@ nlohmann::json unwind_json(const UnwindReport& report) {
                           {"view", u.view},
                           {"task", u.task}});
         }
-        out[p.policy] = {{"asserted", p.asserted},
-                         {"checked", p.counts.checked},
-                         {"reliable_correct", p.counts.reliable_correct},
-                         {"unreliable", p.counts.unreliable},
-                         {"unsound", p.counts.unsound},
-                         {"skipped", p.counts.skipped},
-                         {"unsound_at", std::move(at)}};
+        out[p.policy] = counts_json(p.counts);
+        out[p.policy]["asserted"] = p.asserted;
+        out[p.policy]["unsound_at"] = std::move(at);
+        out[p.policy]["functions"] = nlohmann::json::object();
         if (p.transition) {
             // Would a transition using this policy have completed safely: no task switched
             // while its true stack held a function being replaced.
@@ -41,6 +49,12 @@ nlohmann::json unwind_json(const UnwindReport& report) {
                                            {"premature", p.transition->premature},
                                            {"safe", p.transition->premature == 0}};
         }
+    }
+    // The same counts per function (the --report unwind table), under each policy.
+    for (const auto& f : report.functions) {
+        KLP_CHECK(out.contains(f.policy), "function row for policy {} with no policy row",
+                  f.policy);
+        out[f.policy]["functions"][f.function] = counts_json(f.counts);
     }
     return out;
 }

@@ -58,6 +58,9 @@ TEST_CASE("kunwind and cfi are never unsound anywhere in the bundled library") {
         window_a = window_a || at["where"] == "ftrace_caller";
     }
     CHECK(window_a);
+    // The per-function rows (the --report unwind table) say the same of ftrace_caller.
+    CHECK((*mark)["fp-naive"]["functions"]["ftrace_caller"]["unsound"].get<uint64_t>() > 0);
+    CHECK((*mark)["kunwind"]["functions"]["ftrace_caller"]["unsound"].get<uint64_t>() == 0);
 
     // Recovery through the ret_stack, deep stacks, CFI across an exception boundary.
     const auto* graph = unwind_of(doc, "unwind/graph-recovery.toml");
