@@ -25,8 +25,10 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -193,43 +195,165 @@ bool check_section_sizes(const llvm::MCAssembler& as, llvm::MCContext& ctx) {
     return true;
 }
 
-// The most repetitions one `.rept` may ask for. LLVM expands a `.rept` body into a text buffer
-// before it parses any of it, so a count it takes from a typo (`.rept 64.` is a real literal,
-// whose IEEE bits 0x4050000000000000 LLVM uses as the count; found by the assembler fuzzer,
+// The most repetitions one `.rept` may ask for, and the most times nested `.rept`s may repeat
+// their innermost body in all. LLVM expands a `.rept` body into a text buffer before it parses
+// any of it, so a count it takes from a typo (`.rept 64.` is a real literal, whose IEEE bits
+// 0x4050000000000000 LLVM uses as the count; found by the assembler fuzzer,
 // tests/data/fuzz-regressions/asm/) fills memory for minutes before any other check can run.
 constexpr uint64_t kMaxReptCount = 1u << 20;
 
-// Before LLVM parses: every `.rept`/`.rep` whose count is a real literal or an integer literal
-// above kMaxReptCount is an error at the count. A count written as an expression or a symbol is
-// left to LLVM (a known limit: `.rept 1 << 40` still expands). Returns false after reporting.
+bool is_repeat_directive(const llvm::AsmToken& t) {
+    if (!t.is(llvm::AsmToken::Identifier)) {
+        return false;
+    }
+    const llvm::StringRef name = t.getString();
+    return name.equals_insensitive(".rept") || name.equals_insensitive(".rep") ||
+           name.equals_insensitive(".irp") || name.equals_insensitive(".irpc");
+}
+
+// Before LLVM parses, with LLVM's own lexer, the repetition directives (`.rept`, `.rep`, `.irp`,
+// `.irpc`, each ended by `.endr`) that would make LLVM's expansion grow without bound. Each is an
+// error at the place to fix:
+// - a `.rept`/`.rep` count that is a real literal or an integer literal above kMaxReptCount;
+// - nested `.rept`s whose literal counts multiply past kMaxReptCount;
+// - a repetition directive after a label on its line, inside another one's body. LLVM finds the
+//   end of a body by counting only directives that begin a statement (GNU as skips labels), so
+//   the hidden directive's `.endr` ends the outer body instead, every copy then holds a
+//   directive with no `.endr`, and each one takes all the copies after it as its own body: 32^k
+//   bytes at depth k (the assembler fuzzer's `tee: .rep 32` / `.e: .rep 32`, 2 GiB in a second).
+// A count written as an expression or a symbol is left to LLVM (a known limit: `.rept 1 << 40`
+// still expands), as are `.irp` argument lists. Returns false after reporting.
 bool check_rept_counts(const llvm_target::McTarget& mc, const llvm::SourceMgr& source_mgr,
                        DiagnosticCollector& diags) {
     const llvm::MemoryBuffer* main = source_mgr.getMemoryBuffer(source_mgr.getMainFileID());
     llvm::AsmLexer lexer(*mc.mai);
     lexer.setBuffer(main->getBuffer());
     bool ok = true;
+    auto error = [&](llvm::SMLoc at, std::string why) {
+        diags.add(source_mgr.GetMessage(at, llvm::SourceMgr::DK_Error, why));
+        ok = false;
+    };
+    // The bodies LLVM would be collecting at this point: each one's literal count (1 when the
+    // count is not a literal, or for `.irp`/`.irpc`), outermost first.
+    std::vector<uint64_t> open_counts;
+    bool statement_start = true; // The next token begins a statement.
+    bool after_label = false;    // ... or follows only labels on its statement.
     for (lexer.Lex(); lexer.isNot(llvm::AsmToken::Eof); lexer.Lex()) {
-        const llvm::AsmToken& t = lexer.getTok();
-        if (!t.is(llvm::AsmToken::Identifier) ||
-            (!t.getString().equals_insensitive(".rept") &&
-             !t.getString().equals_insensitive(".rep"))) {
+        const llvm::AsmToken t = lexer.getTok();
+        if (t.is(llvm::AsmToken::EndOfStatement)) {
+            statement_start = true;
+            after_label = false;
             continue;
         }
-        const llvm::AsmToken& count = lexer.Lex();
+        const bool first = statement_start;
+        const bool labelled = after_label;
+        statement_start = false;
+        after_label = false;
+        if ((first || labelled) &&
+            (t.is(llvm::AsmToken::Identifier) || t.is(llvm::AsmToken::Integer)) &&
+            lexer.peekTok().is(llvm::AsmToken::Colon)) {
+            lexer.Lex(); // The colon: what follows the label is in directive position.
+            after_label = true;
+            continue;
+        }
+        if (first && t.is(llvm::AsmToken::Identifier) &&
+            t.getString().equals_insensitive(".endr")) {
+            if (!open_counts.empty()) {
+                open_counts.pop_back();
+            }
+            continue;
+        }
+        if (!(first || labelled) || !is_repeat_directive(t)) {
+            continue;
+        }
+        const std::string directive = t.getString().str(); // As written, for the messages.
+        if (labelled && !open_counts.empty()) {
+            error(t.getLoc(),
+                  fmt::format("'{}' after a label inside a repeated body: LLVM does not count it "
+                              "when it looks for the body's '.endr' (GNU as does), so the bodies "
+                              "would nest wrongly and grow without bound; put the label on a line "
+                              "of its own",
+                              directive));
+            return false; // Nothing after this point nests as written.
+        }
+        uint64_t count = 1;
+        if (t.getString().equals_insensitive(".rept") || t.getString().equals_insensitive(".rep")) {
+            const llvm::AsmToken& n = lexer.Lex();
+            if (n.is(llvm::AsmToken::Real)) {
+                error(n.getLoc(),
+                      fmt::format("'{} {}': the count is a real number (LLVM would repeat the body "
+                                  "as many times as its bit pattern says); write an integer",
+                                  directive, n.getString().str()));
+            } else if (n.is(llvm::AsmToken::Integer) &&
+                       (n.getAPIntVal().getActiveBits() > 64 ||
+                        n.getAPIntVal().getZExtValue() > kMaxReptCount)) {
+                error(n.getLoc(),
+                      fmt::format("'{} {}': more than {} repetitions (klpemu's limit; LLVM expands "
+                                  "every one in memory before it parses them)",
+                                  directive, n.getString().str(), kMaxReptCount));
+            } else if (n.is(llvm::AsmToken::Integer)) {
+                count = std::max<uint64_t>(n.getAPIntVal().getZExtValue(), 1);
+                uint64_t total = count;
+                for (const uint64_t outer : open_counts) {
+                    total = outer > kMaxReptCount / total ? kMaxReptCount + 1 : total * outer;
+                }
+                if (total > kMaxReptCount && !open_counts.empty()) {
+                    error(n.getLoc(),
+                          fmt::format("'{} {}' inside {} repeated bodies: the innermost body "
+                                      "would be repeated more than {} times in all (klpemu's "
+                                      "limit; LLVM expands every copy in memory)",
+                                      directive, n.getString().str(), open_counts.size(),
+                                      kMaxReptCount));
+                }
+            }
+            if (n.is(llvm::AsmToken::EndOfStatement)) {
+                statement_start = true;
+            }
+        }
+        open_counts.push_back(count);
+    }
+    return ok;
+}
+
+// Before LLVM parses: an alignment directive whose literal operand asks for more than 16 MiB, or
+// for a negative power of two, is an error at the operand. LLVM
+// shifts by a negative `.p2align` as if it were unsigned (`.p2align -3` aligns to 2^61) and
+// writes the padding out before any check after layout can see it: the assembler fuzzer's
+// slowest inputs, seconds each. Operands written as expressions are left to the output bound.
+bool check_alignments(const llvm_target::McTarget& mc, const llvm::SourceMgr& source_mgr,
+                      DiagnosticCollector& diags) {
+    const llvm::MemoryBuffer* main = source_mgr.getMemoryBuffer(source_mgr.getMainFileID());
+    llvm::AsmLexer lexer(*mc.mai);
+    lexer.setBuffer(main->getBuffer());
+    // 16 MiB: far past any alignment the kernel asks for (pages, 2 KiB vector tables), and the
+    // ELF file's padding to it still fits in the output bound.
+    constexpr unsigned kMaxAlignLog2 = 24;
+    constexpr uint64_t kMaxAlignBytes = 1ull << kMaxAlignLog2;
+    bool ok = true;
+    for (lexer.Lex(); lexer.isNot(llvm::AsmToken::Eof); lexer.Lex()) {
+        const llvm::AsmToken t = lexer.getTok();
+        if (!t.is(llvm::AsmToken::Identifier)) {
+            continue;
+        }
+        const std::string name = t.getString().lower();
+        const bool log2 = name.starts_with(".p2align") ||
+                          (name == ".align" && !mc.mai->getAlignmentIsInBytes());
+        if (!log2 && !name.starts_with(".balign") && name != ".align") {
+            continue;
+        }
+        const llvm::AsmToken& value = lexer.Lex();
         std::string why;
-        if (count.is(llvm::AsmToken::Real)) {
-            why = fmt::format("'.rept {}': the count is a real number (LLVM would repeat the "
-                              "body as many times as its bit pattern says); write an integer",
-                              count.getString().str());
-        } else if (count.is(llvm::AsmToken::Integer) &&
-                   (count.getAPIntVal().getActiveBits() > 64 ||
-                    count.getAPIntVal().getZExtValue() > kMaxReptCount)) {
-            why = fmt::format("'.rept {}': more than {} repetitions (klpemu's limit; LLVM expands "
-                              "every one in memory before it parses them)",
-                              count.getString().str(), kMaxReptCount);
+        if (value.is(llvm::AsmToken::Minus)) {
+            why = fmt::format("'{} -': a negative alignment", t.getString().str());
+        } else if (value.is(llvm::AsmToken::Integer) &&
+                   (value.getAPIntVal().getActiveBits() > 64 ||
+                    value.getAPIntVal().getZExtValue() >
+                        (log2 ? uint64_t{kMaxAlignLog2} : kMaxAlignBytes))) {
+            why = fmt::format("'{} {}': an alignment past {} MiB, klpemu's limit",
+                              t.getString().str(), value.getString().str(), kMaxAlignBytes >> 20);
         }
         if (!why.empty()) {
-            diags.add(source_mgr.GetMessage(count.getLoc(), llvm::SourceMgr::DK_Error, why));
+            diags.add(source_mgr.GetMessage(value.getLoc(), llvm::SourceMgr::DK_Error, why));
             ok = false;
         }
     }
@@ -314,7 +438,8 @@ Result<ObjectBytes> assemble(std::string_view source, std::string_view file_name
     bool ok = false;
     try {
         [[maybe_unused]] const LeakTrackingOff untracked;
-        ok = check_rept_counts(mc, source_mgr, diags) && run_mc(mc, source_mgr, diags, out);
+        ok = check_rept_counts(mc, source_mgr, diags) && check_alignments(mc, source_mgr, diags) &&
+             run_mc(mc, source_mgr, diags, out);
     } catch (const llvm_target::LlvmFatalError& fatal) {
         diags.add_plain(file_name, fatal.reason);
     } catch (const ObjectTooLarge&) {

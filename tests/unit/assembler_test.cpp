@@ -191,12 +191,42 @@ TEST_CASE("assembler: a .rept count that is a real literal or too large is an er
           0);
     auto huge = assemble(".REP 0x7fffffffffffffff\nnop\n.endr\n", "huge.S");
     REQUIRE_FALSE(huge.ok());
-    CHECK(huge.error().message.find("huge.S:1:6: error: '.rept 0x7fffffffffffffff': more than "
+    CHECK(huge.error().message.find("huge.S:1:6: error: '.REP 0x7fffffffffffffff': more than "
                                     "1048576 repetitions") == 0);
     // The limit itself, and the counts kernel code writes, still assemble.
     CHECK(assemble(".rept 1048576\n.byte 0\n.endr\n", "limit.S").ok());
     auto small = assemble(".rept 3\nnop\n.endr\n", "small.S");
     REQUIRE_MESSAGE(small.ok(), small.error().message);
+}
+
+TEST_CASE("assembler: repetitions that would nest without bound are errors where they start") {
+    // The assembler fuzzer's out-of-memory (tests/data/fuzz-regressions/asm/
+    // rep-after-label-exponential.S, `tee: .rep 32` with `.e: .rep 32` in its body): LLVM finds
+    // a body's `.endr` counting only directives that begin a statement, so the inner `.rep`,
+    // behind a label, ends the outer body at its own `.endr`, and every copy's `.rep` then takes
+    // the copies after it as its body: 32^k bytes at depth k, 2 GiB within a second.
+    const std::string bomb = "tee:  .rep 32\n  nop\n   .e:  .rep 32\n  nop\n   .endr\n";
+    auto labelled = assemble(bomb, "bomb.S");
+    REQUIRE_FALSE(labelled.ok());
+    CHECK(labelled.error().message.find("bomb.S:3:9: error: '.rep' after a label inside a "
+                                        "repeated body") == 0);
+    // The same for .irp and .irpc, whose bodies LLVM collects the same way.
+    auto irp = assemble(".rept 2\nx: .irp r, 1, 2\nnop\n.endr\n.endr\n", "irp.S");
+    REQUIRE_FALSE(irp.ok());
+    CHECK(irp.error().message.find("irp.S:2:4: error: '.irp' after a label inside") == 0);
+    // Behind a label but inside no other body, LLVM finds its `.endr`: fine. Nested on lines of
+    // their own, too.
+    auto top = assemble("a: .rept 2\nnop\n.endr\n.rept 4\n.rept 4\nnop\n.endr\n.endr\n",
+                        "top.S");
+    REQUIRE_MESSAGE(top.ok(), top.error().message);
+
+    // Nested literal counts multiply: 1024 * 1024 * 2 copies of the innermost body.
+    auto nested = assemble(".rept 1024\n.rept 1024\n  .rept 2\nnop\n.endr\n.endr\n.endr\n",
+                           "nested.S");
+    REQUIRE_FALSE(nested.ok());
+    CHECK(nested.error().message.find("nested.S:3:9: error: '.rept 2' inside 2 repeated bodies: "
+                                      "the innermost body would be repeated more than 1048576 "
+                                      "times in all") == 0);
 }
 
 TEST_CASE("assembler: a section that would outgrow 64 MiB is an error at the directive") {
@@ -227,10 +257,24 @@ TEST_CASE("assembler: a section that would outgrow 64 MiB is an error at the dir
           "late.S: error: the object would grow past 65 MiB (sizes that only layout knows, such "
           "as a .space of a label difference); klpemu's limit per object");
 
-    // An alignment's padding is known only after layout: the output bound catches it.
-    auto align = assemble("nop\n.balign 0x80000000\n", "align.S");
+    // An alignment written as an expression is known only after layout: the output bound
+    // catches its padding.
+    auto align = assemble("nop\n.balign (1 << 31)\n", "align.S");
     REQUIRE_FALSE(align.ok());
     CHECK(align.error().message.find("align.S: error: the object would grow past 65 MiB") == 0);
+    // A literal one is an error at the operand, before LLVM writes padding: `.p2align -3` is
+    // 2^61 to LLVM (the assembler fuzzer's slowest inputs).
+    auto negative = assemble(".data\n.p2align -3\n.quad 1\n", "neg.S");
+    REQUIRE_FALSE(negative.ok());
+    CHECK(negative.error().message.find("neg.S:2:10: error: '.p2align -': a negative alignment") ==
+          0);
+    auto wide = assemble("nop\n.balign 0x80000000\n.align 27\n", "wide.S");
+    REQUIRE_FALSE(wide.ok());
+    CHECK(wide.error().message.find("wide.S:2:9: error: '.balign 0x80000000': an alignment past "
+                                    "16 MiB") == 0);
+    CHECK(wide.error().message.find("wide.S:3:8: error: '.align 27': an alignment past") !=
+          std::string::npos);
+    CHECK(assemble(".p2align 24\nnop\n", "edge.S").ok());
 
     // Just under the limit still assembles, and the assembler works after each refusal.
     auto big = assemble(".bss\n.space 0x3f00000\n.text\nret\n", "big.S");
