@@ -1,9 +1,9 @@
 // Chrome trace event JSON (see chrome_trace.h).
 #include "scenarios/chrome_trace.h"
 
-#include <nlohmann/json.hpp>
-
 #include "emu/check.h"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <ostream>
