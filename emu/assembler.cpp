@@ -211,13 +211,36 @@ bool is_repeat_directive(const llvm::AsmToken& t) {
            name.equals_insensitive(".irp") || name.equals_insensitive(".irpc");
 }
 
+// LLVM's ELF writer asks MCContext for its own tables by name (`.symtab`, `.strtab`,
+// `.shstrtab`, `.symtab_shndx`), and MCContext hands back a section the source already opened
+// under that name: the symbol table then lands in the source's PROGBITS section and the object
+// has none (the assembler fuzzer's `.section .symtab`; our ELF reader rightly refuses such an
+// object). A source section with one of those names is an error naming it. Returns false after
+// reporting.
+bool check_reserved_section_names(const llvm::MCAssembler& as, DiagnosticCollector& diags,
+                                  std::string_view file_name) {
+    for (const llvm::MCSection& section : as) {
+        const llvm::StringRef name = section.getName();
+        if (name == ".symtab" || name == ".strtab" || name == ".shstrtab" ||
+            name == ".symtab_shndx") {
+            diags.add_plain(file_name,
+                            fmt::format("section '{}' has the name of a table the ELF writer "
+                                        "makes itself, which would replace it; rename the section",
+                                        name.str()));
+            return false;
+        }
+    }
+    return true;
+}
+
 // Before LLVM parses, with LLVM's own lexer, the repetition directives (`.rept`, `.rep`, `.irp`,
 // `.irpc`, each ended by `.endr`) that would make LLVM's expansion grow without bound. Each is an
 // error at the place to fix:
 // - a `.rept`/`.rep` count that is a real literal or an integer literal above kMaxReptCount;
 // - nested `.rept`s whose literal counts multiply past kMaxReptCount;
-// - a repetition directive after a label on its line, inside another one's body. LLVM finds the
-//   end of a body by counting only directives that begin a statement (GNU as skips labels), so
+// - a repetition directive that does not begin its statement (it follows a label), inside
+//   another one's body. LLVM finds the end of a body by counting only directives that begin a
+//   statement (GNU as skips labels), so
 //   the hidden directive's `.endr` ends the outer body instead, every copy then holds a
 //   directive with no `.endr`, and each one takes all the copies after it as its own body: 32^k
 //   bytes at depth k (the assembler fuzzer's `tee: .rep 32` / `.e: .rep 32`, 2 GiB in a second).
@@ -237,25 +260,14 @@ bool check_rept_counts(const llvm_target::McTarget& mc, const llvm::SourceMgr& s
     // count is not a literal, or for `.irp`/`.irpc`), outermost first.
     std::vector<uint64_t> open_counts;
     bool statement_start = true; // The next token begins a statement.
-    bool after_label = false;    // ... or follows only labels on its statement.
     for (lexer.Lex(); lexer.isNot(llvm::AsmToken::Eof); lexer.Lex()) {
         const llvm::AsmToken t = lexer.getTok();
         if (t.is(llvm::AsmToken::EndOfStatement)) {
             statement_start = true;
-            after_label = false;
             continue;
         }
         const bool first = statement_start;
-        const bool labelled = after_label;
         statement_start = false;
-        after_label = false;
-        if ((first || labelled) &&
-            (t.is(llvm::AsmToken::Identifier) || t.is(llvm::AsmToken::Integer)) &&
-            lexer.peekTok().is(llvm::AsmToken::Colon)) {
-            lexer.Lex(); // The colon: what follows the label is in directive position.
-            after_label = true;
-            continue;
-        }
         if (first && t.is(llvm::AsmToken::Identifier) &&
             t.getString().equals_insensitive(".endr")) {
             if (!open_counts.empty()) {
@@ -263,16 +275,20 @@ bool check_rept_counts(const llvm_target::McTarget& mc, const llvm::SourceMgr& s
             }
             continue;
         }
-        if (!(first || labelled) || !is_repeat_directive(t)) {
+        if (!is_repeat_directive(t)) {
             continue;
         }
+        // Anywhere else on its line (after a label, in any of the label spellings LLVM takes:
+        // `x:`, `1:`, `@x:`, `"x":`) LLVM runs it but does not count it for nesting. Outside any
+        // body that is harmless, and it opens a body like any other (which over-counts the rare
+        // `.rept` written as an operand, erring on the side of refusing).
         const std::string directive = t.getString().str(); // As written, for the messages.
-        if (labelled && !open_counts.empty()) {
+        if (!first && !open_counts.empty()) {
             error(t.getLoc(),
-                  fmt::format("'{}' after a label inside a repeated body: LLVM does not count it "
-                              "when it looks for the body's '.endr' (GNU as does), so the bodies "
-                              "would nest wrongly and grow without bound; put the label on a line "
-                              "of its own",
+                  fmt::format("'{}' inside a repeated body but not at the start of its line: "
+                              "LLVM does not count it when it looks for the body's '.endr' (GNU "
+                              "as does), so the bodies would nest wrongly and grow without bound; "
+                              "put it on a line of its own",
                               directive));
             return false; // Nothing after this point nests as written.
         }
@@ -402,7 +418,9 @@ bool run_mc(llvm_target::McTarget& mc, llvm::SourceMgr& source_mgr, DiagnosticCo
         return false;
     }
     auto& object_streamer = static_cast<llvm::MCObjectStreamer&>(*streamer);
-    if (!check_section_sizes(object_streamer.getAssembler(), ctx)) {
+    if (!check_section_sizes(object_streamer.getAssembler(), ctx) ||
+        !check_reserved_section_names(object_streamer.getAssembler(), diags,
+                                      main->getBufferIdentifier())) {
         return false;
     }
     if (llvm::MCTargetStreamer* target_streamer = streamer->getTargetStreamer()) {
