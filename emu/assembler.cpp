@@ -5,6 +5,7 @@
 // the Error message.
 #include "emu/assembler.h"
 
+#include "emu/asm_source_checks.h"
 #include "emu/llvm_target.h"
 
 #include <llvm/ADT/SmallString.h>
@@ -16,7 +17,6 @@
 #include <llvm/MC/MCObjectFileInfo.h>
 #include <llvm/MC/MCObjectStreamer.h>
 #include <llvm/MC/MCObjectWriter.h>
-#include <llvm/MC/MCParser/AsmLexer.h>
 #include <llvm/MC/MCParser/MCAsmParser.h>
 #include <llvm/MC/MCParser/MCTargetAsmParser.h>
 #include <llvm/MC/MCStreamer.h>
@@ -134,8 +134,8 @@ class BoundedObjectStream final : public llvm::raw_pwrite_stream {
 // The most bytes `f` can add to its section, where a constant expression says so before
 // layout (a count written as a label difference is left to the output bound): fills,
 // `.org` targets and NOP runs are the fragments whose size comes from an
-// expression the source chose rather than from what it encodes. Alignment padding is left to
-// the output bound: its size depends on layout (LLVM caps an alignment at 2^32).
+// expression the source chose rather than from what it encodes. Alignment padding depends on
+// layout: check_alignment_bounds bounds the alignment instead.
 std::optional<uint64_t> sized_by_expression(const llvm::MCFragment& f) {
     int64_t value = 0;
     switch (f.getKind()) {
@@ -195,28 +195,12 @@ bool check_section_sizes(const llvm::MCAssembler& as, llvm::MCContext& ctx) {
     return true;
 }
 
-// The most repetitions one `.rept` may ask for, and the most times nested `.rept`s may repeat
-// their innermost body in all. LLVM expands a `.rept` body into a text buffer before it parses
-// any of it, so a count it takes from a typo (`.rept 64.` is a real literal, whose IEEE bits
-// 0x4050000000000000 LLVM uses as the count; found by the assembler fuzzer,
-// tests/data/fuzz-regressions/asm/) fills memory for minutes before any other check can run.
-constexpr uint64_t kMaxReptCount = 1u << 20;
-
-bool is_repeat_directive(const llvm::AsmToken& t) {
-    if (!t.is(llvm::AsmToken::Identifier)) {
-        return false;
-    }
-    const llvm::StringRef name = t.getString();
-    return name.equals_insensitive(".rept") || name.equals_insensitive(".rep") ||
-           name.equals_insensitive(".irp") || name.equals_insensitive(".irpc");
-}
-
 // LLVM's ELF writer asks MCContext for its own tables by name (`.symtab`, `.strtab`,
 // `.shstrtab`, `.symtab_shndx`), and MCContext hands back a section the source already opened
 // under that name: the symbol table then lands in the source's PROGBITS section and the object
 // has none (the assembler fuzzer's `.section .symtab`; our ELF reader rightly refuses such an
-// object). A source section with one of those names is an error naming it. Returns false after
-// reporting.
+// object). The source check reports `.section NAME` at its line; this is the catch-all for a
+// name it cannot see (one a macro builds). Returns false after reporting.
 bool check_reserved_section_names(const llvm::MCAssembler& as, DiagnosticCollector& diags,
                                   std::string_view file_name) {
     for (const llvm::MCSection& section : as) {
@@ -233,147 +217,29 @@ bool check_reserved_section_names(const llvm::MCAssembler& as, DiagnosticCollect
     return true;
 }
 
-// Before LLVM parses, with LLVM's own lexer, the repetition directives (`.rept`, `.rep`, `.irp`,
-// `.irpc`, each ended by `.endr`) that would make LLVM's expansion grow without bound. Each is an
-// error at the place to fix:
-// - a `.rept`/`.rep` count that is a real literal or an integer literal above kMaxReptCount;
-// - nested `.rept`s whose literal counts multiply past kMaxReptCount;
-// - a repetition directive that does not begin its statement (it follows a label), inside
-//   another one's body. LLVM finds the end of a body by counting only directives that begin a
-//   statement (GNU as skips labels), so
-//   the hidden directive's `.endr` ends the outer body instead, every copy then holds a
-//   directive with no `.endr`, and each one takes all the copies after it as its own body: 32^k
-//   bytes at depth k (the assembler fuzzer's `tee: .rep 32` / `.e: .rep 32`, 2 GiB in a second).
-// A count written as an expression or a symbol is left to LLVM (a known limit: `.rept 1 << 40`
-// still expands), as are `.irp` argument lists. Returns false after reporting.
-bool check_rept_counts(const llvm_target::McTarget& mc, const llvm::SourceMgr& source_mgr,
-                       DiagnosticCollector& diags) {
-    const llvm::MemoryBuffer* main = source_mgr.getMemoryBuffer(source_mgr.getMainFileID());
-    llvm::AsmLexer lexer(*mc.mai);
-    lexer.setBuffer(main->getBuffer());
-    bool ok = true;
-    auto error = [&](llvm::SMLoc at, std::string why) {
-        diags.add(source_mgr.GetMessage(at, llvm::SourceMgr::DK_Error, why));
-        ok = false;
-    };
-    // The bodies LLVM would be collecting at this point: each one's literal count (1 when the
-    // count is not a literal, or for `.irp`/`.irpc`), outermost first.
-    std::vector<uint64_t> open_counts;
-    bool statement_start = true; // The next token begins a statement.
-    for (lexer.Lex(); lexer.isNot(llvm::AsmToken::Eof); lexer.Lex()) {
-        const llvm::AsmToken t = lexer.getTok();
-        if (t.is(llvm::AsmToken::EndOfStatement)) {
-            statement_start = true;
-            continue;
-        }
-        const bool first = statement_start;
-        statement_start = false;
-        if (first && t.is(llvm::AsmToken::Identifier) &&
-            t.getString().equals_insensitive(".endr")) {
-            if (!open_counts.empty()) {
-                open_counts.pop_back();
-            }
-            continue;
-        }
-        if (!is_repeat_directive(t)) {
-            continue;
-        }
-        // Anywhere else on its line (after a label, in any of the label spellings LLVM takes:
-        // `x:`, `1:`, `@x:`, `"x":`) LLVM runs it but does not count it for nesting. Outside any
-        // body that is harmless, and it opens a body like any other (which over-counts the rare
-        // `.rept` written as an operand, erring on the side of refusing).
-        const std::string directive = t.getString().str(); // As written, for the messages.
-        if (!first && !open_counts.empty()) {
-            error(t.getLoc(),
-                  fmt::format("'{}' inside a repeated body but not at the start of its line: "
-                              "LLVM does not count it when it looks for the body's '.endr' (GNU "
-                              "as does), so the bodies would nest wrongly and grow without bound; "
-                              "put it on a line of its own",
-                              directive));
-            return false; // Nothing after this point nests as written.
-        }
-        uint64_t count = 1;
-        if (t.getString().equals_insensitive(".rept") || t.getString().equals_insensitive(".rep")) {
-            const llvm::AsmToken& n = lexer.Lex();
-            if (n.is(llvm::AsmToken::Real)) {
-                error(n.getLoc(),
-                      fmt::format("'{} {}': the count is a real number (LLVM would repeat the body "
-                                  "as many times as its bit pattern says); write an integer",
-                                  directive, n.getString().str()));
-            } else if (n.is(llvm::AsmToken::Integer) &&
-                       (n.getAPIntVal().getActiveBits() > 64 ||
-                        n.getAPIntVal().getZExtValue() > kMaxReptCount)) {
-                error(n.getLoc(),
-                      fmt::format("'{} {}': more than {} repetitions (klpemu's limit; LLVM expands "
-                                  "every one in memory before it parses them)",
-                                  directive, n.getString().str(), kMaxReptCount));
-            } else if (n.is(llvm::AsmToken::Integer)) {
-                count = std::max<uint64_t>(n.getAPIntVal().getZExtValue(), 1);
-                uint64_t total = count;
-                for (const uint64_t outer : open_counts) {
-                    total = outer > kMaxReptCount / total ? kMaxReptCount + 1 : total * outer;
-                }
-                if (total > kMaxReptCount && !open_counts.empty()) {
-                    error(n.getLoc(),
-                          fmt::format("'{} {}' inside {} repeated bodies: the innermost body "
-                                      "would be repeated more than {} times in all (klpemu's "
-                                      "limit; LLVM expands every copy in memory)",
-                                      directive, n.getString().str(), open_counts.size(),
-                                      kMaxReptCount));
-                }
-            }
-            if (n.is(llvm::AsmToken::EndOfStatement)) {
-                statement_start = true;
+// An alignment written as an expression, known only once parsed (`.align 1-2` is 2^63 to LLVM,
+// whose padding the object bound would catch only after seconds of writing it): past
+// kMaxAlignmentBytes it is an error naming the section. Returns false after reporting.
+bool check_alignment_bounds(const llvm::MCAssembler& as, DiagnosticCollector& diags,
+                            std::string_view file_name) {
+    for (const llvm::MCSection& section : as) {
+        uint64_t widest = section.getAlign().value();
+        for (const llvm::MCFragment& f : section) {
+            if (f.getKind() == llvm::MCFragment::FT_Align) {
+                widest = std::max<uint64_t>(
+                    widest, llvm::cast<llvm::MCAlignFragment>(f).getAlignment().value());
             }
         }
-        open_counts.push_back(count);
-    }
-    return ok;
-}
-
-// Before LLVM parses: an alignment directive whose literal operand asks for more than 16 MiB, or
-// for a negative power of two, is an error at the operand. LLVM
-// shifts by a negative `.p2align` as if it were unsigned (`.p2align -3` aligns to 2^61) and
-// writes the padding out before any check after layout can see it: the assembler fuzzer's
-// slowest inputs, seconds each. Operands written as expressions are left to the output bound.
-bool check_alignments(const llvm_target::McTarget& mc, const llvm::SourceMgr& source_mgr,
-                      DiagnosticCollector& diags) {
-    const llvm::MemoryBuffer* main = source_mgr.getMemoryBuffer(source_mgr.getMainFileID());
-    llvm::AsmLexer lexer(*mc.mai);
-    lexer.setBuffer(main->getBuffer());
-    // 16 MiB: far past any alignment the kernel asks for (pages, 2 KiB vector tables), and the
-    // ELF file's padding to it still fits in the output bound.
-    constexpr unsigned kMaxAlignLog2 = 24;
-    constexpr uint64_t kMaxAlignBytes = 1ull << kMaxAlignLog2;
-    bool ok = true;
-    for (lexer.Lex(); lexer.isNot(llvm::AsmToken::Eof); lexer.Lex()) {
-        const llvm::AsmToken t = lexer.getTok();
-        if (!t.is(llvm::AsmToken::Identifier)) {
-            continue;
-        }
-        const std::string name = t.getString().lower();
-        const bool log2 = name.starts_with(".p2align") ||
-                          (name == ".align" && !mc.mai->getAlignmentIsInBytes());
-        if (!log2 && !name.starts_with(".balign") && name != ".align") {
-            continue;
-        }
-        const llvm::AsmToken& value = lexer.Lex();
-        std::string why;
-        if (value.is(llvm::AsmToken::Minus)) {
-            why = fmt::format("'{} -': a negative alignment", t.getString().str());
-        } else if (value.is(llvm::AsmToken::Integer) &&
-                   (value.getAPIntVal().getActiveBits() > 64 ||
-                    value.getAPIntVal().getZExtValue() >
-                        (log2 ? uint64_t{kMaxAlignLog2} : kMaxAlignBytes))) {
-            why = fmt::format("'{} {}': an alignment past {} MiB, klpemu's limit",
-                              t.getString().str(), value.getString().str(), kMaxAlignBytes >> 20);
-        }
-        if (!why.empty()) {
-            diags.add(source_mgr.GetMessage(value.getLoc(), llvm::SourceMgr::DK_Error, why));
-            ok = false;
+        if (widest > kMaxAlignmentBytes) {
+            diags.add_plain(file_name,
+                            fmt::format("section '{}' is aligned to {:#x} bytes, past klpemu's "
+                                        "limit of {} MiB (an alignment written as an expression)",
+                                        section.getName().str(), widest,
+                                        kMaxAlignmentBytes >> 20));
+            return false;
         }
     }
-    return ok;
+    return true;
 }
 
 // Runs the MC pipeline; returns false if any error was reported (all of them are in `diags`).
@@ -419,6 +285,8 @@ bool run_mc(llvm_target::McTarget& mc, llvm::SourceMgr& source_mgr, DiagnosticCo
     }
     auto& object_streamer = static_cast<llvm::MCObjectStreamer&>(*streamer);
     if (!check_section_sizes(object_streamer.getAssembler(), ctx) ||
+        !check_alignment_bounds(object_streamer.getAssembler(), diags,
+                                main->getBufferIdentifier()) ||
         !check_reserved_section_names(object_streamer.getAssembler(), diags,
                                       main->getBufferIdentifier())) {
         return false;
@@ -456,8 +324,10 @@ Result<ObjectBytes> assemble(std::string_view source, std::string_view file_name
     bool ok = false;
     try {
         [[maybe_unused]] const LeakTrackingOff untracked;
-        ok = check_rept_counts(mc, source_mgr, diags) && check_alignments(mc, source_mgr, diags) &&
-             run_mc(mc, source_mgr, diags, out);
+        for (const llvm::SMDiagnostic& d : check_assembly_source(*mc.mai, source_mgr)) {
+            diags.add(d);
+        }
+        ok = diags.errors() == 0 && run_mc(mc, source_mgr, diags, out);
     } catch (const llvm_target::LlvmFatalError& fatal) {
         diags.add_plain(file_name, fatal.reason);
     } catch (const ObjectTooLarge&) {

@@ -1,0 +1,7 @@
+.irp d, rept
+.rept 4
+x: .\d 32
+nop
+.endr
+.endr
+.endr
