@@ -228,6 +228,16 @@ std::vector<std::string_view> era_kconfig(const KernelEraInfo& era, std::string_
     return out;
 }
 
+std::string era_entry_prelude(const KernelEraInfo& era, std::string_view file_name) {
+    return fmt::format("// klpemu: kernel {}'s exception entry (emu/kernel_era.h)\n"
+                       "        .equ PT_REGS_SIZE, {}\n"
+                       "        .equ S_STACKFRAME, {}\n"
+                       "        .equ EXCEPTION_FRAME_META, {}\n"
+                       "# 1 \"{}\"\n",
+                       era.name, era.pt_regs_size, era.pt_regs_stackframe,
+                       era.exception_frame == ExceptionFrame::MetaPtRegs ? 1 : 0, file_name);
+}
+
 std::string era_trampoline_mismatch(const KernelEraInfo& era, std::string_view trampoline) {
     if (era.allows_trampoline(trampoline)) {
         return {};

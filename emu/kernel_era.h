@@ -126,6 +126,12 @@ std::string join_era_names();
 // only with CALL_OPS) DYNAMIC_FTRACE_WITH_DIRECT_CALLS.
 std::vector<std::string_view> era_kconfig(const KernelEraInfo& era, std::string_view trampoline);
 
+// The assembler lines that make emu/guest/entry.S this era's exception entry: `.equ`s for
+// PT_REGS_SIZE, S_STACKFRAME and EXCEPTION_FRAME_META (1: the 6.13+ {0, 0, PT_REGS} metadata
+// record; 0: the {x29, ELR} record that chains through the exception), then a cpp line marker so
+// that diagnostics and the line table still name `file_name`'s own lines.
+std::string era_entry_prelude(const KernelEraInfo& era, std::string_view file_name);
+
 // Why `trampoline` / `unwinder` never ran on this era's kernel, or empty if it did. Scenarios
 // print these as warnings when explicit keys override the era.
 std::string era_trampoline_mismatch(const KernelEraInfo& era, std::string_view trampoline);

@@ -143,8 +143,11 @@ Result<void> Machine::protect_sections(const LoadedObject& object) {
 
 Result<void> Machine::boot() {
     for (std::string_view file : kGuestFiles) {
-        std::string_view source = embedded_guest_source(file);
+        std::string source(embedded_guest_source(file));
         KLP_CHECK(!source.empty(), "guest source {} is not embedded", file);
+        if (file == "entry.S") {
+            source = era_entry_prelude(era_info(m_config.era), file) + source;
+        }
         auto loaded = load_assembly(source, file, ObjectKind::Kernel);
         if (!loaded) {
             return make_error("machine: booting guest object {}: {}", file, loaded.error().message);

@@ -25,6 +25,7 @@
 #include "emu/host_call.h"
 #include "emu/image.h"
 #include "emu/insn_word.h"
+#include "emu/kernel_era.h"
 #include "emu/memory_permissions.h"
 #include "emu/observer.h"
 #include "emu/result.h"
@@ -105,6 +106,9 @@ struct MachineConfig {
     // Which word a CPU that has not synchronised since a live text write executes
     // (emu/stale_fetch.h): Unicorn's `new`, or the `old` one the architecture also allows.
     StaleFetch stale_fetch = StaleFetch::New;
+    // Whose exception entry the guest runs (emu/kernel_era.h, emu/guest/entry.S): the pt_regs
+    // size and the frame record kernel_entry leaves for the unwinders.
+    KernelEra era = kDefaultEra;
 };
 
 struct TaskSpec {

@@ -560,6 +560,7 @@ BackendFactory machine_backend_factory(UnwindRequest request,
         config.scheduling.quantum = scenario.machine.quantum;
         config.instruction_budget = scenario.machine.budget;
         config.stale_fetch = *emu::parse_stale_fetch(scenario.machine.stale_fetch);
+        config.era = *emu::parse_kernel_era(scenario.machine.kernel); // The parser checked it.
         const std::vector<FeatureKind> kinds = machine_features();
         for (const FeatureKind& kind : kinds) {
             if (kind.wanted(scenario, request)) {

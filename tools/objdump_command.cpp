@@ -183,7 +183,9 @@ int run_objdump_ftrace_source(const ObjdumpOptions& o, const emu::KernelEraInfo&
         fmt::print(stderr, "klpemu objdump: error: --ftrace: {}\n", variant.error().message);
         return 2;
     }
-    auto machine = emu::Machine::create(emu::MachineConfig{});
+    emu::MachineConfig config;
+    config.era = era.era;
+    auto machine = emu::Machine::create(config);
     if (!machine) {
         fmt::print(stderr, "klpemu objdump: error: {}\n", machine.error().message);
         return 2;

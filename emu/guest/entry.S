@@ -1,25 +1,31 @@
-// Exception entry and return for IRQs, as arch/arm64/kernel/entry.S does it (v6.13+).
-// Unicorn never enters guest vectors, so the machine does the hardware part at an instruction
-// boundary (ELR_EL1 = pc, SPSR_EL1 = pstate, IRQs masked, PC = el1_irq) and this code does the
-// rest: kernel_entry builds pt_regs below the interrupted SP with a PT_REGS metadata frame
+// Exception entry and return for IRQs, as arch/arm64/kernel/entry.S does it in the run's kernel
+// era. Unicorn never enters guest vectors, so the machine does the hardware part at an
+// instruction boundary (ELR_EL1 = pc, SPSR_EL1 = pstate, IRQs masked, PC = el1_irq) and this
+// code does the rest: kernel_entry builds pt_regs below the interrupted SP with the era's frame
 // record, el1_interrupt calls the IRQ host call and preempts through schedule() when asked, and
 // kernel_exit restores every register and returns with a real ERET.
 //
-//   sp+336  +----------------------+  <- interrupted sp
-//   sp+312  | stackframe.type = 2  |  FRAME_META_TYPE_PT_REGS
-//   sp+296  | stackframe {0, 0}    |  <- x29 while the handler runs
-//   sp+264  | pstate (SPSR_EL1)    |
-//   sp+256  | pc (ELR_EL1)         |
-//   sp+248  | sp (original)        |
-//   sp+240  | lr (x30)             |
-//   sp+0    | x0 .. x29            |
-//   sp      +----------------------+  struct pt_regs
+// The machine puts the era's constants before this file (emu/kernel_era.h, era_entry_prelude):
+// PT_REGS_SIZE, S_STACKFRAME, and EXCEPTION_FRAME_META, which picks the record:
+// - 6.13+ (c2c6b27b5aa1): a {0, 0, PT_REGS} metadata record, an explicit exception boundary;
+// - up to 6.12, from EL1: {x29, ELR}, which chains the handler's frames straight into the
+//   interrupted function's, so a frame-pointer walk goes on through the exception as if the
+//   interrupted pc were a return address (the stack the seeds' unwinders walked).
+//
+//   6.17 (336 bytes)                             4.19..5.5 (320); 5.10..6.12 (336)
+//   sp+336  +-------------------------+           sp+S  +-------------------------+
+//   sp+312  | stackframe.type = 2     |                 | (5.10+: lockdep, rcu)   |
+//   sp+296  | stackframe {0, 0}       | <- x29    sp+304 | stackframe {x29, ELR}   | <- x29
+//   sp+264  | pstate (SPSR_EL1)       |           sp+264 | pstate                  |
+//   sp+256  | pc (ELR_EL1)            |           sp+256 | pc                      |
+//   sp+248  | sp (original)           |           sp+248 | sp                      |
+//   sp+240  | lr (x30)                |           sp+240 | lr                      |
+//   sp+0    | x0 .. x29               |           sp+0   | x0 .. x29               |
+//   sp      +-------------------------+  struct pt_regs
 
-        .equ PT_REGS_SIZE, 336
         .equ S_LR, 240
         .equ S_PC, 256
-        .equ S_STACKFRAME, 296
-        .equ S_STACKFRAME_TYPE, 312
+        .equ S_STACKFRAME_TYPE, S_STACKFRAME + 16
         .equ FRAME_META_TYPE_PT_REGS, 2
         .equ HC_IRQ, 0x004
 
@@ -49,9 +55,13 @@ el1_irq:
         mrs     x23, spsr_el1
         stp     x30, x21, [sp, #S_LR]
         stp     x22, x23, [sp, #S_PC]
+        .if EXCEPTION_FRAME_META
         stp     xzr, xzr, [sp, #S_STACKFRAME]
         mov     x0, #FRAME_META_TYPE_PT_REGS
         str     x0, [sp, #S_STACKFRAME_TYPE]
+        .else
+        stp     x29, x22, [sp, #S_STACKFRAME]
+        .endif
         add     x29, sp, #S_STACKFRAME
         mov     x0, sp
         bl      el1_interrupt

@@ -149,6 +149,40 @@ TEST_CASE("machine: the pt_regs an IRQ builds carries a PT_REGS metadata record"
     CHECK(m->task(id).exit_value == 45);
 }
 
+TEST_CASE("machine: before 6.13 the IRQ frame record chains {x29, ELR} in the era's pt_regs") {
+    // v4.19..v6.12 kernel_entry from EL1: `stp x29, x22, [sp, #S_STACKFRAME]` with x22 = ELR, so
+    // a frame-pointer walk goes on into the interrupted function. pt_regs is 320 bytes in 4.19
+    // and 5.5 (stackframe at 304), 336 from 5.10 (lockdep_hardirqs, exit_rcu after it).
+    for (const KernelEra era : {KernelEra::V4_19_v4, KernelEra::V5_10, KernelEra::V6_5}) {
+        const KernelEraInfo& info = era_info(era);
+        CAPTURE(info.name);
+        MachineConfig cfg;
+        cfg.era = era;
+        auto m = make_machine(cfg);
+        load_asm(*m, kVictim);
+        int id = *m->create_task({"t", TaskKind::Kthread, sym(*m, "wrapper"), {}, 0, 1});
+        const GuestAddr interrupted = sym(*m, "irq_victim") + 24;
+        m->add_breakpoint(interrupted);
+        auto r = m->run();
+        REQUIRE(r->reason == StopReason::Breakpoint);
+        const uint64_t victim_fp = m->cpu_state(0).x[29];
+        m->remove_breakpoint(interrupted);
+        m->request_irq(0);
+        m->add_breakpoint(sym(*m, "el1_interrupt"));
+        r = m->run();
+        REQUIRE(r->reason == StopReason::Breakpoint);
+        CpuState s = m->cpu_state(0);
+        GuestAddr regs(s.x[29] - info.pt_regs_stackframe);
+        CHECK(m->memory().load<uint64_t>(GuestAddr(s.x[29])) == victim_fp);
+        CHECK(m->memory().load<uint64_t>(GuestAddr(s.x[29] + 8)) == interrupted.value);
+        CHECK(m->memory().load<uint64_t>(regs + int64_t(kSPc)) == interrupted.value);
+        CHECK(m->memory().load<uint64_t>(regs + int64_t(kSSp)) == regs.value + info.pt_regs_size);
+        m->remove_breakpoint(sym(*m, "el1_interrupt"));
+        r = m->run();
+        CHECK(m->task(id).exit_value == 45);
+    }
+}
+
 TEST_CASE("machine: timer IRQs preempt compute-bound tasks on one CPU") {
     MachineConfig cfg;
     cfg.irq_timer_period = 300; // Well above the ~80-instruction IRQ path.
