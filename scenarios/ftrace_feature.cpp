@@ -141,10 +141,14 @@ void FtraceFeature::log_stack_trace(patcher::FtraceCall& call) {
         unwinder::KnownStack{unwinder::StackKind::Task, task.stack}};
     unwinder::StackView view = unwinder::StackView::blocked(regs, memory, stacks, task.pt_regs,
                                                             unwinder::StopKind::Current);
+    std::vector<GuestAddr> bottoms; // seed-v4's kthread bottom, when no checker has it.
     if (auto* unwind = m_host.feature<UnwindFeature>()) {
         view.graph = unwind->check().graph_stack(task.id);
         view.cfi = &unwind->check().cfi();
         view.bottom_return_addresses = unwind->check().bottom_return_addresses();
+    } else {
+        bottoms = unwinder::bottom_return_addresses(machine.symbols(), memory);
+        view.bottom_return_addresses = bottoms;
     }
     if (auto rth = machine.symbols().lookup("return_to_handler")) {
         view.return_to_handler = rth->addr;

@@ -79,29 +79,6 @@ std::string symbolize_text(const emu::Machine& machine, const std::string& text)
     return out;
 }
 
-// Return addresses of every call the bottom functions make (seed-v4's kthread-bottom test), as
-// the reliability checker derives them.
-std::vector<GuestAddr> bottom_returns(const emu::Machine& machine) {
-    std::vector<GuestAddr> out;
-    for (const char* name : {"ret_from_fork", "el0_svc_loop", "cpu_idle"}) {
-        const auto f = machine.symbols().lookup(name);
-        if (!f) {
-            continue;
-        }
-        for (uint64_t off = 0; off + 4 <= f->size; off += 4) {
-            const GuestAddr pc = f->addr + int64_t(off);
-            if (const uint8_t* p = machine.memory().host_ptr(pc, 4)) {
-                uint32_t w = 0;
-                std::memcpy(&w, p, 4);
-                if (unwinder::classify(pc, InsnWord(w)).kind == unwinder::BranchKind::Call) {
-                    out.push_back(pc + 4);
-                }
-            }
-        }
-    }
-    return out;
-}
-
 } // namespace
 
 std::string Debugger::view_backtrace(std::string_view args) const {
@@ -132,7 +109,8 @@ std::string Debugger::view_backtrace(std::string_view args) const {
     unwinder::StackView view =
         live ? unwinder::StackView::interrupted(start, memory, stacks, t.pt_regs)
              : unwinder::StackView::blocked(start, memory, stacks, t.pt_regs);
-    const std::vector<GuestAddr> bottoms = bottom_returns(machine);
+    const std::vector<GuestAddr> bottoms =
+        unwinder::bottom_return_addresses(machine.symbols(), memory);
     view.bottom_return_addresses = bottoms;
     if (auto rth = machine.symbols().lookup("return_to_handler")) {
         view.return_to_handler = rth->addr;

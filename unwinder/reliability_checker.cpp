@@ -45,27 +45,6 @@ const char* view_name(StopKind k) {
     return k == StopKind::Interrupted ? "interrupted" : "blocked";
 }
 
-// Return addresses of every BL/BLR inside function `name` (Torsten's kthread-bottom symbol,
-// generalised to every call the bottom functions make).
-void collect_call_returns(const SymbolTable& symbols, const MemoryReader& memory,
-                          std::string_view name, std::vector<GuestAddr>& out) {
-    const std::optional<Symbol> f = symbols.lookup(name);
-    if (!f) {
-        return;
-    }
-    for (uint64_t off = 0; off + 4 <= f->size; off += 4) {
-        const GuestAddr pc = f->addr + int64_t(off);
-        std::optional<uint64_t> v = memory.read_u64(pc);
-        if (!v) {
-            continue;
-        }
-        const BranchClass c = classify(pc, InsnWord(uint32_t(*v)));
-        if (c.kind == BranchKind::Call) {
-            out.push_back(pc + 4);
-        }
-    }
-}
-
 } // namespace
 
 // Facts about the instruction at one address, kept while the word there is unchanged.

@@ -29,6 +29,7 @@
 #include "unwinder/chain_memo.h"
 #include "unwinder/check_statistics.h"
 #include "unwinder/ground_truth.h"
+#include "unwinder/stack_bottoms.h"
 #include "unwinder/stack_store_tracker.h"
 #include "unwinder/stack_view.h"
 #include "unwinder/unwind_policy.h"
@@ -52,7 +53,7 @@ struct CheckerConfig {
     std::vector<std::string> sleep_functions{"schedule"};
     // Functions at the bottom of every task stack: seed-v4's "kthread bottom" return addresses
     // are the return addresses of their calls.
-    std::vector<std::string> bottom_functions{"ret_from_fork", "el0_svc_loop", "cpu_idle"};
+    std::vector<std::string> bottom_functions{kBottomFunctions.begin(), kBottomFunctions.end()};
     std::string return_to_handler = "return_to_handler"; // Symbol; absent: no graph tracer.
     bool check_interrupted = true;
     bool check_blocked = true;

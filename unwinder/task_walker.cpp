@@ -1,6 +1,8 @@
 // See task_walker.h.
 #include "unwinder/task_walker.h"
 
+#include "unwinder/stack_bottoms.h"
+
 #include <fmt/format.h>
 
 namespace klpemu::unwinder {
@@ -31,6 +33,11 @@ UnwindResult TaskWalker::unwind_task(int id) const {
     StackView view = StackView::blocked(regs, m_memory, stacks, t.pt_regs);
     view.cfi = m_cfi;
     view.return_to_handler = m_return_to_handler;
+    // seed-v4's kthread bottom (the boot objects that hold it never change after boot).
+    if (m_bottoms.empty()) {
+        m_bottoms = bottom_return_addresses(m_machine.symbols(), m_memory);
+    }
+    view.bottom_return_addresses = m_bottoms;
     auto g = m_graph.find(id);
     view.graph = g == m_graph.end() ? nullptr : g->second;
     return m_policy->unwind(view);

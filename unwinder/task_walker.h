@@ -16,6 +16,7 @@
 #include <memory>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace klpemu::unwinder {
 
@@ -38,6 +39,7 @@ class TaskWalker final : public emu::StackWalker {
     const CfiTable* m_cfi;
     std::optional<GuestAddr> m_return_to_handler;
     std::unordered_map<int, const GraphReturnStack*> m_graph;
+    mutable std::vector<GuestAddr> m_bottoms; // Filled at the first walk (after boot).
 };
 
 } // namespace klpemu::unwinder

@@ -11,8 +11,11 @@
 //                                                             emu::StackWalker for livepatch
 //   CfiTable (emu/cfi_table.h)                                the cfi policy's input, from
 //                                                             LoadedObject::cfi
+//   bottom_return_addresses(symbols, memory)                  stack_bottoms.h: seed-v4's
+//                                                             kthread bottom, for any walker
 #pragma once
 
 #include "unwinder/machine_checker.h"
+#include "unwinder/stack_bottoms.h"
 #include "unwinder/task_walker.h"
 #include "unwinder/unwind_policy.h"
