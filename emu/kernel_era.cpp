@@ -228,11 +228,15 @@ std::vector<std::string_view> era_kconfig(const KernelEraInfo& era, std::string_
     return out;
 }
 
-std::string era_entry_prelude(const KernelEraInfo& era, std::string_view file_name) {
-    return fmt::format("// klpemu: kernel {}'s exception entry (emu/kernel_era.h)\n"
+std::string era_guest_prelude(const KernelEraInfo& era, std::string_view file_name) {
+    // The two go together: c2c6b27b5aa1 (6.13) brought the metadata records for both.
+    KLP_CHECK((era.exception_frame == ExceptionFrame::MetaPtRegs) ==
+                  (era.task_bottom == TaskBottom::FinalMeta),
+              "era {} mixes metadata and plain frame records", era.name);
+    return fmt::format("// klpemu: kernel {}'s pt_regs and frame records (emu/kernel_era.h)\n"
                        "        .equ PT_REGS_SIZE, {}\n"
                        "        .equ S_STACKFRAME, {}\n"
-                       "        .equ EXCEPTION_FRAME_META, {}\n"
+                       "        .equ FRAME_RECORD_META, {}\n"
                        "# 1 \"{}\"\n",
                        era.name, era.pt_regs_size, era.pt_regs_stackframe,
                        era.exception_frame == ExceptionFrame::MetaPtRegs ? 1 : 0, file_name);

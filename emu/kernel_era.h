@@ -126,11 +126,12 @@ std::string join_era_names();
 // only with CALL_OPS) DYNAMIC_FTRACE_WITH_DIRECT_CALLS.
 std::vector<std::string_view> era_kconfig(const KernelEraInfo& era, std::string_view trampoline);
 
-// The assembler lines that make emu/guest/entry.S this era's exception entry: `.equ`s for
-// PT_REGS_SIZE, S_STACKFRAME and EXCEPTION_FRAME_META (1: the 6.13+ {0, 0, PT_REGS} metadata
-// record; 0: the {x29, ELR} record that chains through the exception), then a cpp line marker so
-// that diagnostics and the line table still name `file_name`'s own lines.
-std::string era_entry_prelude(const KernelEraInfo& era, std::string_view file_name);
+// The assembler lines that make the machine's guest code (emu/guest/entry.S, sched.S) this era's:
+// `.equ`s for PT_REGS_SIZE, S_STACKFRAME and FRAME_RECORD_META (1: the kernel has 6.13's
+// metadata frame records, {0, 0, PT_REGS} at an exception and {0, 0, FINAL} at a task's bottom;
+// 0: an EL1 exception chains {x29, ELR} and an EL0 entry leaves {0, 0}), then a cpp line marker
+// so that diagnostics and the line table still name `file_name`'s own lines.
+std::string era_guest_prelude(const KernelEraInfo& era, std::string_view file_name);
 
 // Why `trampoline` / `unwinder` never ran on this era's kernel, or empty if it did. Scenarios
 // print these as warnings when explicit keys override the era.

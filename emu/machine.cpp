@@ -145,9 +145,7 @@ Result<void> Machine::boot() {
     for (std::string_view file : kGuestFiles) {
         std::string source(embedded_guest_source(file));
         KLP_CHECK(!source.empty(), "guest source {} is not embedded", file);
-        if (file == "entry.S") {
-            source = era_entry_prelude(era_info(m_config.era), file) + source;
-        }
+        source = era_guest_prelude(era_info(m_config.era), file) + source;
         auto loaded = load_assembly(source, file, ObjectKind::Kernel);
         if (!loaded) {
             return make_error("machine: booting guest object {}: {}", file, loaded.error().message);
@@ -339,16 +337,25 @@ Result<int> Machine::create_task(const TaskSpec& spec) {
     t->kind = spec.kind;
     t->cpu = spec.cpu;
     t->stack = GuestRange{base, base + int64_t(kThreadSize)};
-    t->pt_regs = t->stack.end - int64_t(kPtRegsSize);
+    const KernelEraInfo& era = era_info(m_config.era);
+    t->pt_regs = t->stack.end - int64_t(era.pt_regs_size);
     t->entry = spec.entry;
     t->args = spec.args;
     t->repeat = spec.repeat == 0 ? 1 : spec.repeat;
-    // The terminal frame: {fp=0, lr=0, type=FINAL} at task_pt_regs(t)->stackframe.
-    m_memory.store<uint64_t>(t->final_record(), 0);
-    m_memory.store<uint64_t>(t->final_record() + 8, 0);
-    m_memory.store<uint64_t>(t->pt_regs + int64_t(kSStackframeType), kFrameMetaFinal);
+    // The task bottom, where its first x29 points (copy_thread): the FINAL metadata record
+    // {0, 0, FINAL} at task_pt_regs(t)->stackframe (6.13+), a plain {0, 0} record there
+    // (5.14..6.12), or nothing: x29 = 0 (4.19..5.13; the stack is zeroed).
+    const GuestAddr bottom_record = t->pt_regs + int64_t(era.pt_regs_stackframe);
     t->saved.sp = t->pt_regs.value;
-    t->saved.fp = t->final_record().value;
+    t->saved.fp = 0;
+    if (era.task_bottom != TaskBottom::ZeroFp) {
+        m_memory.store<uint64_t>(bottom_record, 0);
+        m_memory.store<uint64_t>(bottom_record + 8, 0);
+        t->saved.fp = bottom_record.value;
+    }
+    if (era.task_bottom == TaskBottom::FinalMeta) {
+        m_memory.store<uint64_t>(bottom_record + 16, kFrameMetaFinal);
+    }
     t->saved.x19_x28[0] = spec.entry.value;
     for (size_t i = 0; i < 8; ++i) {
         t->saved.x19_x28[1 + i] = spec.args[i];

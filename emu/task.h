@@ -22,7 +22,8 @@
 
 namespace klpemu::emu {
 
-// struct pt_regs, v6.13+ (reference/kernel-semantics.md §0).
+// struct pt_regs, v6.13+ (reference/kernel-semantics.md §0); a machine's tasks use the era's
+// size and S_STACKFRAME (emu/kernel_era.h), the rest of the layout is the same in every era.
 inline constexpr uint64_t kPtRegsSize = 336;
 inline constexpr uint64_t kSFp = 232;
 inline constexpr uint64_t kSLr = 240;
@@ -71,7 +72,7 @@ struct Task {
     int cpu = 0;             // The CPU it runs on (tasks do not migrate).
     TaskState state = TaskState::Runnable;
     GuestRange stack;        // 16 KiB, 16 KiB aligned.
-    GuestAddr pt_regs;       // task_pt_regs(): stack.end - kPtRegsSize.
+    GuestAddr pt_regs;       // task_pt_regs(): stack.end - the era's PT_REGS_SIZE.
     SavedContext saved;
     GuestAddr entry;         // Function the task runs (kthread) or its syscall (user).
     std::array<uint64_t, 8> args{};
@@ -84,7 +85,6 @@ struct Task {
     uint64_t cycles = 0;
 
     bool finished() const { return state == TaskState::Exited || state == TaskState::Killed; }
-    GuestAddr final_record() const { return pt_regs + int64_t(kSStackframe); }
 };
 
 } // namespace klpemu::emu

@@ -3,6 +3,8 @@
 //   fp -> [fp+0] caller's fp   must be 8-aligned and on a known stack
 //         [fp+8] return addr   return_to_handler -> ret_stack entry
 //   {0, 0}                     the end: reliable iff the last return address is the bottom LR
+//   {0, LR}                    the end where a task starts with x29 = 0 (4.19..5.13): reliable
+//                              iff LR is the bottom LR
 #include "unwinder/seed_v4.h"
 
 #include "unwinder/fgraph_recovery.h"
@@ -83,6 +85,21 @@ UnwindResult SeedV4Unwinder::unwind(const StackView& view) const {
             pc = *orig;
         }
         out.push_back(pc);
+        if (*next_fp == 0) {
+            // 4.19..5.13's task bottom: the thread function's own record {0, LR}, its x29
+            // having been 0 when ret_from_fork called it. v4 compared that LR with the
+            // kthread-bottom symbol. The verdict reads this record alone.
+            const auto& bottoms = view.bottom_return_addresses;
+            if (std::find(bottoms.begin(), bottoms.end(), pc) != bottoms.end()) {
+                result.reliable = true;
+                result.reason = "reached the kthread bottom (x29 = 0)";
+            } else {
+                result.reason = fmt::format("chain ends at {} (fp 0) returning to {}, not at the "
+                                            "kthread bottom",
+                                            fp, pc);
+            }
+            return end(n, false);
+        }
         fp = GuestAddr(*next_fp);
     }
     result.reason = "frame record chain loops";

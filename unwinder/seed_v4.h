@@ -2,7 +2,8 @@
 // (2019, seed 000): "Properly detect the bottom of kthread stacks, by setting a global symbol to
 // the address where their LR points to and compare against it." The walk is the v5.0-era
 // unwind_frame(): frame records on an accessible stack, 8-byte aligned fp, graph-tracer
-// recovery, ending at a {0, 0} record; the trace is reliable only if that end is the kthread
+// recovery, ending at a {0, 0} record, or at a record {0, LR} where the era starts a task with
+// x29 = 0 (4.19..5.13, emu/kernel_era.h); the trace is reliable only if that end is the kthread
 // bottom, i.e. the last return address is one of StackView::bottom_return_addresses (the
 // return address of ret_from_fork's call into the thread function).
 //

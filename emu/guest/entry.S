@@ -5,8 +5,8 @@
 // record, el1_interrupt calls the IRQ host call and preempts through schedule() when asked, and
 // kernel_exit restores every register and returns with a real ERET.
 //
-// The machine puts the era's constants before this file (emu/kernel_era.h, era_entry_prelude):
-// PT_REGS_SIZE, S_STACKFRAME, and EXCEPTION_FRAME_META, which picks the record:
+// The machine puts the era's constants before this file (emu/kernel_era.h, era_guest_prelude):
+// PT_REGS_SIZE, S_STACKFRAME, and FRAME_RECORD_META, which picks the record:
 // - 6.13+ (c2c6b27b5aa1): a {0, 0, PT_REGS} metadata record, an explicit exception boundary;
 // - up to 6.12, from EL1: {x29, ELR}, which chains the handler's frames straight into the
 //   interrupted function's, so a frame-pointer walk goes on through the exception as if the
@@ -55,7 +55,7 @@ el1_irq:
         mrs     x23, spsr_el1
         stp     x30, x21, [sp, #S_LR]
         stp     x22, x23, [sp, #S_PC]
-        .if EXCEPTION_FRAME_META
+        .if FRAME_RECORD_META
         stp     xzr, xzr, [sp, #S_STACKFRAME]
         mov     x0, #FRAME_META_TYPE_PT_REGS
         str     x0, [sp, #S_STACKFRAME_TYPE]

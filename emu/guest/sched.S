@@ -2,8 +2,11 @@
 // with a frame record, so a sleeping task's saved fp/pc point into it exactly as a blocked
 // task's thread_saved_fp/pc point into __schedule; the context switch itself is a host call
 // that saves and restores what cpu_switch_to does (x19-x28, fp, sp, lr, pc). ret_from_fork,
-// the user syscall loop and cpu_idle are the frames every task starts in; each task's x29
-// starts at the FINAL metadata record in its pt_regs.
+// the user syscall loop and cpu_idle are the frames every task starts in. Where a task's first
+// x29 points is the era's task bottom (Machine::create_task, emu/kernel_era.h): the FINAL
+// metadata record in its pt_regs (6.13+), a {0, 0} record there (5.14..6.12), or 0 (4.19..5.13).
+// The machine puts the era's S_STACKFRAME and FRAME_RECORD_META before this file
+// (era_guest_prelude).
 //
 // CFI (.eh_frame, read by the cfi unwinder policy): schedule and printk describe their frames;
 // the three stack bottoms mark the return address undefined (`.cfi_undefined x30`), the DWARF
@@ -11,8 +14,7 @@
 // FINAL record.
 
         .equ S_X0, 0
-        .equ S_STACKFRAME, 296
-        .equ S_STACKFRAME_TYPE, 312
+        .equ S_STACKFRAME_TYPE, S_STACKFRAME + 16
         .equ FRAME_META_TYPE_FINAL, 1
         .equ HC_SCHEDULE, 0x001
         .equ HC_TASK_EXIT, 0x002
@@ -61,7 +63,7 @@ ret_from_fork:
         .size   ret_from_fork, . - ret_from_fork
 
 // A user task: the kernel side of a syscall loop. Each round enters as from EL0 (kernel_entry
-// writes a FINAL record into task_pt_regs), calls the syscall function (x19) with x20.. as
+// writes the end of the chain into task_pt_regs: a FINAL record from 6.13, {0, 0} before), calls the syscall function (x19) with x20.. as
 // arguments, stores its result in regs->x0 and passes ret_to_user, where the machine runs
 // exit-to-user work. x28 counts the remaining syscalls.
         .globl  el0_svc_loop
@@ -71,8 +73,10 @@ el0_svc_loop:
         .cfi_startproc
         .cfi_undefined x30
         stp     xzr, xzr, [sp, #S_STACKFRAME]
+        .if FRAME_RECORD_META
         mov     x9, #FRAME_META_TYPE_FINAL
         str     x9, [sp, #S_STACKFRAME_TYPE]
+        .endif
         add     x29, sp, #S_STACKFRAME
         mov     x0, x20
         mov     x1, x21

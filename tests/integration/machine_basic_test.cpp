@@ -158,7 +158,7 @@ TEST_CASE("machine: a blocked task's frame chain leads from schedule to its FINA
         uint64_t next = m->memory().load<uint64_t>(GuestAddr(fp));
         uint64_t lr = m->memory().load<uint64_t>(GuestAddr(fp + 8));
         if (next == 0 && lr == 0) {
-            CHECK(GuestAddr(fp) == a.final_record());
+            CHECK(GuestAddr(fp) == a.pt_regs + int64_t(kSStackframe));
             CHECK(m->memory().load<uint64_t>(GuestAddr(fp + 16)) == kFrameMetaFinal);
             chain.push_back("FINAL");
             break;
@@ -171,6 +171,47 @@ TEST_CASE("machine: a blocked task's frame chain leads from schedule to its FINA
     REQUIRE(r3.ok());
     CHECK(m->task(ia).exit_value == 5);
     CHECK(m->task(ib).exit_value == 5);
+}
+
+TEST_CASE("machine: a task's stack bottom is the era's: FINAL record, {0, 0} record, or x29 = 0") {
+    // copy_thread's task bottom: 6.13+ point x29 at {0, 0, FINAL} in pt_regs; 5.14..6.12 at a
+    // plain {0, 0} there; 4.19..5.13 start the thread with x29 = 0. task_pt_regs is
+    // stack top - PT_REGS_SIZE (320 in 4.19 and 5.5).
+    struct Case {
+        KernelEra era;
+        bool record;
+        bool final_type;
+    };
+    for (const Case c : {Case{KernelEra::V6_17, true, true}, Case{KernelEra::V6_1, true, false},
+                         Case{KernelEra::V4_19_v4, false, false},
+                         Case{KernelEra::V5_10, false, false}}) {
+        const KernelEraInfo& era = era_info(c.era);
+        CAPTURE(era.name);
+        MachineConfig cfg;
+        cfg.era = c.era;
+        auto m = make_machine(cfg);
+        load_asm(*m, kWorkers);
+        const int id = *m->create_task({"a", TaskKind::Kthread, sym(*m, "worker"), {5, 1}, 0, 1});
+        const Task& t = m->task(id);
+        CHECK(t.pt_regs == t.stack.end - int64_t(era.pt_regs_size));
+        CHECK(t.saved.sp == t.pt_regs.value);
+        const GuestAddr record = t.pt_regs + int64_t(era.pt_regs_stackframe);
+        CHECK(t.saved.fp == (c.record ? record.value : 0));
+        CHECK(m->memory().load<uint64_t>(record) == 0);
+        CHECK(m->memory().load<uint64_t>(record + 8) == 0);
+        if (c.final_type || era.pt_regs_size > era.pt_regs_stackframe + 16) {
+            CHECK(m->memory().load<uint64_t>(record + 16) == (c.final_type ? kFrameMetaFinal : 0));
+        }
+        // The worker's own frame record links to that bottom, and the task runs to its end.
+        m->add_breakpoint(sym(*m, "worker") + 8);
+        REQUIRE(m->run()->reason == StopReason::Breakpoint);
+        const uint64_t fp = m->cpu_state(0).x[29];
+        CHECK(m->memory().load<uint64_t>(GuestAddr(fp)) == t.saved.fp);
+        CHECK(m->symbolize(GuestAddr(m->memory().load<uint64_t>(GuestAddr(fp + 8)))).base ==
+              "ret_from_fork");
+        m->remove_breakpoint(sym(*m, "worker") + 8);
+        CHECK(m->run()->reason == StopReason::AllTasksFinished);
+    }
 }
 
 TEST_CASE("machine: a runaway loop stops at the budget with a finding") {
