@@ -138,14 +138,25 @@ Result<void> Ftrace::install() {
     return {};
 }
 
+std::string Ftrace::with_return_abi(std::string_view file) const {
+    const std::string_view source = embedded_guest_source(file);
+    KLP_CHECK(!source.empty(), "guest source {} is not embedded", file);
+    const int abi = m_era.return_to_handler_frame == 64 ? 0
+                    : m_era.return_to_handler_frame == 80 ? 1
+                                                           : 2;
+    return fmt::format(".set KLPEMU_RET_ABI, {}\n# 1 \"{}\"\n{}", abi, file, source);
+}
+
 Result<void> Ftrace::load_bundled_trampoline() {
     for (std::string_view file : {std::string_view("ftrace_support.S"), m_layout.source_file}) {
         const std::string_view source = embedded_guest_source(file);
         KLP_CHECK(!source.empty(), "guest source {} is not embedded", file);
-        // The CALL_OPS trampoline of 6.4+ has the direct-call paths (ftrace_call_ops.S).
+        // The CALL_OPS trampoline of 6.4+ has the direct-call paths (ftrace_call_ops.S); the
+        // graph tracer's return path is the era's (ftrace_support.S).
         const std::string text = file == m_layout.source_file && direct_calls()
                                      ? fmt::format("    .equ    KLP_DIRECT_CALLS, 1\n{}", source)
-                                     : std::string(source);
+                                 : file == m_layout.source_file ? std::string(source)
+                                                                : with_return_abi(file);
         auto loaded = m_machine.load_assembly(text, file);
         if (!loaded.ok()) {
             return make_error("ftrace: loading {}: {}", file, loaded.error().message);

@@ -215,6 +215,10 @@ class Ftrace final : public emu::ExecutionObserver {
     Result<void> install();
     Result<void> load_bundled_trampoline();
     Result<void> load_source_trampoline(); // ftrace_source_install.cpp
+    // The embedded guest file `file` behind `.set KLPEMU_RET_ABI, N` (the era's
+    // return_to_handler signature: 0 up to v6.4, 1 on v6.5..v6.12, 2 from v6.13; see
+    // patcher/guest/ftrace_support.S) and a cpp line marker that keeps its line numbers.
+    std::string with_return_abi(std::string_view file) const;
     Result<void> update_site(CallSite& site);
     Result<void> write_site_literal(CallSite& site, uint64_t value);
     Result<void> update_tracer_call();

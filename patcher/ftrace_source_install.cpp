@@ -12,8 +12,6 @@
 
 namespace klpemu::patcher {
 
-std::string_view embedded_guest_source(std::string_view file_name);
-
 namespace {
 
 constexpr uint32_t kRetX9 = 0xd65f0120; // ret x9
@@ -50,12 +48,8 @@ Result<void> Ftrace::load_source_trampoline() {
 
     // What return_to_handler passes to ftrace_return_to_handler (KernelEraInfo): its x29 up to
     // v6.4, a struct fgraph_ret_regs on v6.5..v6.12, a struct ftrace_regs from v6.13.
-    const int ret_abi = m_era.return_to_handler_frame == 64 ? 0
-                        : m_era.return_to_handler_frame == 80 ? 1
-                                                               : 2;
-    const std::string support = fmt::format(".set KLPEMU_RET_ABI, {}\n{}", ret_abi,
-                                            embedded_guest_source("ftrace_source_support.S"));
-    auto loaded = m_machine.load_assembly(support, "ftrace_source_support.S");
+    auto loaded =
+        m_machine.load_assembly(with_return_abi("ftrace_source_support.S"), "ftrace_source_support.S");
     KLP_CHECK(loaded.ok(), "ftrace_source_support.S: {}",
               loaded.ok() ? "" : loaded.error().message);
     auto own = m_machine.load_assembly(build.preprocessed, build.name);

@@ -1,12 +1,16 @@
 // ftrace_support.S: the pieces of arm64 ftrace every trampoline variant shares, written for
 // klpemu from the kernel's behaviour (kernel/trace/ftrace.c, arch/arm64/kernel/entry-ftrace.S):
 // ftrace_stub (the empty tracer), the tracer entry points that leave the guest through a host
-// call so the C++ ftrace ops run, return_to_handler for the function-graph tracer, and the ops
-// records the trampolines read (function_trace_op, the CALL_OPS literal targets).
+// call so the C++ ftrace ops run, return_to_handler and ftrace_return_to_handler for the
+// function-graph tracer in the era's frame and signature (the C++ side prepends
+// `.set KLPEMU_RET_ABI, N`: 0, x29, up to v6.4; 1, a struct fgraph_ret_regs, v6.5..v6.12; 2, a
+// struct ftrace_regs, v6.13+), and the ops records the trampolines read (function_trace_op, the
+// CALL_OPS literal targets).
 //
 // Host calls (patcher range 0x100..0x10f, see patcher/ftrace_host_calls.h):
 //   hvc #0x100  ftrace ops callback: x0 = ip, x1 = parent_ip, x2 = ops, x3 = fregs/pt_regs
-//   hvc #0x101  graph return: x0 = return_to_handler's fregs; returns the real return address
+//   hvc #0x101  graph return: x0 = an fregs-shaped block (only fp at 80 is read); returns the
+//               real return address
 
     .text
 
@@ -30,42 +34,77 @@ ftrace_ops_list_func:
     ret
     .size   ftrace_ops_list_func, . - ftrace_ops_list_func
 
-// The C half of return_to_handler: pops the task's graph return stack.
+// unsigned long ftrace_return_to_handler(...): the C half of return_to_handler, in the era's
+// signature (the same as ftrace_source_support.S gives a tree's own entry-ftrace.S): pops the
+// task's graph return stack and returns the real return address.
     .globl  ftrace_return_to_handler
     .type   ftrace_return_to_handler, %function
     .balign 4
 ftrace_return_to_handler:
+.if KLPEMU_RET_ABI == 1
+// v6.5..v6.12: x0 is the struct fgraph_ret_regs return_to_handler built; its fp is at offset 64
+// (FGRET_REGS_FP). From here on as up to v6.4, where x0 is the x29 return_to_handler saw.
+    ldr     x0, [x0, #64]
+.endif
+.if KLPEMU_RET_ABI <= 1
+// Give the host call the fregs-shaped block it reads (only fp at offset 80 is used).
+    sub     sp, sp, #112
+    str     x0, [sp, #80]
+    mov     x0, sp
     hvc     #0x101
+    add     sp, sp, #112
+.else
+// v6.13+: x0 is the struct ftrace_regs return_to_handler built.
+    hvc     #0x101
+.endif
     ret
     .size   ftrace_return_to_handler, . - ftrace_return_to_handler
 
 // The graph tracer replaced the traced function's return address with this. On arrival the
 // function has returned: x0..x7 hold its results, x29 its caller's frame, SP its entry SP.
+// It saves them in the era's frame and asks ftrace_return_to_handler for the real return
+// address:
 //
-//   SP+0   x0 x1     fregs (the ftrace_regs layout; only these slots are filled)
-//   SP+16  x2 x3
-//   SP+32  x4 x5
-//   SP+48  x6 x7
-//   SP+80  x29       compared with the fp recorded at entry (HAVE_FUNCTION_GRAPH_FP_TEST)
-//   SP+112           the SP the function returned with
+//   up to v6.4 (64 bytes)   v6.5..v6.12 (80)           v6.13+ (112, struct ftrace_regs)
+//   SP+0   x0 x1            x0 x1                      x0 x1
+//   SP+16  x2 x3            x2 x3                      x2 x3
+//   SP+32  x4 x5            x4 x5                      x4 x5
+//   SP+48  x6 x7            x6 x7                      x6 x7
+//                           SP+64 x29 (FGRET_REGS_FP)  SP+80 x29 (FREGS_FP)
+//   x0 = x29                x0 = SP                    x0 = SP
+//
+// x29 is compared with the fp recorded at entry (HAVE_FUNCTION_GRAPH_FP_TEST).
+.if KLPEMU_RET_ABI == 0
+    .equ    RET_FRAME, 64
+.elseif KLPEMU_RET_ABI == 1
+    .equ    RET_FRAME, 80
+    .equ    RET_FP, 64
+.else
+    .equ    RET_FRAME, 112
+    .equ    RET_FP, 80
+.endif
     .globl  return_to_handler
     .type   return_to_handler, %function
     .balign 4
 return_to_handler:
-    sub     sp, sp, #112
+    sub     sp, sp, #RET_FRAME
     stp     x0, x1, [sp, #0]
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
-    str     x29, [sp, #80]
+.if KLPEMU_RET_ABI == 0
+    mov     x0, x29
+.else
+    str     x29, [sp, #RET_FP]
     mov     x0, sp
+.endif
     bl      ftrace_return_to_handler
     mov     x30, x0
     ldp     x0, x1, [sp, #0]
     ldp     x2, x3, [sp, #16]
     ldp     x4, x5, [sp, #32]
     ldp     x6, x7, [sp, #48]
-    add     sp, sp, #112
+    add     sp, sp, #RET_FRAME
     .globl  return_to_handler_ret
 return_to_handler_ret:
     ret

@@ -130,3 +130,31 @@ TEST_CASE("era 6.17 on the regs trampoline keeps one entry") {
     REQUIRE(rig.ftrace->enable("leaf").ok());
     CHECK(target_of(*rig.ftrace, "leaf") == test::fn(*rig.machine, "ftrace_regs_caller"));
 }
+
+TEST_CASE("every era's return_to_handler reserves its own frame and the graph tracer returns right") {
+    // Up to v6.4 x0..x7 in 64 bytes and ftrace_return_to_handler(x29); v6.5..v6.12 a struct
+    // fgraph_ret_regs (80 bytes, fp at 64); v6.13+ a struct ftrace_regs (112, fp at 80). A
+    // graph-traced call chain must return its value through each, with HAVE_FUNCTION_GRAPH_FP_TEST
+    // satisfied (no fgraph-mismatch): the host reads the fp where the era put it.
+    struct Case {
+        emu::KernelEra era;
+        TrampolineVariant variant;
+        uint32_t frame;
+    };
+    for (const Case c : {Case{emu::KernelEra::V5_5, TrampolineVariant::Regs, 64},
+                         Case{emu::KernelEra::V6_5, TrampolineVariant::Args, 80},
+                         Case{emu::KernelEra::V6_17, TrampolineVariant::Args, 112}}) {
+        CAPTURE(emu::era_info(c.era).name);
+        auto rig = test::make_ftrace_rig(c.variant, Compiler::Clang, {}, c.era);
+        emu::Machine& m = *rig.machine;
+        // sub sp, sp, #frame
+        CHECK(word_at(m, test::fn(m, "return_to_handler")) == InsnWord(0xd10003ffu | (c.frame << 10)));
+        auto plain = m.call(test::fn(m, "nonleaf"), {4});
+        REQUIRE(plain.ok());
+        REQUIRE(rig.ftrace->enable("*leaf", TracerKind::Graph).ok());
+        auto traced = m.call(test::fn(m, "nonleaf"), {4});
+        REQUIRE(traced.ok());
+        CHECK(*traced == *plain);
+        CHECK_MESSAGE(m.findings().empty(), test::findings_text(m));
+    }
+}
