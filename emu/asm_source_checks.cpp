@@ -8,7 +8,12 @@
 //   repetition directive then takes every later copy as its own body (32^k bytes at depth k);
 // - repetition counts that are real literals, or too large alone or multiplied when nested;
 // - literal alignments LLVM would pad to (a negative `.p2align` is 2^61 to it);
-// - sections named like the tables LLVM's ELF writer makes itself.
+// - sections named like the tables LLVM's ELF writer makes itself;
+// - a recursive macro that calls itself (directly or through others) from inside a repetition
+//   body: LLVM stops macro recursion when exactly 20 instantiations are active
+//   (`ActiveMacros.size() == MaxNestingDepth`), but a repetition's instantiation is active too
+//   and is not checked, so a body that nests once more steps over 20 and the recursion never
+//   ends (the assembler fuzzer's out-of-memory, macro-recursion-through-rept-oom.S).
 // The scan uses LLVM's own lexer, one statement at a time, so it sees the tokens LLVM will see.
 #include "emu/asm_source_checks.h"
 
@@ -21,6 +26,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 namespace klpemu {
 
@@ -61,19 +67,27 @@ class SourceScan {
 
     std::vector<llvm::SMDiagnostic> run() {
         std::vector<llvm::AsmToken> statement;
+        bool complete = true;
         for (m_lexer.Lex();; m_lexer.Lex()) {
             const llvm::AsmToken& t = m_lexer.getTok();
             if (!t.is(llvm::AsmToken::EndOfStatement) && !t.is(llvm::AsmToken::Eof)) {
                 statement.push_back(t);
                 continue;
             }
-            if (!statement.empty() && !check_statement(statement)) {
-                break;
+            if (!statement.empty()) {
+                note_macro_statement(statement);
+                if (!check_statement(statement)) {
+                    complete = false;
+                    break;
+                }
             }
             statement.clear();
             if (t.is(llvm::AsmToken::Eof)) {
                 break;
             }
+        }
+        if (complete) {
+            check_macro_recursion();
         }
         return std::move(m_errors);
     }
@@ -245,6 +259,73 @@ class SourceScan {
         return false;
     }
 
+    // The macro call graph, as far as the text shows it: which macro's body invokes which name
+    // (a statement's first word where a directive could stand), and whether from inside a
+    // repetition body opened in that macro's body.
+    void note_macro_statement(const std::vector<llvm::AsmToken>& s) {
+        if (!is_identifier(s[0])) {
+            return;
+        }
+        const llvm::StringRef first = s[0].getString();
+        if (first.equals_insensitive(".macro") && s.size() > 1 && is_identifier(s[1])) {
+            if (m_macro_depth++ == 0) {
+                m_macro = s[1].getString().lower();
+                m_macro_open_counts = m_open_counts.size();
+            }
+            m_macro_names.insert(s[1].getString().lower());
+            return;
+        }
+        if (first.equals_insensitive(".endm") || first.equals_insensitive(".endmacro")) {
+            m_macro_depth = m_macro_depth > 0 ? m_macro_depth - 1 : 0;
+            return;
+        }
+        if (m_macro_depth == 0 || first.starts_with(".")) {
+            return;
+        }
+        const bool in_repetition = m_open_counts.size() > m_macro_open_counts;
+        m_macro_calls.push_back(MacroCall{m_macro, first.lower(), in_repetition, s[0].getLoc()});
+    }
+
+    // A cycle of macro calls with a call from inside a repetition body is reported at that call.
+    void check_macro_recursion() {
+        for (const MacroCall& call : m_macro_calls) {
+            if (!call.in_repetition || !m_macro_names.contains(call.callee) ||
+                !reaches(call.callee, call.caller)) {
+                continue;
+            }
+            const std::string cycle =
+                call.caller == call.callee
+                    ? fmt::format("macro '{}' calls itself", call.caller)
+                    : fmt::format("macro '{}' calls '{}', which leads back to '{}',", call.caller,
+                                  call.callee, call.caller);
+            error(call.at, fmt::format("{} from inside a repeated body: LLVM's limit of 20 nested "
+                                       "macros does not count the repeated bodies, so this "
+                                       "recursion would never stop; klpemu refuses it",
+                                       cycle));
+            return;
+        }
+    }
+
+    // Whether macro `from` calls, directly or through other macros, macro `to`.
+    bool reaches(const std::string& from, const std::string& to) const {
+        std::vector<std::string> work{from};
+        std::unordered_set<std::string> seen{from};
+        while (!work.empty()) {
+            const std::string at = std::move(work.back());
+            work.pop_back();
+            if (at == to) {
+                return true;
+            }
+            for (const MacroCall& call : m_macro_calls) {
+                if (call.caller == at && m_macro_names.contains(call.callee) &&
+                    seen.insert(call.callee).second) {
+                    work.push_back(call.callee);
+                }
+            }
+        }
+        return false;
+    }
+
     // A literal alignment past 16 MiB, or a negative one, at the operand.
     void check_alignment(const std::vector<llvm::AsmToken>& s, size_t i) {
         const std::string name = s[i].getString().lower();
@@ -317,6 +398,13 @@ class SourceScan {
         m_errors.push_back(std::move(d));
     }
 
+    struct MacroCall {
+        std::string caller; // The macro whose body holds the call (lower case).
+        std::string callee; // The name called (lower case; a macro or an instruction).
+        bool in_repetition = false;
+        llvm::SMLoc at;
+    };
+
     struct LineMarker {
         unsigned buffer_line = 0; // The marker's own line in the buffer.
         unsigned line = 0;        // The line number it gives the next line.
@@ -330,6 +418,12 @@ class SourceScan {
     // not a literal, and for `.irp`/`.irpc`), outermost first.
     std::vector<uint64_t> m_open_counts;
     std::vector<llvm::SMDiagnostic> m_errors;
+    // The macro definition being read (outermost), and the calls its bodies make.
+    unsigned m_macro_depth = 0;
+    std::string m_macro;
+    size_t m_macro_open_counts = 0; // m_open_counts.size() where its body began.
+    std::unordered_set<std::string> m_macro_names;
+    std::vector<MacroCall> m_macro_calls;
 };
 
 } // namespace

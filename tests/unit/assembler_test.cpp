@@ -299,6 +299,33 @@ TEST_CASE("assembler: a directive name built from an argument inside a body is a
     REQUIRE_MESSAGE(kernel.ok(), kernel.error().message);
 }
 
+TEST_CASE("assembler: macro recursion through a repeated body is an error at the call") {
+    // The assembler fuzzer's out-of-memory (tests/data/fuzz-regressions/asm/
+    // macro-recursion-through-rept-oom.S): LLVM stops macro recursion only when exactly 20
+    // instantiations are active, and a `.rept` body's instantiation is one it does not check, so
+    // a recursive call from inside one steps over 20 and never stops.
+    auto direct = assemble(".macro m a, b\nm x, 6\n.rept 3\nm y, 0\n.endr\n.endm\nm q\n",
+                           "direct.S");
+    REQUIRE_FALSE(direct.ok());
+    CHECK(direct.error().message.find("direct.S:4:1: error: macro 'm' calls itself from inside "
+                                      "a repeated body") == 0);
+    auto mutual = assemble(".macro a\n.irp r, 1, 2\n  B\n.endr\n.endm\n.macro b\na\n.endm\na\n",
+                           "mutual.S");
+    REQUIRE_FALSE(mutual.ok());
+    CHECK(mutual.error().message.find("mutual.S:3:3: error: macro 'a' calls 'b', which leads back "
+                                      "to 'a', from inside a repeated body") == 0);
+    // Recursion that ends on its own (the kernel's recursive helpers) and calls from repeated
+    // bodies that do not recurse still assemble; plain recursion still meets LLVM's limit.
+    auto counted = assemble(".macro r n\n.if \\n\nnop\nr \\n-1\n.endif\n.endm\n"
+                            ".macro pair\n.rept 2\nr 3\n.endr\n.endm\npair\n",
+                            "counted.S");
+    REQUIRE_MESSAGE(counted.ok(), counted.error().message);
+    auto endless = assemble(".macro m\nm\nm\n.endm\nm\n", "endless.S");
+    REQUIRE_FALSE(endless.ok());
+    CHECK(endless.error().message.find("macros cannot be nested more than 20 levels deep") !=
+          std::string::npos);
+}
+
 TEST_CASE("assembler: a section named like the ELF writer's own tables is an error") {
     // LLVM's writer would put the symbol table into the source's `.symtab` and the object would
     // have none (the assembler fuzzer's crash, tests/data/fuzz-regressions/asm/
