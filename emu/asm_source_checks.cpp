@@ -26,7 +26,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
+#include <utility>
 
 namespace klpemu {
 
@@ -272,7 +273,7 @@ class SourceScan {
                 m_macro = s[1].getString().lower();
                 m_macro_open_counts = m_open_counts.size();
             }
-            m_macro_names.insert(s[1].getString().lower());
+            m_macro_names.try_emplace(s[1].getString().lower(), m_macro_names.size());
             return;
         }
         if (first.equals_insensitive(".endm") || first.equals_insensitive(".endmacro")) {
@@ -286,11 +287,14 @@ class SourceScan {
         m_macro_calls.push_back(MacroCall{m_macro, first.lower(), in_repetition, s[0].getLoc()});
     }
 
-    // A cycle of macro calls with a call from inside a repetition body is reported at that call.
+    // A cycle of macro calls with a call from inside a repetition body is reported at that call:
+    // a call whose two macros are in one strongly connected component of the call graph.
     void check_macro_recursion() {
+        const std::vector<size_t> component = macro_components();
         for (const MacroCall& call : m_macro_calls) {
-            if (!call.in_repetition || !m_macro_names.contains(call.callee) ||
-                !reaches(call.callee, call.caller)) {
+            const auto callee = m_macro_names.find(call.callee);
+            if (!call.in_repetition || callee == m_macro_names.end() ||
+                component[callee->second] != component[m_macro_names.at(call.caller)]) {
                 continue;
             }
             const std::string cycle =
@@ -306,24 +310,64 @@ class SourceScan {
         }
     }
 
-    // Whether macro `from` calls, directly or through other macros, macro `to`.
-    bool reaches(const std::string& from, const std::string& to) const {
-        std::vector<std::string> work{from};
-        std::unordered_set<std::string> seen{from};
-        while (!work.empty()) {
-            const std::string at = std::move(work.back());
-            work.pop_back();
-            if (at == to) {
-                return true;
+    // The strongly connected component of each macro (indexed as m_macro_names) in the call
+    // graph, by Kosaraju's two passes, iterative so that a long chain of macros cannot exhaust
+    // the host stack: linear in macros and calls, whatever the file.
+    std::vector<size_t> macro_components() const {
+        const size_t n = m_macro_names.size();
+        std::vector<std::vector<size_t>> out(n), in(n);
+        for (const MacroCall& call : m_macro_calls) {
+            const auto callee = m_macro_names.find(call.callee);
+            if (callee != m_macro_names.end()) {
+                const size_t from = m_macro_names.at(call.caller);
+                out[from].push_back(callee->second);
+                in[callee->second].push_back(from);
             }
-            for (const MacroCall& call : m_macro_calls) {
-                if (call.caller == at && m_macro_names.contains(call.callee) &&
-                    seen.insert(call.callee).second) {
-                    work.push_back(call.callee);
+        }
+        // Pass 1: every macro in the order its depth-first search finishes.
+        std::vector<size_t> finished;
+        std::vector<bool> seen(n, false);
+        for (size_t root = 0; root < n; ++root) {
+            if (seen[root]) {
+                continue;
+            }
+            seen[root] = true;
+            std::vector<std::pair<size_t, size_t>> stack{{root, 0}}; // {macro, next edge}
+            while (!stack.empty()) {
+                auto& [v, next] = stack.back();
+                if (next < out[v].size()) {
+                    const size_t w = out[v][next++];
+                    if (!seen[w]) {
+                        seen[w] = true;
+                        stack.emplace_back(w, 0);
+                    }
+                } else {
+                    finished.push_back(v);
+                    stack.pop_back();
                 }
             }
         }
-        return false;
+        // Pass 2: on the reversed graph, latest finish first; each search is one component.
+        constexpr size_t kNone = ~size_t(0);
+        std::vector<size_t> component(n, kNone);
+        for (auto it = finished.rbegin(); it != finished.rend(); ++it) {
+            if (component[*it] != kNone) {
+                continue;
+            }
+            std::vector<size_t> work{*it};
+            component[*it] = *it;
+            while (!work.empty()) {
+                const size_t v = work.back();
+                work.pop_back();
+                for (const size_t w : in[v]) {
+                    if (component[w] == kNone) {
+                        component[w] = *it;
+                        work.push_back(w);
+                    }
+                }
+            }
+        }
+        return component;
     }
 
     // A literal alignment past 16 MiB, or a negative one, at the operand.
@@ -422,7 +466,7 @@ class SourceScan {
     unsigned m_macro_depth = 0;
     std::string m_macro;
     size_t m_macro_open_counts = 0; // m_open_counts.size() where its body began.
-    std::unordered_set<std::string> m_macro_names;
+    std::unordered_map<std::string, size_t> m_macro_names; // Name -> index in the call graph.
     std::vector<MacroCall> m_macro_calls;
 };
 
