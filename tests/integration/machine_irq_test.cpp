@@ -237,3 +237,36 @@ sys_inc: add x0, x0, #1
     CHECK(m->task(u).exit_value == 42);
     CHECK(m->memory().load<uint64_t>(m->task(u).pt_regs) == 42); // regs->regs[0]
 }
+
+TEST_CASE("machine: a user task's syscall frame is the era's final record") {
+    // el0 entry: `stp xzr, xzr, [sp, #S_STACKFRAME]` in every era, and from 6.13 the metadata
+    // type FRAME_META_TYPE_FINAL after it (emu/guest/sched.S, el0_svc_loop). The syscall here
+    // returns its x29, the record's address.
+    for (const KernelEra era : {KernelEra::V4_19_v4, KernelEra::V6_1, KernelEra::V6_17}) {
+        const KernelEraInfo& info = era_info(era);
+        CAPTURE(info.name);
+        MachineConfig cfg;
+        cfg.era = era;
+        auto m = make_machine(cfg);
+        load_asm(*m, R"(
+        .text
+        .globl sys_fp
+sys_fp: mov x0, x29
+        ret
+)");
+        int u = *m->create_task({"user", TaskKind::User, sym(*m, "sys_fp"), {}, 0, 1});
+        auto r = m->run();
+        REQUIRE(r.ok());
+        REQUIRE(m->task(u).state == TaskState::Exited);
+        const GuestAddr record(m->task(u).exit_value);
+        CHECK(record == m->task(u).pt_regs + int64_t(info.pt_regs_stackframe));
+        CHECK(m->task(u).pt_regs + int64_t(info.pt_regs_size) == m->task(u).stack.end);
+        CHECK(m->memory().load<uint64_t>(record) == 0);
+        CHECK(m->memory().load<uint64_t>(record + 8) == 0);
+        // 4.19's record is pt_regs' last 16 bytes: no type word follows it.
+        const bool has_type_word = info.pt_regs_stackframe + 24 <= info.pt_regs_size;
+        const bool final_type =
+            has_type_word && m->memory().load<uint64_t>(record + 16) == kFrameMetaFinal;
+        CHECK(final_type == (info.exception_frame == ExceptionFrame::MetaPtRegs));
+    }
+}
