@@ -144,19 +144,30 @@ std::string Ftrace::with_return_abi(std::string_view file) const {
     const int abi = m_era.return_to_handler_frame == 64 ? 0
                     : m_era.return_to_handler_frame == 80 ? 1
                                                            : 2;
-    return fmt::format(".set KLPEMU_RET_ABI, {}\n# 1 \"{}\"\n{}", abi, file, source);
+    return fmt::format(".set KLPEMU_RET_ABI, {}\n.set KLPEMU_GRAPH_CALLER, {}\n# 1 \"{}\"\n{}",
+                       abi, graph_caller_era() ? 1 : 0, file, source);
+}
+
+bool Ftrace::graph_caller_era() const {
+    return m_era.has(emu::EraFeature::GraphCaller);
+}
+
+std::string Ftrace::bundled_trampoline_source() const {
+    const std::string_view source = embedded_guest_source(m_layout.source_file);
+    KLP_CHECK(!source.empty(), "guest source {} is not embedded", m_layout.source_file);
+    // The CALL_OPS trampoline of 6.4+ has the direct-call paths (ftrace_call_ops.S); the
+    // pt_regs trampolines of kernels up to v5.19 have ftrace_graph_call and ftrace_graph_caller.
+    return fmt::format("    .equ    KLP_DIRECT_CALLS, {}\n    .equ    KLPEMU_GRAPH_CALLER, {}\n"
+                       "# 1 \"{}\"\n{}",
+                       direct_calls() ? 1 : 0, graph_caller_era() ? 1 : 0, m_layout.source_file,
+                       source);
 }
 
 Result<void> Ftrace::load_bundled_trampoline() {
-    for (std::string_view file : {std::string_view("ftrace_support.S"), m_layout.source_file}) {
-        const std::string_view source = embedded_guest_source(file);
-        KLP_CHECK(!source.empty(), "guest source {} is not embedded", file);
-        // The CALL_OPS trampoline of 6.4+ has the direct-call paths (ftrace_call_ops.S); the
-        // graph tracer's return path is the era's (ftrace_support.S).
-        const std::string text = file == m_layout.source_file && direct_calls()
-                                     ? fmt::format("    .equ    KLP_DIRECT_CALLS, 1\n{}", source)
-                                 : file == m_layout.source_file ? std::string(source)
-                                                                : with_return_abi(file);
+    // The graph tracer's return path is the era's (ftrace_support.S).
+    for (const auto& [file, text] :
+         {std::pair{std::string_view("ftrace_support.S"), with_return_abi("ftrace_support.S")},
+          std::pair{m_layout.source_file, bundled_trampoline_source()}}) {
         auto loaded = m_machine.load_assembly(text, file);
         if (!loaded.ok()) {
             return make_error("ftrace: loading {}: {}", file, loaded.error().message);
@@ -190,6 +201,15 @@ Result<void> Ftrace::load_bundled_trampoline() {
     KLP_TRY(need("ftrace_ops_pool_end", m_pool_end));
     KLP_TRY(need("return_to_handler", m_return_to_handler));
     KLP_TRY(need("return_to_handler_ret", m_return_to_handler_ret));
+    // Up to v5.19 the pt_regs trampolines have the graph caller; a trampoline the era never
+    // had (an explicit `ftrace` key) runs the graph tracer as an ops, as later kernels do.
+    if (graph_caller_era() && m_machine.symbol("ftrace_graph_call").ok()) {
+        KLP_TRY(need("ftrace_graph_call", m_graph_call));
+        KLP_TRY(need("ftrace_graph_caller", m_graph_caller));
+        m_poke.watch(m_graph_call);
+        m_machine.register_host_call(hc::kPrepareReturn,
+                                     [this](emu::HostCallContext& ctx) { on_prepare_return(ctx); });
+    }
     return {};
 }
 

@@ -184,8 +184,9 @@ class Ftrace final : public emu::ExecutionObserver {
 
     // Kernels up to v5.19 enable the graph tracer by patching the trampoline's ftrace_graph_call
     // NOP into `b ftrace_graph_caller`, which calls prepare_ftrace_return (host call 0x102). True
-    // when the machine's trampoline is a user's entry-ftrace.S for such an era: the graph tracer
-    // then enters there, not as an ops callback.
+    // when the machine's trampoline has them on such an era (the bundled pt_regs trampolines,
+    // `regs-v3`, `regs-v4` and `regs`, or a user's entry-ftrace.S): the graph tracer then enters
+    // there, not as an ops callback.
     bool graph_by_caller() const { return m_graph_call.value != 0; }
     // ftrace_enable_ftrace_graph_caller / ftrace_disable_ftrace_graph_caller: the graph tracer's
     // ops is `ops` (0: none, the site goes back to its NOP). Contract: graph_by_caller().
@@ -217,8 +218,14 @@ class Ftrace final : public emu::ExecutionObserver {
     Result<void> load_source_trampoline(); // ftrace_source_install.cpp
     // The embedded guest file `file` behind `.set KLPEMU_RET_ABI, N` (the era's
     // return_to_handler signature: 0 up to v6.4, 1 on v6.5..v6.12, 2 from v6.13; see
-    // patcher/guest/ftrace_support.S) and a cpp line marker that keeps its line numbers.
+    // patcher/guest/ftrace_support.S), `.set KLPEMU_GRAPH_CALLER, 0|1` and a cpp line marker
+    // that keeps its line numbers.
     std::string with_return_abi(std::string_view file) const;
+    // The bundled trampoline's source behind the era's switches: KLP_DIRECT_CALLS (6.4+ CALL_OPS)
+    // and KLPEMU_GRAPH_CALLER (ftrace_graph_call, up to v5.19).
+    std::string bundled_trampoline_source() const;
+    // The era enables the graph tracer by patching ftrace_graph_call (up to v5.19).
+    bool graph_caller_era() const;
     Result<void> update_site(CallSite& site);
     Result<void> write_site_literal(CallSite& site, uint64_t value);
     Result<void> update_tracer_call();
@@ -249,7 +256,7 @@ class Ftrace final : public emu::ExecutionObserver {
     std::optional<FtraceSourceBuild> m_source_build;
     GuestAddr m_return_to_handler, m_return_to_handler_ret;
     bool m_tracer_call_live = false; // ftrace_call is `bl ftrace_ops_list_func`.
-    // ftrace_graph_call and ftrace_graph_caller of a user's file on a GraphCaller era (else 0),
+    // ftrace_graph_call and ftrace_graph_caller of the trampoline on a GraphCaller era (else 0),
     // and the graph tracer's ops while ftrace_graph_call branches (else 0).
     GuestAddr m_graph_call, m_graph_caller;
     OpsId m_graph_ops = 0;

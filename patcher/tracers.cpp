@@ -61,11 +61,13 @@ Result<void> Tracers::disable(std::string_view filter_text) {
         return make_error("ftrace: filter '{}' matches no traced function", filter_text);
     }
     for (TracerKind tracer : emptied) {
+        KLP_TRY(m_ftrace.unregister_ops(m_ops.at(tracer)));
+        m_ops.erase(tracer);
+        // ftrace_shutdown(FTRACE_STOP_FUNC_RET): ftrace_modify_all_code updates the call sites
+        // and the tracer call first, and puts ftrace_graph_call's NOP back last.
         if (tracer == TracerKind::Graph && m_ftrace.graph_by_caller()) {
             KLP_TRY(m_ftrace.set_graph_caller(0));
         }
-        KLP_TRY(m_ftrace.unregister_ops(m_ops.at(tracer)));
-        m_ops.erase(tracer);
     }
     return m_ftrace.update_sites();
 }

@@ -85,6 +85,14 @@ ftrace_common:
     .globl  ftrace_call
 ftrace_call:
     bl      ftrace_stub
+.if KLPEMU_GRAPH_CALLER
+// Up to v5.19 the graph tracer is not an ops: ftrace_enable_ftrace_graph_caller patches this
+// NOP into `b ftrace_graph_caller`.
+    .globl  ftrace_graph_call
+ftrace_graph_call:
+    nop
+.endif
+ftrace_common_return:
     ldp     x0, x1, [sp, #0]
     ldp     x2, x3, [sp, #16]
     ldp     x4, x5, [sp, #32]
@@ -98,3 +106,18 @@ ftrace_call:
 ftrace_caller_ret:
     ret     x9
     .size   ftrace_regs_caller, . - ftrace_regs_caller
+
+.if KLPEMU_GRAPH_CALLER
+// prepare_ftrace_return(ip, &the saved lr, the call site's fp): the lr restored on the way out
+// is S_LR, and the call site's frame record {entry x29, x9} sits at PT_REGS_SIZE.
+    .globl  ftrace_graph_caller
+    .type   ftrace_graph_caller, %function
+ftrace_graph_caller:
+    ldr     x0, [sp, #S_PC]
+    sub     x0, x0, #4
+    add     x1, sp, #S_LR
+    ldr     x2, [sp, #PT_REGS_SIZE]
+    bl      prepare_ftrace_return
+    b       ftrace_common_return
+    .size   ftrace_graph_caller, . - ftrace_graph_caller
+.endif

@@ -7,10 +7,14 @@
 // struct ftrace_regs, v6.13+), and the ops records the trampolines read (function_trace_op, the
 // CALL_OPS literal targets).
 //
+// Up to v5.19 (`.set KLPEMU_GRAPH_CALLER, 1`) it also has prepare_ftrace_return, which the
+// pt_regs trampolines' ftrace_graph_caller calls.
+//
 // Host calls (patcher range 0x100..0x10f, see patcher/ftrace_host_calls.h):
 //   hvc #0x100  ftrace ops callback: x0 = ip, x1 = parent_ip, x2 = ops, x3 = fregs/pt_regs
 //   hvc #0x101  graph return: x0 = an fregs-shaped block (only fp at 80 is read); returns the
 //               real return address
+//   hvc #0x102  prepare_ftrace_return: x0 = ip, x1 = &the saved lr, x2 = the call site's fp
 
     .text
 
@@ -59,6 +63,18 @@ ftrace_return_to_handler:
 .endif
     ret
     .size   ftrace_return_to_handler, . - ftrace_return_to_handler
+
+.if KLPEMU_GRAPH_CALLER
+// void prepare_ftrace_return(unsigned long self_addr, unsigned long *parent, unsigned long fp):
+// the host pushes *parent on the graph return stack and writes return_to_handler there.
+    .globl  prepare_ftrace_return
+    .type   prepare_ftrace_return, %function
+    .balign 4
+prepare_ftrace_return:
+    hvc     #0x102
+    ret
+    .size   prepare_ftrace_return, . - prepare_ftrace_return
+.endif
 
 // The graph tracer replaced the traced function's return address with this. On arrival the
 // function has returned: x0..x7 hold its results, x29 its caller's frame, SP its entry SP.

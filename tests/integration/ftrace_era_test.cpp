@@ -1,9 +1,14 @@
 // The kernel era decides the call-site state machine and the patched entry (emu/kernel_era.h):
 // the posted v3/v4 series wrote `mov x9, lr` into a live site at enable time and reverted it at
 // disable (a write outside the CMODX-safe set, which TextPoke must report), v5.5..v6.1 patch
-// ftrace_caller unless an ops on the site asks for SAVE_REGS, then ftrace_regs_caller.
+// ftrace_caller unless an ops on the site asks for SAVE_REGS, then ftrace_regs_caller; up to
+// v5.19 the graph tracer enters through ftrace_graph_call, patched to `b ftrace_graph_caller`.
 #include "ftrace_test_util.h"
+#include "emu/insn_encoding.h"
 #include "patcher/ftrace_callsite.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 using namespace klpemu;
 using namespace klpemu::patcher;
@@ -157,4 +162,83 @@ TEST_CASE("every era's return_to_handler reserves its own frame and the graph tr
         CHECK(*traced == *plain);
         CHECK_MESSAGE(m.findings().empty(), test::findings_text(m));
     }
+}
+
+TEST_CASE("up to v5.19 the graph tracer enters through ftrace_graph_call, patched to a branch") {
+    // ftrace_enable_ftrace_graph_caller: the trampoline's ftrace_graph_call NOP becomes
+    // `b ftrace_graph_caller`, which calls prepare_ftrace_return(ip, &saved lr, fp); the graph
+    // ops itself is ftrace_stub. Disabling writes the NOP back. v6.0 dropped the site (the
+    // graph tracer became an ops, ftrace_graph_func), so 6.1's `regs` has no such label.
+    struct Case {
+        emu::KernelEra era;
+        TrampolineVariant variant;
+    };
+    for (const Case c : {Case{emu::KernelEra::V4_19_v3, TrampolineVariant::RegsV3},
+                         Case{emu::KernelEra::V4_19_v4, TrampolineVariant::RegsV4},
+                         Case{emu::KernelEra::V5_5, TrampolineVariant::Regs},
+                         Case{emu::KernelEra::V5_10, TrampolineVariant::Regs}}) {
+        CAPTURE(emu::era_info(c.era).name);
+        auto rig = test::make_ftrace_rig(c.variant, Compiler::Clang, {}, c.era);
+        emu::Machine& m = *rig.machine;
+        const GuestAddr graph_call = test::fn(m, "ftrace_graph_call");
+        const GuestAddr graph_caller = test::fn(m, "ftrace_graph_caller");
+        CHECK(word_at(m, graph_call) == kNop);
+        auto plain = m.call(test::fn(m, "nonleaf"), {4});
+        REQUIRE(plain.ok());
+
+        REQUIRE(rig.ftrace->enable("*leaf", TracerKind::Graph).ok());
+        CHECK(rig.ftrace->graph_by_caller());
+        auto branch = a64::b(graph_call, graph_caller);
+        REQUIRE(branch.ok());
+        CHECK(word_at(m, graph_call) == *branch);
+        bool logged = false;
+        for (const std::string& line : rig.ftrace->patch_log()) {
+            logged = logged || (line.find("ftrace_graph_call") != std::string::npos &&
+                                line.find("nop -> b ftrace_graph_caller") != std::string::npos);
+        }
+        CHECK_MESSAGE(logged, fmt::format("{}", fmt::join(rig.ftrace->patch_log(), "\n")));
+
+        // Every instruction of the traced call, the graph caller's included, may take an IRQ.
+        const uint64_t before = m.instructions();
+        auto traced = m.call(test::fn(m, "nonleaf"), {4});
+        REQUIRE(traced.ok());
+        CHECK(*traced == *plain);
+        const uint64_t length = m.instructions() - before;
+        for (uint64_t k = 0; k < length; k += 3) {
+            m.schedule_irq(0, m.instructions() + k);
+            auto r = m.call(test::fn(m, "nonleaf"), {4});
+            REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+            CHECK(*r == *plain);
+        }
+        // The graph tracer saw leaf and nonleaf enter and return (trace lines name them).
+        size_t leaf_lines = 0;
+        for (const std::string& line : rig.ftrace->trace()) {
+            leaf_lines += line.find("leaf") != std::string::npos ? 1 : 0;
+        }
+        CHECK(leaf_lines > 0);
+        CHECK_MESSAGE(test::findings_of(m, "fgraph-mismatch").empty(), test::findings_text(m));
+        CHECK_MESSAGE(test::findings_of(m, "not-modelled").empty(), test::findings_text(m));
+
+        REQUIRE(rig.ftrace->disable("*leaf").ok());
+        CHECK(word_at(m, graph_call) == kNop);
+        auto after = m.call(test::fn(m, "nonleaf"), {4});
+        REQUIRE(after.ok());
+        CHECK(*after == *plain);
+    }
+}
+
+TEST_CASE("6.1's regs trampoline has no ftrace_graph_call: the graph tracer is an ops") {
+    auto rig =
+        test::make_ftrace_rig(TrampolineVariant::Regs, Compiler::Clang, {}, emu::KernelEra::V6_1);
+    emu::Machine& m = *rig.machine;
+    CHECK_FALSE(m.symbol("ftrace_graph_call").ok());
+    CHECK_FALSE(m.symbol("prepare_ftrace_return").ok());
+    auto plain = m.call(test::fn(m, "nonleaf"), {4});
+    REQUIRE(plain.ok());
+    REQUIRE(rig.ftrace->enable("*leaf", TracerKind::Graph).ok());
+    CHECK_FALSE(rig.ftrace->graph_by_caller());
+    auto traced = m.call(test::fn(m, "nonleaf"), {4});
+    REQUIRE(traced.ok());
+    CHECK(*traced == *plain);
+    CHECK_MESSAGE(test::findings_of(m, "fgraph-mismatch").empty(), test::findings_text(m));
 }
