@@ -26,6 +26,8 @@ constexpr std::array kKinds{
     FindingKind{"exec-freed-init", "a module's freed init text was executed"},
     FindingKind{"fgraph-mismatch",
                 "return_to_handler found a graph return stack that does not match"},
+    FindingKind{"ftrace-bug",
+                "a call-site update failed the kernel's validation (ftrace_bug, ftrace disabled)"},
     FindingKind{"misaligned-sp", "a load or store through SP with SP not 16-byte aligned"},
     FindingKind{"mov-slot-rewritten",
                 "the MOV X9, X30 slot of a call site was written after it ran"},

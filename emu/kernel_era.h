@@ -73,6 +73,10 @@ enum class EraFeature : uint32_t {
     GraphCaller = 1u << 4,         // ftrace_graph_caller patched at ftrace_graph_call (<= 5.19).
     ModuleInitFtracePlt = 1u << 5, // .init.text.ftrace_trampoline (a7ed7b9d0ebb, v6.17-rc5).
     ModulePlts = 1u << 6,          // ARM64_MODULE_PLTS: far modules load at all.
+    // ftrace_find_callable_addr (v5.19, "arm64: ftrace: consistently handle PLTs"):
+    // ftrace_modify_call goes through a far module's ftrace PLTs too. Before it, moving a far
+    // site between ftrace_caller and ftrace_regs_caller failed validation (ftrace_bug).
+    CallablePlts = 1u << 7,
 };
 
 // One asm-offsets.h constant (`#define NAME VALUE`).

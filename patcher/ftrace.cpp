@@ -144,8 +144,8 @@ std::string Ftrace::with_return_abi(std::string_view file) const {
     const int abi = m_era.return_to_handler_frame == 64 ? 0
                     : m_era.return_to_handler_frame == 80 ? 1
                                                            : 2;
-    return fmt::format(".set KLPEMU_RET_ABI, {}\n.set KLPEMU_GRAPH_CALLER, {}\n# 1 \"{}\"\n{}",
-                       abi, graph_caller_era() ? 1 : 0, file, source);
+    return fmt::format(".set KLPEMU_RET_ABI, {}\n.set KLPEMU_GRAPH_CALLER, {}\n# 1 \"{}\"\n{}", abi,
+                       graph_caller_era() ? 1 : 0, file, source);
 }
 
 bool Ftrace::graph_caller_era() const {

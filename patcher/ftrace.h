@@ -57,8 +57,8 @@ namespace klpemu::patcher {
 
 // The patcher's host-call numbers (range emu::hc::kPatcherFirst..kPatcherLast).
 namespace hc {
-inline constexpr uint16_t kFtraceOps = 0x100;   // x0 ip, x1 parent_ip, x2 ops, x3 regs
-inline constexpr uint16_t kGraphReturn = 0x101; // x0 fregs of return_to_handler -> x0 ret
+inline constexpr uint16_t kFtraceOps = 0x100;     // x0 ip, x1 parent_ip, x2 ops, x3 regs
+inline constexpr uint16_t kGraphReturn = 0x101;   // x0 fregs of return_to_handler -> x0 ret
 inline constexpr uint16_t kPrepareReturn = 0x102; // x0 ip, x1 &parent, x2 fp (ftrace_source)
 } // namespace hc
 
@@ -95,9 +95,14 @@ class Ftrace final : public emu::ExecutionObserver {
     const FtraceSourceBuild* source_build() const {
         return m_source_build ? &*m_source_build : nullptr;
     }
-    // The entry module ftrace PLTs and unwinders name: ftrace_regs_caller on the pt_regs
-    // trampolines, ftrace_caller otherwise.
+    // The entry unwinders name: ftrace_regs_caller on the pt_regs trampolines, ftrace_caller
+    // otherwise.
     GuestAddr trampoline() const { return m_trampoline; }
+    // What each entry of a module's ftrace PLT branches to, by index: [FTRACE_PLT_IDX] =
+    // FTRACE_ADDR (ftrace_caller) and, where call sites move to ftrace_regs_caller for SAVE_REGS
+    // ops (v5.5..v6.1, NR_FTRACE_PLTS = 2), [FTRACE_REGS_PLT_IDX] = FTRACE_REGS_ADDR. Elsewhere
+    // the one entry is the trampoline (the v3/v4 series' ftrace_regs_caller, or ftrace_caller).
+    std::vector<GuestAddr> ftrace_plt_targets() const;
 
     // ftrace_module_init + ftrace_init_nop: records the object's call sites and writes
     // `mov x9, x30` into each (the object's code must not have run yet).
@@ -157,9 +162,10 @@ class Ftrace final : public emu::ExecutionObserver {
     // disable FILTER. Errors name the filter or the tracer.
     Result<void> apply_action(bool enable, std::string_view filter, std::string_view tracer);
 
-    // Where a non-kernel-reachable site goes instead (module ftrace PLTs): given the site,
-    // return a callable address within BL reach, or nullopt (ftrace_find_callable_addr).
-    using CallableHook = std::function<std::optional<GuestAddr>(const PatchSite&)>;
+    // Where a non-kernel-reachable site goes instead (module ftrace PLTs): given the site and
+    // the entry it should call, return the module's ftrace PLT entry for that entry (within BL
+    // reach or not), or nullopt: get_ftrace_plt.
+    using CallableHook = std::function<std::optional<GuestAddr>(const PatchSite&, GuestAddr)>;
     void set_callable_hook(CallableHook hook) { m_callable_hook = std::move(hook); }
 
     // What happened since the previous call, in order: text writes and trace lines, for the
@@ -230,6 +236,8 @@ class Ftrace final : public emu::ExecutionObserver {
     Result<void> write_site_literal(CallSite& site, uint64_t value);
     Result<void> update_tracer_call();
     Result<GuestAddr> callable_addr(CallSite& site, GuestAddr entry);
+    // ftrace_modify_call failing on a far module's site before v5.19 (finding `ftrace-bug`).
+    void report_modify_call_bug(const CallSite& site, GuestAddr entry);
     void store_record_direct(OpsId id);
     GuestAddr entry_for(const std::vector<OpsId>& ops) const;
     Result<void> set_mov_slot(CallSite& site, bool mov);

@@ -149,6 +149,13 @@ Result<void> Ftrace::set_mov_slot(CallSite& site, bool mov) {
     return poke(mov ? init : TextPatch{init.pc, init.new_word, init.expected_old, init.purpose});
 }
 
+std::vector<GuestAddr> Ftrace::ftrace_plt_targets() const {
+    if (m_caller != m_trampoline) {
+        return {m_caller, m_trampoline};
+    }
+    return {m_trampoline};
+}
+
 Result<GuestAddr> Ftrace::callable_addr(CallSite& site, GuestAddr entry) {
     // ftrace_find_callable_addr (6.4+): a direct trampoline out of reach is reached through
     // ftrace_caller, which knows it from ops->direct_call.
@@ -160,7 +167,7 @@ Result<GuestAddr> Ftrace::callable_addr(CallSite& site, GuestAddr entry) {
         return entry;
     }
     if (m_callable_hook) {
-        if (auto plt = m_callable_hook(site.site)) {
+        if (auto plt = m_callable_hook(site.site, entry)) {
             if (a64::reachable_by_bl(site.site.rec_ip, *plt)) {
                 return *plt;
             }
@@ -170,6 +177,27 @@ Result<GuestAddr> Ftrace::callable_addr(CallSite& site, GuestAddr entry) {
                       "reach",
                       m_machine.symbolize(site.site.rec_ip).str(), m_layout.entry,
                       m_trampoline - site.site.rec_ip, site.site.function);
+}
+
+// Before v5.19 ftrace_modify_call built the old and the new BL with
+// aarch64_insn_gen_branch_imm against the entries themselves. For a site in a far module both
+// are out of range (AARCH64_BREAK_FAULT), so the validation read `bl <ftrace PLT>` where it
+// expected the BRK and failed with -EINVAL: ftrace_bug() and ftrace_kill().
+void Ftrace::report_modify_call_bug(const CallSite& site, GuestAddr entry) {
+    const GuestAddr from = site.target == m_caller || site.target == m_trampoline
+                               ? site.target
+                               : (entry == m_caller ? m_trampoline : m_caller);
+    m_machine.report(
+        "ftrace-bug", Severity::Error, site.site.rec_ip, m_options.writer_cpu, -1,
+        fmt::format("ftrace failed to modify {}: kernel {} moves the call site from {} to {} with "
+                    "ftrace_modify_call, which builds both BLs directly to the entries; a far "
+                    "module's site reaches them only through its ftrace PLT, so the expected old "
+                    "word is a BRK (out of BL range), the site holds `bl {}`, and validation "
+                    "fails with -EINVAL (ftrace_bug, then ftrace_kill disables ftrace). The site "
+                    "keeps calling {}; v5.19 goes through the PLTs (ftrace_find_callable_addr)",
+                    m_machine.symbolize(site.site.rec_ip).str(), m_era.name,
+                    m_machine.symbolize(from).str(), m_machine.symbolize(entry).str(),
+                    m_machine.symbolize(site.target).str(), m_machine.symbolize(from).str()));
 }
 
 Result<void> Ftrace::write_site_literal(CallSite& site, uint64_t value) {
@@ -209,6 +237,12 @@ Result<void> Ftrace::update_site(CallSite& site) {
         // ftrace_modify_call between ftrace_caller and ftrace_regs_caller (v5.5..v6.1).
         if (site.target != entry && a64::reachable_by_bl(site.site.rec_ip, site.target)) {
             if (auto to = callable_addr(site, entry); to.ok() && *to != site.target) {
+                const bool through_plt =
+                    *to != entry || (site.target != m_caller && site.target != m_trampoline);
+                if (through_plt && !m_era.has(emu::EraFeature::CallablePlts)) {
+                    report_modify_call_bug(site, entry);
+                    return {};
+                }
                 KLP_TRY_ASSIGN(patch, modify_call_patch(site.site, site.target, *to));
                 KLP_TRY(poke(patch));
                 site.target = *to;

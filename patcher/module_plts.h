@@ -27,7 +27,9 @@ inline constexpr uint64_t kPltAlignment = 64;   // L1_CACHE_BYTES: .plt and .ini
 // The ftrace PLT sections (.text.ftrace_trampoline, .init.text.ftrace_trampoline) are aligned
 // to __alignof__(struct plt_entry), the alignment of its u32 words.
 inline constexpr uint64_t kFtracePltAlignment = 4;
-inline constexpr uint64_t kNrFtracePlts = 1;    // NR_FTRACE_PLTS: the one ftrace_caller entry
+// NR_FTRACE_PLTS without ftrace: one entry. With ftrace, Ftrace::ftrace_plt_targets() decides
+// (two on v5.5..v6.1: FTRACE_PLT_IDX and FTRACE_REGS_PLT_IDX).
+inline constexpr uint64_t kNrFtracePlts = 1;
 
 // struct plt_entry: three instructions, reached by a direct branch (so no BTI landing pad).
 struct PltEntry {

@@ -83,8 +83,8 @@ class Modules::PltHook final : public BranchRangeHook {
         if (section == kPlt) {
             m_module.plt = PltSection(std::string(kPlt), range.begin, m_core_max, m_erratum);
         } else if (section == kInitPlt) {
-            m_module.init_plt = PltSection(std::string(kInitPlt), range.begin, m_init_max,
-                                           m_erratum);
+            m_module.init_plt =
+                PltSection(std::string(kInitPlt), range.begin, m_init_max, m_erratum);
         } else if (section == kFtracePlt) {
             m_module.ftrace_plt = range.begin;
         } else if (section == kInitFtracePlt) {
@@ -125,8 +125,9 @@ Modules::Modules(emu::Machine& machine, ModuleOptions options, Ftrace* ftrace)
       m_pending(size_t(machine.cpu_count())) {
     m_machine.add_observer(this);
     if (m_ftrace != nullptr) {
-        m_ftrace->set_callable_hook(
-            [this](const PatchSite& site) { return ftrace_plt_for(site.rec_ip); });
+        m_ftrace->set_callable_hook([this](const PatchSite& site, GuestAddr entry) {
+            return ftrace_plt_for(site.rec_ip, entry);
+        });
     }
 }
 
@@ -160,19 +161,21 @@ Result<const Module*> Modules::load(const ObjectBytes& bytes, const ModuleSpec& 
     const uint64_t core_max = adjusted(m.counts.core, m_options.plt_reserve_adjust);
     const uint64_t init_max = adjusted(m.counts.init, m_options.plt_reserve_adjust);
 
-    // module_frob_arch_sections: (n + 1) x 12 bytes of PLT per memory, one ftrace PLT each.
+    // module_frob_arch_sections: (n + 1) x 12 bytes of PLT per memory, NR_FTRACE_PLTS ftrace
+    // PLT entries each.
+    const uint64_t ftrace_plts =
+        m_ftrace != nullptr ? m_ftrace->ftrace_plt_targets().size() : kNrFtracePlts;
     LoadOptions opts;
     opts.kind = spec.kind;
     opts.name = spec.name;
     opts.reserved = {
         ReservedSection{std::string(kPlt), plt_section_size(core_max), kPltAlignment},
         ReservedSection{std::string(kInitPlt), plt_section_size(init_max), kPltAlignment},
-        ReservedSection{std::string(kFtracePlt), kNrFtracePlts * kPltEntrySize,
-                        kFtracePltAlignment},
+        ReservedSection{std::string(kFtracePlt), ftrace_plts * kPltEntrySize, kFtracePltAlignment},
     };
     if (m_options.init_ftrace_plt) {
-        opts.reserved.push_back(ReservedSection{
-            std::string(kInitFtracePlt), kNrFtracePlts * kPltEntrySize, kFtracePltAlignment});
+        opts.reserved.push_back(ReservedSection{std::string(kInitFtracePlt),
+                                                ftrace_plts * kPltEntrySize, kFtracePltAlignment});
     }
     opts.init_base = GuestAddr(0);
     // module_frob_arch_sections sorts the branch relocations; apply_relocate_add meets them so.
@@ -241,18 +244,22 @@ Result<void> Modules::write_plts(Module& m) {
     if (m_ftrace == nullptr) {
         return {};
     }
-    for (const auto& at : {m.ftrace_plt, m.init_ftrace_plt}) {
-        if (!at) {
+    const std::vector<GuestAddr> targets = m_ftrace->ftrace_plt_targets();
+    for (const auto& base : {m.ftrace_plt, m.init_ftrace_plt}) {
+        if (!base) {
             continue;
         }
-        auto entry = make_plt_entry(*at, m_ftrace->trampoline());
-        if (!entry.ok()) {
-            return make_error("{}: error: ftrace PLT at {}: {}", m.name,
-                              m_machine.symbolize(*at), entry.error().message);
+        for (size_t i = 0; i < targets.size(); ++i) {
+            const GuestAddr at = *base + int64_t(i * kPltEntrySize);
+            auto entry = make_plt_entry(at, targets[i]);
+            if (!entry.ok()) {
+                return make_error("{}: error: ftrace PLT at {}: {}", m.name,
+                                  m_machine.symbolize(at), entry.error().message);
+            }
+            const auto bytes = entry->bytes();
+            KLP_TRY(m_machine.write_text_bytes(at, bytes));
+            m_plt_slots.emplace(at, LivePlt{true, nullptr, nullptr});
         }
-        const auto bytes = entry->bytes();
-        KLP_TRY(m_machine.write_text_bytes(*at, bytes));
-        m_plt_slots.emplace(*at, LivePlt{true, nullptr, nullptr});
     }
     return {};
 }
@@ -328,17 +335,28 @@ Result<void> Modules::unload(std::string_view name) {
     return {};
 }
 
-std::optional<GuestAddr> Modules::ftrace_plt_for(GuestAddr pc) const {
+std::optional<GuestAddr> Modules::ftrace_plt_for(GuestAddr pc, GuestAddr entry) const {
+    std::optional<GuestAddr> base;
     for (const auto& m : m_modules) {
         if (m->init.contains(pc) && !m->init_freed) {
             // Before a7ed7b9d0ebb there is no init ftrace PLT: get_ftrace_plt gave the core's.
-            return m->init_ftrace_plt ? m->init_ftrace_plt : m->ftrace_plt;
+            base = m->init_ftrace_plt ? m->init_ftrace_plt : m->ftrace_plt;
+            break;
         }
         if (m->core.contains(pc)) {
-            return m->ftrace_plt;
+            base = m->ftrace_plt;
+            break;
         }
     }
-    return std::nullopt;
+    if (!base || m_ftrace == nullptr) {
+        return std::nullopt;
+    }
+    const std::vector<GuestAddr> targets = m_ftrace->ftrace_plt_targets();
+    const auto it = std::find(targets.begin(), targets.end(), entry);
+    if (it == targets.end()) {
+        return std::nullopt; // "ftrace: no module PLT for %ps"
+    }
+    return *base + int64_t(size_t(it - targets.begin()) * kPltEntrySize);
 }
 
 std::vector<std::string> Modules::describe(const Module& m) const {
@@ -368,11 +386,20 @@ std::vector<std::string> Modules::describe(const Module& m) const {
         }
     }
     if (m_ftrace != nullptr) {
-        for (const auto& [name, at] : {std::pair{kFtracePlt, m.ftrace_plt},
-                                       std::pair{kInitFtracePlt, m.init_ftrace_plt}}) {
-            if (at) {
+        const std::vector<GuestAddr> targets = m_ftrace->ftrace_plt_targets();
+        for (const auto& [name, at] :
+             {std::pair{kFtracePlt, m.ftrace_plt}, std::pair{kInitFtracePlt, m.init_ftrace_plt}}) {
+            if (!at) {
+                continue;
+            }
+            if (targets.size() == 1) {
                 lines.push_back(fmt::format("{}: {} -> {}", m.name, name,
-                                            m_machine.symbolize(m_ftrace->trampoline())));
+                                            m_machine.symbolize(targets.front())));
+                continue;
+            }
+            for (size_t i = 0; i < targets.size(); ++i) {
+                lines.push_back(fmt::format("{}: {}[{}] -> {}", m.name, name, i,
+                                            m_machine.symbolize(targets[i])));
             }
         }
     }
@@ -445,8 +472,8 @@ void Modules::report_undefined_weak_call(const emu::InsnEvent& ev, const LivePlt
                             m_machine.symbolize(lr), weak_entry_effect(slot)));
 }
 
-void Modules::add_finding(std::string kind, Severity severity, GuestAddr pc,
-                          std::optional<int> cpu, int task, std::string message) {
+void Modules::add_finding(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
+                          int task, std::string message) {
     m_machine.report(std::move(kind), severity, pc, cpu, task, std::move(message));
 }
 

@@ -110,9 +110,10 @@ class Modules final : public emu::ExecutionObserver {
                                     const std::string& symbol);
     const std::vector<std::unique_ptr<Module>>& modules() const { return m_modules; }
 
-    // ftrace_find_callable_addr's module case: the ftrace PLT for a call site at `pc` (the init
-    // one for init text when it exists, else the core one), or nullopt outside any module.
-    std::optional<GuestAddr> ftrace_plt_for(GuestAddr pc) const;
+    // get_ftrace_plt: the ftrace PLT entry that branches to `entry` for a call site at `pc`
+    // (in the init PLT for init text when it exists, else in the core one), or nullopt outside
+    // any module or for an entry no PLT entry targets.
+    std::optional<GuestAddr> ftrace_plt_for(GuestAddr pc, GuestAddr entry) const;
 
     // Transcript lines for a loaded module: placement, PLT counts against the reservation,
     // each entry as `plt[3] -> kernel_func`.

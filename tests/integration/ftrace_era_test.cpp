@@ -3,8 +3,8 @@
 // disable (a write outside the CMODX-safe set, which TextPoke must report), v5.5..v6.1 patch
 // ftrace_caller unless an ops on the site asks for SAVE_REGS, then ftrace_regs_caller; up to
 // v5.19 the graph tracer enters through ftrace_graph_call, patched to `b ftrace_graph_caller`.
-#include "ftrace_test_util.h"
 #include "emu/insn_encoding.h"
+#include "ftrace_test_util.h"
 #include "patcher/ftrace_callsite.h"
 
 #include <fmt/format.h>
@@ -136,7 +136,8 @@ TEST_CASE("era 6.17 on the regs trampoline keeps one entry") {
     CHECK(target_of(*rig.ftrace, "leaf") == test::fn(*rig.machine, "ftrace_regs_caller"));
 }
 
-TEST_CASE("every era's return_to_handler reserves its own frame and the graph tracer returns right") {
+TEST_CASE(
+    "every era's return_to_handler reserves its own frame and the graph tracer returns right") {
     // Up to v6.4 x0..x7 in 64 bytes and ftrace_return_to_handler(x29); v6.5..v6.12 a struct
     // fgraph_ret_regs (80 bytes, fp at 64); v6.13+ a struct ftrace_regs (112, fp at 80). A
     // graph-traced call chain must return its value through each, with HAVE_FUNCTION_GRAPH_FP_TEST
@@ -153,7 +154,8 @@ TEST_CASE("every era's return_to_handler reserves its own frame and the graph tr
         auto rig = test::make_ftrace_rig(c.variant, Compiler::Clang, {}, c.era);
         emu::Machine& m = *rig.machine;
         // sub sp, sp, #frame
-        CHECK(word_at(m, test::fn(m, "return_to_handler")) == InsnWord(0xd10003ffu | (c.frame << 10)));
+        CHECK(word_at(m, test::fn(m, "return_to_handler")) ==
+              InsnWord(0xd10003ffu | (c.frame << 10)));
         auto plain = m.call(test::fn(m, "nonleaf"), {4});
         REQUIRE(plain.ok());
         REQUIRE(rig.ftrace->enable("*leaf", TracerKind::Graph).ok());

@@ -126,8 +126,8 @@ TEST_CASE("plt-clobber: a veneer that uses x9 instead of x16") {
     auto adrp = a64::adrp(a64::kX9, slot.addr, slot.target);
     REQUIRE(adrp.ok());
     REQUIRE(m->write_text(slot.addr, *adrp).ok());
-    REQUIRE(m->write_text(slot.addr + 4, a64::add_imm(a64::kX9, a64::kX9,
-                                                       uint32_t(slot.target.value & 0xfff)))
+    REQUIRE(m->write_text(slot.addr + 4,
+                          a64::add_imm(a64::kX9, a64::kX9, uint32_t(slot.target.value & 0xfff)))
                 .ok());
     REQUIRE(m->write_text(slot.addr + 8, a64::br(a64::kX9)).ok());
     auto r = m->call(test::fn(*m, "mod_calc"), {6});
@@ -223,6 +223,93 @@ TEST_CASE("init-text ftrace PLT: the v6.5 regression and its fix") {
             CHECK(findings_of(*m, "bl-out-of-range").size() == 1);
             CHECK(findings_of(*m, "brk-at-callsite").size() == 1);
             CHECK(findings_of(*m, "patched-brk").size() == 1);
+        }
+    }
+}
+
+TEST_CASE("v5.5..v6.1 module ftrace PLTs: one entry per ftrace entry, and ftrace_modify_call") {
+    // NR_FTRACE_PLTS = 2 with WITH_REGS: [FTRACE_PLT_IDX] -> ftrace_caller and
+    // [FTRACE_REGS_PLT_IDX] -> ftrace_regs_caller (get_ftrace_plt). A far site goes to the entry
+    // its ops need through the matching PLT entry. When a SAVE_REGS ops starts tracing a site
+    // that is already on, ftrace_modify_call moves it: through the PLTs from v5.19
+    // (ftrace_find_callable_addr), while v5.10 built both BLs against the entries themselves and
+    // failed validation (ftrace_bug).
+    for (const auto& [era, fixed] :
+         {std::pair{emu::KernelEra::V5_10, false}, std::pair{emu::KernelEra::V6_1, true}}) {
+        CAPTURE(emu::era_info(era).name);
+        LoadedObject kernel;
+        auto m = machine_with_kernel(Compiler::Clang, &kernel);
+        patcher::FtraceOptions fo;
+        fo.variant = patcher::TrampolineVariant::Regs;
+        fo.era = era;
+        auto ftrace = patcher::Ftrace::create(*m, fo);
+        REQUIRE(ftrace.ok());
+        patcher::Ftrace& f = **ftrace;
+        REQUIRE(f.add_object(kernel).ok());
+        patcher::Modules modules(*m, {}, &f);
+        const patcher::Module& mod = load_module(modules, emu::Placement::Far, Compiler::Clang);
+        const GuestAddr caller = test::fn(*m, "ftrace_caller");
+        const GuestAddr regs_caller = test::fn(*m, "ftrace_regs_caller");
+        REQUIRE(f.ftrace_plt_targets() == std::vector<GuestAddr>{caller, regs_caller});
+        REQUIRE(mod.ftrace_plt.has_value());
+        const GuestAddr plt0 = *mod.ftrace_plt;
+        const GuestAddr plt1 = plt0 + int64_t(patcher::kPltEntrySize);
+        for (const auto& [at, target] : {std::pair{plt0, caller}, std::pair{plt1, regs_caller}}) {
+            auto entry = patcher::make_plt_entry(at, target);
+            REQUIRE(entry.ok());
+            CHECK(m->memory().load<uint32_t>(at) == entry->adrp.raw);
+            CHECK(patcher::plt_entry_target(at, *entry) == target);
+        }
+        for (const PlacedSection& sec : mod.object.sections) {
+            if (sec.name == ".text.ftrace_trampoline") {
+                CHECK(sec.range.size() == 2 * patcher::kPltEntrySize);
+            }
+        }
+        REQUIRE(m->call(*mod.init_fn).ok());
+        const GuestAddr twice = test::fn(*m, "mod_calc_twice");
+        const auto plain = m->call(twice, {6});
+        REQUIRE(plain.ok());
+
+        // The function tracer needs no pt_regs: the site calls ftrace_caller through PLT[0].
+        REQUIRE(f.enable("mod_calc_twice").ok());
+        auto target = [&] {
+            for (const auto& s : f.sites()) {
+                if (s.site.function == "mod_calc_twice") {
+                    return s.target;
+                }
+            }
+            FAIL("no site for mod_calc_twice");
+            return GuestAddr{};
+        };
+        CHECK(target() == plt0);
+        auto traced = m->call(twice, {6});
+        REQUIRE(traced.ok());
+        CHECK(*traced == *plain);
+
+        int regs_calls = 0;
+        patcher::FtraceOps ops;
+        ops.name = "regs";
+        ops.flags.set(patcher::FtraceOpsFlag::SaveRegs);
+        ops.filter = patcher::FtraceFilter("mod_calc_twice");
+        ops.func = [&](patcher::FtraceCall&) { ++regs_calls; };
+        REQUIRE(f.register_ops(std::move(ops)).ok());
+        traced = m->call(twice, {6});
+        REQUIRE(traced.ok());
+        CHECK(*traced == *plain);
+        if (fixed) {
+            CHECK(target() == plt1);
+            CHECK(regs_calls == 1);
+            CHECK_MESSAGE(findings_of(*m, "ftrace-bug").empty(), findings_text(*m));
+        } else {
+            // The site keeps calling ftrace_caller through PLT[0]; the kernel would now have
+            // disabled ftrace.
+            CHECK(target() == plt0);
+            const auto bugs = findings_of(*m, "ftrace-bug");
+            REQUIRE(bugs.size() == 1);
+            CHECK(bugs[0].message.find("ftrace failed to modify mod_calc_twice+0x4") !=
+                  std::string::npos);
+            CHECK(bugs[0].message.find("from ftrace_caller to ftrace_regs_caller") !=
+                  std::string::npos);
         }
     }
 }

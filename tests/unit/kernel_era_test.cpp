@@ -63,6 +63,9 @@ TEST_CASE("kernel eras: features appear where the history says") {
     CHECK_FALSE(era_info(KernelEra::V6_1).has(EraFeature::GraphCaller));
     CHECK(era_info(KernelEra::V6_17).has(EraFeature::ModuleInitFtracePlt));
     CHECK_FALSE(era_info(KernelEra::V6_4).has(EraFeature::ModuleInitFtracePlt));
+    CHECK_FALSE(era_info(KernelEra::V5_10).has(EraFeature::CallablePlts));
+    CHECK(era_info(KernelEra::V6_1).has(EraFeature::CallablePlts));
+    CHECK(era_info(KernelEra::V6_17).has(EraFeature::CallablePlts));
     CHECK(era_info(KernelEra::V5_5).patched_entry == PatchedEntry::CallerUnlessSaveRegs);
     CHECK(era_info(KernelEra::V4_19_v4).patched_entry == PatchedEntry::RegsCaller);
 }
