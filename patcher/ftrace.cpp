@@ -138,8 +138,38 @@ Result<void> Ftrace::install() {
     return {};
 }
 
+namespace {
+
+// Replaces the line `// klpemu-splice: NAME` of `source` (guest file `file`) with the embedded
+// guest file NAME, between cpp line markers that keep both files' line numbers.
+std::string splice_guest_sources(std::string_view source, std::string_view file) {
+    constexpr std::string_view kMarker = "// klpemu-splice: ";
+    std::string out;
+    size_t line = 1;
+    size_t pos = 0;
+    while (pos < source.size()) {
+        const size_t end = std::min(source.find('\n', pos), source.size());
+        const std::string_view text = source.substr(pos, end - pos);
+        if (text.starts_with(kMarker)) {
+            const std::string_view name = text.substr(kMarker.size());
+            const std::string_view part = embedded_guest_source(name);
+            KLP_CHECK(!part.empty(), "{}:{}: guest source {} is not embedded", file, line, name);
+            out += fmt::format("# 1 \"{}\"\n{}{}# {} \"{}\"\n", name, part,
+                               part.ends_with('\n') ? "" : "\n", line + 1, file);
+        } else {
+            out += text;
+            out += '\n';
+        }
+        pos = end + 1;
+        ++line;
+    }
+    return out;
+}
+
+} // namespace
+
 std::string Ftrace::with_return_abi(std::string_view file) const {
-    const std::string_view source = embedded_guest_source(file);
+    const std::string source = splice_guest_sources(embedded_guest_source(file), file);
     KLP_CHECK(!source.empty(), "guest source {} is not embedded", file);
     const int abi = m_era.return_to_handler_frame == 64 ? 0
                     : m_era.return_to_handler_frame == 80 ? 1

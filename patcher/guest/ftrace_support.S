@@ -38,43 +38,9 @@ ftrace_ops_list_func:
     ret
     .size   ftrace_ops_list_func, . - ftrace_ops_list_func
 
-// unsigned long ftrace_return_to_handler(...): the C half of return_to_handler, in the era's
-// signature (the same as ftrace_source_support.S gives a tree's own entry-ftrace.S): pops the
-// task's graph return stack and returns the real return address.
-    .globl  ftrace_return_to_handler
-    .type   ftrace_return_to_handler, %function
-    .balign 4
-ftrace_return_to_handler:
-.if KLPEMU_RET_ABI == 1
-// v6.5..v6.12: x0 is the struct fgraph_ret_regs return_to_handler built; its fp is at offset 64
-// (FGRET_REGS_FP). From here on as up to v6.4, where x0 is the x29 return_to_handler saw.
-    ldr     x0, [x0, #64]
-.endif
-.if KLPEMU_RET_ABI <= 1
-// Give the host call the fregs-shaped block it reads (only fp at offset 80 is used).
-    sub     sp, sp, #112
-    str     x0, [sp, #80]
-    mov     x0, sp
-    hvc     #0x101
-    add     sp, sp, #112
-.else
-// v6.13+: x0 is the struct ftrace_regs return_to_handler built.
-    hvc     #0x101
-.endif
-    ret
-    .size   ftrace_return_to_handler, . - ftrace_return_to_handler
-
-.if KLPEMU_GRAPH_CALLER
-// void prepare_ftrace_return(unsigned long self_addr, unsigned long *parent, unsigned long fp):
-// the host pushes *parent on the graph return stack and writes return_to_handler there.
-    .globl  prepare_ftrace_return
-    .type   prepare_ftrace_return, %function
-    .balign 4
-prepare_ftrace_return:
-    hvc     #0x102
-    ret
-    .size   prepare_ftrace_return, . - prepare_ftrace_return
-.endif
+// ftrace_return_to_handler and, up to v5.19, prepare_ftrace_return (ftrace_graph_c.S).
+    .set    KLPEMU_PREPARE_RETURN, KLPEMU_GRAPH_CALLER
+// klpemu-splice: ftrace_graph_c.S
 
 // The graph tracer replaced the traced function's return address with this. On arrival the
 // function has returned: x0..x7 hold its results, x29 its caller's frame, SP its entry SP.
