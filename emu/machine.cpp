@@ -57,7 +57,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
     options.mem_write_hook = config.observe_memory_writes;
     options.data_access_hook = config.data_cache && config.code_hook;
     if (config.text_guard) {
-        m->m_guard = std::make_unique<TextGuard>(m->m_memory);
+        m->m_guard = std::make_unique<TextGuard>(m->m_memory, m->m_permissions);
         Machine* self = m.get();
         m->m_memory.set_write_listener(
             [self](GuestAddr a, uint64_t n) { self->guard_rescan(a, a + int64_t(n)); });
@@ -105,6 +105,7 @@ Result<void> Machine::protect(GuestRange pages, Perm perm, std::string what) {
         KLP_TRY(cpu->backend->protect(pages.begin, pages.size(), uint32_t(perm)));
     }
     m_permissions.set(pages, perm, std::move(what));
+    guard_rescan(pages.begin, pages.end); // Only executable pages are guarded.
     return {};
 }
 
@@ -278,7 +279,8 @@ Result<void> Machine::load(const LoadedObject& object) {
             }
             std::copy(s.bytes.begin(), s.bytes.end(), p);
         }
-        // Data is executable memory too (the guest may branch into it): the guard scans it.
+        // The guard scans what lands on executable pages (again once protect_sections has
+        // set this object's permissions).
         guard_rescan(s.range.begin, s.range.end);
         if (s.executable) {
             // Same invalidation as a text write: an object may reuse addresses run before.

@@ -149,6 +149,8 @@ class Machine {
     const MachineConfig& config() const { return m_config; }
     int cpu_count() const { return int(m_cpus.size()); }
     GuestMemory& memory() { return m_memory; }
+    // Words the text guard traps now (each one a Unicorn exit), for tests and benchmarks.
+    size_t guard_trap_count() const;
     // Page permissions (strict RWX) the CPUs enforce on guest accesses; host writes bypass them.
     const MemoryPermissions& permissions() const { return m_permissions; }
     const GuestMemory& memory() const { return m_memory; }

@@ -17,6 +17,10 @@ void Machine::push_exits() noexcept {
     }
 }
 
+size_t Machine::guard_trap_count() const {
+    return m_guard ? m_guard->trap_count() : 0;
+}
+
 void Machine::guard_rescan(GuestAddr begin, GuestAddr end) noexcept {
     if (m_guard && m_guard->rescan(begin, end)) {
         push_exits();

@@ -14,6 +14,22 @@ bool TextGuard::update(uint64_t addr, InsnWord w) {
     return m_traps.erase(addr) != 0;
 }
 
+bool TextGuard::forget(uint64_t begin, uint64_t end) {
+    const auto first = m_traps.lower_bound(begin);
+    const auto last = m_traps.lower_bound(end);
+    if (first == last) {
+        return false;
+    }
+    m_traps.erase(first, last);
+    return true;
+}
+
+bool TextGuard::executable_page(uint64_t page) const {
+    // Memory mapped without a recorded permission is taken as executable (the safe side).
+    const MemoryPermissions::Entry* e = m_permissions.at(GuestAddr(page));
+    return e == nullptr || allows(e->perm, Perm::Exec);
+}
+
 bool TextGuard::rescan(GuestAddr begin, GuestAddr end) {
     bool changed = false;
     uint64_t a = begin.align_down(kInsnSize).value;
@@ -23,8 +39,10 @@ bool TextGuard::rescan(GuestAddr begin, GuestAddr end) {
             a += kInsnSize;
             continue;
         }
-        const uint64_t stop = std::min(end.value, r->range.end.value);
-        if (!r->executable) {
+        const uint64_t page_end = GuestAddr(a).align_down(kPageSize).value + kPageSize;
+        const uint64_t stop = std::min({end.value, r->range.end.value, page_end});
+        if (!r->executable || !executable_page(a)) {
+            changed |= forget(a, stop);
             a = stop;
             continue;
         }

@@ -12,6 +12,7 @@
 #include "emu/guest_addr.h"
 #include "emu/guest_memory.h"
 #include "emu/insn_guard.h"
+#include "emu/memory_permissions.h"
 
 #include <cstdint>
 #include <optional>
@@ -20,12 +21,20 @@
 
 namespace klpemu::emu {
 
+// Only pages the guest may execute are guarded: a fetch from a page without execute permission
+// faults before the translator reads it, and an A64 translation block never crosses a page
+// (QEMU bounds it by the instructions left on the page). Data pages, written by the host all the
+// time, therefore add no exits, and Unicorn 2.0.1 invalidates the block at every exit each time
+// emulation starts, so each exit costs every host call.
 class TextGuard {
   public:
-    explicit TextGuard(const GuestMemory& memory) : m_memory(memory) {}
+    // `memory` and `permissions` must outlive the guard.
+    TextGuard(const GuestMemory& memory, const MemoryPermissions& permissions)
+        : m_memory(memory), m_permissions(permissions) {}
 
     // Reclassifies every word overlapping [begin, end) of executable memory as memory holds it
-    // now. Returns true if the set of trapping addresses changed.
+    // now (words on pages without execute permission never trap). Call it after a permission
+    // change too. Returns true if the set of trapping addresses changed.
     bool rescan(GuestAddr begin, GuestAddr end);
 
     // Whether the word at `pc` is known to trap.
@@ -39,7 +48,11 @@ class TextGuard {
 
   private:
     bool update(uint64_t addr, InsnWord w);
+    // Forgets the traps in [begin, end); true if there were any.
+    bool forget(uint64_t begin, uint64_t end);
+    bool executable_page(uint64_t page) const;
     const GuestMemory& m_memory;
+    const MemoryPermissions& m_permissions;
     InsnClassifier m_classifier;
     std::set<uint64_t> m_traps;
 };
