@@ -279,9 +279,6 @@ Result<void> Machine::load(const LoadedObject& object) {
             }
             std::copy(s.bytes.begin(), s.bytes.end(), p);
         }
-        // The guard scans what lands on executable pages (again once protect_sections has
-        // set this object's permissions).
-        guard_rescan(s.range.begin, s.range.end);
         if (s.executable) {
             // Same invalidation as a text write: an object may reuse addresses run before.
             KLP_TRY(write_text_bytes(s.range.begin, std::span<const uint8_t>(p, size)));
@@ -295,6 +292,8 @@ Result<void> Machine::load(const LoadedObject& object) {
         f.message = w.message;
         add_finding(std::move(f));
     }
+    // The text guard classifies the object's words here: protect_sections rescans every page
+    // it sets (until then they are read/write, so nothing on them traps).
     KLP_TRY(protect_sections(object));
     m_symbols.add_object(object);
     m_lines.insert(m_lines.end(), object.lines.begin(), object.lines.end());

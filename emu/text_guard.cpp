@@ -39,9 +39,14 @@ bool TextGuard::rescan(GuestAddr begin, GuestAddr end) {
             a += kInsnSize;
             continue;
         }
+        const uint64_t region_stop = std::min(end.value, r->range.end.value);
+        if (!r->executable) {
+            a = region_stop; // Never holds a trap.
+            continue;
+        }
         const uint64_t page_end = GuestAddr(a).align_down(kPageSize).value + kPageSize;
-        const uint64_t stop = std::min({end.value, r->range.end.value, page_end});
-        if (!r->executable || !executable_page(a)) {
+        const uint64_t stop = std::min(region_stop, page_end);
+        if (!executable_page(a)) {
             changed |= forget(a, stop);
             a = stop;
             continue;
