@@ -93,6 +93,20 @@ InsnWord sub_imm(Reg rd, Reg rn, uint32_t imm12, bool shift12) {
     return InsnWord(0xd1000000 | imm12_field(imm12, shift12) | reg(rn) << 5 | reg(rd));
 }
 
+namespace {
+InsnWord move_wide(uint32_t opcode, Reg rd, uint16_t imm16, unsigned shift) {
+    KLP_CHECK(shift % 16 == 0 && shift <= 48, "move-wide shift {} is not 0, 16, 32 or 48", shift);
+    return InsnWord(opcode | uint32_t(shift / 16) << 21 | uint32_t(imm16) << 5 | reg(rd));
+}
+} // namespace
+
+InsnWord movn(Reg rd, uint16_t imm16, unsigned shift) {
+    return move_wide(0x92800000, rd, imm16, shift);
+}
+InsnWord movk(Reg rd, uint16_t imm16, unsigned shift) {
+    return move_wide(0xf2800000, rd, imm16, shift);
+}
+
 InsnWord br(Reg rn) { return InsnWord(0xd61f0000 | reg(rn) << 5); }
 InsnWord blr(Reg rn) { return InsnWord(0xd63f0000 | reg(rn) << 5); }
 InsnWord ret(Reg rn) { return InsnWord(0xd65f0000 | reg(rn) << 5); }

@@ -54,6 +54,10 @@ Result<InsnWord> adrp(Reg rd, GuestAddr pc, GuestAddr target);
 InsnWord add_imm(Reg rd, Reg rn, uint32_t imm12, bool shift12 = false);
 // sub xd|sp, xn|sp, #imm12{, lsl #12}        d1000000 | sh<<22 | imm12<<10 | Rn<<5 | Rd
 InsnWord sub_imm(Reg rd, Reg rn, uint32_t imm12, bool shift12 = false);
+// movn xd, #imm16, lsl #shift (shift 0/16/32/48)   92800000 | hw<<21 | imm16<<5 | Rd
+InsnWord movn(Reg rd, uint16_t imm16, unsigned shift);
+// movk xd, #imm16, lsl #shift (shift 0/16/32/48)   f2800000 | hw<<21 | imm16<<5 | Rd
+InsnWord movk(Reg rd, uint16_t imm16, unsigned shift);
 // br xn                                       d61f0000 | Rn<<5         (br x16 = d61f0200)
 InsnWord br(Reg rn);
 // blr xn                                      d63f0000 | Rn<<5         (blr x4 = d63f0080)

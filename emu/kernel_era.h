@@ -77,6 +77,9 @@ enum class EraFeature : uint32_t {
     // ftrace_modify_call goes through a far module's ftrace PLTs too. Before it, moving a far
     // site between ftrace_caller and ftrace_regs_caller failed validation (ftrace_bug).
     CallablePlts = 1u << 7,
+    // struct plt_entry is adrp/add/br x16 (v5.0, "arm64/module: switch to ADRP/ADD sequences for
+    // PLT entries"); up to 4.19 it was movn/movk/movk/br x16, 16 bytes.
+    AdrpPlts = 1u << 8,
 };
 
 // One asm-offsets.h constant (`#define NAME VALUE`).

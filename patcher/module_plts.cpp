@@ -1,6 +1,7 @@
 // Module PLT entries and their accounting (see module_plts.h).
 #include "patcher/module_plts.h"
 
+#include "emu/check.h"
 #include "emu/insn_encoding.h"
 #include "emu/relocation.h"
 
@@ -12,14 +13,63 @@
 
 namespace klpemu::patcher {
 
-std::array<uint8_t, kPltEntrySize> PltEntry::bytes() const {
-    std::array<uint8_t, kPltEntrySize> out{};
-    const uint32_t words[3] = {adrp.raw, add.raw, br.raw};
-    std::memcpy(out.data(), words, sizeof(words));
+PltFormat era_plt_format(emu::KernelEra era) {
+    return emu::era_info(era).has(emu::EraFeature::AdrpPlts) ? PltFormat::AdrpAdd
+                                                             : PltFormat::MovWide;
+}
+
+std::vector<uint8_t> PltEntry::bytes() const {
+    std::vector<uint8_t> out(size());
+    for (size_t i = 0; i < words().size(); ++i) {
+        std::memcpy(out.data() + 4 * i, &insn[i].raw, 4);
+    }
     return out;
 }
 
-Result<PltEntry> make_plt_entry(GuestAddr pc, GuestAddr dst) {
+PltEntry PltEntry::from_words(PltFormat format, std::span<const uint32_t> words) {
+    PltEntry e;
+    e.format = format;
+    KLP_CHECK(words.size() == e.words().size(), "a {}-byte PLT entry has {} words, not {}",
+              e.size(), e.words().size(), words.size());
+    for (size_t i = 0; i < words.size(); ++i) {
+        e.insn[i] = InsnWord(words[i]);
+    }
+    return e;
+}
+
+namespace {
+
+// movn x16, #~dst[15:0]; movk x16, #dst[31:16], lsl #16; movk x16, #dst[47:32], lsl #32; br x16
+PltEntry move_wide_entry(GuestAddr dst) {
+    const uint64_t v = dst.value;
+    PltEntry e;
+    e.format = PltFormat::MovWide;
+    e.insn = {a64::movn(a64::kX16, uint16_t(~v & 0xffff), 0),
+              a64::movk(a64::kX16, uint16_t(v >> 16), 16),
+              a64::movk(a64::kX16, uint16_t(v >> 32), 32), a64::br(a64::kX16)};
+    return e;
+}
+
+PltEntry adrp_add_entry(InsnWord adrp, GuestAddr dst) {
+    PltEntry e;
+    e.format = PltFormat::AdrpAdd;
+    e.insn = {adrp,                                                             // adrp x16, dst
+              a64::add_imm(a64::kX16, a64::kX16, uint32_t(dst.value & 0xfff)), // add :lo12:dst
+              a64::br(a64::kX16), InsnWord{}};                                  // br x16
+    return e;
+}
+
+} // namespace
+
+Result<PltEntry> make_plt_entry(PltFormat format, GuestAddr pc, GuestAddr dst) {
+    if (format == PltFormat::MovWide) {
+        if ((dst.value >> 48) != 0xffff) {
+            return make_error("PLT entry at {} for {}: a movn/movk entry sets bits 63:48, so it "
+                              "only reaches kernel addresses (0xffff...)",
+                              pc, dst);
+        }
+        return move_wide_entry(dst);
+    }
     auto adrp = a64::adrp(a64::kX16, pc, dst);
     if (!adrp.ok()) {
         const int64_t pages = int64_t(dst.align_down(4096).value - pc.align_down(4096).value) >> 12;
@@ -27,11 +77,7 @@ Result<PltEntry> make_plt_entry(GuestAddr pc, GuestAddr dst) {
                           "(+-4 GiB)",
                           pc, dst, pages);
     }
-    return PltEntry{
-        *adrp,                                                           // adrp x16, dst
-        a64::add_imm(a64::kX16, a64::kX16, uint32_t(dst.value & 0xfff)), // add x16, x16, :lo12:dst
-        a64::br(a64::kX16),                                              // br x16
-    };
+    return adrp_add_entry(*adrp, dst);
 }
 
 InsnWord adrp_as_kernel(GuestAddr pc, GuestAddr dst) {
@@ -47,21 +93,28 @@ InsnWord adrp_as_kernel(GuestAddr pc, GuestAddr dst) {
     return InsnWord(0x90000000 | (imm & 3) << 29 | (imm >> 2) << 5 | rd); // adrp x16, #pages
 }
 
-PltEntry plt_entry_as_kernel(GuestAddr pc, GuestAddr dst) {
-    return PltEntry{
-        adrp_as_kernel(pc, dst),                                         // adrp x16, ...
-        a64::add_imm(a64::kX16, a64::kX16, uint32_t(dst.value & 0xfff)), // add x16, x16, dst % 4K
-        a64::br(a64::kX16),                                              // br x16
-    };
+PltEntry plt_entry_as_kernel(PltFormat format, GuestAddr pc, GuestAddr dst) {
+    if (format == PltFormat::MovWide) {
+        return move_wide_entry(dst);
+    }
+    return adrp_add_entry(adrp_as_kernel(pc, dst), dst);
 }
 
 std::optional<GuestAddr> plt_entry_target(GuestAddr pc, const PltEntry& entry) {
-    auto page = a64::pc_relative_target(pc, entry.adrp);
-    if (!page || entry.br != a64::br(a64::kX16)) {
+    if (entry.format == PltFormat::MovWide) {
+        const auto imm = [&](size_t i) { return uint64_t((entry.insn[i].raw >> 5) & 0xffff); };
+        const uint64_t dst = uint64_t(0xffff) << 48 | imm(2) << 32 | imm(1) << 16 | (~imm(0) & 0xffff);
+        if (entry != move_wide_entry(GuestAddr(dst))) {
+            return std::nullopt;
+        }
+        return GuestAddr(dst);
+    }
+    auto page = a64::pc_relative_target(pc, entry.insn[0]);
+    if (!page || entry.insn[2] != a64::br(a64::kX16)) {
         return std::nullopt;
     }
-    const uint32_t lo12 = (entry.add.raw >> 10) & 0xfff;
-    if (entry.add != a64::add_imm(a64::kX16, a64::kX16, lo12)) {
+    const uint32_t lo12 = (entry.insn[1].raw >> 10) & 0xfff;
+    if (entry.insn[1] != a64::add_imm(a64::kX16, a64::kX16, lo12)) {
         return std::nullopt;
     }
     return *page + int64_t(lo12);
@@ -79,7 +132,8 @@ bool is_adrp(uint32_t type) {
 }
 
 // count_plts for one RELA section patching `dst` (section index `dst_index`).
-uint64_t count_section(const ElfObject& elf, const ElfRelocationSection& rs, bool erratum) {
+uint64_t count_section(const ElfObject& elf, const ElfRelocationSection& rs, bool erratum,
+                       PltFormat format) {
     uint64_t count = 0;
     std::set<std::tuple<uint32_t, uint32_t>> seen; // (type, symbol) with addend 0
     for (const auto& r : rs.relocations) {
@@ -100,7 +154,7 @@ uint64_t count_section(const ElfObject& elf, const ElfRelocationSection& rs, boo
             }
         }
     }
-    if (erratum) {
+    if (erratum && format == PltFormat::AdrpAdd) {
         // Slack for the slots module_emit_plt_entry skips at page offsets 0xff8/0xffc.
         constexpr uint64_t kEntriesPerPage = 4096 / kPltEntrySize;
         count += (count + kEntriesPerPage - 1) / kEntriesPerPage;
@@ -110,7 +164,7 @@ uint64_t count_section(const ElfObject& elf, const ElfRelocationSection& rs, boo
 
 } // namespace
 
-PltCounts count_plts(const ElfObject& elf, bool erratum_843419) {
+PltCounts count_plts(const ElfObject& elf, bool erratum_843419, PltFormat format) {
     PltCounts counts;
     for (const auto& rs : elf.relocation_sections) {
         if (rs.target_section >= elf.sections.size()) {
@@ -120,7 +174,7 @@ PltCounts count_plts(const ElfObject& elf, bool erratum_843419) {
         if (!dst.is_exec()) {
             continue;
         }
-        const uint64_t n = count_section(elf, rs, erratum_843419);
+        const uint64_t n = count_section(elf, rs, erratum_843419, format);
         if (dst.name.starts_with(".init")) {
             counts.init += n;
         } else {
@@ -142,7 +196,8 @@ Result<GuestAddr> PltSection::emit(GuestAddr target, const std::string& symbol,
         return slot.addr;
     }
     uint64_t index = m_used;
-    if (m_erratum && is_forbidden_offset_for_adrp(m_base + int64_t(index * kPltEntrySize))) {
+    const uint64_t entry_size = plt_entry_size(m_format);
+    if (m_erratum && is_forbidden_offset_for_adrp(m_base + int64_t(index * entry_size))) {
         ++index; // Never place an ADRP at page offset 0xff8/0xffc: skip the slot.
     }
     if (index + 1 > m_max) {
@@ -151,9 +206,10 @@ Result<GuestAddr> PltSection::emit(GuestAddr target, const std::string& symbol,
                           "(plt_num_entries > plt_max_entries)",
                           m_name, index, symbol, m_max);
     }
-    const GuestAddr at = m_base + int64_t(index * kPltEntrySize);
-    Result<PltEntry> entry = undefined_weak ? Result<PltEntry>(plt_entry_as_kernel(at, target))
-                                            : make_plt_entry(at, target);
+    const GuestAddr at = m_base + int64_t(index * entry_size);
+    Result<PltEntry> entry = undefined_weak
+                                 ? Result<PltEntry>(plt_entry_as_kernel(m_format, at, target))
+                                 : make_plt_entry(m_format, at, target);
     if (!entry.ok()) {
         return make_error("{}: {} for {}", m_name, entry.error().message, symbol);
     }

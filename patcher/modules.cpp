@@ -31,7 +31,7 @@ uint64_t adjusted(uint64_t count, int64_t adjust) {
 
 // Where the kernel's entry for an undefined weak symbol really goes (see plt_entry_as_kernel).
 std::string weak_entry_effect(const PltSlot& slot) {
-    if (slot.entry.adrp == kBreakFault) {
+    if (slot.entry.insn[0] == kBreakFault) {
         return "the entry's ADRP is brk #0x100 (AARCH64_BREAK_FAULT)";
     }
     if (auto to = plt_entry_target(slot.addr, slot.entry)) {
@@ -76,15 +76,17 @@ std::string format_distance(GuestAddr from, GuestAddr to) {
 // ftrace PLTs were laid out, then hands out entries from the PLT of the branch's memory.
 class Modules::PltHook final : public BranchRangeHook {
   public:
-    PltHook(Module& module, bool erratum, uint64_t core_max, uint64_t init_max)
-        : m_module(module), m_erratum(erratum), m_core_max(core_max), m_init_max(init_max) {}
+    PltHook(Module& module, bool erratum, PltFormat format, uint64_t core_max, uint64_t init_max)
+        : m_module(module), m_erratum(erratum), m_format(format), m_core_max(core_max),
+          m_init_max(init_max) {}
 
     void placed(std::string_view section, GuestRange range) override {
         if (section == kPlt) {
-            m_module.plt = PltSection(std::string(kPlt), range.begin, m_core_max, m_erratum);
+            m_module.plt =
+                PltSection(std::string(kPlt), range.begin, m_core_max, m_erratum, m_format);
         } else if (section == kInitPlt) {
             m_module.init_plt =
-                PltSection(std::string(kInitPlt), range.begin, m_init_max, m_erratum);
+                PltSection(std::string(kInitPlt), range.begin, m_init_max, m_erratum, m_format);
         } else if (section == kFtracePlt) {
             m_module.ftrace_plt = range.begin;
         } else if (section == kInitFtracePlt) {
@@ -113,6 +115,7 @@ class Modules::PltHook final : public BranchRangeHook {
   private:
     Module& m_module;
     bool m_erratum;
+    PltFormat m_format;
     uint64_t m_core_max;
     uint64_t m_init_max;
     std::optional<std::string> m_error;
@@ -156,26 +159,29 @@ Result<const Module*> Modules::load(const ObjectBytes& bytes, const ModuleSpec& 
     Module& m = *module;
     m.name = spec.name;
     m.kind = spec.kind;
-    m.counts = count_plts(elf, m_options.erratum_843419);
+    const PltFormat format = m_options.plt_format;
+    m.counts = count_plts(elf, m_options.erratum_843419, format);
     m.klp = has_modinfo(elf, "livepatch");
     const uint64_t core_max = adjusted(m.counts.core, m_options.plt_reserve_adjust);
     const uint64_t init_max = adjusted(m.counts.init, m_options.plt_reserve_adjust);
 
-    // module_frob_arch_sections: (n + 1) x 12 bytes of PLT per memory, NR_FTRACE_PLTS ftrace
-    // PLT entries each.
+    // module_frob_arch_sections: (n + 1) x sizeof(struct plt_entry) bytes of PLT per memory,
+    // NR_FTRACE_PLTS ftrace PLT entries each.
     const uint64_t ftrace_plts =
         m_ftrace != nullptr ? m_ftrace->ftrace_plt_targets().size() : kNrFtracePlts;
     LoadOptions opts;
     opts.kind = spec.kind;
     opts.name = spec.name;
     opts.reserved = {
-        ReservedSection{std::string(kPlt), plt_section_size(core_max), kPltAlignment},
-        ReservedSection{std::string(kInitPlt), plt_section_size(init_max), kPltAlignment},
-        ReservedSection{std::string(kFtracePlt), ftrace_plts * kPltEntrySize, kFtracePltAlignment},
+        ReservedSection{std::string(kPlt), plt_section_size(core_max, format), kPltAlignment},
+        ReservedSection{std::string(kInitPlt), plt_section_size(init_max, format), kPltAlignment},
+        ReservedSection{std::string(kFtracePlt), ftrace_plts * plt_entry_size(format),
+                        kFtracePltAlignment},
     };
     if (m_options.init_ftrace_plt) {
         opts.reserved.push_back(ReservedSection{std::string(kInitFtracePlt),
-                                                ftrace_plts * kPltEntrySize, kFtracePltAlignment});
+                                                ftrace_plts * plt_entry_size(format),
+                                                kFtracePltAlignment});
     }
     opts.init_base = GuestAddr(0);
     // module_frob_arch_sections sorts the branch relocations; apply_relocate_add meets them so.
@@ -199,7 +205,7 @@ Result<const Module*> Modules::load(const ObjectBytes& bytes, const ModuleSpec& 
         return make_error("{}: error: {}", spec.name, init.error().message);
     }
 
-    PltHook hook(m, m_options.erratum_843419, core_max, init_max);
+    PltHook hook(m, m_options.erratum_843419, format, core_max, init_max);
     opts.branch_hook = &hook;
     opts.init_base = *init;
     auto loaded = Loader().load(bytes, *core, opts, m_machine.symbols());
@@ -250,8 +256,8 @@ Result<void> Modules::write_plts(Module& m) {
             continue;
         }
         for (size_t i = 0; i < targets.size(); ++i) {
-            const GuestAddr at = *base + int64_t(i * kPltEntrySize);
-            auto entry = make_plt_entry(at, targets[i]);
+            const GuestAddr at = *base + int64_t(i * plt_entry_size(m_options.plt_format));
+            auto entry = make_plt_entry(m_options.plt_format, at, targets[i]);
             if (!entry.ok()) {
                 return make_error("{}: error: ftrace PLT at {}: {}", m.name,
                                   m_machine.symbolize(at), entry.error().message);
@@ -356,7 +362,7 @@ std::optional<GuestAddr> Modules::ftrace_plt_for(GuestAddr pc, GuestAddr entry) 
     if (it == targets.end()) {
         return std::nullopt; // "ftrace: no module PLT for %ps"
     }
-    return *base + int64_t(size_t(it - targets.begin()) * kPltEntrySize);
+    return *base + int64_t(size_t(it - targets.begin()) * plt_entry_size(m_options.plt_format));
 }
 
 std::vector<std::string> Modules::describe(const Module& m) const {
@@ -368,8 +374,12 @@ std::vector<std::string> Modules::describe(const Module& m) const {
                     reachable_by_branch26(m.core.begin, kernel) ? "in BL reach" : "out of BL reach",
                     format_distance(m.core.begin, m.init.begin)));
     for (const PltSection* plt : {&m.plt, &m.init_plt}) {
-        lines.push_back(fmt::format("{}: {}: {} of {} entries used", m.name, plt->name(),
-                                    plt->used(), plt->max_entries()));
+        // Up to 4.19 an entry was four instructions (docs/modules.md): say so where it is.
+        lines.push_back(fmt::format("{}: {}: {} of {} entries used{}", m.name, plt->name(),
+                                    plt->used(), plt->max_entries(),
+                                    plt->format() == PltFormat::MovWide
+                                        ? " (16-byte movn/movk/movk/br x16 entries)"
+                                        : ""));
         for (const PltSlot& slot : plt->slots()) {
             if (slot.undefined_weak) {
                 lines.push_back(
@@ -413,7 +423,7 @@ void Modules::on_instruction(const emu::InsnEvent& ev) {
     if (pending && ev.task != pending->task) {
         pending.reset(); // The task died inside the entry (a fault): nothing left to compare.
     }
-    if (pending && ev.pc != pending->slot + 4 && ev.pc != pending->slot + 8) {
+    if (pending && !(ev.pc > pending->slot && ev.pc < pending->slot + int64_t(pending->size))) {
         check_plt_exit(ev, *pending);
         pending.reset();
     }
@@ -429,7 +439,8 @@ void Modules::on_instruction(const emu::InsnEvent& ev) {
         if (it->second.slot != nullptr && it->second.slot->undefined_weak) {
             report_undefined_weak_call(ev, it->second);
         }
-        pending = PendingPlt{m_machine.cpu_state(ev.cpu), ev.pc, it->second.ftrace, ev.task};
+        pending = PendingPlt{m_machine.cpu_state(ev.cpu), ev.pc,
+                             plt_entry_size(m_options.plt_format), it->second.ftrace, ev.task};
     }
 }
 

@@ -56,6 +56,8 @@ struct ModuleSpec {
 struct ModuleOptions {
     // ARM64_WORKAROUND_843419: no PLT entry's ADRP at page offset 0xff8/0xffc.
     bool erratum_843419 = false;
+    // struct plt_entry of the era (EraFeature::AdrpPlts): movn/movk up to 4.19, adrp/add after.
+    PltFormat plt_format = PltFormat::AdrpAdd;
     // a7ed7b9d0ebb: init text gets its own ftrace PLT. false models v6.5..v6.17-rc4, where init
     // call sites used the core's PLT and, out of reach, got BRK #0x100 patched in.
     bool init_ftrace_plt = true;
@@ -128,6 +130,7 @@ class Modules final : public emu::ExecutionObserver {
     struct PendingPlt {
         emu::CpuState entry;
         GuestAddr slot;
+        uint64_t size = 0; // Bytes of the entry: its later instructions are still inside it.
         bool ftrace = false;
         int task = -1; // The task that entered the entry.
     };

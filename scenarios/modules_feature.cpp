@@ -24,6 +24,7 @@ Result<std::unique_ptr<MachineFeature>> attach(FeatureHost& host) {
     patcher::ModuleOptions options;
     options.erratum_843419 = host.scenario().machine.erratum_843419;
     options.init_ftrace_plt = host.scenario().machine.module_init_ftrace_plt;
+    options.plt_format = patcher::era_plt_format(host.machine().config().era);
     auto* ftrace = host.feature<FtraceFeature>();
     auto modules = std::make_unique<patcher::Modules>(host.machine(), options,
                                                       ftrace ? &ftrace->ftrace() : nullptr);

@@ -272,7 +272,7 @@ int run_objdump(const ObjdumpOptions& o) {
     if (inputs.size() > 1) {
         auto image = load_module_image(inputs.front(),
                                        std::vector<ObjectBytes>(inputs.begin() + 1, inputs.end()),
-                                       base, *placement);
+                                       base, *placement, era_row.era);
         if (!image) {
             fmt::print(stderr, "{}\n", image.error().message);
             return 2;

@@ -106,7 +106,7 @@ struct PltLine {
     std::string section;
     uint64_t index = 0;
     GuestAddr addr;
-    std::optional<GuestAddr> target; // nullopt: the words are not an adrp/add/br entry.
+    std::optional<GuestAddr> target; // nullopt: the words are not a PLT entry of the era.
 };
 
 std::vector<PltLine> plts_of(const patcher::Module& m, const emu::Machine& machine) {
@@ -114,9 +114,11 @@ std::vector<PltLine> plts_of(const patcher::Module& m, const emu::Machine& machi
     for (const patcher::PltSection* plt : {&m.plt, &m.init_plt}) {
         for (const patcher::PltSlot& slot : plt->slots()) {
             const auto& memory = machine.memory();
-            const patcher::PltEntry entry{InsnWord(memory.load<uint32_t>(slot.addr)),
-                                          InsnWord(memory.load<uint32_t>(slot.addr + 4)),
-                                          InsnWord(memory.load<uint32_t>(slot.addr + 8))};
+            std::vector<uint32_t> words;
+            for (uint64_t at = 0; at < patcher::plt_entry_size(plt->format()); at += 4) {
+                words.push_back(memory.load<uint32_t>(slot.addr + int64_t(at)));
+            }
+            const auto entry = patcher::PltEntry::from_words(plt->format(), words);
             out.push_back(
                 {plt->name(), slot.index, slot.addr, patcher::plt_entry_target(slot.addr, entry)});
         }
@@ -165,10 +167,11 @@ Result<ModulePlacementOption> parse_module_placement(std::string_view text) {
 Result<ModuleImage> load_module_image(const ObjectBytes& kernel,
                                       const std::vector<ObjectBytes>& modules,
                                       std::optional<GuestAddr> base,
-                                      const ModulePlacementOption& placement) {
+                                      const ModulePlacementOption& placement, emu::KernelEra era) {
     ModuleImage image;
     emu::MachineConfig config;
     config.cpus = 1;
+    config.era = era;
     auto machine = emu::Machine::create(config);
     if (!machine.ok()) {
         return machine.error();
@@ -201,7 +204,9 @@ Result<ModuleImage> load_module_image(const ObjectBytes& kernel,
     image.kernel_base = *kernel_base;
     image.objects.push_back(std::move(*loaded));
 
-    image.modules = std::make_unique<patcher::Modules>(m, patcher::ModuleOptions{});
+    patcher::ModuleOptions module_options;
+    module_options.plt_format = patcher::era_plt_format(m.config().era);
+    image.modules = std::make_unique<patcher::Modules>(m, module_options);
     GuestAddr next_at = placement.at;
     for (const ObjectBytes& bytes : modules) {
         patcher::ModuleSpec spec;

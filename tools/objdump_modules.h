@@ -45,11 +45,12 @@ struct ModuleImage {
 };
 
 // Loads `kernel` at `base` (nullopt: the machine's first free kernel address, after its own
-// guest objects, where `klpemu run` would put it) and each of `modules` through Modules::load.
+// guest objects, where `klpemu run` would put it) and each of `modules` through Modules::load,
+// on a machine of kernel `era` (its exception entry, its struct plt_entry).
 Result<ModuleImage> load_module_image(const ObjectBytes& kernel,
                                       const std::vector<ObjectBytes>& modules,
                                       std::optional<GuestAddr> base,
-                                      const ModulePlacementOption& placement);
+                                      const ModulePlacementOption& placement, emu::KernelEra era);
 
 // Prints each module's memories, sections by role and PLT entries (`.plt[0] at 0x… -> f`).
 void print_module_image(const ModuleImage& image);

@@ -178,6 +178,34 @@ TEST_CASE("objdump --module-placement far: one PLT entry per distinct kernel cal
     }
 }
 
+TEST_CASE("objdump --kernel 4.19-v4: the era's 16-byte movn/movk PLT entries") {
+    const auto r = objdump(with_plt_files({"--kernel", "4.19-v4", "--module-placement", "far"}));
+    INFO(r.out, r.err);
+    REQUIRE(r.exit_status == 0);
+    const auto plts = lines_starting(r.out, ".plt[");
+    REQUIRE(plts.size() == 3);
+    CHECK(plts[0].ends_with(" -> kernel_add")); // The entries decode as the era's format.
+    CHECK(plts[2].ends_with(" -> kernel_inc"));
+    const auto j = nlohmann::json::parse(
+        objdump(with_plt_files({"--json", "--kernel", "4.19-v4", "--module-placement", "far"})).out);
+    const auto& entries = j["modules"][0]["plts"];
+    REQUIRE(entries.size() == 3);
+    const auto at = [&](size_t i) {
+        return std::stoull(entries[i]["address"].get<std::string>(), nullptr, 16);
+    };
+    CHECK(at(1) - at(0) == 16);
+    CHECK(at(2) - at(1) == 16);
+    CHECK(r.out.find("movk x16, #") != std::string::npos);
+    // v5.0 and later: adrp/add/br, 12 bytes apart.
+    const auto j55 = nlohmann::json::parse(
+        objdump(with_plt_files({"--json", "--kernel", "5.5", "--module-placement", "far"})).out);
+    const auto& e55 = j55["modules"][0]["plts"];
+    REQUIRE(e55.size() == 3);
+    CHECK(std::stoull(e55[1]["address"].get<std::string>(), nullptr, 16) -
+              std::stoull(e55[0]["address"].get<std::string>(), nullptr, 16) ==
+          12);
+}
+
 TEST_CASE("objdump near placement (the default) needs no PLT entries") {
     for (const std::vector<std::string>& args :
          {with_plt_files({}), with_plt_files({"--module-placement", "near"})}) {

@@ -66,6 +66,11 @@ TEST_CASE("kernel eras: features appear where the history says") {
     CHECK_FALSE(era_info(KernelEra::V5_10).has(EraFeature::CallablePlts));
     CHECK(era_info(KernelEra::V6_1).has(EraFeature::CallablePlts));
     CHECK(era_info(KernelEra::V6_17).has(EraFeature::CallablePlts));
+    // struct plt_entry became adrp/add/br in v5.0: every era from 5.5 on, none of 4.19's.
+    for (const KernelEraInfo& e : kernel_eras()) {
+        CAPTURE(e.name);
+        CHECK(e.has(EraFeature::AdrpPlts) != e.name.starts_with("4.19"));
+    }
     CHECK(era_info(KernelEra::V5_5).patched_entry == PatchedEntry::CallerUnlessSaveRegs);
     CHECK(era_info(KernelEra::V4_19_v4).patched_entry == PatchedEntry::RegsCaller);
 }

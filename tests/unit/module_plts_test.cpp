@@ -14,12 +14,55 @@ using namespace klpemu::patcher;
 TEST_CASE("PLT entry: adrp x16 / add x16 / br x16 with the page delta from the entry") {
     const GuestAddr at(0xffff800100000040);
     const GuestAddr dst(0xffff800008001234);
-    auto e = make_plt_entry(at, dst);
+    auto e = make_plt_entry(PltFormat::AdrpAdd, at, dst);
     REQUIRE(e.ok());
-    CHECK((e->adrp.raw & 0x9f00001f) == 0x90000010); // adrp x16, ...
-    CHECK(e->add.raw == (0x91000210u | (0x234u << 10))); // add x16, x16, #0x234
-    CHECK(e->br.raw == 0xd61f0200);                    // br x16
+    CHECK(e->size() == 12);
+    CHECK((e->insn[0].raw & 0x9f00001f) == 0x90000010);     // adrp x16, ...
+    CHECK(e->insn[1].raw == (0x91000210u | (0x234u << 10))); // add x16, x16, #0x234
+    CHECK(e->insn[2].raw == 0xd61f0200);                    // br x16
+    CHECK(e->bytes().size() == 12);
     CHECK(plt_entry_target(at, *e) == dst);
+}
+
+TEST_CASE("PLT entry up to 4.19: movn/movk/movk/br x16, absolute, 16 bytes") {
+    const GuestAddr at(0xffff800100000040);
+    const GuestAddr dst(0xffff800008001234);
+    auto e = make_plt_entry(PltFormat::MovWide, at, dst);
+    REQUIRE(e.ok());
+    CHECK(e->size() == 16);
+    CHECK(e->insn[0].raw == 0x92800010u + ((0xffffu & ~0x1234u) << 5)); // movn x16, #0xedcb
+    CHECK(e->insn[1].raw == 0xf2a00010u + (0x0800u << 5));             // movk x16, #0x800, lsl 16
+    CHECK(e->insn[2].raw == 0xf2c00010u + (0x8000u << 5));             // movk x16, #0x8000, lsl 32
+    CHECK(e->insn[3].raw == 0xd61f0200);                               // br x16
+    CHECK(plt_entry_target(at, *e) == dst);
+    const auto bytes = e->bytes();
+    REQUIRE(bytes.size() == 16);
+    CHECK(bytes[12] == 0x00);
+    CHECK(bytes[15] == 0xd6);
+    // Position independent: the same words anywhere.
+    CHECK(*make_plt_entry(PltFormat::MovWide, GuestAddr(0xffff800200000000), dst) == *e);
+    // movn forces bits 63:48 to ones: a user address cannot be reached.
+    CHECK_FALSE(make_plt_entry(PltFormat::MovWide, at, GuestAddr(0x0000800008001234)).ok());
+    // As the kernel builds it for an undefined weak symbol (0): 0xffff000000000000.
+    const PltEntry weak = plt_entry_as_kernel(PltFormat::MovWide, at, GuestAddr(0));
+    CHECK(plt_entry_target(at, weak) == GuestAddr(0xffff000000000000));
+    // A word that is not the entry's does not decode.
+    PltEntry broken = *e;
+    broken.insn[3] = InsnWord(0xd63f0200); // blr x16
+    CHECK_FALSE(plt_entry_target(at, broken).has_value());
+}
+
+TEST_CASE("PltSection with 16-byte entries: spacing, section size, no erratum skip") {
+    // With erratum 843419 on, an adrp/add entry would skip the slot at page offset 0xff8.
+    PltSection plt(".plt", GuestAddr(0xffff800100000fe8), 4, true, PltFormat::MovWide);
+    auto a = plt.emit(GuestAddr(0xffff800008000000), "a");
+    auto b = plt.emit(GuestAddr(0xffff800008000040), "b");
+    auto c = plt.emit(GuestAddr(0xffff800008000080), "c");
+    REQUIRE((a.ok() && b.ok() && c.ok()));
+    CHECK(*b == GuestAddr(0xffff800100000ff8)); // Holds a movn, not an ADRP: not skipped.
+    CHECK(*c == *b + int64_t(16));
+    CHECK(plt.used() == 3);
+    CHECK(plt_section_size(2, PltFormat::MovWide) == 48);
 }
 
 TEST_CASE("count_plts: other-section branches, duplicates once, init apart") {
