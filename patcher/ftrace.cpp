@@ -168,36 +168,30 @@ std::string splice_guest_sources(std::string_view source, std::string_view file)
 
 } // namespace
 
-std::string Ftrace::with_return_abi(std::string_view file) const {
-    const std::string source = splice_guest_sources(embedded_guest_source(file), file);
-    KLP_CHECK(!source.empty(), "guest source {} is not embedded", file);
-    const int abi = m_era.return_to_handler_frame == 64 ? 0
-                    : m_era.return_to_handler_frame == 80 ? 1
-                                                           : 2;
-    return fmt::format(".set KLPEMU_RET_ABI, {}\n.set KLPEMU_GRAPH_CALLER, {}\n# 1 \"{}\"\n{}", abi,
-                       graph_caller_era() ? 1 : 0, file, source);
+std::string Ftrace::era_guest_source(std::string_view file) const {
+    const std::string_view raw = embedded_guest_source(file);
+    KLP_CHECK(!raw.empty(), "guest source {} is not embedded", file);
+    const int ret_abi = m_era.return_to_handler_frame == 64 ? 0
+                        : m_era.return_to_handler_frame == 80 ? 1
+                                                               : 2;
+    // The era's switches, each read by the files that need it: KLPEMU_RET_ABI (how
+    // return_to_handler calls ftrace_return_to_handler), KLPEMU_GRAPH_CALLER (ftrace_graph_call,
+    // up to v5.19) and KLP_DIRECT_CALLS (the CALL_OPS trampoline's direct-call paths, 6.4+).
+    return fmt::format(".set KLPEMU_RET_ABI, {}\n.set KLPEMU_GRAPH_CALLER, {}\n"
+                       ".set KLP_DIRECT_CALLS, {}\n# 1 \"{}\"\n{}",
+                       ret_abi, graph_caller_era() ? 1 : 0, direct_calls() ? 1 : 0, file,
+                       splice_guest_sources(raw, file));
 }
 
 bool Ftrace::graph_caller_era() const {
     return m_era.has(emu::EraFeature::GraphCaller);
 }
 
-std::string Ftrace::bundled_trampoline_source() const {
-    const std::string_view source = embedded_guest_source(m_layout.source_file);
-    KLP_CHECK(!source.empty(), "guest source {} is not embedded", m_layout.source_file);
-    // The CALL_OPS trampoline of 6.4+ has the direct-call paths (ftrace_call_ops.S); the
-    // pt_regs trampolines of kernels up to v5.19 have ftrace_graph_call and ftrace_graph_caller.
-    return fmt::format("    .equ    KLP_DIRECT_CALLS, {}\n    .equ    KLPEMU_GRAPH_CALLER, {}\n"
-                       "# 1 \"{}\"\n{}",
-                       direct_calls() ? 1 : 0, graph_caller_era() ? 1 : 0, m_layout.source_file,
-                       source);
-}
-
 Result<void> Ftrace::load_bundled_trampoline() {
     // The graph tracer's return path is the era's (ftrace_support.S).
     for (const auto& [file, text] :
-         {std::pair{std::string_view("ftrace_support.S"), with_return_abi("ftrace_support.S")},
-          std::pair{m_layout.source_file, bundled_trampoline_source()}}) {
+         {std::pair{std::string_view("ftrace_support.S"), era_guest_source("ftrace_support.S")},
+          std::pair{m_layout.source_file, era_guest_source(m_layout.source_file)}}) {
         auto loaded = m_machine.load_assembly(text, file);
         if (!loaded.ok()) {
             return make_error("ftrace: loading {}: {}", file, loaded.error().message);

@@ -222,14 +222,12 @@ class Ftrace final : public emu::ExecutionObserver {
     Result<void> install();
     Result<void> load_bundled_trampoline();
     Result<void> load_source_trampoline(); // ftrace_source_install.cpp
-    // The embedded guest file `file` behind `.set KLPEMU_RET_ABI, N` (the era's
-    // return_to_handler signature: 0 up to v6.4, 1 on v6.5..v6.12, 2 from v6.13; see
-    // patcher/guest/ftrace_support.S), `.set KLPEMU_GRAPH_CALLER, 0|1` and a cpp line marker
-    // that keeps its line numbers, with its `// klpemu-splice: NAME` lines replaced by NAME.
-    std::string with_return_abi(std::string_view file) const;
-    // The bundled trampoline's source behind the era's switches: KLP_DIRECT_CALLS (6.4+ CALL_OPS)
-    // and KLPEMU_GRAPH_CALLER (ftrace_graph_call, up to v5.19).
-    std::string bundled_trampoline_source() const;
+    // The embedded guest file `file` as this era assembles it: behind `.set KLPEMU_RET_ABI, N`
+    // (the era's return_to_handler signature: 0 up to v6.4, 1 on v6.5..v6.12, 2 from v6.13; see
+    // patcher/guest/ftrace_support.S), `.set KLPEMU_GRAPH_CALLER, 0|1` (ftrace_graph_call, up to
+    // v5.19), `.set KLP_DIRECT_CALLS, 0|1` (6.4+ CALL_OPS) and a cpp line marker that keeps its
+    // line numbers, with its `// klpemu-splice: NAME` lines replaced by NAME.
+    std::string era_guest_source(std::string_view file) const;
     // The era enables the graph tracer by patching ftrace_graph_call (up to v5.19).
     bool graph_caller_era() const;
     Result<void> update_site(CallSite& site);

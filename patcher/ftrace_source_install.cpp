@@ -48,8 +48,8 @@ Result<void> Ftrace::load_source_trampoline() {
 
     // What return_to_handler passes to ftrace_return_to_handler (KernelEraInfo): its x29 up to
     // v6.4, a struct fgraph_ret_regs on v6.5..v6.12, a struct ftrace_regs from v6.13.
-    auto loaded =
-        m_machine.load_assembly(with_return_abi("ftrace_source_support.S"), "ftrace_source_support.S");
+    auto loaded = m_machine.load_assembly(era_guest_source("ftrace_source_support.S"),
+                                          "ftrace_source_support.S");
     KLP_CHECK(loaded.ok(), "ftrace_source_support.S: {}",
               loaded.ok() ? "" : loaded.error().message);
     auto own = m_machine.load_assembly(build.preprocessed, build.name);
