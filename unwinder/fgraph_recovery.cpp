@@ -1,4 +1,5 @@
-// See fgraph_recovery.h: ftrace_graph_ret_addr() with its `idx` cursor.
+// See fgraph_recovery.h: ftrace_graph_ret_addr() with its `idx` cursor, and 4.19's by-index
+// recovery.
 #include "unwinder/fgraph_recovery.h"
 
 namespace klpemu::unwinder {
@@ -27,6 +28,13 @@ std::optional<GuestAddr> GraphRecovery::recover(GuestAddr retp) {
         }
     }
     return std::nullopt;
+}
+
+std::optional<GuestAddr> GraphRecovery::recover_by_index() {
+    if (m_graph == nullptr || m_next == 0) {
+        return std::nullopt;
+    }
+    return m_graph->entries()[--m_next].ret;
 }
 
 } // namespace klpemu::unwinder

@@ -23,6 +23,11 @@ class GraphRecovery {
     // The original return address for a hijacked `pc` whose next frame pointer is `retp`, or
     // nullopt when no entry matches (the kernel then returns -EINVAL).
     std::optional<GuestAddr> recover(GuestAddr retp);
+    // 4.19's unwind_frame: `frame->pc = tsk->ret_stack[frame->graph--].ret`, the next entry
+    // down from the top whatever its retp, so the n-th return_to_handler met takes the n-th
+    // entry from the top; nullopt once the stack is used up (WARN_ON_ONCE(frame->graph == -1)).
+    // Not to be mixed with recover() on one walk.
+    std::optional<GuestAddr> recover_by_index();
 
   private:
     const GraphReturnStack* m_graph;

@@ -1,10 +1,10 @@
 // See seed_v4.h.
 //
-//   fp -> [fp+0] caller's fp   must be 8-aligned and on a known stack
-//         [fp+8] return addr   return_to_handler -> ret_stack entry
-//   {0, 0}                     the end: reliable iff the last return address is the bottom LR
+//   fp -> [fp+0] caller's fp   must be 16-aligned (4.19's `fp & 0xf`) and on a known stack
+//         [fp+8] return addr   return_to_handler -> the next ret_stack entry from the top
+//   {0, 0}                     an end, reliable: where an EL0 entry left the chain
 //   {0, LR}                    the end where a task starts with x29 = 0 (4.19..5.13): reliable
-//                              iff LR is the bottom LR
+//                              iff LR is the bottom LR (kthread_return_to_user)
 #include "unwinder/seed_v4.h"
 
 #include "unwinder/fgraph_recovery.h"
@@ -25,11 +25,10 @@ UnwindResult SeedV4Unwinder::unwind(const StackView& view) const {
     out.push_back(view.regs.pc);
     GraphRecovery graph(view.graph, view.return_to_handler);
     ChainCache* chain = view.chain;
-    size_t first_reach = ~size_t(0); // Entries when the chain memo was first asked.
-    auto end = [&](size_t n, bool limited, bool storable = true) {
+    auto end = [&](size_t n, bool limited) {
         if (chain != nullptr) {
             chain->finish(out, uint32_t(n), limited, result.reliable, result.reason, uint32_t(n),
-                          storable);
+                          /*storable=*/true);
         }
         return std::move(result);
     };
@@ -37,7 +36,6 @@ UnwindResult SeedV4Unwinder::unwind(const StackView& view) const {
     for (size_t n = 0; n < kLoopLimit; ++n) {
         if (chain != nullptr) {
             chain->step(uint32_t(n), out.size());
-            first_reach = std::min(first_reach, out.size());
             if (const std::optional<ChainHit> hit = chain->reach(ChainKey{fp.value}, kLoopLimit)) {
                 out.insert(out.end(), hit->entries.begin(), hit->entries.end());
                 result.reliable = hit->reliable;
@@ -46,8 +44,8 @@ UnwindResult SeedV4Unwinder::unwind(const StackView& view) const {
                 return end(hit->end_count, hit->limited);
             }
         }
-        if (!fp.is_aligned(8)) {
-            result.reason = fmt::format("misaligned fp {}", fp);
+        if (!fp.is_aligned(16)) {
+            result.reason = fmt::format("misaligned fp {} (v4 wants 16-byte frame records)", fp);
             return end(n, false);
         }
         if (view.stack_containing(fp, 16) == nullptr) {
@@ -61,25 +59,18 @@ UnwindResult SeedV4Unwinder::unwind(const StackView& view) const {
             return end(n, false);
         }
         if (*next_fp == 0 && *lr == 0) {
-            const GuestAddr last = out.back();
-            const auto& bottoms = view.bottom_return_addresses;
-            if (out.size() > 1 &&
-                std::find(bottoms.begin(), bottoms.end(), last) != bottoms.end()) {
-                result.reliable = true;
-                result.reason = "reached the kthread bottom";
-            } else {
-                result.reason =
-                    fmt::format("chain ends at {} below {}, not at the kthread bottom", fp, last);
-            }
-            // The verdict reads the last entry: a rest that added none depends on what came
-            // before it.
-            return end(n, false, out.size() > first_reach);
+            // 4.19's unwind_frame stops at {0, 0} ("frames created upon entry from EL0"); v4
+            // took that end as reliable wherever it met it.
+            result.reliable = true;
+            result.reason = "reached a {0, 0} record";
+            return end(n, false);
         }
         GuestAddr pc(*lr);
         if (graph.is_hijacked(pc)) {
-            const std::optional<GuestAddr> orig = graph.recover(GuestAddr(*next_fp));
+            const std::optional<GuestAddr> orig = graph.recover_by_index();
             if (!orig) {
-                result.reason = fmt::format("return_to_handler at {} not in ret_stack", fp + 8);
+                result.reason =
+                    fmt::format("return_to_handler at {} but ret_stack is used up", fp + 8);
                 return end(n, false);
             }
             pc = *orig;

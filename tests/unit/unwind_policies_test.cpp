@@ -51,8 +51,44 @@ TEST_CASE("unwind: every policy gives the full reliable trace of a clean chain t
     for (std::string_view policy : policy_names()) {
         CAPTURE(policy);
         const UnwindResult r = run(policy, c.view(c.blocked_in_c()));
+        if (policy == "seed-v4") {
+            // 4.19's walk wants 16-byte records; the FINAL record sits at top - 40.
+            CHECK_FALSE(r.reliable);
+            CHECK(r.reason.find("misaligned fp") != std::string::npos);
+            continue;
+        }
         CHECK(r.reliable);
         CHECK(r.return_addresses == c.truth());
+    }
+}
+
+TEST_CASE("unwind: seed-v4 on a 4.19 stack: 16-byte records, ends at {0, kthread bottom}") {
+    // 4.19 starts a kthread with x29 = 0: the thread function's record is {0, ret_from_fork's
+    // return}, which v4 compared with its kthread_return_to_user symbol.
+    Chain c;
+    c.s.record(c.a_rec, GuestAddr(), kRetFromForkRet);
+    const StackView v = c.view(c.blocked_in_c());
+    const UnwindResult r = run("seed-v4", v);
+    CHECK(r.reliable);
+    CHECK(r.return_addresses == c.truth());
+    CHECK(r.reason.find("kthread bottom") != std::string::npos);
+
+    SUBCASE("a record 8 bytes off 16 is refused, though 8-aligned") {
+        c.s.record(c.a_rec - 8, GuestAddr(), kRetFromForkRet);
+        c.s.record(c.b_rec, c.a_rec - 8, kFuncA + 0x20);
+        const UnwindResult m = run("seed-v4", v);
+        CHECK_FALSE(m.reliable);
+        CHECK(m.reason.find("16-byte") != std::string::npos);
+        CHECK(run("fp-naive", v).reliable); // The 8-byte rule of today's walkers accepts it.
+    }
+    SUBCASE("{0, 0} is an end v4 accepted anywhere: a truncated trace it calls reliable") {
+        // B's caller fp points at zeroed stack: 4.19's unwind_frame stops at {0, 0} (an EL0
+        // entry frame), and v4 took that as the bottom.
+        c.s.record(c.b_rec, c.b_rec + 16, kFuncA + 0x20);
+        const UnwindResult z = run("seed-v4", v);
+        CHECK(z.reliable);
+        CHECK(z.return_addresses == Trace{kFuncC + 0x30, kFuncB + 0x14, kFuncA + 0x20});
+        CHECK(z.return_addresses != c.truth()); // What the ground truth reports as unsound.
     }
 }
 
@@ -63,7 +99,7 @@ TEST_CASE("unwind: a corrupted fp pointing at zeroes") {
     const UnwindResult naive = run("fp-naive", v);
     CHECK(naive.reliable); // The naive walker calls the truncated chain reliable.
     CHECK(naive.return_addresses == Trace{kFuncC + 0x30, kFuncB + 0x14, kFuncA + 0x20});
-    CHECK_FALSE(run("seed-v4", v).reliable);
+    CHECK(run("seed-v4", v).reliable); // So does v4: {0, 0} was an end to it (see above).
     const UnwindResult k = run("kunwind", v);
     CHECK_FALSE(k.reliable);
     CHECK(k.reason.find("unknown type") != std::string::npos);
@@ -176,7 +212,7 @@ TEST_CASE("unwind: graph-tracer return_to_handler entries are recovered or make 
     v.graph = &graph;
 
     SUBCASE("recoverable") {
-        for (std::string_view policy : {"seed-v4", "kunwind", "cfi"}) {
+        for (std::string_view policy : {"kunwind", "cfi"}) {
             CAPTURE(policy);
             const UnwindResult r = run(policy, v);
             CHECK(r.reliable);
@@ -202,18 +238,46 @@ TEST_CASE("unwind: graph-tracer return_to_handler entries are recovered or make 
     }
 }
 
-TEST_CASE("unwind: seed-v4 rejects a chain that ends anywhere but the kthread bottom") {
+TEST_CASE("unwind: seed-v4 rejects a {0, LR} end anywhere but the kthread bottom") {
     Chain c;
-    // A's record ends the chain with fp 0 but is not ret_from_fork's frame.
-    c.s.record(c.b_rec, c.b_rec + 16, kFuncA + 0x20);
-    c.s.record(c.b_rec + 16, GuestAddr(), GuestAddr());
+    // A's record ends the chain with fp 0 but its LR is not ret_from_fork's return.
+    c.s.record(c.a_rec, GuestAddr(), kFuncA + 0x40);
     const StackView v = c.view(c.blocked_in_c());
-    CHECK(run("fp-naive", v).reliable);
     const UnwindResult seed = run("seed-v4", v);
     CHECK_FALSE(seed.reliable);
     CHECK(seed.reason.find("not at the kthread bottom") != std::string::npos);
-    CHECK(run("seed-v4", c.view(Registers{kFuncC + 0x30, GuestAddr(), c.c_rec, c.c_rec}))
-              .return_addresses.size() == 3);
+    CHECK(seed.return_addresses.size() == 4);
+}
+
+TEST_CASE("unwind: seed-v4 recovers graph entries by index, as 4.19's unwind_frame did") {
+    // B was graph-traced (its saved lr is return_to_handler, entry 0). C's own entry (1) has
+    // been pushed but C's lr not yet replaced: the window inside prepare_ftrace_return. The
+    // n-th return_to_handler takes ret_stack[curr - n]: B's frame gets C's entry.
+    Chain c;
+    c.s.record(c.a_rec, GuestAddr(), kRetFromForkRet); // 4.19's task bottom.
+    c.s.record(c.b_rec, c.a_rec, kReturnToHandler);
+    VectorGraphStack graph;
+    graph.entries_.push_back(GraphReturnEntry{kFuncA + 0x20, c.a_rec, kFuncB});
+    StackView v = c.view(c.blocked_in_c());
+    v.graph = &graph;
+    const UnwindResult one = run("seed-v4", v);
+    CHECK(one.reliable);
+    CHECK(one.return_addresses == c.truth());
+
+    graph.entries_.push_back(GraphReturnEntry{kFuncB + 0x14, c.b_rec, kFuncC});
+    const UnwindResult two = run("seed-v4", v);
+    CHECK(two.reliable);
+    CHECK(two.return_addresses ==
+          Trace{kFuncC + 0x30, kFuncB + 0x14, kFuncB + 0x14, kRetFromForkRet}); // Wrong.
+    const UnwindResult k = run("kunwind", v); // Matches retp: B's frame gets entry 0.
+    CHECK(k.return_addresses[2] == kFuncA + 0x20);
+
+    SUBCASE("a return_to_handler with the ret_stack used up is refused") {
+        graph.entries_.clear();
+        const UnwindResult none = run("seed-v4", v);
+        CHECK_FALSE(none.reliable);
+        CHECK(none.reason.find("ret_stack") != std::string::npos);
+    }
 }
 
 TEST_CASE("unwind: interrupted in a prologue, only cfi gets the caller right") {
