@@ -145,8 +145,8 @@ Result<Action> parse_ftrace(std::string_view args) {
         return parse_ftrace_direct(words);
     }
     if (words.empty() || (words[0] != "enable" && words[0] != "disable")) {
-        return make_error("expected 'ftrace enable FILTER [tracer=function|graph|stacktrace]' or "
-                          "'ftrace disable FILTER'");
+        return make_error("expected 'ftrace enable FILTER "
+                          "[tracer=function|graph|stacktrace|save_regs]' or 'ftrace disable FILTER'");
     }
     FtraceAction action;
     action.enable = words[0] == "enable";
@@ -158,8 +158,9 @@ Result<Action> parse_ftrace(std::string_view args) {
             }
             action.tracer = std::string(w.substr(7));
             if (action.tracer != "function" && action.tracer != "graph" &&
-                action.tracer != "stacktrace") {
-                return make_error("unknown tracer '{}' (expected function, graph or stacktrace)",
+                action.tracer != "stacktrace" && action.tracer != "save_regs") {
+                return make_error("unknown tracer '{}' (expected function, graph, stacktrace or "
+                                  "save_regs)",
                                   action.tracer);
             }
             continue;
@@ -322,7 +323,7 @@ constexpr std::array k_actions{
                "load a deferred module object (placement, PLTs, init, free init) or unload it",
                parse_module},
     ActionInfo{"ftrace",
-               "ftrace enable|disable FILTER [tracer=function|graph|stacktrace] | "
+               "ftrace enable|disable FILTER [tracer=function|graph|stacktrace|save_regs] | "
                "register_direct|modify_direct FILTER TRAMP | unregister_direct FILTER",
                "turn ftrace call sites on (function or graph tracer) or off; point them at a "
                "direct trampoline (6.4+ call-ops)",

@@ -62,21 +62,26 @@ std::optional<Result<void>> FtraceFeature::handle(const Action& any) {
     if (action->direct != FtraceAction::Direct::None) {
         return direct_action(*action);
     }
-    if (action->enable && action->tracer == "stacktrace") {
+    if (action->enable && (action->tracer == "stacktrace" || action->tracer == "save_regs")) {
         patcher::FtraceOps ops;
-        ops.name = "stacktrace";
+        ops.name = action->tracer;
         ops.filter = patcher::FtraceFilter(action->filter);
-        ops.func = [this](patcher::FtraceCall& call) { log_stack_trace(call); };
+        if (action->tracer == "save_regs") {
+            ops.flags.set(patcher::FtraceOpsFlag::SaveRegs);
+            ops.func = [this](patcher::FtraceCall& call) { log_saved_regs(call); };
+        } else {
+            ops.func = [this](patcher::FtraceCall& call) { log_stack_trace(call); };
+        }
         KLP_TRY_ASSIGN(id, m_ftrace->register_ops(std::move(ops)));
-        m_stacktrace_ops.emplace_back(action->filter, id);
+        m_callback_ops.emplace_back(action->filter, id);
         return Result<void>{};
     }
     if (!action->enable) {
-        auto it = std::find_if(m_stacktrace_ops.begin(), m_stacktrace_ops.end(),
+        auto it = std::find_if(m_callback_ops.begin(), m_callback_ops.end(),
                                [&](const auto& s) { return s.first == action->filter; });
-        if (it != m_stacktrace_ops.end()) {
+        if (it != m_callback_ops.end()) {
             KLP_TRY(m_ftrace->unregister_ops(it->second));
-            m_stacktrace_ops.erase(it);
+            m_callback_ops.erase(it);
             return Result<void>{};
         }
     }
@@ -170,6 +175,13 @@ void FtraceFeature::log_stack_trace(patcher::FtraceCall& call) {
             machine.add_finding(std::move(*f));
         }
     }
+}
+
+void FtraceFeature::log_saved_regs(patcher::FtraceCall& call) {
+    const emu::Machine& machine = m_host.machine();
+    m_host.note(fmt::format("save_regs {} <- {} (pt_regs: pc {}, lr {})", call.function,
+                            machine.symbolize(call.parent_ip), machine.symbolize(call.regs.pc()),
+                            machine.symbolize(call.regs.lr())));
 }
 
 // Text writes and tracer lines, merged into the machine's events by the clock.

@@ -34,10 +34,14 @@ class FtraceFeature final : public MachineFeature {
     // The stacktrace tracer: logs the current task's trace as the scenario's policy sees it
     // from inside the ftrace callback (stack_trace_save() called by a tracer).
     void log_stack_trace(patcher::FtraceCall& call);
+    // The save_regs tracer: an ops with FTRACE_OPS_FL_SAVE_REGS, as a module's own ftrace_ops
+    // (or kprobes on ftrace) asks for; logs the pt_regs it was handed.
+    void log_saved_regs(patcher::FtraceCall& call);
 
     FeatureHost& m_host;
     std::unique_ptr<patcher::Ftrace> m_ftrace;
-    std::vector<std::pair<std::string, patcher::OpsId>> m_stacktrace_ops; // Filter, ops.
+    // The stacktrace and save_regs tracers' ops: filter, ops.
+    std::vector<std::pair<std::string, patcher::OpsId>> m_callback_ops;
     std::vector<std::pair<std::string, patcher::OpsId>> m_direct_ops;     // Filter, ops.
     Result<void> direct_action(const FtraceAction& action);
 };

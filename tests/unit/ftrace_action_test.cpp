@@ -1,4 +1,4 @@
-// The scenario action `ftrace enable|disable FILTER [tracer=function|graph]`.
+// The scenario action `ftrace enable|disable FILTER [tracer=function|graph|stacktrace|save_regs]`.
 #include "scenarios/action_table.h"
 
 #include <doctest/doctest.h>
@@ -26,6 +26,11 @@ TEST_CASE("ftrace action: enable and disable parse; bad forms explain themselves
     auto bad = parse_action("ftrace enable leaf tracer=mcount");
     REQUIRE_FALSE(bad.ok());
     CHECK(bad.error().message.find("mcount") != std::string::npos);
+    CHECK(bad.error().message.find("save_regs") != std::string::npos); // Lists the known ones.
+
+    auto regs = parse_action("ftrace enable far_work tracer=save_regs");
+    REQUIRE(regs.ok());
+    CHECK(std::get<FtraceAction>(*regs).tracer == "save_regs");
 }
 
 TEST_CASE("ftrace action: register_direct, modify_direct, unregister_direct") {
