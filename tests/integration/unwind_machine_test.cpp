@@ -130,6 +130,13 @@ struct Rig {
             REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
         }
     }
+
+    // outer(7) on a fresh kthread: outer -> middle -> leaf returns 9.
+    void call_outer() {
+        auto r = m->call(sym(*m, "outer"), {7});
+        REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+        CHECK(*r == 9);
+    }
 };
 
 bool has_finding(const ReliabilityChecker& c, std::string_view policy, std::string_view where) {
@@ -144,9 +151,7 @@ bool has_finding(const ReliabilityChecker& c, std::string_view policy, std::stri
 TEST_CASE("unwind checker: a call chain on the real machine") {
     Rig rig;
     MachineChecker mc(*rig.m, CheckerConfig{}, &rig.cfi);
-    auto r = rig.m->call(sym(*rig.m, "outer"), {7});
-    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
-    CHECK(*r == 9);
+    rig.call_outer();
     const ReliabilityChecker& c = mc.checker();
     INFO(c.summary());
     for (const Finding& f : c.findings()) {
@@ -194,9 +199,7 @@ TEST_CASE("unwind checker: seed-v4 on its own era trusts the chain through a lea
     cfg.era = emu::KernelEra::V4_19_v4;
     Rig rig(cfg);
     MachineChecker mc(*rig.m, CheckerConfig{}, &rig.cfi);
-    auto r = rig.m->call(sym(*rig.m, "outer"), {7});
-    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
-    CHECK(*r == 9);
+    rig.call_outer();
     const ReliabilityChecker& c = mc.checker();
     INFO(c.summary());
     // 4.19 starts a task with x29 = 0: the walk ends at {0, ret_from_fork's return}, reliably.
