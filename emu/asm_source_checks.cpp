@@ -13,7 +13,10 @@
 //   body: LLVM stops macro recursion when exactly 20 instantiations are active
 //   (`ActiveMacros.size() == MaxNestingDepth`), but a repetition's instantiation is active too
 //   and is not checked, so a body that nests once more steps over 20 and the recursion never
-//   ends (the assembler fuzzer's out-of-memory, macro-recursion-through-rept-oom.S).
+//   ends (the assembler fuzzer's out-of-memory, macro-recursion-through-rept-oom.S);
+// - an `.irp`/`.irpc` value written `name=value`: LLVM parses it as a named macro argument and
+//   looks the name up in the macro's parameters, but a repetition has no macro (a null
+//   pointer), so the assembler crashes (irp-named-argument-segv.S; llvm-mc 19 does too).
 // The scan uses LLVM's own lexer, one statement at a time, so it sees the tokens LLVM will see.
 #include "emu/asm_source_checks.h"
 
@@ -162,8 +165,10 @@ class SourceScan {
         // erring on the side of refusing).
         if (name.equals_insensitive(".irp")) {
             check_repetition_values(s, i);
+            check_named_values(s, i);
             m_open_counts.push_back(1);
         } else if (name.equals_insensitive(".irpc")) {
+            check_named_values(s, i);
             m_open_counts.push_back(1);
         } else {
             m_open_counts.push_back(repetition_count(s, i));
@@ -224,6 +229,22 @@ class SourceScan {
                                   "count it where the body uses it, so the bodies would nest "
                                   "wrongly; klpemu refuses it",
                                   s[i].getString().str(), value.str()));
+            }
+        }
+    }
+
+    // An `.irp`/`.irpc` value that reads as a named argument (`b=0`, `b = 0`): LLVM's
+    // parseMacroArguments looks `b` up in the parameters of the macro being called, and for a
+    // repetition there is none; it dereferences a null pointer.
+    void check_named_values(const std::vector<llvm::AsmToken>& s, size_t i) {
+        for (size_t v = i + 2; v + 1 < s.size(); ++v) {
+            if (is_identifier(s[v]) && s[v + 1].is(llvm::AsmToken::Equal)) {
+                error(s[v].getLoc(),
+                      fmt::format("'{}' value '{}=': LLVM reads it as a named macro argument, "
+                                  "and a repetition has no macro to name it in (the assembler "
+                                  "would crash); quote the value or leave out the '='",
+                                  s[i].getString().str(), s[v].getString().str()));
+                return;
             }
         }
     }

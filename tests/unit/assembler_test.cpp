@@ -242,6 +242,26 @@ TEST_CASE("assembler: repetitions that would nest without bound are errors where
                                       "times in all") == 0);
 }
 
+TEST_CASE("assembler: an .irp/.irpc value written name=value is an error, not a crash") {
+    // The assembler fuzzer's segfault (tests/data/fuzz-regressions/asm/
+    // irp-named-argument-segv.S, `.irpc ftrace_trace_regs_entry, asllegr=0`): LLVM 19 parses
+    // `b=0` as a named macro argument and looks `b` up in a macro that a repetition does not
+    // have. llvm-mc-19 itself dies on `.irpc a, b=0`.
+    auto irpc = assemble(".irpc a, b=0\nnop\n.endr\n", "irpc.S");
+    REQUIRE_FALSE(irpc.ok());
+    CHECK(irpc.error().message.find("irpc.S:1:10: error: '.irpc' value 'b=': LLVM reads it as a "
+                                    "named macro argument") == 0);
+    auto irp = assemble("x: .irp r, 1, b = 2\nnop\n.endr\n", "irp.S");
+    REQUIRE_FALSE(irp.ok());
+    CHECK(irp.error().message.find("irp.S:1:15: error: '.irp' value 'b='") == 0);
+    // Unterminated, the body never parsed: still refused before LLVM sees it.
+    CHECK_FALSE(assemble(".irpc a, b=0\n", "open.S").ok());
+    // Values that merely contain an expression with '==' or no '=' at all still assemble.
+    auto fine = assemble(".irp r, 1, 2\n.byte \\r\n.endr\n.irpc c, 12\n.byte \\c\n.endr\n",
+                         "fine.S");
+    REQUIRE_MESSAGE(fine.ok(), fine.error().message);
+}
+
 TEST_CASE("assembler: a repetition spelt in mixed case inside a body is an error") {
     // The assembler fuzzer's next out-of-memory (tests/data/fuzz-regressions/asm/
     // rept-mixed-case-exponential.S): LLVM compares `.rept` and `.endr` case-sensitively while
