@@ -175,13 +175,12 @@ Result<const Module*> Modules::load(const ObjectBytes& bytes, const ModuleSpec& 
     opts.reserved = {
         ReservedSection{std::string(kPlt), plt_section_size(core_max, format), kPltAlignment},
         ReservedSection{std::string(kInitPlt), plt_section_size(init_max, format), kPltAlignment},
-        ReservedSection{std::string(kFtracePlt), ftrace_plts * plt_entry_size(format),
+        ReservedSection{std::string(kFtracePlt), ftrace_plts * plt_entry_bytes(),
                         kFtracePltAlignment},
     };
     if (m_options.init_ftrace_plt) {
-        opts.reserved.push_back(ReservedSection{std::string(kInitFtracePlt),
-                                                ftrace_plts * plt_entry_size(format),
-                                                kFtracePltAlignment});
+        opts.reserved.push_back(ReservedSection{
+            std::string(kInitFtracePlt), ftrace_plts * plt_entry_bytes(), kFtracePltAlignment});
     }
     opts.init_base = GuestAddr(0);
     // module_frob_arch_sections sorts the branch relocations; apply_relocate_add meets them so.
@@ -256,7 +255,7 @@ Result<void> Modules::write_plts(Module& m) {
             continue;
         }
         for (size_t i = 0; i < targets.size(); ++i) {
-            const GuestAddr at = *base + int64_t(i * plt_entry_size(m_options.plt_format));
+            const GuestAddr at = *base + int64_t(i * plt_entry_bytes());
             auto entry = make_plt_entry(m_options.plt_format, at, targets[i]);
             if (!entry.ok()) {
                 return make_error("{}: error: ftrace PLT at {}: {}", m.name,
@@ -362,7 +361,7 @@ std::optional<GuestAddr> Modules::ftrace_plt_for(GuestAddr pc, GuestAddr entry) 
     if (it == targets.end()) {
         return std::nullopt; // "ftrace: no module PLT for %ps"
     }
-    return *base + int64_t(size_t(it - targets.begin()) * plt_entry_size(m_options.plt_format));
+    return *base + int64_t(size_t(it - targets.begin()) * plt_entry_bytes());
 }
 
 std::vector<std::string> Modules::describe(const Module& m) const {
@@ -375,11 +374,9 @@ std::vector<std::string> Modules::describe(const Module& m) const {
                     format_distance(m.core.begin, m.init.begin)));
     for (const PltSection* plt : {&m.plt, &m.init_plt}) {
         // Up to 4.19 an entry was four instructions (docs/modules.md): say so where it is.
-        lines.push_back(fmt::format("{}: {}: {} of {} entries used{}", m.name, plt->name(),
-                                    plt->used(), plt->max_entries(),
-                                    plt->format() == PltFormat::MovWide
-                                        ? " (16-byte movn/movk/movk/br x16 entries)"
-                                        : ""));
+        lines.push_back(fmt::format(
+            "{}: {}: {} of {} entries used{}", m.name, plt->name(), plt->used(), plt->max_entries(),
+            plt->format() == PltFormat::MovWide ? " (16-byte movn/movk/movk/br x16 entries)" : ""));
         for (const PltSlot& slot : plt->slots()) {
             if (slot.undefined_weak) {
                 lines.push_back(
@@ -423,7 +420,7 @@ void Modules::on_instruction(const emu::InsnEvent& ev) {
     if (pending && ev.task != pending->task) {
         pending.reset(); // The task died inside the entry (a fault): nothing left to compare.
     }
-    if (pending && !(ev.pc > pending->slot && ev.pc < pending->slot + int64_t(pending->size))) {
+    if (pending && !(ev.pc > pending->slot && ev.pc < pending->slot + int64_t(plt_entry_bytes()))) {
         check_plt_exit(ev, *pending);
         pending.reset();
     }
@@ -439,8 +436,7 @@ void Modules::on_instruction(const emu::InsnEvent& ev) {
         if (it->second.slot != nullptr && it->second.slot->undefined_weak) {
             report_undefined_weak_call(ev, it->second);
         }
-        pending = PendingPlt{m_machine.cpu_state(ev.cpu), ev.pc,
-                             plt_entry_size(m_options.plt_format), it->second.ftrace, ev.task};
+        pending = PendingPlt{m_machine.cpu_state(ev.cpu), ev.pc, it->second.ftrace, ev.task};
     }
 }
 

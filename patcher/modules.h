@@ -130,7 +130,6 @@ class Modules final : public emu::ExecutionObserver {
     struct PendingPlt {
         emu::CpuState entry;
         GuestAddr slot;
-        uint64_t size = 0; // Bytes of the entry: its later instructions are still inside it.
         bool ftrace = false;
         int task = -1; // The task that entered the entry.
     };
@@ -142,6 +141,8 @@ class Modules final : public emu::ExecutionObserver {
     };
 
     Result<void> write_plts(Module& module);
+    // sizeof(struct plt_entry) of the era: every PLT of these modules has entries this size.
+    uint64_t plt_entry_bytes() const { return plt_entry_size(m_options.plt_format); }
     void check_plt_exit(const emu::InsnEvent& ev, const PendingPlt& pending);
     void report_undefined_weak_call(const emu::InsnEvent& ev, const LivePlt& plt);
     void add_finding(std::string kind, Severity severity, GuestAddr pc, std::optional<int> cpu,
