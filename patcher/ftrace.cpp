@@ -171,9 +171,9 @@ std::string splice_guest_sources(std::string_view source, std::string_view file)
 std::string Ftrace::era_guest_source(std::string_view file) const {
     const std::string_view raw = embedded_guest_source(file);
     KLP_CHECK(!raw.empty(), "guest source {} is not embedded", file);
-    const int ret_abi = m_era.return_to_handler_frame == 64 ? 0
+    const int ret_abi = m_era.return_to_handler_frame == 64   ? 0
                         : m_era.return_to_handler_frame == 80 ? 1
-                                                               : 2;
+                                                              : 2;
     // The era's switches, each read by the files that need it: KLPEMU_RET_ABI (how
     // return_to_handler calls ftrace_return_to_handler), KLPEMU_GRAPH_CALLER (ftrace_graph_call,
     // up to v5.19) and KLP_DIRECT_CALLS (the CALL_OPS trampoline's direct-call paths, 6.4+).

@@ -53,9 +53,9 @@ PltEntry move_wide_entry(GuestAddr dst) {
 PltEntry adrp_add_entry(InsnWord adrp, GuestAddr dst) {
     PltEntry e;
     e.format = PltFormat::AdrpAdd;
-    e.insn = {adrp,                                                             // adrp x16, dst
+    e.insn = {adrp,                                                            // adrp x16, dst
               a64::add_imm(a64::kX16, a64::kX16, uint32_t(dst.value & 0xfff)), // add :lo12:dst
-              a64::br(a64::kX16), InsnWord{}};                                  // br x16
+              a64::br(a64::kX16), InsnWord{}};                                 // br x16
     return e;
 }
 
@@ -103,7 +103,8 @@ PltEntry plt_entry_as_kernel(PltFormat format, GuestAddr pc, GuestAddr dst) {
 std::optional<GuestAddr> plt_entry_target(GuestAddr pc, const PltEntry& entry) {
     if (entry.format == PltFormat::MovWide) {
         const auto imm = [&](size_t i) { return uint64_t((entry.insn[i].raw >> 5) & 0xffff); };
-        const uint64_t dst = uint64_t(0xffff) << 48 | imm(2) << 32 | imm(1) << 16 | (~imm(0) & 0xffff);
+        const uint64_t dst =
+            uint64_t(0xffff) << 48 | imm(2) << 32 | imm(1) << 16 | (~imm(0) & 0xffff);
         if (entry != move_wide_entry(GuestAddr(dst))) {
             return std::nullopt;
         }

@@ -145,8 +145,9 @@ Result<Action> parse_ftrace(std::string_view args) {
         return parse_ftrace_direct(words);
     }
     if (words.empty() || (words[0] != "enable" && words[0] != "disable")) {
-        return make_error("expected 'ftrace enable FILTER "
-                          "[tracer=function|graph|stacktrace|save_regs]' or 'ftrace disable FILTER'");
+        return make_error(
+            "expected 'ftrace enable FILTER "
+            "[tracer=function|graph|stacktrace|save_regs]' or 'ftrace disable FILTER'");
     }
     FtraceAction action;
     action.enable = words[0] == "enable";

@@ -187,7 +187,8 @@ TEST_CASE("objdump --kernel 4.19-v4: the era's 16-byte movn/movk PLT entries") {
     CHECK(plts[0].ends_with(" -> kernel_add")); // The entries decode as the era's format.
     CHECK(plts[2].ends_with(" -> kernel_inc"));
     const auto j = nlohmann::json::parse(
-        objdump(with_plt_files({"--json", "--kernel", "4.19-v4", "--module-placement", "far"})).out);
+        objdump(with_plt_files({"--json", "--kernel", "4.19-v4", "--module-placement", "far"}))
+            .out);
     const auto& entries = j["modules"][0]["plts"];
     REQUIRE(entries.size() == 3);
     const auto at = [&](size_t i) {

@@ -347,10 +347,10 @@ TEST_CASE("4.19 module PLTs: 16-byte movn/movk/movk/br x16 entries, as get_plt_e
             CHECK(slot.addr == mod.plt.base() + int64_t(16 * i));
             const uint64_t v = slot.target.value;
             // The kernel's own formula for each word.
-            const std::vector<uint32_t> expected{
-                uint32_t(0x92800010 | ((~v & 0xffff) << 5)),
-                uint32_t(0xf2a00010 | (((v >> 16) & 0xffff) << 5)),
-                uint32_t(0xf2c00010 | (((v >> 32) & 0xffff) << 5)), 0xd61f0200};
+            const std::vector<uint32_t> expected{uint32_t(0x92800010 | ((~v & 0xffff) << 5)),
+                                                 uint32_t(0xf2a00010 | (((v >> 16) & 0xffff) << 5)),
+                                                 uint32_t(0xf2c00010 | (((v >> 32) & 0xffff) << 5)),
+                                                 0xd61f0200};
             CHECK(words_at(*m, slot.addr, format) == expected);
             CHECK(patcher::plt_entry_target(slot.addr, slot.entry) == slot.target);
         }
@@ -416,8 +416,8 @@ TEST_CASE("4.19-v4 module ftrace PLTs are movn/movk entries too") {
     REQUIRE(!targets.empty());
     for (size_t i = 0; i < targets.size(); ++i) {
         const GuestAddr at = *mod.ftrace_plt + int64_t(16 * i);
-        const auto entry = patcher::PltEntry::from_words(patcher::PltFormat::MovWide,
-                                                         words_at(*m, at, patcher::PltFormat::MovWide));
+        const auto entry = patcher::PltEntry::from_words(
+            patcher::PltFormat::MovWide, words_at(*m, at, patcher::PltFormat::MovWide));
         CHECK(patcher::plt_entry_target(at, entry) == targets[i]);
     }
     for (const PlacedSection& sec : mod.object.sections) {

@@ -109,8 +109,8 @@ TEST_CASE("undefined weak calls: a near or far module loads, runs, and reports t
                 const patcher::PltSlot* slot = weak_slot(mod, hook);
                 REQUIRE(slot != nullptr);
                 CHECK(slot->target == GuestAddr(0));
-                CHECK(slot->entry == patcher::plt_entry_as_kernel(patcher::PltFormat::AdrpAdd, slot->addr,
-                                                                  GuestAddr(0)));
+                CHECK(slot->entry == patcher::plt_entry_as_kernel(patcher::PltFormat::AdrpAdd,
+                                                                  slot->addr, GuestAddr(0)));
                 CHECK(m->memory().load<uint32_t>(slot->addr) == slot->entry.insn[0].raw);
             }
             CHECK((weak_slot(mod, "hook_fn") == weak_slot(mod, "hook_tail")) ==

@@ -257,8 +257,8 @@ TEST_CASE("assembler: an .irp/.irpc value written name=value is an error, not a 
     // Unterminated, the body never parsed: still refused before LLVM sees it.
     CHECK_FALSE(assemble(".irpc a, b=0\n", "open.S").ok());
     // Values that merely contain an expression with '==' or no '=' at all still assemble.
-    auto fine = assemble(".irp r, 1, 2\n.byte \\r\n.endr\n.irpc c, 12\n.byte \\c\n.endr\n",
-                         "fine.S");
+    auto fine =
+        assemble(".irp r, 1, 2\n.byte \\r\n.endr\n.irpc c, 12\n.byte \\c\n.endr\n", "fine.S");
     REQUIRE_MESSAGE(fine.ok(), fine.error().message);
 }
 

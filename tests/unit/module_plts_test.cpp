@@ -17,9 +17,9 @@ TEST_CASE("PLT entry: adrp x16 / add x16 / br x16 with the page delta from the e
     auto e = make_plt_entry(PltFormat::AdrpAdd, at, dst);
     REQUIRE(e.ok());
     CHECK(e->size() == 12);
-    CHECK((e->insn[0].raw & 0x9f00001f) == 0x90000010);     // adrp x16, ...
+    CHECK((e->insn[0].raw & 0x9f00001f) == 0x90000010);      // adrp x16, ...
     CHECK(e->insn[1].raw == (0x91000210u | (0x234u << 10))); // add x16, x16, #0x234
-    CHECK(e->insn[2].raw == 0xd61f0200);                    // br x16
+    CHECK(e->insn[2].raw == 0xd61f0200);                     // br x16
     CHECK(e->bytes().size() == 12);
     CHECK(plt_entry_target(at, *e) == dst);
 }
@@ -31,9 +31,9 @@ TEST_CASE("PLT entry up to 4.19: movn/movk/movk/br x16, absolute, 16 bytes") {
     REQUIRE(e.ok());
     CHECK(e->size() == 16);
     CHECK(e->insn[0].raw == 0x92800010u + ((0xffffu & ~0x1234u) << 5)); // movn x16, #0xedcb
-    CHECK(e->insn[1].raw == 0xf2a00010u + (0x0800u << 5));             // movk x16, #0x800, lsl 16
-    CHECK(e->insn[2].raw == 0xf2c00010u + (0x8000u << 5));             // movk x16, #0x8000, lsl 32
-    CHECK(e->insn[3].raw == 0xd61f0200);                               // br x16
+    CHECK(e->insn[1].raw == 0xf2a00010u + (0x0800u << 5));              // movk x16, #0x800, lsl 16
+    CHECK(e->insn[2].raw == 0xf2c00010u + (0x8000u << 5));              // movk x16, #0x8000, lsl 32
+    CHECK(e->insn[3].raw == 0xd61f0200);                                // br x16
     CHECK(plt_entry_target(at, *e) == dst);
     const auto bytes = e->bytes();
     REQUIRE(bytes.size() == 16);
