@@ -79,7 +79,11 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
         }
         m->m_cpus.push_back(std::move(cpu));
     }
-    KLP_TRY(m->map_region("kernel", kKernelBase, kKernelSize));
+    // The host holds the whole image area; the CPUs map only what objects are loaded into
+    // (emu/kernel_image_pages.h), page runs at a time, in protect().
+    KLP_TRY(m->m_memory.add_region("kernel", kKernelBase, kKernelSize));
+    m->m_permissions.set(GuestRange{kKernelBase, kKernelBase + int64_t(kKernelSize)}, Perm::None,
+                         "kernel image (unmapped)");
     for (int i = 0; i < config.cpus; ++i) {
         KLP_TRY(m->map_region(fmt::format("irq_stack:{}", i),
                               kIrqStackBase + int64_t(uint64_t(i) * kStackSlot), kThreadSize,
@@ -101,8 +105,19 @@ Result<void> Machine::map_region(std::string name, GuestAddr base, uint64_t size
 }
 
 Result<void> Machine::protect(GuestRange pages, Perm perm, std::string what) {
-    for (auto& cpu : m_cpus) {
-        KLP_TRY(cpu->backend->protect(pages.begin, pages.size(), uint32_t(perm)));
+    for (const KernelImagePages::Run& run : m_kernel_pages.runs(pages)) {
+        const GuestRange r = run.pages;
+        for (auto& cpu : m_cpus) {
+            if (run.mapped) {
+                KLP_TRY(cpu->backend->protect(r.begin, r.size(), uint32_t(perm)));
+            } else {
+                KLP_TRY(cpu->backend->map(r.begin, r.size(), m_memory.host_ptr(r.begin, r.size()),
+                                          uint32_t(perm)));
+            }
+        }
+        if (!run.mapped) {
+            m_kernel_pages.mark_mapped(r);
+        }
     }
     m_permissions.set(pages, perm, std::move(what));
     guard_rescan(pages.begin, pages.end); // Only executable pages are guarded.
@@ -486,6 +501,9 @@ Result<void> Machine::write_text_bytes(GuestAddr addr, std::span<const uint8_t> 
     guard_rescan(addr, end);
     // UC_CTL_TB_REMOVE_CACHE resolves only its start address: one call per 4 KiB page.
     for (GuestAddr page = addr.align_down(kPageSize); page < end; page += int64_t(kPageSize)) {
+        if (!m_kernel_pages.is_mapped(page)) {
+            continue; // No CPU maps it yet (an object being loaded): nothing was translated.
+        }
         GuestAddr lo = std::max(page, addr);
         GuestAddr hi = std::min(page + int64_t(kPageSize), end);
         for (auto& cpu : m_cpus) {

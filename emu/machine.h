@@ -7,7 +7,8 @@
 // Memory map (all kernel virtual addresses; flat on Unicorn 2.0.1):
 //
 //   0xffff800002000000  module area, near: [K-96 MiB, K-32 MiB), within BL reach of the kernel
-//   0xffff800008000000  K: kernel image (32 MiB): the machine's guest objects, then kernel objects
+//   0xffff800008000000  K: kernel image (32 MiB): the machine's guest objects, then kernel objects;
+//                       CPUs map only the loaded pages, a segment at a time (kernel_image_pages.h)
 //   0xffff800040000000  task stacks: 16 KiB each, 16 KiB aligned, 16 KiB unmapped guard between;
 //                       a finished task's stack is reused by the next task created
 //   0xffff800050000000  per-CPU IRQ stacks: 16 KiB each (allocated; entry does not switch yet)
@@ -26,6 +27,7 @@
 #include "emu/image.h"
 #include "emu/insn_word.h"
 #include "emu/kernel_era.h"
+#include "emu/kernel_image_pages.h"
 #include "emu/memory_permissions.h"
 #include "emu/observer.h"
 #include "emu/result.h"
@@ -348,6 +350,7 @@ class Machine {
     MachineConfig m_config;
     GuestMemory m_memory;
     MemoryPermissions m_permissions;
+    KernelImagePages m_kernel_pages{GuestRange{kKernelBase, kKernelBase + int64_t(kKernelSize)}};
     SymbolTable m_symbols;
     std::vector<LineRow> m_lines;
     std::vector<std::unique_ptr<Cpu>> m_cpus;

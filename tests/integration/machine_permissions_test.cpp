@@ -115,3 +115,36 @@ TEST_CASE("stacks are not executable") {
     CHECK(only_finding(*m).kind == "protection-fault");
     CHECK(only_finding(*m).message.find("fetch") != std::string::npos);
 }
+
+// arm64's map_kernel() maps vmlinux segment by segment and nothing after the image: a kernel
+// address past the last loaded object is not mapped (emu/kernel_image_pages.h). Each loaded
+// run of pages is its own mapping, so protecting an object never re-maps the image area.
+TEST_CASE("the kernel image area is mapped only where objects were loaded") {
+    auto m = make_machine();
+    load_asm(*m, kCode);
+    // Well past every object loaded so far, inside the 32 MiB area.
+    const GuestAddr beyond = emu::kKernelBase + int64_t(emu::kKernelSize / 2);
+    CHECK(m->memory().is_mapped(beyond)); // The host holds the whole area...
+    const std::string read_beyond = fmt::format(R"(
+        .globl read_beyond
+read_beyond:
+        movz    x1, #{:#x}, lsl #48
+        movk    x1, #{:#x}, lsl #32
+        movk    x1, #{:#x}, lsl #16
+        ldr     x0, [x1]
+        ret
+)",
+                                                beyond.value >> 48, (beyond.value >> 32) & 0xffff,
+                                                (beyond.value >> 16) & 0xffff);
+    load_asm(*m, read_beyond, "beyond.S");
+    CHECK(!m->call(sym(*m, "read_beyond")).ok()); // ...but no CPU maps it.
+    const Finding& f = only_finding(*m);
+    CHECK(f.kind == "unmapped-access");
+    CHECK(f.message.find(fmt::format("unmapped read of 8 bytes at {:#018x}", beyond.value)) !=
+          std::string::npos);
+    // Loaded pages keep working after another object was mapped next to them.
+    auto data = m->call(sym(*m, "poke_data"), {7});
+    REQUIRE(data.ok());
+    CHECK(*data == 7);
+    CHECK(m->permissions().at(sym(*m, "poke_data"))->perm == emu::Perm::ReadExec);
+}
