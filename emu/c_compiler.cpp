@@ -234,10 +234,26 @@ Result<ObjectBytes> load_source_file(const fs::path& file, const CompileOptions&
                       file.string(), ext);
 }
 
+namespace {
+
+// Every occurrence of `from` in `text` replaced by `to`.
+void replace_all(std::string& text, std::string_view from, std::string_view to) {
+    if (from.empty()) {
+        return;
+    }
+    for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at)) {
+        text.replace(at, from.size(), to);
+        at += to.size();
+    }
+}
+
+} // namespace
+
 Result<std::string> preprocess_assembly(const fs::path& file,
                                         const std::vector<GeneratedHeader>& headers,
                                         const std::vector<std::string>& flags,
-                                        const std::optional<std::string>& text) {
+                                        const std::optional<std::string>& text,
+                                        const std::optional<fs::path>& cache_dir) {
     TempDir dir;
     if (dir.path().empty()) {
         return make_error("{}: error: cannot create a temporary directory", file.string());
@@ -278,9 +294,68 @@ Result<std::string> preprocess_assembly(const fs::path& file,
             argv.push_back(f);
         }
     }
+    // What names the private directory is rewritten, so that the text (and a cache entry) is
+    // the same in every run: the edited copy becomes `file`, the include directory "<klpemu>".
+    auto stable = [&](std::string s) {
+        if (text) {
+            replace_all(s, input.string(), file.string());
+        }
+        replace_all(s, include.string(), "<klpemu>/include");
+        return s;
+    };
+    // The cache key: the command without its temporary paths, each generated header, the input.
+    std::optional<CompileCache> cache;
+    std::string key;
+    if (cache_dir) {
+        cache.emplace(*cache_dir);
+        std::vector<std::string> key_argv;
+        for (const std::string& a : argv) {
+            key_argv.push_back(stable(a));
+        }
+        for (const GeneratedHeader& h : headers) {
+            key_argv.push_back(fmt::format("generated {} {}", h.path, h.text));
+        }
+        std::string input_text;
+        if (text) {
+            input_text = *text;
+        } else if (auto bytes = read_file(file); bytes.ok()) {
+            input_text.assign(bytes->begin(), bytes->end());
+        }
+        auto k = cache->key_for_text(
+            key_argv, fs::absolute(file).string(), input_text, [&]() -> Result<std::string> {
+                auto v = run_process({argv[0], "--version"}, dir.path() / "version.txt");
+                return v.ok() ? Result<std::string>(v->output) : Result<std::string>(v.error());
+            });
+        if (k.ok()) {
+            key = *k;
+            if (auto hit = cache->lookup(key)) {
+                return std::string(hit->begin(), hit->end());
+            }
+            argv.insert(argv.end(), {"-MD", "-MF", (dir.path() / "deps.d").string()});
+        }
+    }
     argv.insert(argv.end(), {"-o", out.string(), input.string()});
-    KLP_TRY_ASSIGN(bytes, run_compiler(argv, dir, out));
-    return std::string(bytes.begin(), bytes.end());
+    auto bytes = run_compiler(argv, dir, out);
+    if (!bytes.ok()) {
+        return Error{stable(bytes.error().message)};
+    }
+    std::string result = stable(std::string(bytes->begin(), bytes->end()));
+    if (!key.empty()) {
+        if (auto deps = read_file(dir.path() / "deps.d"); deps.ok()) {
+            // The private directory's files are in the key already (and gone after this run).
+            std::vector<std::string> lasting;
+            for (std::string& d : parse_depfile(std::string(deps->begin(), deps->end()))) {
+                if (!fs::absolute(d).lexically_relative(dir.path()).string().starts_with("..")) {
+                    continue;
+                }
+                lasting.push_back(std::move(d));
+            }
+            cache->store_with_dependencies(
+                key, lasting,
+                std::span(reinterpret_cast<const uint8_t*>(result.data()), result.size()));
+        }
+    }
+    return result;
 }
 
 } // namespace klpemu

@@ -58,11 +58,14 @@ struct GeneratedHeader {
 // -nostdinc -D__ASSEMBLY__), keeping line markers so assembler errors name FILE:LINE. `headers`
 // are written to a private include directory searched before any -I in `flags` (-D/-U/-I only).
 // Returns the preprocessed text; a failing preprocessor returns its diagnostics verbatim.
-// `text`, when given, is used as the file's contents instead of reading `file` (written under
-// the file's name in the private directory, so diagnostics still name it).
-Result<std::string> preprocess_assembly(const std::filesystem::path& file,
-                                        const std::vector<GeneratedHeader>& headers,
-                                        const std::vector<std::string>& flags,
-                                        const std::optional<std::string>& text = std::nullopt);
+// `text`, when given, is used as the file's contents instead of reading `file`; line markers
+// and diagnostics then name `file` with the lines of `text`. Markers for the generated headers
+// name them as "<klpemu>/include/PATH", so the result is the same from run to run and can be
+// cached in `cache_dir` (emu/compile_cache.h; key: compiler, flags, generated headers, the
+// input's name and bytes; the entry also checks every header found through an -I of `flags`).
+Result<std::string> preprocess_assembly(
+    const std::filesystem::path& file, const std::vector<GeneratedHeader>& headers,
+    const std::vector<std::string>& flags, const std::optional<std::string>& text = std::nullopt,
+    const std::optional<std::filesystem::path>& cache_dir = std::nullopt);
 
 } // namespace klpemu

@@ -99,8 +99,9 @@ std::optional<fs::path> CompileCache::default_dir() {
     return std::nullopt;
 }
 
-Result<std::string> CompileCache::key(const std::vector<std::string>& argv, const fs::path& source,
-                                      const std::function<Result<std::string>()>& version) const {
+Result<std::string> CompileCache::hash_key(const std::vector<std::string>& argv,
+                                           const std::function<Result<std::string>()>& version,
+                                           const std::vector<std::string_view>& inputs) const {
     Hash128 h;
     h.field(kMagic);
     // The compiler: its binary's identity, and the version text kept per identity.
@@ -127,14 +128,30 @@ Result<std::string> CompileCache::key(const std::vector<std::string>& argv, cons
     for (size_t i = 1; i < argv.size(); ++i) {
         h.field(argv[i]);
     }
-    h.field(fs::current_path(ec).string());
-    h.field(fs::absolute(source, ec).string());
+    for (std::string_view input : inputs) {
+        h.field(input);
+    }
+    return h.hex();
+}
+
+Result<std::string> CompileCache::key(const std::vector<std::string>& argv, const fs::path& source,
+                                      const std::function<Result<std::string>()>& version) const {
+    std::error_code ec;
+    const std::string cwd = fs::current_path(ec).string();
+    const std::string path = fs::absolute(source, ec).string();
     auto text = read_text(source);
     if (!text) {
         return make_error("{}: error: cannot read file: {}", source.string(), std::strerror(errno));
     }
-    h.field(*text);
-    return h.hex();
+    return hash_key(argv, version, {cwd, path, *text});
+}
+
+Result<std::string> CompileCache::key_for_text(
+    const std::vector<std::string>& argv, std::string_view source_name, std::string_view text,
+    const std::function<Result<std::string>()>& version) const {
+    std::error_code ec;
+    const std::string cwd = fs::current_path(ec).string();
+    return hash_key(argv, version, {"text input", cwd, source_name, text});
 }
 
 std::optional<std::vector<uint8_t>> CompileCache::lookup(const std::string& key) const {
@@ -174,11 +191,17 @@ std::optional<std::vector<uint8_t>> CompileCache::lookup(const std::string& key)
 
 void CompileCache::store(const std::string& key, const std::string& depfile_text,
                          std::span<const uint8_t> object) const {
+    store_with_dependencies(key, parse_depfile(depfile_text), object);
+}
+
+void CompileCache::store_with_dependencies(const std::string& key,
+                                           const std::vector<std::string>& dependencies,
+                                           std::span<const uint8_t> object) const {
     std::string entry = fmt::format("{}\n", kMagic);
     std::string lines;
     size_t headers = 0;
     std::error_code ec;
-    for (const std::string& dep : parse_depfile(depfile_text)) {
+    for (const std::string& dep : dependencies) {
         const std::string path = fs::absolute(dep, ec).string();
         const auto hash = hash_file(path);
         if (ec || !hash || path.find('\n') != std::string::npos) {

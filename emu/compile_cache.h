@@ -23,6 +23,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace klpemu {
@@ -43,6 +44,13 @@ class CompileCache {
                             const std::filesystem::path& source,
                             const std::function<Result<std::string>()>& version) const;
 
+    // The key of a run whose input is `text` rather than a file: `argv` as above but with
+    // nothing in it that changes from run to run (no temporary paths), `source_name` naming the
+    // input as messages do. Used for preprocessing a generated or edited .S.
+    Result<std::string> key_for_text(const std::vector<std::string>& argv,
+                                     std::string_view source_name, std::string_view text,
+                                     const std::function<Result<std::string>()>& version) const;
+
     // The object stored under `key`, if every header it was built from is unchanged.
     std::optional<std::vector<uint8_t>> lookup(const std::string& key) const;
 
@@ -51,9 +59,20 @@ class CompileCache {
     void store(const std::string& key, const std::string& depfile_text,
                std::span<const uint8_t> object) const;
 
+    // Stores `object` under `key` with `dependencies`, the files it was built from (absolute or
+    // relative to the working directory). Best effort, as store().
+    void store_with_dependencies(const std::string& key,
+                                 const std::vector<std::string>& dependencies,
+                                 std::span<const uint8_t> object) const;
+
     const std::filesystem::path& dir() const { return m_dir; }
 
   private:
+    // The hash of: the magic, the compiler's identity and version, argv[1..], then `inputs`.
+    Result<std::string> hash_key(const std::vector<std::string>& argv,
+                                 const std::function<Result<std::string>()>& version,
+                                 const std::vector<std::string_view>& inputs) const;
+
     std::filesystem::path m_dir;
 };
 

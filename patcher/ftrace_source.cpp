@@ -230,7 +230,7 @@ Result<FtraceSourceBuild> build_ftrace_source(const FtraceSourceSpec& spec,
         }
         edited = std::move(*applied);
     }
-    KLP_TRY_ASSIGN(text, preprocess_assembly(spec.path, headers, flags, edited));
+    KLP_TRY_ASSIGN(text, preprocess_assembly(spec.path, headers, flags, edited, spec.cache_dir));
     build.preprocessed = std::move(text);
 
     // Assemble once here to find names nobody defines: an unknown macro used as an operand, or an

@@ -15,6 +15,7 @@
 #include "patcher/ftrace_source_kconfig.h"
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,8 @@ struct FtraceSourceSpec {
     // A one-hunk edit applied to the file as read (apply_source_hunk; empty: none), for a broken
     // variant of a good file: `[machine] ftrace_source_edit`.
     std::vector<std::string> edit;
+    // Where the preprocessed file is cached (emu/compile_cache.h); nullopt: always preprocess.
+    std::optional<std::filesystem::path> cache_dir;
 };
 
 // What one build of the file produced and what it was built against.

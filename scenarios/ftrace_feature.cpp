@@ -37,7 +37,7 @@ Result<std::unique_ptr<MachineFeature>> attach(FeatureHost& host) {
     if (!scenario.machine.ftrace_source.empty()) {
         options.source =
             patcher::FtraceSourceSpec{scenario.machine.ftrace_source, scenario.machine.kconfig,
-                                      scenario.machine.ftrace_source_edit};
+                                      scenario.machine.ftrace_source_edit, host.compile_cache()};
     }
     KLP_TRY_ASSIGN(ftrace, patcher::Ftrace::create(host.machine(), options));
     return std::unique_ptr<MachineFeature>(

@@ -133,6 +133,9 @@ class MachineBackend final : public Backend, public FeatureHost {
     emu::Machine& machine() override { return *m_machine; }
     const Scenario& scenario() const override { return m_s; }
     const UnwindRequest& request() const override { return m_request; }
+    const std::optional<std::filesystem::path>& compile_cache() const override {
+        return m_compile_cache;
+    }
     void note(std::string text) override;
     void output(std::string text) override;
     Result<ObjectBytes> object_bytes(const ObjectSpec& object) const override;

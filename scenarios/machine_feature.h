@@ -39,6 +39,7 @@
 #include "scenarios/scenario_file.h"
 #include "scenarios/unwind_check.h"
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <span>
@@ -62,6 +63,9 @@ class FeatureHost {
     virtual void note(std::string text) = 0;
     // Appends a line a shell command printed (not the kernel log), like note().
     virtual void output(std::string text) = 0;
+    // Where compiled objects and preprocessed sources are cached (emu/compile_cache.h);
+    // nullopt with `klpemu run --no-cache`.
+    virtual const std::optional<std::filesystem::path>& compile_cache() const = 0;
     // The object's ELF bytes: assembled or compiled with the flags the [machine] asks for.
     virtual Result<ObjectBytes> object_bytes(const ObjectSpec& object) const = 0;
     // Runs `addr(args)` on a fresh kthread until it returns (a module's init).

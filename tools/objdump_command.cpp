@@ -193,7 +193,7 @@ int run_objdump_ftrace_source(const ObjdumpOptions& o, const emu::KernelEraInfo&
     patcher::FtraceOptions options;
     options.variant = *variant;
     options.era = era.era;
-    options.source = patcher::FtraceSourceSpec{o.ftrace_source, o.kconfig, {}};
+    options.source = patcher::FtraceSourceSpec{o.ftrace_source, o.kconfig, {}, {}};
     auto ftrace = patcher::Ftrace::create(**machine, options);
     if (!ftrace) {
         fmt::print(stderr, "{}\n", ftrace.error().message);

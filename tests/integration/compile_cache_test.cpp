@@ -8,6 +8,7 @@
 #include "support/temp_dir.h"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -123,4 +124,54 @@ TEST_CASE("compile cache: klpemu run fills $XDG_CACHE_HOME/klpemu, not with --no
     CHECK(again.exit_status == 0);
     CHECK(again.out == on.out);
     CHECK(!entries(dir.path() / "xdg" / "klpemu").empty());
+}
+
+// A preprocessed .S (an own entry-ftrace.S): the private include directory's random name never
+// reaches the text or the key, so the second run is a hit; a changed generated header, a
+// changed -I header or an edited text is a miss.
+TEST_CASE("compile cache: preprocessed assembly is cached by its inputs, not its temp paths") {
+    test::TempDir dir;
+    const fs::path cache = dir.path() / "cache";
+    dir.write("inc/user.h", "#define USER_VALUE 3\n");
+    const fs::path src = dir.write(
+        "entry.S", "#include <asm/gen.h>\n#include \"user.h\"\n    mov x0, #GEN_VALUE\n"
+                   "    mov x1, #USER_VALUE\n");
+    std::vector<GeneratedHeader> headers{{"asm/gen.h", "#define GEN_VALUE 7\n"}};
+    const std::vector<std::string> flags{"-I" + (dir.path() / "inc").string()};
+
+    auto first = preprocess_assembly(src, headers, flags, std::nullopt, cache);
+    REQUIRE_MESSAGE(first.ok(), (first.ok() ? "" : first.error().message));
+    CHECK(first->find("mov x0, #7") != std::string::npos);
+    CHECK(first->find("<klpemu>/include/asm/gen.h") != std::string::npos);
+    CHECK(first->find("klpemu-cc-") == std::string::npos); // No temporary path.
+    auto uncached = preprocess_assembly(src, headers, flags);
+    REQUIRE(uncached.ok());
+    CHECK(*uncached == *first);
+    const auto stored = entries(cache);
+    REQUIRE(stored.size() == 1);
+
+    plant_marker(stored[0]);
+    auto second = preprocess_assembly(src, headers, flags, std::nullopt, cache);
+    REQUIRE(second.ok());
+    CHECK(second->ends_with("MARKER!!")); // Served from the cache.
+
+    dir.write("inc/user.h", "#define USER_VALUE 4\n");
+    auto user_changed = preprocess_assembly(src, headers, flags, std::nullopt, cache);
+    REQUIRE(user_changed.ok());
+    CHECK(user_changed->find("mov x1, #4") != std::string::npos);
+
+    headers[0].text = "#define GEN_VALUE 8\n";
+    auto generated_changed = preprocess_assembly(src, headers, flags, std::nullopt, cache);
+    REQUIRE(generated_changed.ok());
+    CHECK(generated_changed->find("mov x0, #8") != std::string::npos);
+
+    // An edited text is its own input; its markers name the file it edits.
+    const std::string edited = "#include <asm/gen.h>\n    mov x2, #GEN_VALUE\n";
+    auto edit = preprocess_assembly(src, headers, flags, edited, cache);
+    REQUIRE(edit.ok());
+    CHECK(edit->find("mov x2, #8") != std::string::npos);
+    CHECK(edit->find(fmt::format("\"{}\"", src.string())) != std::string::npos);
+    auto edit_again = preprocess_assembly(src, headers, flags, edited, cache);
+    REQUIRE(edit_again.ok());
+    CHECK(*edit_again == *edit);
 }

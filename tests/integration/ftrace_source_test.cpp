@@ -45,7 +45,7 @@ std::string line_of(const std::filesystem::path& path, const std::string& needle
 }
 
 patcher::FtraceSourceSpec spec(const std::filesystem::path& p) {
-    return patcher::FtraceSourceSpec{p, {}, {}};
+    return patcher::FtraceSourceSpec{p, {}, {}, {}};
 }
 
 } // namespace
