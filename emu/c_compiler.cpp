@@ -213,19 +213,12 @@ Result<ObjectBytes> load_source_file(const fs::path& file, const CompileOptions&
             }
             text = std::move(*bytes);
         } else {
-            // Preprocess only; line markers stay so assembler errors name FILE:LINE.
-            TempDir dir;
-            const fs::path out = dir.path() / "out.s";
-            std::vector<std::string> argv{KLPEMU_CLANG, "--target=aarch64-linux-gnu", "-E",
-                                          "-x", "assembler-with-cpp"};
-            for (const auto& f : options.extra_flags) {
-                if (f.starts_with("-I") || f.starts_with("-D") || f.starts_with("-U")) {
-                    argv.push_back(f);
-                }
-            }
-            argv.insert(argv.end(), {"-o", out.string(), file.string()});
-            KLP_TRY_ASSIGN(bytes, run_compiler(argv, dir, out));
-            text = std::move(bytes);
+            // Preprocess only, as kbuild does a .S; line markers stay so assembler errors name
+            // FILE:LINE.
+            KLP_TRY_ASSIGN(preprocessed,
+                           preprocess_assembly(file, {}, options.extra_flags, std::nullopt,
+                                               options.cache_dir));
+            text.assign(preprocessed.begin(), preprocessed.end());
         }
         return assemble(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()),
                         name);

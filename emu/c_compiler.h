@@ -42,8 +42,8 @@ std::vector<std::string> module_compile_flags(std::string_view module_name);
 // file; a failing compiler returns its stderr verbatim.
 Result<ObjectBytes> compile_c(const std::filesystem::path& file, const CompileOptions& options = {});
 
-// Loads guest code by extension: .c => compile_c; .S => C preprocessor (clang-19 -E, keeping
-// line markers) then assemble(); .s => assemble(); .o => the file's bytes; else an error.
+// Loads guest code by extension: .c => compile_c; .S => preprocess_assembly (cached as
+// compile_c is) then assemble(); .s => assemble(); .o => the file's bytes; else an error.
 Result<ObjectBytes> load_source_file(const std::filesystem::path& file,
                                      const CompileOptions& options = {});
 

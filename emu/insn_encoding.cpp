@@ -139,13 +139,6 @@ std::optional<uint16_t> hvc_imm(InsnWord w) {
     return uint16_t((w.raw >> 5) & 0xffff);
 }
 
-std::optional<uint16_t> brk_imm(InsnWord w) {
-    if ((w.raw & 0xffe0001f) != 0xd4200000) {
-        return std::nullopt;
-    }
-    return uint16_t((w.raw >> 5) & 0xffff);
-}
-
 std::optional<GuestAddr> branch_target(GuestAddr pc, InsnWord w) {
     if (!is_b(w) && !is_bl(w)) {
         return std::nullopt;

@@ -104,7 +104,13 @@ bool is_blr(InsnWord w);
 bool is_bti(InsnWord w);
 // The imm16 of HVC / BRK, or nullopt if `w` is not one.
 std::optional<uint16_t> hvc_imm(InsnWord w);
-std::optional<uint16_t> brk_imm(InsnWord w);
+// Inline: a per-instruction check (FtraceBrkCheck) calls it on every word executed.
+inline std::optional<uint16_t> brk_imm(InsnWord w) {
+    if ((w.raw & 0xffe0001f) != 0xd4200000) {
+        return std::nullopt;
+    }
+    return uint16_t((w.raw >> 5) & 0xffff);
+}
 // Destination of B or BL at `pc`, or nullopt for any other instruction.
 std::optional<GuestAddr> branch_target(GuestAddr pc, InsnWord w);
 // The address a PC-relative instruction at `pc` names: B, BL, B.cond, CBZ/CBNZ, TBZ/TBNZ,

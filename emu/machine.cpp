@@ -316,9 +316,16 @@ Result<void> Machine::load(const LoadedObject& object) {
     return {};
 }
 
+Result<ObjectBytes> Machine::assemble_source(std::string_view source, std::string_view name) {
+    if (m_config.assembly_memo) {
+        return m_config.assembly_memo->assemble(source, name);
+    }
+    return assemble(source, name);
+}
+
 Result<LoadedObject> Machine::load_assembly(std::string_view source, std::string_view name,
                                             ObjectKind kind, Placement placement) {
-    KLP_TRY_ASSIGN(obj, assemble(source, name));
+    KLP_TRY_ASSIGN(obj, assemble_source(source, name));
     auto size = Loader::layout_size(obj);
     if (!size) {
         return size.error();

@@ -15,6 +15,7 @@
 //   0xffff800100000000  module area, far: > 2 GiB from the kernel, so calls need PLTs
 #pragma once
 
+#include "emu/assembly_memo.h"
 #include "emu/cpu_state.h"
 #include "emu/cycle_model.h"
 #include "emu/debug_view.h"
@@ -111,6 +112,8 @@ struct MachineConfig {
     // Whose exception entry the guest runs (emu/kernel_era.h, emu/guest/entry.S): the pt_regs
     // size and the frame record kernel_entry leaves for the unwinders.
     KernelEra era = kDefaultEra;
+    // Shared by the machines a process boots (emu/assembly_memo.h); null: assemble every time.
+    std::shared_ptr<AssemblyMemo> assembly_memo;
 };
 
 struct TaskSpec {
@@ -346,6 +349,8 @@ class Machine {
     void run_stale_word(Cpu& cpu, uint64_t pc, InsnWord word) noexcept;
     Result<void> apply_alias_stores(Cpu& cpu);
     Result<void> load_text_poke_code();
+    // assemble(), through the config's memo when there is one.
+    Result<ObjectBytes> assemble_source(std::string_view source, std::string_view name);
 
     MachineConfig m_config;
     GuestMemory m_memory;

@@ -73,7 +73,7 @@ Result<void> Machine::load_text_poke_code() {
     const std::string_view file = "text_poke.S";
     const std::string_view source = embedded_guest_source(file);
     KLP_CHECK(!source.empty(), "guest source {} is not embedded", file);
-    KLP_TRY_ASSIGN(obj, assemble(source, file));
+    KLP_TRY_ASSIGN(obj, assemble_source(source, file));
     KLP_TRY_ASSIGN(size, Loader::layout_size(obj));
     KLP_CHECK(size <= kTextPokeCodeSize, "{} needs {:#x} bytes", file, size);
     LoadOptions opts;

@@ -52,7 +52,7 @@ void StoreBelowSpCheck::on_memory_write(int cpu, GuestAddr pc, GuestAddr addr, i
     if (!task.stack.contains(addr)) {
         return;
     }
-    uint64_t sp = m_machine.cpu_state(cpu).sp;
+    uint64_t sp = m_machine.frame_regs(cpu).sp; // Three registers, not the whole state.
     uint32_t raw = 0;
     if (m_machine.memory().read(pc, &raw, sizeof raw).ok()) {
         sp = sp_after_pre_indexed_store(InsnWord(raw), sp).value_or(sp);

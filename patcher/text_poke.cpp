@@ -88,7 +88,7 @@ Result<void> TextPoke::apply(const TextPatch& patch, const PokeContext& context)
                                     differs ? std::optional(view->old_word) : std::nullopt);
         }
     }
-    m_watched.insert(patch.pc);
+    add_watch(patch.pc);
     m_log.push_back(PokeRecord{
         .id = id,
         .instruction = m_target.instruction_count(),
@@ -139,15 +139,20 @@ Result<void> TextPoke::write_literal(GuestAddr addr, uint64_t expected_old, uint
 
 void TextPoke::watch_mov_slot(GuestAddr pc) {
     m_mov_slots.insert(pc);
-    m_watched.insert(pc);
+    add_watch(pc);
 }
 
 void TextPoke::watch(GuestAddr pc) {
+    add_watch(pc);
+}
+
+void TextPoke::add_watch(GuestAddr pc) {
     m_watched.insert(pc);
+    m_watch_filter.set((pc.value >> 2) % kWatchFilterBits);
 }
 
 void TextPoke::on_instruction(int cpu, GuestAddr pc, InsnWord word, uint64_t instruction) {
-    if (m_watched.contains(pc)) {
+    if (maybe_watched(pc) && m_watched.contains(pc)) {
         m_executed.insert(pc);
     }
     if (auto stale = m_icache.stale_view(cpu, pc)) {

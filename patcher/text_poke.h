@@ -19,6 +19,7 @@
 #include "patcher/icache_model.h"
 #include "patcher/text_patch.h"
 
+#include <bitset>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -133,7 +134,15 @@ class TextPoke {
     IcacheModel m_icache;
     Disassembler m_disassembler;
     std::unordered_set<GuestAddr> m_mov_slots;
-    std::unordered_set<GuestAddr> m_watched; // Consulted on every instruction.
+    std::unordered_set<GuestAddr> m_watched; // Consulted on every instruction, behind:
+    // One bit per instruction slot modulo kWatchFilterBits, set for every watched pc: a clear
+    // bit means "not watched" without a hash lookup (the usual instruction).
+    static constexpr size_t kWatchFilterBits = 4096;
+    std::bitset<kWatchFilterBits> m_watch_filter;
+    void add_watch(GuestAddr pc);
+    bool maybe_watched(GuestAddr pc) const {
+        return m_watch_filter.test((pc.value >> 2) % kWatchFilterBits);
+    }
     std::unordered_set<GuestAddr> m_executed;
     std::set<std::pair<int, uint64_t>> m_stale_reported; // (cpu, write id)
     std::vector<PokeRecord> m_log;

@@ -549,9 +549,12 @@ RunStop to_run_stop(emu::StopReason r) {
 
 BackendFactory machine_backend_factory(UnwindRequest request,
                                        std::optional<std::filesystem::path> compile_cache) {
-    return [request, compile_cache](const Scenario& scenario,
+    // One memo for every machine this factory makes: `klpemu run` boots one per scenario.
+    auto memo = std::make_shared<AssemblyMemo>();
+    return [request, compile_cache, memo](const Scenario& scenario,
                      ChromeTraceProcess* trace) -> Result<std::unique_ptr<Backend>> {
         emu::MachineConfig config;
+        config.assembly_memo = memo;
         config.cpus = scenario.machine.cpus;
         config.core = scenario.machine.core;
         config.cycles = scenario.machine.cycles == "pipeline" ? CycleAccuracy::Pipeline

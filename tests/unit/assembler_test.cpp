@@ -2,6 +2,7 @@
 // ELF64 AArch64 relocatables, and broken guest assembly yields file:line:col diagnostics with the
 // offending line, never an abort or stray stderr output.
 #include "emu/assembler.h"
+#include "emu/assembly_memo.h"
 
 #include "emu/line_table_reader.h"
 
@@ -463,4 +464,32 @@ TEST_CASE("assembler: a source with its own line program keeps it") {
     for (const LineRow& row : rows_of(*obj)) { // None generated for x.s itself.
         CHECK(row.file == "/src/x.c");
     }
+}
+
+TEST_CASE("the assembly memo gives what assembling gives, once per distinct input") {
+    AssemblyMemo memo;
+    const std::string_view src = ".globl f\nf:\n    mov x0, #1\n    ret\n";
+    auto direct = assemble(src, "a.S");
+    REQUIRE(direct.ok());
+    auto first = memo.assemble(src, "a.S");
+    auto second = memo.assemble(src, "a.S");
+    REQUIRE(first.ok());
+    REQUIRE(second.ok());
+    CHECK(first->bytes == direct->bytes);
+    CHECK(second->bytes == direct->bytes);
+    CHECK(second->name == "a.S");
+    CHECK(memo.size() == 1);
+    // The name is part of the input (it is in the object's symbol table and messages).
+    REQUIRE(memo.assemble(src, "b.S").ok());
+    CHECK(memo.size() == 2);
+    // So are the options.
+    AssemblerOptions older;
+    older.features = "+v8a";
+    REQUIRE(memo.assemble(src, "a.S", older).ok());
+    CHECK(memo.size() == 3);
+    // A failure is not kept, and its message is the assembler's.
+    auto bad = memo.assemble("    nosuchinsn x0\n", "bad.S");
+    REQUIRE(!bad.ok());
+    CHECK(bad.error().message.find("bad.S:1:") != std::string::npos);
+    CHECK(memo.size() == 3);
 }
