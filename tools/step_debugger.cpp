@@ -62,7 +62,7 @@ const std::vector<Debugger::Command>& Debugger::commands() {
         {"rwatch", "", &Debugger::cmd_rwatch, "rwatch ADDR [LEN]: stop after a load reads it"},
         {"awatch", "", &Debugger::cmd_awatch, "awatch ADDR [LEN]: stop after a read or a change"},
         {"delete", "d", &Debugger::cmd_delete, "delete [N]: delete breakpoint N (or all)"},
-        {"info", "i", &Debugger::cmd_info, "info breaks | info checkpoints"},
+        {"info", "i", &Debugger::cmd_info, "info breaks | info checkpoints | info digest"},
         {"regs", "r", &Debugger::cmd_regs, "regs: registers of the focused task"},
         {"x", "", &Debugger::cmd_examine, "x/Nx ADDR: N 64-bit words of guest memory"},
         {"disas", "", &Debugger::cmd_disas, "disas [ADDR]: instructions around PC (or ADDR)"},
@@ -600,6 +600,9 @@ std::string Debugger::cmd_info(std::string_view args) {
     if (args == "checkpoints") {
         return view_checkpoints();
     }
+    if (args == "digest") {
+        return view_digest();
+    }
     if (args != "breaks" && args != "break" && args != "b" && args != "breakpoints") {
         return "error: info breaks | info checkpoints\n";
     }
@@ -655,6 +658,21 @@ std::string Debugger::view_checkpoints() const {
                        m_session->last_move_replayed(),
                        from ? fmt::format("the checkpoint at {}", *from) : std::string("the start"),
                        m_session->replays(), m_session->replayed_instructions());
+}
+
+// Two hashes that compare whole sessions in one line: the machine digest the replay check uses
+// (registers, cycles, tasks, clock, text writes) and one over every byte of guest memory.
+std::string Debugger::view_digest() const {
+    const emu::Machine& machine = *m_session->access().machine;
+    uint64_t h = 1469598103934665603ULL;
+    for (const auto& region : machine.memory().regions()) {
+        const auto* p = reinterpret_cast<const uint8_t*>(region->host);
+        for (uint64_t i = 0; i < region->range.size(); ++i) {
+            h = (h ^ p[i]) * 1099511628211ULL;
+        }
+    }
+    return fmt::format("machine digest {:#018x}, memory digest {:#018x}\n",
+                       scenario::machine_digest(machine), h);
 }
 
 std::string Debugger::cmd_cpu(std::string_view args) {

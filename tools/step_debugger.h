@@ -63,6 +63,7 @@ class Debugger {
     std::string view_backtrace(std::string_view args) const;
     std::string view_tasks() const;
     std::string view_checkpoints() const;
+    std::string view_digest() const;
 
   private:
     using Handler = std::string (Debugger::*)(std::string_view args);
