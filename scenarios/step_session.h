@@ -8,12 +8,17 @@
 // not run. Two more stop kinds exist between machine runs: before a timeline step, and at the
 // end of the timeline.
 //
-// Going back is exact because the machine is deterministic: the session throws the player away
-// and replays the scenario from the start, parking at the wanted value of the one clock. No
-// engine state is checkpointed (ftrace, modules, livepatch, the checker's shadow stacks and the
-// transcript would all have to be); docs/step.md gives the cost. A digest of the machine state
-// recorded at each forward stop is compared after every replay that reaches the same clock, so
-// a replay that diverges is reported instead of silently showing another history.
+// Going back is exact because the machine is deterministic: the session runs forward again to
+// the wanted value of the one clock, from the nearest checkpoint at or before it
+// (step_checkpoints.h: a forked copy of the session process, which holds the machine, the
+// engine's state and the runner's position inside a timeline step), or, without one, by
+// throwing the player away and replaying the scenario from the start. With checkpoints the
+// move finishes in another process: this one hands the user's present over and exits inside
+// go_to_clock() or reverse_continue(), so only a session whose front end can move with it
+// enables them (tools/step_server.h, tools/gdb_stub.h). docs/step.md gives the interval, the
+// bound and the costs. A digest of the machine state recorded at each forward stop is compared
+// after every replay that reaches the same clock, so a replay that diverges is reported
+// instead of silently showing another history.
 #pragma once
 
 #include "emu/guest_addr.h"
