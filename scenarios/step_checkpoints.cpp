@@ -1,6 +1,8 @@
 // See step_checkpoints.h: the session's list of checkpoints, and a checkpoint's wait for orders.
 #include "scenarios/step_checkpoints.h"
 
+#include "emu/check.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -31,19 +33,20 @@ void CheckpointStore::add(Checkpoint c) {
     ++m_taken;
     auto at = std::upper_bound(m_list.begin(), m_list.end(), c.clock,
                                [](uint64_t clock, const Checkpoint& k) { return clock < k.clock; });
-    const uint64_t newest = std::max(c.clock, m_list.empty() ? 0 : m_list.back().clock);
     m_list.insert(at, c);
-    while (m_list.size() > std::max<size_t>(m_options.max, 2)) {
-        // The one (not the first, not the newest) whose neighbours are closest.
-        size_t victim = 1;
+    while (m_list.size() > std::max<size_t>(m_options.max, 3)) {
+        // The one whose neighbours are closest; never the first, the last, or the one just
+        // taken (the session is there now, and likely to step back near it).
+        size_t victim = 0;
         uint64_t best = UINT64_MAX;
         for (size_t i = 1; i + 1 < m_list.size(); ++i) {
             const uint64_t gap = m_list[i + 1].clock - m_list[i - 1].clock;
-            if (gap < best && m_list[i].clock != newest) {
+            if (gap < best && m_list[i].pid != c.pid) {
                 best = gap;
                 victim = i;
             }
         }
+        KLP_CHECK(victim != 0, "checkpoints: nothing to drop among {}", m_list.size());
         drop(m_list[victim].pid);
     }
 }

@@ -65,8 +65,9 @@ class CheckpointStore {
     // The first clock at or after `clock` where a checkpoint is wanted: the start of the
     // first interval (past the first one) that holds none. UINT64_MAX when off.
     uint64_t next_due(uint64_t clock) const;
-    // Keeps `c`, then drops the checkpoint whose neighbours are closest while more than `max`
-    // are kept (never the newest), so the kept ones stay spread over the whole history.
+    // Keeps `c`, then, while more than `max` (at least 3) are kept, drops the one whose
+    // neighbours are closest (never the first, the last or `c`), so the kept ones stay spread
+    // over the whole history.
     void add(Checkpoint c);
     // The latest checkpoint at or before `clock` / strictly before `clock`.
     std::optional<Checkpoint> at_or_before(uint64_t clock) const;
