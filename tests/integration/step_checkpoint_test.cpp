@@ -262,6 +262,12 @@ std::string gdb_session(const std::string& interval) {
                                 "-ex",
                                 "monitor info checkpoints",
                                 "-ex",
+                                "monitor break on irq",
+                                "-ex",
+                                "reverse-continue",
+                                "-ex",
+                                "monitor where",
+                                "-ex",
                                 "detach"});
     CHECK(wait_exit(stub.pid) == 0);
     CHECK(slurp(out_path).find("klpemu: gdb disconnected") != std::string::npos);
@@ -286,6 +292,8 @@ TEST_CASE("step checkpoints: gdb reverse-steps through a checkpoint, a write dro
     const std::string o = gdb_session("100");
     CHECK_MESSAGE(o.find("#1500 cpu") != std::string::npos, o);
     CHECK_MESSAGE(o.find("machine digest 0x") != std::string::npos, o);
+    // bc (reverse-continue) through checkpoints to the last IRQ before the stop.
+    CHECK_MESSAGE(o.find("(event irq: cpu") != std::string::npos, o);
     // gdb sees what it sees without checkpoints.
     CHECK(without_checkpoint_lines(o) == without_checkpoint_lines(gdb_session("0")));
     // monitor back 1500 and gdb's reverse-stepi both went back from a checkpoint.
