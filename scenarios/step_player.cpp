@@ -16,7 +16,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <new>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace klpemu::scenario {
 
@@ -189,6 +194,7 @@ void StepPlayer::park(StopState stop) {
         m_session.m_interrupt.store(false);
         m_steps_left = m_rules.task_steps;
         take_baselines();
+        m_next_checkpoint = m_session.m_checkpoints.next_due(m_access.machine->instructions());
     }
 }
 
@@ -212,6 +218,7 @@ void StepPlayer::thread_main() {
         }
         take_baselines();
         m_steps_left = m_rules.task_steps;
+        m_next_checkpoint = m_session.m_checkpoints.next_due(0);
         return std::unique_ptr<Backend>(std::move(stepped));
     };
     Runner runner(factory);
@@ -458,6 +465,9 @@ void StepPlayer::on_instruction(int cpu, int task, GuestAddr pc, uint64_t clock)
     if (m_abandon) {
         return;
     }
+    if (clock >= m_next_checkpoint) {
+        maybe_checkpoint(clock);
+    }
     StepSession& s = m_session;
     if (clock >= s.m_history_end) {
         if (s.m_history.empty() || s.m_history.back().cpu != cpu ||
@@ -505,6 +515,105 @@ void StepPlayer::on_instruction(int cpu, int task, GuestAddr pc, uint64_t clock)
     st.steps_started = m_steps_started;
     st.reason = std::move(*reason);
     park(std::move(st));
+}
+
+uint64_t StepPlayer::quiet_signature() const {
+    const emu::Machine& machine = *m_access.machine;
+    uint64_t h = 1469598103934665603ULL;
+    auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
+    mix(machine.text_writes());
+    mix(findings_count());
+    mix(view_transition_events());
+    mix(m_switch_count);
+    mix(m_irq_count);
+    for (int id = 0; id < machine.task_count(); ++id) {
+        const emu::Task& t = machine.task(id);
+        mix(uint64_t(int64_t(t.patch_state) + 2) << 1 | (t.tif_patch_pending ? 1 : 0));
+    }
+    for (const Watchpoint& w : m_session.m_conditions.watchpoints) {
+        if (const uint8_t* p = machine.memory().host_ptr(w.addr, w.len)) {
+            for (uint32_t i = 0; i < w.len; ++i) {
+                mix(p[i]);
+            }
+        }
+    }
+    return h;
+}
+
+void StepPlayer::maybe_checkpoint(uint64_t clock) {
+    const uint64_t sig = quiet_signature();
+    if (m_quiet_run == 0 || clock != m_quiet_clock + 1 || sig != m_quiet_signature) {
+        m_quiet_signature = sig;
+        m_quiet_run = 1;
+    } else {
+        ++m_quiet_run;
+    }
+    m_quiet_clock = clock;
+    if (m_quiet_run > kQuietHooks) {
+        m_quiet_run = 0;
+        take_checkpoint(clock);
+    }
+}
+
+void StepPlayer::take_checkpoint(uint64_t clock) {
+    CheckpointStore& store = m_session.m_checkpoints;
+    // Whatever happens, the next try is in the next interval.
+    m_next_checkpoint =
+        store.next_due(clock - clock % store.options().interval + store.options().interval);
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        return;
+    }
+    std::fflush(nullptr); // Nothing buffered may be written twice.
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return; // No checkpoint here: going back replays from an earlier one, or the start.
+    }
+    if (pid == 0) {
+        ::close(sv[0]);
+        become_checkpoint(sv[1], clock);
+        return; // A worker: the session goes on from here, on its way to the handoff's target.
+    }
+    ::close(sv[1]);
+    store.add(Checkpoint{clock, pid, sv[0]});
+    CheckpointStore::reap();
+    m_next_checkpoint = store.next_due(clock + 1);
+}
+
+void StepPlayer::become_checkpoint(int control, uint64_t clock) {
+    StepSession& s = m_session;
+    std::signal(SIGINT, SIG_IGN); // Ctrl-C is for the session, not its past.
+    for (int fd : s.m_front->fds()) {
+        ::close(fd);
+    }
+    s.m_checkpoints.forget_in_child();
+    auto [payload, fds] = checkpoint_wait(control, s.m_checkpoints.options().lifeline);
+
+    // A worker. The debugger thread of the process this was forked from does not exist here:
+    // the baton restarts (its mutex may have been held by that thread at the fork), and a new
+    // front-end thread takes the session over once the player parks at the move's target.
+    WireReader in(std::move(payload));
+    std::string front;
+    std::vector<int> front_fds;
+    const StepSession::BackMove move = s.adopt(in, std::move(fds), front, front_fds);
+    new (&m_mutex) std::mutex;
+    new (&m_cv) std::condition_variable;
+    m_player_turn = true;
+    m_rules = ResumeRules{};
+    m_rules.at_clock = move.target;
+    m_rules.at_reason = move.reason;
+    m_rules.conditions = false;
+    m_rules.scan = move.kind == StepSession::BackMove::Kind::Scan;
+    m_steps_left = 0;
+    take_baselines();
+    m_next_checkpoint = s.m_checkpoints.next_due(clock + 1);
+    std::thread([&s, move, front = std::move(front), front_fds = std::move(front_fds)] {
+        WireReader state(front);
+        s.m_front->adopt(state, front_fds);
+        s.m_front->finish(s.finish_move(move));
+    }).detach();
 }
 
 } // namespace klpemu::scenario

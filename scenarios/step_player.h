@@ -35,6 +35,9 @@ class StepPlayer {
     // The first error the backend returned (load failures and the like), if any.
     const std::string& error() const { return m_error; }
 
+    // Waits until the player parked (or ended).
+    void wait_for_player();
+
   private:
     friend class StepObserver;
     friend class SteppedBackend;
@@ -42,14 +45,27 @@ class StepPlayer {
     void thread_main();
     // Player side: publishes `stop` and waits for the debugger's next rules.
     void park(StopState stop);
-    void wait_for_player();
     bool abandoned() const { return m_abandon; }
     // Called by the observer before each instruction.
     void on_instruction(int cpu, int task, GuestAddr pc, uint64_t clock);
     void before_step(size_t index);
     void at_end();
-    void note_switch() { m_switched = true; }
-    void note_irq() { m_irq = true; }
+    void note_switch() {
+        m_switched = true;
+        ++m_switch_count;
+    }
+    void note_irq() {
+        m_irq = true;
+        ++m_irq_count;
+    }
+    // Checkpoints (step_checkpoints.h): one is taken once the clock passed the next due point
+    // and nothing a stop condition watches changed for kQuietHooks instructions, so a scan that
+    // starts at the checkpoint sees the same events a scan from the start sees.
+    void maybe_checkpoint(uint64_t clock);
+    void take_checkpoint(uint64_t clock);
+    // In the new checkpoint: waits; returns in a worker that took a handoff over.
+    void become_checkpoint(int control, uint64_t clock);
+    uint64_t quiet_signature() const;
     // Event counters and watched values, taken at each resume so only new events stop.
     void take_baselines();
     std::optional<std::string> condition_hit(int cpu, int task, GuestAddr pc);
@@ -88,6 +104,14 @@ class StepPlayer {
     bool m_irq = false;
     uint64_t m_steps_left = 0;
     size_t m_steps_started = 0;
+
+    static constexpr uint64_t kQuietHooks = 8;
+    uint64_t m_next_checkpoint = UINT64_MAX;
+    uint64_t m_quiet_signature = 0;
+    uint64_t m_quiet_clock = 0; // The last hook the quiet run covers.
+    uint64_t m_quiet_run = 0;
+    uint64_t m_switch_count = 0;
+    uint64_t m_irq_count = 0;
 };
 
 } // namespace klpemu::scenario

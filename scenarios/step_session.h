@@ -8,18 +8,24 @@
 // not run. Two more stop kinds exist between machine runs: before a timeline step, and at the
 // end of the timeline.
 //
-// Going back is exact because the machine is deterministic: the session throws the player away
-// and replays the scenario from the start, parking at the wanted value of the one clock. No
-// engine state is checkpointed (ftrace, modules, livepatch, the checker's shadow stacks and the
-// transcript would all have to be); docs/step.md gives the cost. A digest of the machine state
-// recorded at each forward stop is compared after every replay that reaches the same clock, so
-// a replay that diverges is reported instead of silently showing another history.
+// Going back is exact because the machine is deterministic: the session runs forward again to
+// the wanted value of the one clock, from the nearest checkpoint at or before it
+// (step_checkpoints.h: a forked copy of the session process, which holds the machine, the
+// engine's state and the runner's position inside a timeline step), or, without one, by
+// throwing the player away and replaying the scenario from the start. With checkpoints the
+// move finishes in another process: this one hands the user's present over and exits inside
+// go_to_clock() or reverse_continue(), so only a session whose front end can move with it
+// enables them (tools/step_server.h, tools/gdb_stub.h). docs/step.md gives the interval, the
+// bound and the costs. A digest of the machine state recorded at each forward stop is compared
+// after every replay that reaches the same clock, so a replay that diverges is reported
+// instead of silently showing another history.
 #pragma once
 
 #include "emu/guest_addr.h"
 #include "emu/result.h"
 #include "scenarios/debug_access.h"
 #include "scenarios/scenario_file.h"
+#include "scenarios/step_checkpoints.h"
 
 #include <atomic>
 #include <cstdint>
@@ -132,12 +138,30 @@ class StepSession {
     // The clock of `task`'s last instruction before `before`, if it ran one (history).
     std::optional<uint64_t> previous_instruction(int task, uint64_t before) const;
     // The last stop the conditions cause in [0, before) (its clock and reason), by replaying
-    // with them.
+    // with them from the start.
     struct Hit {
         uint64_t clock = 0;
         std::string reason;
     };
     Result<std::optional<Hit>> last_condition_hit(uint64_t before);
+    // Goes back to the last stop the conditions cause before now; with none, to instruction 0
+    // and an error saying so.
+    Result<void> reverse_continue();
+
+    // From now on takes a checkpoint every options.interval instructions while running, and
+    // hands the session over to the nearest one when going back (step_checkpoints.h): the
+    // calling process then exits inside go_to_clock or reverse_continue, and the move finishes
+    // in the worker, which calls front.finish(). Only for a session whose front end can move
+    // with it (never an in-process test).
+    void enable_checkpoints(const CheckpointOptions& options, SessionFrontEnd& front);
+    const CheckpointStore& checkpoints() const { return m_checkpoints; }
+    // The debugger wrote registers or memory at the current stop: what follows differs from
+    // the checkpoints taken after it, so they are dropped.
+    void note_debugger_write();
+    // The last backward move: instructions it re-executed, and the checkpoint it started from
+    // (nullopt: the start of the scenario).
+    uint64_t last_move_replayed() const { return m_last_replayed; }
+    std::optional<uint64_t> last_move_from() const { return m_last_from; }
 
     // Ends the current resume at the next instruction; callable from a signal-safe context.
     void interrupt() { m_interrupt.store(true); }
@@ -155,6 +179,27 @@ class StepSession {
     Result<void> start_player(const ResumeRules& rules);
     Result<void> wait_stopped();
 
+    // A backward move as it travels to a checkpoint: go to `target`, or find the last condition
+    // hit in [from, target) and go there (reverse-continue, one checkpoint interval at a time).
+    struct BackMove {
+        enum class Kind : uint64_t { GoTo = 1, Scan = 2 };
+        Kind kind = Kind::GoTo;
+        uint64_t target = 0;
+        std::string reason;
+        uint64_t from = 0; // The checkpoint's clock.
+    };
+    // Sends the present and `move` to checkpoint `c` and exits once a worker took them; returns
+    // false if the checkpoint could not take them (it is dropped; the caller replays instead).
+    bool hand_off(const Checkpoint& c, const BackMove& move);
+    // In the worker, on the player thread: takes the present over; returns the move and the
+    // front end's part of the handoff.
+    BackMove adopt(WireReader& in, std::vector<int> fds, std::string& front,
+                   std::vector<int>& front_fds);
+    // In the worker, on the new front-end thread: waits for the player and completes `move`.
+    Result<void> finish_move(const BackMove& move);
+    // reverse-continue over [0, before): the checkpoint below `before`, else a scan from the start.
+    Result<void> scan_back(uint64_t before);
+
     Scenario m_scenario;
     std::unique_ptr<StepPlayer> m_player;
     StopConditions m_conditions;
@@ -167,6 +212,10 @@ class StepSession {
     std::optional<Hit> m_last_hit; // Filled by a scan replay.
     uint64_t m_replays = 0;
     uint64_t m_replayed = 0;
+    uint64_t m_last_replayed = 0;
+    std::optional<uint64_t> m_last_from;
+    CheckpointStore m_checkpoints;
+    SessionFrontEnd* m_front = nullptr;
 };
 
 // A digest of the machine's architectural state: every CPU's general and FP/SIMD registers and

@@ -2,9 +2,14 @@
 // 127.0.0.1:N (0 picks a free port; the chosen one is printed) and serves one gdb connection
 // until gdb detaches or kills. Exit status 0, or 2 when the scenario cannot be loaded or the
 // port cannot be bound.
+//
+// With checkpoints on (the default; --checkpoint-interval 0 turns them off) the stub runs in a
+// session process (session_process.h) that a backward move (bs, bc) replaces by a checkpoint's
+// worker, which takes the connection over; this process waits until the session has ended.
 #include "scenarios/step_session.h"
 #include "tools/gdb_stub.h"
 #include "tools/gdb_symbol_file.h"
+#include "tools/session_process.h"
 #include "tools/step_debugger.h"
 
 #include <CLI/CLI.hpp>
@@ -26,9 +31,11 @@ struct GdbOptions {
     std::string file;
     int port = 1234;
     std::string symbols; // Where to write the symbol file for gdb; empty: not written.
+    uint64_t checkpoint_interval = 1'000'000;
 };
 
-int run_gdb(const GdbOptions& o) {
+// Serves the scenario; `link` >= 0: in a session process whose front end waits on `link`.
+int serve_gdb(const GdbOptions& o, int link, int lifeline) {
     auto session = scenario::StepSession::open(o.file);
     if (!session) {
         std::fprintf(stderr, "%s\n", session.error().message.c_str());
@@ -71,9 +78,34 @@ int run_gdb(const GdbOptions& o) {
         return 2;
     }
     GdbStub stub(debugger, fd);
+    if (link < 0) {
+        stub.serve();
+        std::printf("klpemu: gdb disconnected\n");
+        return 0;
+    }
+    stub.set_session_link(link);
+    scenario::CheckpointOptions options;
+    options.interval = o.checkpoint_interval;
+    options.lifeline = lifeline;
+    debugger.session().enable_checkpoints(options, stub);
     stub.serve();
-    std::printf("klpemu: gdb disconnected\n");
-    return 0;
+    stub.end_session();
+}
+
+int run_gdb(const GdbOptions& o) {
+    if (o.checkpoint_interval != 0) {
+        auto link = start_session_process([&o](int fd, int lifeline) {
+            const int status = serve_gdb(o, fd, lifeline);
+            std::fflush(nullptr);
+            send_reply(fd, SessionReply{::getpid(), uint64_t(status), true, {}});
+        });
+        if (link) {
+            const auto end = receive_reply(link->fd);
+            end_session_process(*link);
+            return end ? int(end->status) : 1;
+        }
+    }
+    return serve_gdb(o, -1, -1);
 }
 
 } // namespace
@@ -86,6 +118,10 @@ void register_gdb_command(CLI::App& app, int& exit_status) {
         ->check(CLI::Range(0, 65535));
     cmd->add_option("--symbols", options->symbols,
                     "Write the loaded symbols as an ELF file for gdb's `symbol-file`");
+    cmd->add_option("--checkpoint-interval", options->checkpoint_interval,
+                    "Instructions between reverse-execution checkpoints (0: none, going back "
+                    "replays from the start)")
+        ->capture_default_str();
     cmd->callback([options, &exit_status] { exit_status = run_gdb(*options); });
 }
 

@@ -53,6 +53,8 @@ class PacketReader {
     // The next complete event, if any: a packet payload (checksum verified), or "\x03" for an
     // interrupt request. `bad_checksum` is set when a packet must be NAKed.
     std::optional<std::string> next(bool& bad_checksum);
+    // Bytes received but not yet taken as a packet (they move with a checkpoint handoff).
+    const std::string& unread() const { return m_buffer; }
 
   private:
     std::string m_buffer;

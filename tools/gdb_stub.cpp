@@ -3,11 +3,14 @@
 // everything else gets the empty reply that means "not supported".
 #include "tools/gdb_stub.h"
 
+#include "emu/check.h"
 #include "emu/machine.h"
+#include "tools/session_process.h"
 #include "tools/step_text.h"
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -429,6 +432,7 @@ std::string GdbStub::write_register(std::string_view args) {
             fp.v[size_t(r - gdb::kRegV0)] = emu::VReg{v->lo, v->hi};
         }
         machine->set_fp_state(cpu, fp);
+        m_debugger.session().note_debugger_write();
         return "OK";
     }
     const auto v = gdb::parse_le_hex(hex);
@@ -447,6 +451,7 @@ std::string GdbStub::write_register(std::string_view args) {
         s.pstate = (s.pstate & ~0xf0000000ULL) | (*v & 0xf0000000ULL); // NZCV only.
     }
     machine->set_cpu_state(cpu, s);
+    m_debugger.session().note_debugger_write();
     return "OK";
 }
 
@@ -488,6 +493,7 @@ std::string GdbStub::write_memory(std::string_view args) {
     }
     // Through the machine's text write, so every CPU drops stale translations of the bytes.
     auto r = m_debugger.session().access().machine->write_text_bytes(GuestAddr(*addr), *bytes);
+    m_debugger.session().note_debugger_write();
     return r ? "OK" : "E14";
 }
 
@@ -549,20 +555,23 @@ std::string GdbStub::breakpoint(bool insert, std::string_view args) {
 std::string GdbStub::resume(std::string_view action, int thread) {
     const int task = thread >= 0 ? thread : m_debugger.focus_task();
     Result<void> r;
+    m_moving = action;
     if (action == "s") {
         r = m_debugger.step_instructions(task, 1);
     } else if (action == "c") {
         r = m_debugger.continue_forward();
     } else if (action == "bs") {
         r = m_debugger.reverse_step_instructions(task, 1);
-        if (!r) {
-            m_stop_extra = "replaylog:begin;";
-        }
     } else {
         r = m_debugger.reverse_continue();
-        if (!r) {
-            m_stop_extra = "replaylog:begin;";
-        }
+    }
+    m_moving.clear();
+    return resume_reply(action, r);
+}
+
+std::string GdbStub::resume_reply(std::string_view action, const Result<void>& r) {
+    if (!r && (action == "bs" || action == "bc")) {
+        m_stop_extra = "replaylog:begin;";
     }
     const auto& s = m_debugger.session().stop();
     if (s.at == StopAt::Instruction) {
@@ -622,11 +631,60 @@ std::string GdbStub::monitor(std::string_view hex) {
         return "E01";
     }
     const std::string command(bytes->begin(), bytes->end());
+    m_moving = "monitor";
     const std::string out = m_debugger.execute(command);
+    m_moving.clear();
     for (size_t i = 0; i < out.size(); i += 512) {
         send(fmt::format("O{}", gdb::to_hex(std::string_view(out).substr(i, 512))));
     }
     return "OK";
+}
+
+void GdbStub::save(scenario::WireWriter& out, std::vector<int>& fds) const {
+    m_debugger.save_state(out);
+    out.u64(m_ack ? 1 : 0);
+    out.i64(m_step_task);
+    out.str(m_stop_extra);
+    out.str(m_moving);
+    out.str(m_reader.unread());
+    fds.push_back(m_fd);
+    fds.push_back(m_link);
+}
+
+void GdbStub::adopt(scenario::WireReader& in, const std::vector<int>& fds) {
+    m_debugger.adopt_state(in);
+    m_ack = in.u64() != 0;
+    m_step_task = int(in.i64());
+    m_stop_extra = in.str();
+    m_moving = in.str();
+    m_reader = gdb::PacketReader{};
+    m_reader.feed(in.str());
+    m_fd = fds.at(0);
+    m_link = fds.at(1);
+    m_debugger.session().set_poll([this] { poll_interrupt(); });
+}
+
+void GdbStub::finish(const Result<void>& r) {
+    const std::string moving = std::exchange(m_moving, {});
+    if (moving == "monitor") {
+        const std::string out = m_debugger.answer_move(r);
+        for (size_t i = 0; i < out.size(); i += 512) {
+            send(fmt::format("O{}", gdb::to_hex(std::string_view(out).substr(i, 512))));
+        }
+        send("OK");
+    } else {
+        send(resume_reply(moving, r));
+    }
+    serve();
+    end_session();
+}
+
+void GdbStub::end_session() {
+    KLP_CHECK(m_link >= 0, "gdb stub: ending a session that has no front-end process");
+    std::printf("klpemu: gdb disconnected\n");
+    std::fflush(nullptr);
+    send_reply(m_link, SessionReply{::getpid(), 0, true, {}});
+    ::_exit(0);
 }
 
 } // namespace klpemu::tools

@@ -62,7 +62,7 @@ const std::vector<Debugger::Command>& Debugger::commands() {
         {"rwatch", "", &Debugger::cmd_rwatch, "rwatch ADDR [LEN]: stop after a load reads it"},
         {"awatch", "", &Debugger::cmd_awatch, "awatch ADDR [LEN]: stop after a read or a change"},
         {"delete", "d", &Debugger::cmd_delete, "delete [N]: delete breakpoint N (or all)"},
-        {"info", "i", &Debugger::cmd_info, "info breaks"},
+        {"info", "i", &Debugger::cmd_info, "info breaks | info checkpoints | info digest"},
         {"regs", "r", &Debugger::cmd_regs, "regs: registers of the focused task"},
         {"x", "", &Debugger::cmd_examine, "x/Nx ADDR: N 64-bit words of guest memory"},
         {"disas", "", &Debugger::cmd_disas, "disas [ADDR]: instructions around PC (or ADDR)"},
@@ -108,16 +108,9 @@ std::string Debugger::execute(std::string_view line) {
 
 std::string Debugger::execute_script(std::string_view text) {
     std::string out;
-    size_t pos = 0;
-    while (pos <= text.size() && !m_quit) {
-        size_t end = text.find_first_of(";\n", pos);
-        if (end == std::string_view::npos) {
-            end = text.size();
-        }
-        const std::string_view cmd = trim(text.substr(pos, end - pos));
-        pos = end + 1;
-        if (cmd.empty() || cmd.front() == '#') {
-            continue;
+    for (const std::string& cmd : script_commands(text)) {
+        if (m_quit) {
+            break;
         }
         out += fmt::format("(klpemu) {}\n", cmd);
         out += execute(cmd);
@@ -230,14 +223,18 @@ Result<void> Debugger::continue_forward() {
 }
 
 Result<void> Debugger::reverse_continue() {
-    const uint64_t now = m_session->stop().clock;
-    auto hit = m_session->last_condition_hit(now);
-    KLP_TRY(hit);
-    if (!*hit) {
-        KLP_TRY(m_session->go_to_clock(0));
-        return make_error("no breakpoint or event before this point: at the first instruction");
-    }
-    return m_session->go_to_clock((*hit)->clock, (*hit)->reason);
+    return m_session->reverse_continue();
+}
+
+void Debugger::save_state(scenario::WireWriter& out) const {
+    out.i64(m_focus);
+    out.i64(m_next_id);
+}
+
+void Debugger::adopt_state(scenario::WireReader& in) {
+    m_focus = int(in.i64());
+    m_next_id = int(in.i64());
+    m_quit = false;
 }
 
 std::string Debugger::cmd_stepi(std::string_view args) {
@@ -600,8 +597,14 @@ std::string Debugger::cmd_delete(std::string_view args) {
 }
 
 std::string Debugger::cmd_info(std::string_view args) {
+    if (args == "checkpoints") {
+        return view_checkpoints();
+    }
+    if (args == "digest") {
+        return view_digest();
+    }
     if (args != "breaks" && args != "break" && args != "b" && args != "breakpoints") {
-        return "error: info breaks\n";
+        return "error: info breaks | info checkpoints\n";
     }
     const auto& c = m_session->conditions();
     const emu::Machine& machine = *m_session->access().machine;
@@ -627,6 +630,49 @@ std::string Debugger::cmd_info(std::string_view args) {
         }
     }
     return out.empty() ? "no breakpoints\n" : out;
+}
+
+// Deterministic (no process ids): the interval, the bound, the clocks kept and what the last
+// backward move replayed, which is how a test sees that a checkpoint was used.
+std::string Debugger::view_checkpoints() const {
+    const scenario::CheckpointStore& store = m_session->checkpoints();
+    std::string out;
+    if (!store.enabled()) {
+        out = "checkpoints: off (going back replays from the start)\n";
+    } else {
+        std::string kept;
+        for (const auto& c : store.list()) {
+            kept += fmt::format(" {}", c.clock);
+        }
+        out = fmt::format("checkpoints: every {} instructions, at most {} kept; {} kept:{}\n",
+                          store.options().interval, store.options().max, store.list().size(),
+                          kept.empty() ? " none" : kept);
+    }
+    if (m_session->replays() == 0) {
+        return out + "no backward move yet\n";
+    }
+    const auto from = m_session->last_move_from();
+    return out +
+           fmt::format("last backward move: replayed {} instructions from {}; all {}: {} "
+                       "instructions\n",
+                       m_session->last_move_replayed(),
+                       from ? fmt::format("the checkpoint at {}", *from) : std::string("the start"),
+                       m_session->replays(), m_session->replayed_instructions());
+}
+
+// Two hashes that compare whole sessions in one line: the machine digest the replay check uses
+// (registers, cycles, tasks, clock, text writes) and one over every byte of guest memory.
+std::string Debugger::view_digest() const {
+    const emu::Machine& machine = *m_session->access().machine;
+    uint64_t h = 1469598103934665603ULL;
+    for (const auto& region : machine.memory().regions()) {
+        const auto* p = reinterpret_cast<const uint8_t*>(region->host);
+        for (uint64_t i = 0; i < region->range.size(); ++i) {
+            h = (h ^ p[i]) * 1099511628211ULL;
+        }
+    }
+    return fmt::format("machine digest {:#018x}, memory digest {:#018x}\n",
+                       scenario::machine_digest(machine), h);
 }
 
 std::string Debugger::cmd_cpu(std::string_view args) {

@@ -53,9 +53,17 @@ class Debugger {
     Result<void> reverse_step_instructions(int task, uint64_t count);
     Result<void> continue_forward();
     Result<void> reverse_continue();
+    // The text a moving command answers with: the new stop (the focus follows it) or the error.
+    std::string answer_move(const Result<void>& r) { return moved(r); }
+    // The user's state the session does not hold (focus, next breakpoint number), for a
+    // checkpoint handoff (scenarios/step_checkpoints.h).
+    void save_state(scenario::WireWriter& out) const;
+    void adopt_state(scenario::WireReader& in);
     // The views, shared with the gdb stub's `monitor`.
     std::string view_backtrace(std::string_view args) const;
     std::string view_tasks() const;
+    std::string view_checkpoints() const;
+    std::string view_digest() const;
 
   private:
     using Handler = std::string (Debugger::*)(std::string_view args);

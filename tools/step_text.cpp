@@ -68,4 +68,21 @@ bool set_event_break(scenario::EventBreaks& events, std::string_view name) {
     return true;
 }
 
+std::vector<std::string> script_commands(std::string_view text) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        size_t end = text.find_first_of(";\n", pos);
+        if (end == std::string_view::npos) {
+            end = text.size();
+        }
+        const std::string_view cmd = trim(text.substr(pos, end - pos));
+        pos = end + 1;
+        if (!cmd.empty() && cmd.front() != '#') {
+            out.emplace_back(cmd);
+        }
+    }
+    return out;
+}
+
 } // namespace klpemu::tools

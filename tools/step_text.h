@@ -6,6 +6,7 @@
 #include "scenarios/step_session.h"
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -13,6 +14,9 @@ namespace klpemu::tools {
 
 std::string_view trim(std::string_view s);
 std::vector<std::string_view> split_words(std::string_view s);
+// The commands of a script or a -c list: split at ';' and newlines, trimmed, without empty
+// lines and '#' comments.
+std::vector<std::string> script_commands(std::string_view text);
 // "123", "0x7b"; error names the text.
 Result<uint64_t> parse_number(std::string_view s);
 // Sets the event break named `name` (patch, switch, transition, finding, irq); false if unknown.
