@@ -253,7 +253,18 @@ void Ftrace::flush_poke_findings() {
     }
 }
 
+Error Ftrace::killed_error(std::string_view what) const {
+    Error e = make_error("ftrace: {}: -ENODEV: ftrace is disabled (ftrace_bug called ftrace_kill "
+                         "earlier in this run)",
+                         what);
+    e.code = ENODEV;
+    return e;
+}
+
 Result<OpsId> Ftrace::register_ops(FtraceOps ops) {
+    if (m_killed) {
+        return killed_error(fmt::format("register_ftrace_function '{}'", ops.name));
+    }
     if (ops.flags.has(FtraceOpsFlag::SaveRegs) && !saves_pt_regs(m_options.variant)) {
         Error e = make_error("ftrace: ops '{}' needs FTRACE_OPS_FL_SAVE_REGS but the {} "
                              "trampoline passes ftrace_regs, not pt_regs",
@@ -278,6 +289,11 @@ Result<OpsId> Ftrace::register_ops(FtraceOps ops) {
 }
 
 Result<void> Ftrace::unregister_ops(OpsId id) {
+    if (m_killed) {
+        const FtraceOps* ops = m_registry.find(id);
+        return killed_error(
+            fmt::format("unregister_ftrace_function '{}'", ops != nullptr ? ops->name : "?"));
+    }
     KLP_TRY(m_registry.remove(id));
     const GuestAddr record = m_records.at(id);
     m_records.erase(id);
@@ -292,6 +308,9 @@ Result<void> Ftrace::unregister_ops(OpsId id) {
 }
 
 Result<size_t> Ftrace::add_ops_filter(OpsId id, const FtraceFilter& filter) {
+    if (m_killed) {
+        return killed_error("ftrace_set_filter");
+    }
     KLP_TRY_ASSIGN(matched, m_registry.add_filter(id, filter, m_sites.patch_sites()));
     if (matched == 0) {
         return size_t(0);
@@ -305,10 +324,16 @@ size_t Ftrace::remove_ops_filter(OpsId id, const FtraceFilter& filter) {
 }
 
 Result<void> Ftrace::enable(std::string_view filter, TracerKind tracer) {
+    if (m_killed) {
+        return killed_error(fmt::format("enable '{}'", filter));
+    }
     return m_tracers->enable(filter, tracer);
 }
 
 Result<void> Ftrace::disable(std::string_view filter) {
+    if (m_killed) {
+        return killed_error(fmt::format("disable '{}'", filter)); // Nothing is changed.
+    }
     return m_tracers->disable(filter);
 }
 

@@ -131,8 +131,17 @@ class Ftrace final : public emu::ExecutionObserver {
     size_t remove_ops_filter(OpsId id, const FtraceFilter& filter);
     // The ops' filter hash (function entry addresses; empty = every function).
     const FtraceHash& ops_filter_hash(OpsId id) const { return m_registry.filter_hash(id); }
-    // ftrace_replace_code: brings every call site in line with the registry.
+    // ftrace_replace_code: brings every call site in line with the registry. After a site that
+    // fails (ftrace_bug), the rest are left as they are: the kernel stops processing there.
     Result<void> update_sites();
+
+    // ftrace_kill(), which ftrace_bug() calls through FTRACE_WARN_ON_ONCE: ftrace_disabled is
+    // set for good. Every later register/unregister/filter change fails with -ENODEV (code
+    // ENODEV: ftrace_startup, ftrace_shutdown, ftrace_set_hash), a module's call sites are no
+    // longer recorded or enabled (ftrace_module_init/enable return early), and no call site is
+    // written again. What is live stays live: sites keep calling their trampoline and the
+    // registered callbacks keep running (nothing unregisters them).
+    bool killed() const { return m_killed; }
 
     // Direct calls (DYNAMIC_FTRACE_WITH_DIRECT_CALLS; ftrace_direct.cpp). Does this kernel have
     // them: an era from 6.4 with the call-ops trampoline (arm64 selects them only with CALL_OPS)?
@@ -262,6 +271,9 @@ class Ftrace final : public emu::ExecutionObserver {
     std::optional<FtraceSourceBuild> m_source_build;
     GuestAddr m_return_to_handler, m_return_to_handler_ret;
     bool m_tracer_call_live = false; // ftrace_call is `bl ftrace_ops_list_func`.
+    bool m_killed = false;           // ftrace_disabled, after ftrace_bug (killed()).
+    // The -ENODEV every operation returns once ftrace is killed, naming `what` was asked.
+    Error killed_error(std::string_view what) const;
     // ftrace_graph_call and ftrace_graph_caller of the trampoline on a GraphCaller era (else 0),
     // and the graph tracer's ops while ftrace_graph_call branches (else 0).
     GuestAddr m_graph_call, m_graph_caller;

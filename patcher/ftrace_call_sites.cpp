@@ -67,6 +67,9 @@ std::vector<PatchSite> FtraceCallSites::patch_sites() const {
 // ---- Ftrace's call-site side -------------------------------------------------------------------
 
 Result<void> Ftrace::add_object(const LoadedObject& object) {
+    if (m_killed) {
+        return {}; // ftrace_module_init: `if (ftrace_disabled) return;` The NOPs stay NOPs.
+    }
     for (const PatchSite& ps : object.patch_sites) {
         if (m_sites.contains(ps.rec_ip)) {
             continue;
@@ -103,6 +106,9 @@ Result<void> Ftrace::add_object(const LoadedObject& object) {
 }
 
 Result<void> Ftrace::module_enable(const LoadedObject& object) {
+    if (m_killed) {
+        return {}; // ftrace_module_enable: `if (ftrace_disabled) goto out_unlock;`
+    }
     std::set<GuestAddr> own;
     for (const PatchSite& ps : object.patch_sites) {
         own.insert(ps.rec_ip);
@@ -193,11 +199,13 @@ void Ftrace::report_modify_call_bug(const CallSite& site, GuestAddr entry) {
                     "ftrace_modify_call, which builds both BLs directly to the entries; a far "
                     "module's site reaches them only through its ftrace PLT, so the expected old "
                     "word is a BRK (out of BL range), the site holds `bl {}`, and validation "
-                    "fails with -EINVAL (ftrace_bug, then ftrace_kill disables ftrace). The site "
-                    "keeps calling {}; v5.19 goes through the PLTs (ftrace_find_callable_addr)",
+                    "fails with -EINVAL (ftrace_bug, then ftrace_kill disables ftrace: later "
+                    "ftrace operations fail with -ENODEV). The site keeps calling {}; v5.19 goes "
+                    "through the PLTs (ftrace_find_callable_addr)",
                     m_machine.symbolize(site.site.rec_ip).str(), m_era.name,
                     m_machine.symbolize(from).str(), m_machine.symbolize(entry).str(),
                     m_machine.symbolize(site.target).str(), m_machine.symbolize(from).str()));
+    m_killed = true; // FTRACE_WARN_ON_ONCE(1) in ftrace_bug: ftrace_kill().
 }
 
 Result<void> Ftrace::write_site_literal(CallSite& site, uint64_t value) {
@@ -295,6 +303,9 @@ Result<void> Ftrace::update_tracer_call() {
 
 Result<void> Ftrace::update_sites() {
     for (CallSite& site : m_sites.all()) {
+        if (m_killed) {
+            break; // ftrace_replace_code: after ftrace_bug, "Stop processing".
+        }
         KLP_TRY(update_site(site));
     }
     return {};

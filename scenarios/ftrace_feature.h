@@ -44,6 +44,7 @@ class FtraceFeature final : public MachineFeature {
     std::vector<std::pair<std::string, patcher::OpsId>> m_callback_ops;
     std::vector<std::pair<std::string, patcher::OpsId>> m_direct_ops;     // Filter, ops.
     Result<void> direct_action(const FtraceAction& action);
+    Result<void> perform(const FtraceAction& action);
 };
 
 } // namespace klpemu::scenario

@@ -935,6 +935,12 @@ int64_t Livepatch::patch_func(Func& func) {
         fops.func = [this, old_func](FtraceCall& call) { ftrace_handler(old_func, call); };
         auto id = m_ftrace.register_ops(std::move(fops));
         if (!id) {
+            if (id.error().code == kENODEV) {
+                // ftrace_kill happened: ftrace_set_filter_ip is the first call to refuse.
+                pr("err", fmt::format("failed to set ftrace filter for function '{}' ({})\n",
+                                      func.old_name, -kENODEV));
+                return -kENODEV;
+            }
             if (id.error().code == kEBUSY) {
                 pr("err", fmt::format("failed to register ftrace handler for function '{}' "
                                       "({})\n",

@@ -15,6 +15,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cerrno>
+
 #include <algorithm>
 #include <set>
 #include <string>
@@ -310,6 +312,30 @@ TEST_CASE("v5.5..v6.1 module ftrace PLTs: one entry per ftrace entry, and ftrace
                   std::string::npos);
             CHECK(bugs[0].message.find("from ftrace_caller to ftrace_regs_caller") !=
                   std::string::npos);
+            // ftrace_kill: ftrace is disabled for good. Nothing can be registered, unregistered
+            // or refiltered (-ENODEV), no site is written again, and what is live stays live:
+            // both callbacks still run on the next call.
+            CHECK(f.killed());
+            const uint64_t writes = m->text_writes();
+            patcher::FtraceOps late;
+            late.name = "late";
+            late.filter = patcher::FtraceFilter("mod_calc_twice");
+            late.func = [](patcher::FtraceCall&) {};
+            auto refused = f.register_ops(std::move(late));
+            REQUIRE(!refused.ok());
+            CHECK(refused.error().code == ENODEV);
+            CHECK(refused.error().message.find("-ENODEV") != std::string::npos);
+            auto off = f.disable("mod_calc_twice");
+            REQUIRE(!off.ok());
+            CHECK(off.error().code == ENODEV);
+            CHECK(m->text_writes() == writes);
+            traced = m->call(twice, {6});
+            REQUIRE(traced.ok());
+            CHECK(regs_calls == 2);
+            CHECK(target() == plt0);
+        }
+        if (fixed) {
+            CHECK(!f.killed());
         }
     }
 }
