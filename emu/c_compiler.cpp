@@ -215,9 +215,8 @@ Result<ObjectBytes> load_source_file(const fs::path& file, const CompileOptions&
         } else {
             // Preprocess only, as kbuild does a .S; line markers stay so assembler errors name
             // FILE:LINE.
-            KLP_TRY_ASSIGN(preprocessed,
-                           preprocess_assembly(file, {}, options.extra_flags, std::nullopt,
-                                               options.cache_dir));
+            KLP_TRY_ASSIGN(preprocessed, preprocess_assembly(file, {}, options.extra_flags,
+                                                             std::nullopt, options.cache_dir));
             text.assign(preprocessed.begin(), preprocessed.end());
         }
         return assemble(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()),

@@ -63,9 +63,10 @@ struct GeneratedHeader {
 // name them as "<klpemu>/include/PATH", so the result is the same from run to run and can be
 // cached in `cache_dir` (emu/compile_cache.h; key: compiler, flags, generated headers, the
 // input's name and bytes; the entry also checks every header found through an -I of `flags`).
-Result<std::string> preprocess_assembly(
-    const std::filesystem::path& file, const std::vector<GeneratedHeader>& headers,
-    const std::vector<std::string>& flags, const std::optional<std::string>& text = std::nullopt,
-    const std::optional<std::filesystem::path>& cache_dir = std::nullopt);
+Result<std::string>
+preprocess_assembly(const std::filesystem::path& file, const std::vector<GeneratedHeader>& headers,
+                    const std::vector<std::string>& flags,
+                    const std::optional<std::string>& text = std::nullopt,
+                    const std::optional<std::filesystem::path>& cache_dir = std::nullopt);
 
 } // namespace klpemu

@@ -146,9 +146,10 @@ Result<std::string> CompileCache::key(const std::vector<std::string>& argv, cons
     return hash_key(argv, version, {cwd, path, *text});
 }
 
-Result<std::string> CompileCache::key_for_text(
-    const std::vector<std::string>& argv, std::string_view source_name, std::string_view text,
-    const std::function<Result<std::string>()>& version) const {
+Result<std::string>
+CompileCache::key_for_text(const std::vector<std::string>& argv, std::string_view source_name,
+                           std::string_view text,
+                           const std::function<Result<std::string>()>& version) const {
     std::error_code ec;
     const std::string cwd = fs::current_path(ec).string();
     return hash_key(argv, version, {"text input", cwd, source_name, text});

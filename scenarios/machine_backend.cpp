@@ -551,8 +551,9 @@ BackendFactory machine_backend_factory(UnwindRequest request,
                                        std::optional<std::filesystem::path> compile_cache) {
     // One memo for every machine this factory makes: `klpemu run` boots one per scenario.
     auto memo = std::make_shared<AssemblyMemo>();
-    return [request, compile_cache, memo](const Scenario& scenario,
-                     ChromeTraceProcess* trace) -> Result<std::unique_ptr<Backend>> {
+    return [request, compile_cache,
+            memo](const Scenario& scenario,
+                  ChromeTraceProcess* trace) -> Result<std::unique_ptr<Backend>> {
         emu::MachineConfig config;
         config.assembly_memo = memo;
         config.cpus = scenario.machine.cpus;

@@ -133,9 +133,9 @@ TEST_CASE("compile cache: preprocessed assembly is cached by its inputs, not its
     test::TempDir dir;
     const fs::path cache = dir.path() / "cache";
     dir.write("inc/user.h", "#define USER_VALUE 3\n");
-    const fs::path src = dir.write(
-        "entry.S", "#include <asm/gen.h>\n#include \"user.h\"\n    mov x0, #GEN_VALUE\n"
-                   "    mov x1, #USER_VALUE\n");
+    const fs::path src =
+        dir.write("entry.S", "#include <asm/gen.h>\n#include \"user.h\"\n    mov x0, #GEN_VALUE\n"
+                             "    mov x1, #USER_VALUE\n");
     std::vector<GeneratedHeader> headers{{"asm/gen.h", "#define GEN_VALUE 7\n"}};
     const std::vector<std::string> flags{"-I" + (dir.path() / "inc").string()};
 
