@@ -70,27 +70,9 @@ TEST_CASE("klpemu gdb: monitor commands show livepatch's transition view") {
     TempDir dir;
     const auto out_path = dir.path() / "stub.out";
     const GdbStub stub = start_gdb_stub(kScenario, out_path);
-    const auto r = run_process({"/usr/bin/timeout",
-                                "60",
-                                "gdb-multiarch",
-                                "-batch",
-                                "-nx",
-                                "-ex",
-                                "set architecture aarch64",
-                                "-ex",
-                                "target remote 127.0.0.1:" + stub.port,
-                                "-ex",
-                                "monitor break on transition",
-                                "-ex",
-                                "continue",
-                                "-ex",
-                                "monitor tasks",
-                                "-ex",
-                                "monitor bt busy_kthread",
-                                "-ex",
-                                "monitor patches",
-                                "-ex",
-                                "detach"});
+    const auto r = run_process(
+        gdb_batch(stub.port, {"monitor break on transition", "continue", "monitor tasks",
+                              "monitor bt busy_kthread", "monitor patches", "detach"}));
     const std::string o = r.out + r.err; // gdb prints `monitor` output on stderr in batch mode.
     CHECK_MESSAGE(o.find("busy_kthread         kthread  on-cpu      1  unpatched    set  "
                          "livepatch: would refuse: running on cpu1 (-EBUSY)") != std::string::npos,

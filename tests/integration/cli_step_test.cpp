@@ -3,6 +3,7 @@
 // pseudo-terminal (libedit's prompt, a command, quit), and gdb-multiarch in batch mode against
 // the remote stub: break on a symbol, step, reverse-step, read registers and memory.
 #include "support/gdb_stub.h"
+#include "support/read_until.h"
 #include "support/run_process.h"
 #include "support/temp_dir.h"
 
@@ -26,27 +27,6 @@ const std::string kRoot = KLPEMU_SOURCE_ROOT;
 const std::string kScenario = kRoot + "/scenarios/seed/mark-windows-regs.toml";
 
 // Reads from `fd` until `needle` appears in what was read (or ~20 s pass).
-bool read_until(int fd, std::string& seen, const std::string& needle) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (seen.find(needle) == std::string::npos) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            return false;
-        }
-        fd_set set;
-        FD_ZERO(&set);
-        FD_SET(fd, &set);
-        timeval tv{0, 100000};
-        if (select(fd + 1, &set, nullptr, nullptr, &tv) > 0) {
-            char buf[4096];
-            const ssize_t n = read(fd, buf, sizeof buf);
-            if (n <= 0) {
-                return seen.find(needle) != std::string::npos;
-            }
-            seen.append(buf, size_t(n));
-        }
-    }
-    return true;
-}
 
 } // namespace
 

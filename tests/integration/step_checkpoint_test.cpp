@@ -7,6 +7,7 @@
 // session outlives it (quit, end of input, the front end killed); and gdb reverse-steps
 // through a checkpoint, with a register write dropping the checkpoints after it.
 #include "support/gdb_stub.h"
+#include "support/read_until.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
 
@@ -119,22 +120,6 @@ Interactive start_interactive(const std::string& interval) {
     return s;
 }
 
-bool read_until(int fd, std::string& seen, const std::string& needle) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (seen.find(needle) == std::string::npos) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            return false;
-        }
-        char buf[4096];
-        const ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0) {
-            return seen.find(needle) != std::string::npos;
-        }
-        seen.append(buf, size_t(n));
-    }
-    return true;
-}
-
 } // namespace
 
 TEST_CASE("step checkpoints: going back through a checkpoint gives the state of a straight run") {
@@ -198,7 +183,7 @@ TEST_CASE("step checkpoints: no process of the session outlives it") {
         REQUIRE(write(s.in, commands.data(), commands.size()) == ssize_t(commands.size()));
         close(s.in);
         std::string seen;
-        CHECK(read_until(s.out, seen, "#19999 cpu"));
+        CHECK(read_until(s.out, seen, "#19999 cpu", std::chrono::seconds(60)));
         int status = 0;
         REQUIRE(waitpid(s.pid, &status, 0) == s.pid);
         CHECK(WIFEXITED(status));
@@ -210,7 +195,7 @@ TEST_CASE("step checkpoints: no process of the session outlives it") {
         const std::string commands = "goto 20000\nback 1\n";
         REQUIRE(write(s.in, commands.data(), commands.size()) == ssize_t(commands.size()));
         std::string seen;
-        CHECK(read_until(s.out, seen, "#19999 cpu"));
+        CHECK(read_until(s.out, seen, "#19999 cpu", std::chrono::seconds(60)));
         kill(s.pid, SIGKILL);
         REQUIRE(waitpid(s.pid, nullptr, 0) == s.pid);
         close(s.in);
@@ -228,47 +213,12 @@ std::string gdb_session(const std::string& interval) {
     TempDir dir;
     const auto out_path = dir.path() / "stub.out";
     const GdbStub stub = start_gdb_stub(kReverse, out_path, {"--checkpoint-interval", interval});
-    const auto r = run_process({"/usr/bin/timeout",
-                                "60",
-                                "gdb-multiarch",
-                                "-batch",
-                                "-nx",
-                                "-ex",
-                                "set architecture aarch64",
-                                "-ex",
-                                "target remote 127.0.0.1:" + stub.port,
-                                "-ex",
-                                "monitor goto 3000",
-                                "-ex",
-                                "monitor back 1500",
-                                "-ex",
-                                "monitor info checkpoints",
-                                "-ex",
-                                "stepi",
-                                "-ex",
-                                "stepi",
-                                "-ex",
-                                "reverse-stepi",
-                                "-ex",
-                                "monitor where",
-                                "-ex",
-                                "info registers x0 x1 x2 x29 x30 sp pc",
-                                "-ex",
-                                "monitor info digest",
-                                "-ex",
-                                "monitor info checkpoints",
-                                "-ex",
-                                "set $x1 = 7",
-                                "-ex",
-                                "monitor info checkpoints",
-                                "-ex",
-                                "monitor break on irq",
-                                "-ex",
-                                "reverse-continue",
-                                "-ex",
-                                "monitor where",
-                                "-ex",
-                                "detach"});
+    const auto r = run_process(gdb_batch(
+        stub.port, {"monitor goto 3000", "monitor back 1500", "monitor info checkpoints", "stepi",
+                    "stepi", "reverse-stepi", "monitor where",
+                    "info registers x0 x1 x2 x29 x30 sp pc", "monitor info digest",
+                    "monitor info checkpoints", "set $x1 = 7", "monitor info checkpoints",
+                    "monitor break on irq", "reverse-continue", "monitor where", "detach"}));
     CHECK(wait_exit(stub.pid) == 0);
     CHECK(slurp(out_path).find("klpemu: gdb disconnected") != std::string::npos);
     return r.out + r.err; // gdb prints `monitor` output on stderr in batch mode.

@@ -57,6 +57,26 @@ inline GdbStub start_gdb_stub(const std::string& scenario, const std::filesystem
     return stub;
 }
 
+// The command line of one `gdb-multiarch -batch` session (at most 60 s) attached to the stub on
+// `port`, running `commands` in order (each an `-ex`).
+inline std::vector<std::string> gdb_batch(const std::string& port,
+                                          const std::vector<std::string>& commands) {
+    std::vector<std::string> args{"/usr/bin/timeout",
+                                  "60",
+                                  "gdb-multiarch",
+                                  "-batch",
+                                  "-nx",
+                                  "-ex",
+                                  "set architecture aarch64",
+                                  "-ex",
+                                  "target remote 127.0.0.1:" + port};
+    for (const std::string& c : commands) {
+        args.push_back("-ex");
+        args.push_back(c);
+    }
+    return args;
+}
+
 // The child's exit status once it exits (within 20 s); -1 if it did not exit normally or had
 // to be killed.
 inline int wait_exit(pid_t pid) {
