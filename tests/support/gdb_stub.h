@@ -58,18 +58,20 @@ inline GdbStub start_gdb_stub(const std::string& scenario, const std::filesystem
 }
 
 // The command line of one `gdb-multiarch -batch` session (at most 60 s) attached to the stub on
-// `port`, running `commands` in order (each an `-ex`).
+// `port`, running `commands` in order (each an `-ex`); `before` run before it attaches (e.g. a
+// `symbol-file`).
 inline std::vector<std::string> gdb_batch(const std::string& port,
-                                          const std::vector<std::string>& commands) {
-    std::vector<std::string> args{"/usr/bin/timeout",
-                                  "60",
-                                  "gdb-multiarch",
-                                  "-batch",
-                                  "-nx",
-                                  "-ex",
-                                  "set architecture aarch64",
-                                  "-ex",
-                                  "target remote 127.0.0.1:" + port};
+                                          const std::vector<std::string>& commands,
+                                          const std::vector<std::string>& before = {}) {
+    std::vector<std::string> args{
+        "/usr/bin/timeout",        "60", "gdb-multiarch", "-batch", "-nx", "-ex",
+        "set architecture aarch64"};
+    for (const std::string& c : before) {
+        args.push_back("-ex");
+        args.push_back(c);
+    }
+    args.push_back("-ex");
+    args.push_back("target remote 127.0.0.1:" + port);
     for (const std::string& c : commands) {
         args.push_back("-ex");
         args.push_back(c);
