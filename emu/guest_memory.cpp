@@ -3,6 +3,8 @@
 // guest address. See guest_memory.h for why klpemu owns guest RAM.
 #include "emu/guest_memory.h"
 
+#include <algorithm>
+
 #include <sys/mman.h>
 
 namespace klpemu::emu {
@@ -38,21 +40,28 @@ Result<const MemoryRegion*> GuestMemory::add_region(std::string name, GuestAddr 
     region->range = range;
     region->host = static_cast<uint8_t*>(p);
     region->executable = executable;
+    const MemoryRegion* added = region.get();
     m_regions.push_back(std::move(region));
-    return static_cast<const MemoryRegion*>(m_regions.back().get());
+    m_by_address.insert(
+        std::upper_bound(m_by_address.begin(), m_by_address.end(), base,
+                         [](GuestAddr a, const MemoryRegion* r) { return a < r->range.begin; }),
+        added);
+    return added;
 }
 
 const MemoryRegion* GuestMemory::region_at(GuestAddr addr) const {
     if (m_last && m_last->range.contains(addr)) {
         return m_last;
     }
-    for (auto& r : m_regions) {
-        if (r->range.contains(addr)) {
-            m_last = r.get();
-            return m_last;
-        }
+    // The last region starting at or below addr is the only one that can contain it.
+    auto it =
+        std::upper_bound(m_by_address.begin(), m_by_address.end(), addr,
+                         [](GuestAddr a, const MemoryRegion* r) { return a < r->range.begin; });
+    if (it == m_by_address.begin() || !(*std::prev(it))->range.contains(addr)) {
+        return nullptr;
     }
-    return nullptr;
+    m_last = *std::prev(it);
+    return m_last;
 }
 
 uint8_t* GuestMemory::host_ptr(GuestAddr addr, uint64_t size) const {

@@ -78,6 +78,9 @@ class GuestMemory {
 
   private:
     std::vector<std::unique_ptr<MemoryRegion>> m_regions;
+    // The regions by address, for a binary search: a machine with many tasks has a region per
+    // task stack, and the store tracker alternates between stacks and the kernel image.
+    std::vector<const MemoryRegion*> m_by_address;
     mutable const MemoryRegion* m_last = nullptr; // Lookup cache: most accesses hit one region.
     std::function<void(GuestAddr, uint64_t)> m_on_write;
 };
