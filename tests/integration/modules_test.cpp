@@ -340,6 +340,40 @@ TEST_CASE("v5.5..v6.1 module ftrace PLTs: one entry per ftrace entry, and ftrace
     }
 }
 
+TEST_CASE("v5.10 ftrace_bug: ftrace_replace_code stops at the failing site (ftrace_kill)") {
+    // Both functions of a far module are traced through ftrace_caller (PLT[0]); a SAVE_REGS ops
+    // on both makes ftrace_replace_code move each site. The first move fails validation:
+    // ftrace_bug, ftrace_kill, and "Stop processing": the second site is not tried at all.
+    LoadedObject kernel;
+    auto m = machine_with_kernel(Compiler::Clang, &kernel);
+    patcher::FtraceOptions fo;
+    fo.variant = patcher::TrampolineVariant::Regs;
+    fo.era = emu::KernelEra::V5_10;
+    auto ftrace = patcher::Ftrace::create(*m, fo);
+    REQUIRE(ftrace.ok());
+    patcher::Ftrace& f = **ftrace;
+    REQUIRE(f.add_object(kernel).ok());
+    patcher::Modules modules(*m, {}, &f);
+    const patcher::Module& mod = load_module(modules, emu::Placement::Far, Compiler::Clang);
+    REQUIRE(m->call(*mod.init_fn).ok());
+    REQUIRE(f.enable("mod_calc mod_calc_twice").ok());
+    patcher::FtraceOps ops;
+    ops.name = "regs";
+    ops.flags.set(patcher::FtraceOpsFlag::SaveRegs);
+    ops.filter = patcher::FtraceFilter("mod_calc mod_calc_twice");
+    ops.func = [](patcher::FtraceCall&) {};
+    REQUIRE(f.register_ops(std::move(ops)).ok());
+    CHECK(f.killed());
+    const auto bugs = findings_of(*m, "ftrace-bug");
+    CHECK_MESSAGE(bugs.size() == 1, findings_text(*m));
+    for (const auto& s : f.sites()) {
+        CAPTURE(s.site.function);
+        if (s.site.function.starts_with("mod_calc")) {
+            CHECK(s.target == *mod.ftrace_plt); // Both still on PLT[0]: neither moved.
+        }
+    }
+}
+
 namespace {
 
 // The words guest memory holds at `at`, as many as a `format` entry has.
