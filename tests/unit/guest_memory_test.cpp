@@ -3,6 +3,7 @@
 #include "emu/guest_memory.h"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 using namespace klpemu;
 using emu::GuestMemory;
@@ -14,12 +15,12 @@ TEST_CASE("guest memory: lookup finds the region holding an address among many, 
     // 40 two-page regions with a one-page gap after each, added from the top down.
     for (int i = 39; i >= 0; --i) {
         const GuestAddr at = base + int64_t(uint64_t(i) * 3 * kPageSize);
-        REQUIRE(mem.add_region("r" + std::to_string(i), at, 2 * kPageSize).ok());
+        REQUIRE(mem.add_region(fmt::format("r{}", i), at, 2 * kPageSize).ok());
     }
     for (int i = 0; i < 40; ++i) {
         CAPTURE(i);
         const GuestAddr at = base + int64_t(uint64_t(i) * 3 * kPageSize);
-        const std::string name = "r" + std::to_string(i);
+        const std::string name = fmt::format("r{}", i);
         REQUIRE(mem.region_at(at) != nullptr);
         CHECK(mem.region_at(at)->name == name);
         CHECK(mem.region_at(at + int64_t(2 * kPageSize - 1))->name == name);
