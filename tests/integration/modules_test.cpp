@@ -57,6 +57,27 @@ std::unique_ptr<emu::Machine> machine_with_kernel(Compiler compiler,
     return std::move(*m);
 }
 
+// A machine with the test kernel and ftrace on `variant` as kernel `era` has it, the kernel's
+// call sites recorded: what the module ftrace tests start from.
+struct FtraceMachine {
+    std::unique_ptr<emu::Machine> machine;
+    std::unique_ptr<patcher::Ftrace> ftrace;
+};
+
+FtraceMachine ftrace_machine(patcher::TrampolineVariant variant, emu::KernelEra era) {
+    LoadedObject kernel;
+    FtraceMachine fm;
+    fm.machine = machine_with_kernel(Compiler::Clang, &kernel);
+    patcher::FtraceOptions fo;
+    fo.variant = variant;
+    fo.era = era;
+    auto ftrace = patcher::Ftrace::create(*fm.machine, fo);
+    REQUIRE(ftrace.ok());
+    fm.ftrace = std::move(*ftrace);
+    REQUIRE(fm.ftrace->add_object(kernel).ok());
+    return fm;
+}
+
 std::set<std::string> plt_targets(const emu::Machine& m, const patcher::PltSection& plt) {
     std::set<std::string> out;
     for (const auto& slot : plt.slots()) {
@@ -239,15 +260,9 @@ TEST_CASE("v5.5..v6.1 module ftrace PLTs: one entry per ftrace entry, and ftrace
     for (const auto& [era, fixed] :
          {std::pair{emu::KernelEra::V5_10, false}, std::pair{emu::KernelEra::V6_1, true}}) {
         CAPTURE(emu::era_info(era).name);
-        LoadedObject kernel;
-        auto m = machine_with_kernel(Compiler::Clang, &kernel);
-        patcher::FtraceOptions fo;
-        fo.variant = patcher::TrampolineVariant::Regs;
-        fo.era = era;
-        auto ftrace = patcher::Ftrace::create(*m, fo);
-        REQUIRE(ftrace.ok());
-        patcher::Ftrace& f = **ftrace;
-        REQUIRE(f.add_object(kernel).ok());
+        FtraceMachine fm = ftrace_machine(patcher::TrampolineVariant::Regs, era);
+        auto& m = fm.machine;
+        patcher::Ftrace& f = *fm.ftrace;
         patcher::Modules modules(*m, {}, &f);
         const patcher::Module& mod = load_module(modules, emu::Placement::Far, Compiler::Clang);
         const GuestAddr caller = test::fn(*m, "ftrace_caller");
@@ -344,15 +359,9 @@ TEST_CASE("v5.10 ftrace_bug: ftrace_replace_code stops at the failing site (ftra
     // Both functions of a far module are traced through ftrace_caller (PLT[0]); a SAVE_REGS ops
     // on both makes ftrace_replace_code move each site. The first move fails validation:
     // ftrace_bug, ftrace_kill, and "Stop processing": the second site is not tried at all.
-    LoadedObject kernel;
-    auto m = machine_with_kernel(Compiler::Clang, &kernel);
-    patcher::FtraceOptions fo;
-    fo.variant = patcher::TrampolineVariant::Regs;
-    fo.era = emu::KernelEra::V5_10;
-    auto ftrace = patcher::Ftrace::create(*m, fo);
-    REQUIRE(ftrace.ok());
-    patcher::Ftrace& f = **ftrace;
-    REQUIRE(f.add_object(kernel).ok());
+    FtraceMachine fm = ftrace_machine(patcher::TrampolineVariant::Regs, emu::KernelEra::V5_10);
+    auto& m = fm.machine;
+    patcher::Ftrace& f = *fm.ftrace;
     patcher::Modules modules(*m, {}, &f);
     const patcher::Module& mod = load_module(modules, emu::Placement::Far, Compiler::Clang);
     REQUIRE(m->call(*mod.init_fn).ok());
@@ -458,17 +467,11 @@ TEST_CASE("plt-clobber sees the fourth instruction of a 16-byte entry") {
 }
 
 TEST_CASE("4.19-v4 module ftrace PLTs are movn/movk entries too") {
-    LoadedObject kernel;
-    auto m = machine_with_kernel(Compiler::Clang, &kernel);
-    patcher::FtraceOptions fo;
-    fo.variant = patcher::TrampolineVariant::RegsV4;
-    fo.era = emu::KernelEra::V4_19_v4;
-    auto ftrace = patcher::Ftrace::create(*m, fo);
-    REQUIRE(ftrace.ok());
-    patcher::Ftrace& f = **ftrace;
-    REQUIRE(f.add_object(kernel).ok());
+    FtraceMachine fm = ftrace_machine(patcher::TrampolineVariant::RegsV4, emu::KernelEra::V4_19_v4);
+    auto& m = fm.machine;
+    patcher::Ftrace& f = *fm.ftrace;
     patcher::ModuleOptions options;
-    options.plt_format = patcher::era_plt_format(fo.era);
+    options.plt_format = patcher::era_plt_format(emu::KernelEra::V4_19_v4);
     patcher::Modules modules(*m, options, &f);
     const patcher::Module& mod = load_module(modules, emu::Placement::Far, Compiler::Clang);
     REQUIRE(mod.ftrace_plt.has_value());
