@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <system_error>
 
@@ -95,6 +96,15 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const fs
 
 std::string compiler_path(Compiler c) { return c == Compiler::Gcc ? KLPEMU_GCC : KLPEMU_CLANG; }
 
+// The compiler's `--version` text, for the compile cache's key (CompileCache::key asks for it
+// only the first time it sees a compiler binary).
+std::function<Result<std::string>()> version_of(const std::string& compiler, const fs::path& dir) {
+    return [compiler, dir]() -> Result<std::string> {
+        auto v = run_process({compiler, "--version"}, dir / "version.txt");
+        return v.ok() ? Result<std::string>(v->output) : Result<std::string>(v.error());
+    };
+}
+
 // Runs a compiler command whose product is `out`; returns the product's bytes.
 Result<std::vector<uint8_t>> run_compiler(const std::vector<std::string>& argv, const TempDir& dir,
                                           const fs::path& out) {
@@ -166,10 +176,7 @@ Result<ObjectBytes> compile_c(const fs::path& file, const CompileOptions& option
     std::string key;
     if (options.cache_dir && !dir.path().empty()) {
         cache.emplace(*options.cache_dir);
-        auto k = cache->key(argv, file, [&]() -> Result<std::string> {
-            auto v = run_process({argv[0], "--version"}, dir.path() / "version.txt");
-            return v.ok() ? Result<std::string>(v->output) : Result<std::string>(v.error());
-        });
+        auto k = cache->key(argv, file, version_of(argv[0], dir.path()));
         if (k.ok()) {
             key = *k;
             if (auto hit = cache->lookup(key)) {
@@ -307,17 +314,10 @@ Result<std::string> preprocess_assembly(const fs::path& file,
         for (const GeneratedHeader& h : headers) {
             key_argv.push_back(fmt::format("generated {} {}", h.path, h.text));
         }
-        std::string input_text;
-        if (text) {
-            input_text = *text;
-        } else if (auto bytes = read_file(file); bytes.ok()) {
-            input_text.assign(bytes->begin(), bytes->end());
-        }
-        auto k = cache->key_for_text(
-            key_argv, fs::absolute(file).string(), input_text, [&]() -> Result<std::string> {
-                auto v = run_process({argv[0], "--version"}, dir.path() / "version.txt");
-                return v.ok() ? Result<std::string>(v->output) : Result<std::string>(v.error());
-            });
+        // An unreadable file gets no key (and so no lookup): the preprocessor names the error.
+        auto k = text ? cache->key_for_text(key_argv, fs::absolute(file).string(), *text,
+                                            version_of(argv[0], dir.path()))
+                      : cache->key(key_argv, file, version_of(argv[0], dir.path()));
         if (k.ok()) {
             key = *k;
             if (auto hit = cache->lookup(key)) {

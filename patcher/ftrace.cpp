@@ -324,15 +324,14 @@ size_t Ftrace::remove_ops_filter(OpsId id, const FtraceFilter& filter) {
 }
 
 Result<void> Ftrace::enable(std::string_view filter, TracerKind tracer) {
-    if (m_killed) {
-        return killed_error(fmt::format("enable '{}'", filter));
-    }
+    // After ftrace_kill, register_ops or add_ops_filter refuses, naming the call that failed.
     return m_tracers->enable(filter, tracer);
 }
 
 Result<void> Ftrace::disable(std::string_view filter) {
     if (m_killed) {
-        return killed_error(fmt::format("disable '{}'", filter)); // Nothing is changed.
+        // Here, not in Tracers: it changes the filter hashes before anything could refuse.
+        return killed_error(fmt::format("disable '{}'", filter));
     }
     return m_tracers->disable(filter);
 }

@@ -70,35 +70,34 @@ std::optional<Result<void>> FtraceFeature::handle(const Action& any) {
     return done;
 }
 
-Result<void> FtraceFeature::perform(const FtraceAction& any) {
-    const FtraceAction* action = &any;
-    if (action->direct != FtraceAction::Direct::None) {
-        return direct_action(*action);
+Result<void> FtraceFeature::perform(const FtraceAction& action) {
+    if (action.direct != FtraceAction::Direct::None) {
+        return direct_action(action);
     }
-    if (action->enable && (action->tracer == "stacktrace" || action->tracer == "save_regs")) {
+    if (action.enable && (action.tracer == "stacktrace" || action.tracer == "save_regs")) {
         patcher::FtraceOps ops;
-        ops.name = action->tracer;
-        ops.filter = patcher::FtraceFilter(action->filter);
-        if (action->tracer == "save_regs") {
+        ops.name = action.tracer;
+        ops.filter = patcher::FtraceFilter(action.filter);
+        if (action.tracer == "save_regs") {
             ops.flags.set(patcher::FtraceOpsFlag::SaveRegs);
             ops.func = [this](patcher::FtraceCall& call) { log_saved_regs(call); };
         } else {
             ops.func = [this](patcher::FtraceCall& call) { log_stack_trace(call); };
         }
         KLP_TRY_ASSIGN(id, m_ftrace->register_ops(std::move(ops)));
-        m_callback_ops.emplace_back(action->filter, id);
+        m_callback_ops.emplace_back(action.filter, id);
         return {};
     }
-    if (!action->enable) {
+    if (!action.enable) {
         auto it = std::find_if(m_callback_ops.begin(), m_callback_ops.end(),
-                               [&](const auto& s) { return s.first == action->filter; });
+                               [&](const auto& s) { return s.first == action.filter; });
         if (it != m_callback_ops.end()) {
             KLP_TRY(m_ftrace->unregister_ops(it->second));
             m_callback_ops.erase(it);
             return {};
         }
     }
-    return m_ftrace->apply_action(action->enable, action->filter, action->tracer);
+    return m_ftrace->apply_action(action.enable, action.filter, action.tracer);
 }
 
 // register_ftrace_direct / modify_ftrace_direct / unregister_ftrace_direct on the functions the
