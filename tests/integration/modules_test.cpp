@@ -381,6 +381,17 @@ TEST_CASE("v5.10 ftrace_bug: ftrace_replace_code stops at the failing site (ftra
             CHECK(s.target == *mod.ftrace_plt); // Both still on PLT[0]: neither moved.
         }
     }
+    // A refused disable changes nothing, not even the function tracer's filter: the function
+    // is still traced on its next call.
+    const size_t traced_before = f.trace().size();
+    auto off = f.disable("mod_calc_twice");
+    REQUIRE(!off.ok());
+    CHECK(off.error().code == ENODEV);
+    REQUIRE(m->call(test::fn(*m, "mod_calc_twice"), {6}).ok());
+    const auto& trace = f.trace();
+    CHECK(std::any_of(
+        trace.begin() + std::ptrdiff_t(traced_before), trace.end(),
+        [](const std::string& l) { return l.find(" mod_calc_twice <-") != std::string::npos; }));
 }
 
 namespace {
