@@ -19,20 +19,23 @@ struct Frame {
 
 class Walk {
   public:
-    explicit Walk(const StackView& view)
-        : m_view(view), m_graph(view.graph, view.return_to_handler) {}
+    Walk(const StackView& view, UnwindResult& result)
+        : m_view(view), m_graph(view.graph, view.return_to_handler), m_result(result) {
+        m_result.clear();
+    }
 
-    UnwindResult run(Frame frame) {
+    void run(Frame frame) {
         m_result.return_addresses.push_back(frame.pc);
         while (m_result.return_addresses.size() <= kMaxStackEntries) {
             if (!step(frame)) {
-                return end();
+                end();
+                return;
             }
         }
         m_limited = true;
         m_result.reliable = false;
         m_result.reason = fmt::format("more than {} entries", kMaxStackEntries);
-        return end();
+        end();
     }
 
   private:
@@ -151,18 +154,20 @@ class Walk {
         m_end_count = hit.end_count;
         m_limited = hit.limited;
         m_result.reliable = hit.reliable;
-        m_result.reason = hit.limited ? fmt::format("more than {} entries", kMaxStackEntries)
-                                      : std::string(hit.reason);
+        if (hit.limited) {
+            m_result.reason = fmt::format("more than {} entries", kMaxStackEntries);
+        } else {
+            m_result.reason.assign(hit.reason);
+        }
         return false;
     }
 
-    UnwindResult end() {
+    void end() {
         if (m_view.chain != nullptr) {
             const auto& out = m_result.return_addresses;
             const uint32_t count = m_end_count ? *m_end_count : uint32_t(out.size());
             m_view.chain->finish(out, count, m_limited, m_result.reliable, m_result.reason, count);
         }
-        return std::move(m_result);
     }
 
     bool done() {
@@ -179,20 +184,21 @@ class Walk {
 
     const StackView& m_view;
     GraphRecovery m_graph;
-    UnwindResult m_result;
+    UnwindResult& m_result;
     bool m_limited = false;              // Stopped at kMaxStackEntries.
     std::optional<uint32_t> m_end_count; // When the memo gave the rest.
 };
 
 } // namespace
 
-UnwindResult CfiUnwinder::unwind(const StackView& view) const {
+void CfiUnwinder::unwind_into(const StackView& view, UnwindResult& result) const {
     const Registers& r = view.regs;
     if (view.stop == StopKind::Interrupted) {
-        return Walk(view).run(Frame{strip_pac(r.pc), r.sp, r.fp, r.lr, false});
+        Walk(view, result).run(Frame{strip_pac(r.pc), r.sp, r.fp, r.lr, false});
+        return;
     }
     // Blocked/Current: pc is a return address into the function that made the call.
-    return Walk(view).run(Frame{strip_pac(r.pc), r.sp, r.fp, std::nullopt, true});
+    Walk(view, result).run(Frame{strip_pac(r.pc), r.sp, r.fp, std::nullopt, true});
 }
 
 } // namespace klpemu::unwinder

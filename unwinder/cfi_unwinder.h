@@ -23,7 +23,8 @@ namespace klpemu::unwinder {
 class CfiUnwinder final : public UnwindPolicy {
   public:
     std::string_view name() const override { return "cfi"; }
-    UnwindResult unwind(const StackView& view) const override;
+    using UnwindPolicy::unwind;
+    void unwind_into(const StackView& view, UnwindResult& result) const override;
     bool depends_on_pc() const override { return true; }
 };
 

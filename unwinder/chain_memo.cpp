@@ -149,7 +149,11 @@ std::optional<ChainHit> ChainWalk::reach(const ChainKey& at, uint32_t limit) {
         size_t entries = t->entries.size();
         bool limited = t->limited;
         uint32_t end = t->end_count;
-        for (size_t i = 0; i < t->step_counts.size(); ++i) {
+        // Step counts ascend: only a rest whose last step reaches the limit is cut, at its
+        // first step that does.
+        const bool cut =
+            !t->step_counts.empty() && uint64_t(m_count) + t->step_counts.back() >= limit;
+        for (size_t i = 0; cut && i < t->step_counts.size(); ++i) {
             if (uint64_t(m_count) + t->step_counts[i] >= limit) {
                 steps = i;
                 entries = t->step_entries[i];

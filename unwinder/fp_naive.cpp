@@ -11,8 +11,8 @@ namespace {
 constexpr size_t kLoopLimit = 1024;
 } // namespace
 
-UnwindResult FpNaiveUnwinder::unwind(const StackView& view) const {
-    UnwindResult result;
+void FpNaiveUnwinder::unwind_into(const StackView& view, UnwindResult& result) const {
+    result.clear();
     std::vector<GuestAddr>& out = result.return_addresses;
     out.push_back(view.regs.pc);
     ChainCache* chain = view.chain;
@@ -22,7 +22,6 @@ UnwindResult FpNaiveUnwinder::unwind(const StackView& view) const {
         if (chain != nullptr) {
             chain->finish(out, uint32_t(n), limited, result.reliable, result.reason, uint32_t(n));
         }
-        return std::move(result);
     };
     GuestAddr fp = view.regs.fp;
     for (size_t n = 0; n < kLoopLimit; ++n) {
@@ -31,8 +30,7 @@ UnwindResult FpNaiveUnwinder::unwind(const StackView& view) const {
             if (const std::optional<ChainHit> hit = chain->reach(ChainKey{fp.value}, kLoopLimit)) {
                 out.insert(out.end(), hit->entries.begin(), hit->entries.end());
                 result.reliable = hit->reliable;
-                result.reason =
-                    hit->limited ? "frame record chain loops" : std::string(hit->reason);
+                result.reason.assign(hit->limited ? "frame record chain loops" : hit->reason);
                 return end(hit->end_count, hit->limited);
             }
         }

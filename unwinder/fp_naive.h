@@ -17,7 +17,8 @@ namespace klpemu::unwinder {
 class FpNaiveUnwinder final : public UnwindPolicy {
   public:
     std::string_view name() const override { return "fp-naive"; }
-    UnwindResult unwind(const StackView& view) const override;
+    using UnwindPolicy::unwind;
+    void unwind_into(const StackView& view, UnwindResult& result) const override;
 };
 
 } // namespace klpemu::unwinder

@@ -175,8 +175,8 @@ struct Problems {
 
 } // namespace
 
-UnwindResult KunwindUnwinder::unwind(const StackView& view) const {
-    UnwindResult result;
+void KunwindUnwinder::unwind_into(const StackView& view, UnwindResult& result) const {
+    result.clear();
     std::vector<GuestAddr>& out = result.return_addresses;
     Walk walk(view);
     GuestAddr fp = view.regs.fp;
@@ -203,7 +203,9 @@ UnwindResult KunwindUnwinder::unwind(const StackView& view) const {
         if (source == Source::RegsPc &&
             (!exception_boundary || (walk.reached() && !rest_exception_boundary))) {
             const std::string why =
-                fmt::format("exception boundary: pt_regs below {} (REGS_PC {})", fp, pc);
+                view.detailed_reasons
+                    ? fmt::format("exception boundary: pt_regs below {} (REGS_PC {})", fp, pc)
+                    : std::string("exception boundary");
             if (!exception_boundary) {
                 exception_boundary = true;
                 if (problems.whole.empty()) {
@@ -249,7 +251,8 @@ UnwindResult KunwindUnwinder::unwind(const StackView& view) const {
         result.reliable = step == Step::End && problems.whole.empty();
     }
     const char* end = "reached the task's FINAL record";
-    result.reason = result.reliable ? end : problems.whole;
+    result.reason.assign(result.reliable ? std::string_view(end)
+                                         : std::string_view(problems.whole));
     if (ChainCache* chain = walk.chain()) {
         const bool rest_reliable =
             !limited && problems.rest.empty() &&
@@ -258,7 +261,6 @@ UnwindResult KunwindUnwinder::unwind(const StackView& view) const {
                       rest_reliable ? std::string_view(end) : std::string_view(problems.rest),
                       uint32_t(problems.rest.empty() ? count : problems.rest_count));
     }
-    return result;
 }
 
 } // namespace klpemu::unwinder

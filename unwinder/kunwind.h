@@ -19,7 +19,8 @@ namespace klpemu::unwinder {
 class KunwindUnwinder final : public UnwindPolicy {
   public:
     std::string_view name() const override { return "kunwind"; }
-    UnwindResult unwind(const StackView& view) const override;
+    using UnwindPolicy::unwind;
+    void unwind_into(const StackView& view, UnwindResult& result) const override;
 };
 
 } // namespace klpemu::unwinder

@@ -305,6 +305,7 @@ MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& fact
     const GuestRange range = task.stack != nullptr ? task.stack->range : GuestRange{};
     RecordingMemory memory(m_memory, range, walk);
     StackView view = make_view(task, kind, regs, memory);
+    view.detailed_reasons = false; // Neither memo keeps a reason for the checker.
     const bool chained = task.stack != nullptr && task.context.stacks.size() == 1 &&
                          (task.context.graph == nullptr || task.context.graph->entries().empty());
     walk.traces.resize(m_policies.size());
@@ -316,7 +317,10 @@ MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& fact
                           walk.reads, walk.values, memory.outside_reads(), m_chain_scratch);
             view.chain = &*chain;
         }
-        UnwindResult r = m_policies[i]->unwind(view);
+        // The slot's old trace buffer is reused: no allocation once the slots have grown.
+        UnwindResult& r = m_unwind_scratch;
+        r.return_addresses.swap(walk.traces[i].return_addresses);
+        m_policies[i]->unwind_into(view, r);
         walk.traces[i].reliable = r.reliable;
         walk.traces[i].return_addresses.swap(r.return_addresses);
         ++m_walks;
@@ -443,7 +447,8 @@ void ReliabilityChecker::check_view_from_scratch(TaskState& task, const Boundary
     const StackView view = make_view(task, kind, regs, m_memory);
     task.truth.return_addresses(regs.pc, m_truth_scratch);
     for (size_t i = 0; i < m_policies.size(); ++i) {
-        const UnwindResult r = m_policies[i]->unwind(view);
+        UnwindResult& r = m_unwind_scratch;
+        m_policies[i]->unwind_into(view, r);
         ++m_walks;
         if (!r.reliable) {
             m_stats->count_unreliable(row, i);

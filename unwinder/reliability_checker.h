@@ -180,6 +180,7 @@ class ReliabilityChecker {
     std::vector<FindingSource> m_finding_sources; // Parallel to m_findings.
     std::unordered_set<uint64_t> m_reported;      // (pc, policy, view) already reported
     std::vector<GuestAddr> m_truth_scratch;
+    UnwindResult m_unwind_scratch; // One policy's walk, its buffers reused.
     TaskState* m_last_task = nullptr;
     ChainMemo m_chains;
     ChainWalk::Scratch m_chain_scratch;

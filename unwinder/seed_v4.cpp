@@ -19,8 +19,8 @@ namespace {
 constexpr size_t kLoopLimit = 1024;
 } // namespace
 
-UnwindResult SeedV4Unwinder::unwind(const StackView& view) const {
-    UnwindResult result;
+void SeedV4Unwinder::unwind_into(const StackView& view, UnwindResult& result) const {
+    result.clear();
     std::vector<GuestAddr>& out = result.return_addresses;
     out.push_back(view.regs.pc);
     GraphRecovery graph(view.graph, view.return_to_handler);
@@ -30,7 +30,6 @@ UnwindResult SeedV4Unwinder::unwind(const StackView& view) const {
             chain->finish(out, uint32_t(n), limited, result.reliable, result.reason, uint32_t(n),
                           /*storable=*/true);
         }
-        return std::move(result);
     };
     GuestAddr fp = view.regs.fp;
     for (size_t n = 0; n < kLoopLimit; ++n) {
@@ -39,8 +38,7 @@ UnwindResult SeedV4Unwinder::unwind(const StackView& view) const {
             if (const std::optional<ChainHit> hit = chain->reach(ChainKey{fp.value}, kLoopLimit)) {
                 out.insert(out.end(), hit->entries.begin(), hit->entries.end());
                 result.reliable = hit->reliable;
-                result.reason =
-                    hit->limited ? "frame record chain loops" : std::string(hit->reason);
+                result.reason.assign(hit->limited ? "frame record chain loops" : hit->reason);
                 return end(hit->end_count, hit->limited);
             }
         }

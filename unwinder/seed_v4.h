@@ -21,7 +21,8 @@ namespace klpemu::unwinder {
 class SeedV4Unwinder final : public UnwindPolicy {
   public:
     std::string_view name() const override { return "seed-v4"; }
-    UnwindResult unwind(const StackView& view) const override;
+    using UnwindPolicy::unwind;
+    void unwind_into(const StackView& view, UnwindResult& result) const override;
 };
 
 } // namespace klpemu::unwinder

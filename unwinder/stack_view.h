@@ -121,6 +121,10 @@ struct StackView {
     // with one known stack and no graph return entries (the rest of a walk then depends on
     // its frame records alone).
     ChainCache* chain = nullptr;
+    // False: a policy may leave the addresses out of a reason it would otherwise format at
+    // nearly every walk (kunwind's exception boundary). The per-step checker keeps no reasons;
+    // the verdict never depends on the text.
+    bool detailed_reasons = true;
 
     // Builds an interrupted view: a virtual pt_regs frame at regs.sp - 336 (nothing is written).
     // `stacks` must outlive the view.

@@ -17,6 +17,13 @@ namespace klpemu::unwinder {
 inline constexpr size_t kMaxStackEntries = 100;
 
 struct UnwindResult {
+    // Empties the result, keeping its buffers.
+    void clear() {
+        reliable = false;
+        reason.clear();
+        return_addresses.clear();
+    }
+
     bool reliable = false;
     std::string reason; // Why it is unreliable (or how it ended when reliable).
     // First the pc the task is stopped at (Interrupted: regs->pc; Blocked/Current: the saved
@@ -29,8 +36,16 @@ class UnwindPolicy {
     virtual ~UnwindPolicy() = default;
     // The stable policy name ("fp-naive", "seed-v4", "kunwind", "cfi").
     virtual std::string_view name() const = 0;
+    // Walks the view into `result`, which it clears first; the buffers `result` already holds
+    // are reused (the per-step checker walks at every boundary and keeps them). Never writes
+    // guest memory.
+    virtual void unwind_into(const StackView& view, UnwindResult& result) const = 0;
     // Walks the view; never writes guest memory.
-    virtual UnwindResult unwind(const StackView& view) const = 0;
+    UnwindResult unwind(const StackView& view) const {
+        UnwindResult result;
+        unwind_into(view, result);
+        return result;
+    }
     // True if the trace past its first entry may change when only the pc changes.
     virtual bool depends_on_pc() const { return false; }
 };
