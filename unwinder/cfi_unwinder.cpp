@@ -201,4 +201,15 @@ void CfiUnwinder::unwind_into(const StackView& view, UnwindResult& result) const
     Walk(view, result).run(Frame{strip_pac(r.pc), r.sp, r.fp, std::nullopt, true});
 }
 
+std::optional<GuestAddr> CfiUnwinder::pc_class(GuestAddr pc, StopKind stop,
+                                               const PcFacts& facts) const {
+    if (facts.cfi == nullptr) {
+        return std::nullopt; // "no CFI table" at every pc.
+    }
+    // As unwind_into's first frame: a blocked task's pc is a return address.
+    const GuestAddr lookup = stop == StopKind::Interrupted ? strip_pac(pc) : strip_pac(pc) - 4;
+    const CfiRow* row = facts.cfi->find(lookup);
+    return row != nullptr ? row->pcs.begin : pc;
+}
+
 } // namespace klpemu::unwinder

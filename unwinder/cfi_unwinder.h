@@ -25,7 +25,9 @@ class CfiUnwinder final : public UnwindPolicy {
     std::string_view name() const override { return "cfi"; }
     using UnwindPolicy::unwind;
     void unwind_into(const StackView& view, UnwindResult& result) const override;
-    bool depends_on_pc() const override { return true; }
+    // The CFI row the first step looks up (its first pc); a pc no row covers is its own class.
+    std::optional<GuestAddr> pc_class(GuestAddr pc, StopKind stop,
+                                      const PcFacts& facts) const override;
 };
 
 } // namespace klpemu::unwinder

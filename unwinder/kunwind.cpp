@@ -263,4 +263,12 @@ void KunwindUnwinder::unwind_into(const StackView& view, UnwindResult& result) c
     }
 }
 
+std::optional<GuestAddr> KunwindUnwinder::pc_class(GuestAddr pc, StopKind /*stop*/,
+                                                   const PcFacts& facts) const {
+    if (facts.return_to_handler && strip_pac(pc) == *facts.return_to_handler) {
+        return pc;
+    }
+    return std::nullopt;
+}
+
 } // namespace klpemu::unwinder

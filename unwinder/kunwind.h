@@ -21,6 +21,10 @@ class KunwindUnwinder final : public UnwindPolicy {
     std::string_view name() const override { return "kunwind"; }
     using UnwindPolicy::unwind;
     void unwind_into(const StackView& view, UnwindResult& result) const override;
+    // The first pc is recovered through the graph return stack when it is return_to_handler:
+    // that pc is a class of its own, every other pc walks alike.
+    std::optional<GuestAddr> pc_class(GuestAddr pc, StopKind stop,
+                                      const PcFacts& facts) const override;
 };
 
 } // namespace klpemu::unwinder

@@ -55,6 +55,9 @@ struct ReliabilityChecker::AddrFacts {
     std::vector<PolicyStats>* stats_row = nullptr; // Per-function statistics, on first check.
     bool in_pc_ranges = true;
     std::array<WalkMemo::Hints, 2> hints{}; // The memoised walks last used here, per view.
+    std::array<std::optional<uint64_t>, 2> walk_class; // Per view, once computed.
+    // Per view: policies whose unsound trace was reported here (or dropped at max_findings).
+    std::array<uint64_t, 2> reported{};
 };
 
 struct ReliabilityChecker::TaskState {
@@ -285,10 +288,42 @@ bool ReliabilityChecker::still_valid(const TaskState& task, MemoizedWalk& walk) 
     return true;
 }
 
+// Which pcs share memoised walks (UnwindPolicy::pc_class). The low two bits keep the kinds of
+// class apart (pcs and classes are 4-aligned): 0b10 every policy walks alike at any pc; 0b01
+// one policy (always the same one) depends on pc, by its class; 0b00 the exact pc, when
+// policies disagree about which pcs are alike.
+uint64_t ReliabilityChecker::walk_class(GuestAddr pc, StopKind kind) {
+    constexpr uint64_t kAnyPc = 0b10;
+    const PcFacts pc_facts{m_return_to_handler, m_cfi};
+    int dependent = -1;
+    GuestAddr cls;
+    for (size_t i = 0; i < m_policies.size(); ++i) {
+        if (const std::optional<GuestAddr> c = m_policies[i]->pc_class(pc, kind, pc_facts)) {
+            KLP_CHECK(c->is_aligned(4), "{}: pc class {} is not 4-aligned", m_policies[i]->name(),
+                      *c);
+            if (dependent >= 0) {
+                return pc.value;
+            }
+            dependent = int(i);
+            cls = *c;
+        }
+    }
+    if (dependent < 0) {
+        return kAnyPc;
+    }
+    if (m_sole_class_policy < 0) {
+        m_sole_class_policy = dependent;
+    }
+    return dependent == m_sole_class_policy ? cls.value | 0b01 : pc.value;
+}
+
 MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& facts, StopKind kind,
                                                 const Registers& regs) {
     const size_t v = size_t(view_index(kind));
-    const WalkKey key{regs.pc.value, regs.sp.value, regs.fp.value, regs.lr.value};
+    if (!facts.walk_class[v]) {
+        facts.walk_class[v] = walk_class(regs.pc, kind);
+    }
+    const WalkKey key{*facts.walk_class[v], regs.sp.value, regs.fp.value, regs.lr.value};
     MemoizedWalk& walk = task.walks[v].find_or_insert(key, facts.hints[v]);
     if (walk.walked && walk.reusable && task.context.graph == nullptr &&
         walk.stack_changes == task.stack->change_count) {
@@ -328,8 +363,15 @@ MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& fact
         complete_reads = complete_reads && (!chain || chain->reads_complete());
     }
     const bool outside = task.stack == nullptr || memory.outside_reads() != 0 || !complete_reads;
+    // Other pcs of the class reuse the traces with their own pc first (check_view); a trace that
+    // does not start with this pc cannot be shared that way.
+    const bool starts_at_pc =
+        std::all_of(walk.traces.begin(), walk.traces.end(), [&](const MemoizedTrace& t) {
+            return t.return_addresses.empty() || t.return_addresses.front() == regs.pc;
+        });
     walk.walked = true;
-    walk.reusable = !outside;
+    walk.pc = regs.pc;
+    walk.reusable = !outside && starts_at_pc;
     walk.stack_changes = task.stack != nullptr ? task.stack->change_count : 0;
     walk.lo = ~0ull;
     walk.hi = 0;
@@ -375,9 +417,9 @@ void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFact
         walk.unsound = 0;
         for (size_t i = 0; i < m_policies.size(); ++i) {
             const MemoizedTrace& trace = walk.traces[i];
-            walk.outcomes[i] = !trace.reliable                             ? Outcome::Unreliable
-                               : trace.return_addresses == m_truth_scratch ? Outcome::Correct
-                                                                           : Outcome::Unsound;
+            walk.outcomes[i] = !trace.reliable ? Outcome::Unreliable
+                               : same_as_truth(trace.return_addresses, walk.pc) ? Outcome::Correct
+                                                                                : Outcome::Unsound;
             if (walk.outcomes[i] == Outcome::Unsound) {
                 walk.unsound |= 1ull << i;
             }
@@ -388,23 +430,47 @@ void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFact
     // row change or someone reads the statistics (count_pending).
     // A walk's key holds its pc, so its row changes only when its verdicts are new (counted
     // above) or the walks were forgotten (refresh_symbols counts first).
-    KLP_CHECK(walk.pending == 0 || walk.pending_row == &row, "deferred counts of another row");
+    if (walk.pending != 0 && walk.pending_row != &row) {
+        count_pending(walk); // Another function's pc of the same class.
+    }
     walk.pending_row = &row;
     ++walk.pending;
-    if ((walk.unsound & ~walk.reported) != 0) [[unlikely]] {
+    // Reports are per pc and view (the walk may serve other pcs of its class).
+    uint64_t& reported = facts.reported[size_t(view_index(kind))];
+    if ((walk.unsound & ~reported) != 0) [[unlikely]] {
         for (size_t i = 0; i < m_policies.size(); ++i) {
             const uint64_t bit = 1ull << i;
-            if ((walk.unsound & bit) == 0 || (walk.reported & bit) != 0) {
+            if ((walk.unsound & bit) == 0 || (reported & bit) != 0) {
                 continue; // Sound, or already reported (or dropped at max_findings) here.
             }
             if (!have_truth) {
                 task.truth.return_addresses(regs.pc, m_truth_scratch);
                 have_truth = true;
             }
-            report_unsound(task, b, kind, i, walk.traces[i].return_addresses);
-            walk.reported |= bit;
+            // The memoised trace, walked at another pc of the class, with this pc first.
+            m_trace_scratch = walk.traces[i].return_addresses;
+            if (!m_trace_scratch.empty() && m_trace_scratch.front() == walk.pc) {
+                m_trace_scratch.front() = regs.pc;
+            }
+            report_unsound(task, b, kind, i, m_trace_scratch);
+            reported |= bit;
         }
     }
+}
+
+bool ReliabilityChecker::same_as_truth(const std::vector<GuestAddr>& trace,
+                                       GuestAddr walked_pc) const {
+    const std::vector<GuestAddr>& truth = m_truth_scratch;
+    if (trace.size() != truth.size()) {
+        return false;
+    }
+    if (trace.empty()) {
+        return true;
+    }
+    // A trace walked at another pc of the class starts with that pc; here it would start with
+    // this one, which the truth starts with.
+    const bool first = trace.front() == walked_pc || trace.front() == truth.front();
+    return first && std::equal(trace.begin() + 1, trace.end(), truth.begin() + 1);
 }
 
 void ReliabilityChecker::count_pending(MemoizedWalk& walk) const {

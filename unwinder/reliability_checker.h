@@ -146,9 +146,13 @@ class ReliabilityChecker {
                     const Registers& regs);
     void check_view_from_scratch(TaskState& task, const Boundary& b, std::vector<PolicyStats>& row,
                                  StopKind kind, const Registers& regs);
+    uint64_t walk_class(GuestAddr pc, StopKind kind);
     MemoizedWalk& memoized_walk(TaskState& task, AddrFacts& facts, StopKind kind,
                                 const Registers& regs);
     bool still_valid(const TaskState& task, MemoizedWalk& walk) const;
+    // `trace`, walked at `walked_pc`, equals the truth in m_truth_scratch once its first entry
+    // is this boundary's pc.
+    bool same_as_truth(const std::vector<GuestAddr>& trace, GuestAddr walked_pc) const;
     // Deferred statistics (MemoizedWalk::pending) counted into their row and the totals. Const:
     // statistics readers call it; the counts live behind pointers.
     void count_pending(MemoizedWalk& walk) const;
@@ -181,6 +185,9 @@ class ReliabilityChecker {
     std::unordered_set<uint64_t> m_reported;      // (pc, policy, view) already reported
     std::vector<GuestAddr> m_truth_scratch;
     UnwindResult m_unwind_scratch; // One policy's walk, its buffers reused.
+    std::vector<GuestAddr> m_trace_scratch; // A memoised trace with this boundary's pc first.
+    // The policy whose classes alone key walks (walk_class); -1: none yet.
+    int m_sole_class_policy = -1;
     TaskState* m_last_task = nullptr;
     ChainMemo m_chains;
     ChainWalk::Scratch m_chain_scratch;

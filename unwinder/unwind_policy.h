@@ -7,6 +7,7 @@
 #include "unwinder/stack_view.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,13 @@ struct UnwindResult {
     std::vector<GuestAddr> return_addresses;
 };
 
+// What a policy may consult to classify a pc (UnwindPolicy::pc_class): the parts of a
+// StackView that do not change from boundary to boundary.
+struct PcFacts {
+    std::optional<GuestAddr> return_to_handler;
+    const CfiTable* cfi = nullptr;
+};
+
 class UnwindPolicy {
   public:
     virtual ~UnwindPolicy() = default;
@@ -46,8 +54,18 @@ class UnwindPolicy {
         unwind_into(view, result);
         return result;
     }
-    // True if the trace past its first entry may change when only the pc changes.
-    virtual bool depends_on_pc() const { return false; }
+    // Which pcs this policy walks alike. Contract: at two different pcs of one class, with the
+    // same stop kind, sp, x29, x30, graph return stack and memory, the policy answers the same
+    // (reliable flag and every entry past the first, each trace's first entry being its own
+    // pc), whatever the reason text says. A class is a 4-aligned address naming a range of pcs (a
+    // CFI row's start, or the pc itself); nullopt: the walk never looks at pc past its first entry.
+    // The per-step checker keys its memoised walks on the class (reliability_checker.cpp), so a
+    // straight run of instructions that leave sp, x29 and x30 alone shares one walk.
+    virtual std::optional<GuestAddr> pc_class(GuestAddr pc, StopKind stop,
+                                              const PcFacts& facts) const {
+        (void)pc, (void)stop, (void)facts;
+        return std::nullopt;
+    }
 };
 
 // The names make_policy() accepts, in a stable order.

@@ -65,7 +65,6 @@ MemoizedWalk& WalkMemo::find_or_insert(const WalkKey& key, Hints& hints) {
     w.graph.clear();
     w.walked = false; // `traces` keep their buffers for the next walk.
     w.truth_content = ~0ull; // `outcomes`, `pending` and `pending_row` are the owner's to count.
-    w.reported = 0;
     w.unsound = 0;
     m_index.emplace(key, s);
     slot.referenced = true;

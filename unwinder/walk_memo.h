@@ -22,6 +22,7 @@
 
 namespace klpemu::unwinder {
 
+// `pc` is the pc's class (ReliabilityChecker::walk_class): the pcs that walk alike.
 struct WalkKey {
     uint64_t pc = 0, sp = 0, fp = 0, lr = 0;
     bool operator==(const WalkKey&) const = default;
@@ -55,10 +56,10 @@ struct MemoizedWalk {
     uint64_t lo = 0, hi = 0;             // Bounds of `reads` (hi exclusive).
     std::vector<GraphReturnEntry> graph; // The graph return stack the walks saw.
     bool walked = false;                 // False: a fresh slot, `traces` are stale.
+    GuestAddr pc;                        // The view's pc when walked (traces start with it).
     std::vector<MemoizedTrace> traces;   // Per policy.
     std::vector<Outcome> outcomes;       // Per policy, valid for truth_content.
     uint64_t truth_content = ~0ull;      // GroundTruth::content_id() the outcomes are valid for.
-    uint64_t reported = 0;               // Policies whose unsound trace was reported here.
     uint64_t unsound = 0;                // Policies whose outcome is Unsound.
     // Deferred statistics: boundaries at which this walk's `outcomes` held, not yet counted
     // into `pending_row` (the checker's per-function row) and the totals. Counted before the
