@@ -58,38 +58,37 @@ class Walk {
         const GuestAddr lookup = frame.at_call ? frame.pc - 4 : frame.pc;
         const CfiRow* row = m_view.cfi->find(lookup);
         if (row == nullptr) {
-            return fail(fmt::format("no CFI covers {}", lookup));
+            return fail("no CFI covers {}", lookup);
         }
         if (row->cfa_base == CfaBase::Other || row->fp.kind == CfiRuleKind::Other ||
             row->ra.kind == CfiRuleKind::Other) {
-            return fail(fmt::format("unsupported CFI rule at {}", lookup));
+            return fail("unsupported CFI rule at {}", lookup);
         }
         const GuestAddr base = row->cfa_base == CfaBase::Sp ? frame.sp : frame.fp;
         const GuestAddr cfa = base + row->cfa_offset;
         if (cfa < frame.sp || m_view.stack_containing(cfa - 1, 1) == nullptr) {
-            return fail(fmt::format("CFA {} at {} is off the stack or below sp", cfa, lookup));
+            return fail("CFA {} at {} is off the stack or below sp", cfa, lookup);
         }
         if (row->ra.kind == CfiRuleKind::Undefined) {
             // The outermost frame by CFI: fine only if it is the task's bottom frame.
             if (frame.fp == m_view.final_record() && is_meta(frame.fp, FrameMetaType::Final)) {
                 return done();
             }
-            return fail(fmt::format("outermost frame at {} is not at the task's pt_regs", lookup));
+            return fail("outermost frame at {} is not at the task's pt_regs", lookup);
         }
         std::optional<GuestAddr> ra = read_rule(row->ra, cfa, frame.lr);
         if (!ra) {
-            return fail(fmt::format("return address of {} not recoverable", lookup));
+            return fail("return address of {} not recoverable", lookup);
         }
         std::optional<GuestAddr> caller_fp = read_rule(row->fp, cfa, frame.fp);
         if (!caller_fp) {
-            return fail(fmt::format("caller's x29 of {} not recoverable", lookup));
+            return fail("caller's x29 of {} not recoverable", lookup);
         }
         GuestAddr pc = strip_pac(*ra);
         if (m_graph.is_hijacked(pc)) {
             const std::optional<GuestAddr> orig = m_graph.recover(*caller_fp);
             if (!orig) {
-                return fail(
-                    fmt::format("return_to_handler with retp {} not in ret_stack", *caller_fp));
+                return fail("return_to_handler with retp {} not in ret_stack", *caller_fp);
             }
             pc = *orig;
         }
@@ -108,14 +107,14 @@ class Walk {
     bool cross_exception(GuestAddr meta, GuestAddr cfa, Frame& frame) {
         const GuestAddr regs = meta - int64_t(pt_regs::kStackframe);
         if (regs < cfa || m_view.stack_containing(regs, pt_regs::kSize) == nullptr) {
-            return fail(fmt::format("pt_regs at {} is off the stack", regs));
+            return fail("pt_regs at {} is off the stack", regs);
         }
         const auto pc = m_view.read_u64(regs + int64_t(pt_regs::kPc));
         const auto sp = m_view.read_u64(regs + int64_t(pt_regs::kSp));
         const auto fp = m_view.read_u64(regs + int64_t(pt_regs::kX29));
         const auto lr = m_view.read_u64(regs + int64_t(pt_regs::kLr));
         if (!pc || !sp || !fp || !lr) {
-            return fail(fmt::format("pt_regs at {} is unmapped", regs));
+            return fail("pt_regs at {} is unmapped", regs);
         }
         frame =
             Frame{strip_pac(GuestAddr(*pc)), GuestAddr(*sp), GuestAddr(*fp), GuestAddr(*lr), false};
@@ -176,9 +175,16 @@ class Walk {
         return false;
     }
 
-    bool fail(std::string why) {
+    // Ends the walk unreliably; the reason names the addresses only where someone reads it
+    // (StackView::detailed_reasons), else it is the bare pattern.
+    template <typename... Args> bool fail(fmt::format_string<Args...> why, Args&&... args) {
         m_result.reliable = false;
-        m_result.reason = std::move(why);
+        if (m_view.detailed_reasons) {
+            m_result.reason = fmt::format(why, std::forward<Args>(args)...);
+        } else {
+            const fmt::string_view text = why;
+            m_result.reason.assign(text.data(), text.size());
+        }
         return false;
     }
 

@@ -6,9 +6,12 @@
 //         [fp+16] type          PT_REGS (2) regs = fp - 296: pc = regs->pc, fp = regs->x29
 #include "unwinder/kunwind.h"
 
+#include "emu/check.h"
 #include "unwinder/fgraph_recovery.h"
 
 #include <fmt/format.h>
+
+#include <array>
 
 namespace klpemu::unwinder {
 
@@ -24,8 +27,10 @@ class Walk {
     explicit Walk(const StackView& view)
         : m_view(view), m_graph(view.graph, view.return_to_handler),
           m_chain(view.stacks.size() == 1 ? view.chain : nullptr) {
-        for (const KnownStack& s : view.stacks) {
-            m_low.push_back(s.range.begin);
+        KLP_CHECK(view.stacks.size() <= m_low.size(), "kunwind: {} known stacks, at most {}",
+                  view.stacks.size(), m_low.size());
+        for (size_t i = 0; i < view.stacks.size(); ++i) {
+            m_low[i] = view.stacks[i].range.begin;
         }
     }
 
@@ -36,16 +41,16 @@ class Walk {
             m_chain->step(uint32_t(count), count);
         }
         if (!fp.is_aligned(8)) {
-            return fail(fmt::format("misaligned fp {}", fp));
+            return fail("misaligned fp {}", fp);
         }
         const int s = unconsumed_stack(fp, 16);
         if (s < 0) {
-            return fail(fmt::format("frame record {} is not inside an unconsumed known stack", fp));
+            return fail("frame record {} is not inside an unconsumed known stack", fp);
         }
         const std::optional<uint64_t> rec_fp = m_view.read_u64(fp);
         const std::optional<uint64_t> rec_lr = m_view.read_u64(fp + 8);
         if (!rec_fp || !rec_lr) {
-            return fail(fmt::format("frame record at {} is unmapped", fp));
+            return fail("frame record at {} is unmapped", fp);
         }
         if (*rec_fp == 0 && *rec_lr == 0) {
             return next_meta(s, fp, pc, source);
@@ -73,7 +78,7 @@ class Walk {
         }
         const std::optional<GuestAddr> orig = m_graph.recover(fp);
         if (!orig) {
-            fail(fmt::format("return_to_handler with retp {} not found in ret_stack", fp));
+            fail("return_to_handler with retp {} not found in ret_stack", fp);
             return false;
         }
         pc = *orig;
@@ -89,29 +94,29 @@ class Walk {
   private:
     Step next_meta(int s, GuestAddr& fp, GuestAddr& pc, Source& source) {
         if (unconsumed_stack(fp, 24) != s) {
-            return fail(fmt::format("metadata record {} does not fit on its stack", fp));
+            return fail("metadata record {} does not fit on its stack", fp);
         }
         const std::optional<uint64_t> type = m_view.read_u64(fp + 16);
         if (!type) {
-            return fail(fmt::format("metadata record at {} is unmapped", fp));
+            return fail("metadata record at {} is unmapped", fp);
         }
         if (*type == uint64_t(FrameMetaType::Final)) {
             if (fp == m_view.final_record()) {
                 return Step::End;
             }
-            return fail(fmt::format("FINAL record at {} is not the task's pt_regs", fp));
+            return fail("FINAL record at {} is not the task's pt_regs", fp);
         }
         if (*type != uint64_t(FrameMetaType::PtRegs)) {
-            return fail(fmt::format("metadata record at {} has unknown type {}", fp, *type));
+            return fail("metadata record at {} has unknown type {}", fp, *type);
         }
         const GuestAddr regs = fp - int64_t(pt_regs::kStackframe);
         if (unconsumed_stack(regs, pt_regs::kSize) != s) {
-            return fail(fmt::format("pt_regs at {} is not on the stack", regs));
+            return fail("pt_regs at {} is not on the stack", regs);
         }
         const std::optional<uint64_t> regs_pc = m_view.read_u64(regs + int64_t(pt_regs::kPc));
         const std::optional<uint64_t> regs_fp = m_view.read_u64(regs + int64_t(pt_regs::kX29));
         if (!regs_pc || !regs_fp) {
-            return fail(fmt::format("pt_regs at {} is unmapped", regs));
+            return fail("pt_regs at {} is unmapped", regs);
         }
         consume(s, regs + int64_t(pt_regs::kSize));
         fp = GuestAddr(*regs_fp);
@@ -141,14 +146,21 @@ class Walk {
         m_low[size_t(s)] = new_low;
     }
 
-    Step fail(std::string why) {
-        m_error = std::move(why);
+    // The walk ends in error; the reason names the addresses only where someone reads it
+    // (StackView::detailed_reasons), else it is the bare pattern.
+    template <typename... Args> Step fail(fmt::format_string<Args...> why, Args&&... args) {
+        if (m_view.detailed_reasons) {
+            m_error = fmt::format(why, std::forward<Args>(args)...);
+        } else {
+            const fmt::string_view text = why;
+            m_error.assign(text.data(), text.size());
+        }
         return Step::Error;
     }
 
     const StackView& m_view;
     GraphRecovery m_graph;
-    std::vector<GuestAddr> m_low;
+    std::array<GuestAddr, 8> m_low{}; // Per known stack (the kernel has at most 5 kinds).
     int m_current = -1;
     std::string m_error;
     ChainCache* m_chain;

@@ -411,15 +411,14 @@ void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFact
         // New verdicts (a new walk, a re-walk, or another shadow stack): the boundaries counted
         // with the old ones are counted now. A fresh slot still holds its evicted walk's.
         count_pending(walk);
-        task.truth.return_addresses(regs.pc, m_truth_scratch);
-        have_truth = true;
         walk.outcomes.resize(m_policies.size());
         walk.unsound = 0;
         for (size_t i = 0; i < m_policies.size(); ++i) {
             const MemoizedTrace& trace = walk.traces[i];
             walk.outcomes[i] = !trace.reliable ? Outcome::Unreliable
-                               : same_as_truth(trace.return_addresses, walk.pc) ? Outcome::Correct
-                                                                                : Outcome::Unsound;
+                               : same_as_truth(trace.return_addresses, walk.pc, task.truth)
+                                   ? Outcome::Correct
+                                   : Outcome::Unsound;
             if (walk.outcomes[i] == Outcome::Unsound) {
                 walk.unsound |= 1ull << i;
             }
@@ -458,19 +457,25 @@ void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFact
     }
 }
 
-bool ReliabilityChecker::same_as_truth(const std::vector<GuestAddr>& trace,
-                                       GuestAddr walked_pc) const {
-    const std::vector<GuestAddr>& truth = m_truth_scratch;
-    if (trace.size() != truth.size()) {
+bool ReliabilityChecker::same_as_truth(const std::vector<GuestAddr>& trace, GuestAddr walked_pc,
+                                       const GroundTruth& truth) {
+    // The truth's list is [pc, innermost return address, ..., outermost]: compared in place,
+    // not built (a 400-frame stack would copy 400 entries at every boundary).
+    const std::span<const ShadowFrame> frames = truth.frames();
+    if (trace.size() != frames.size() + 1) {
         return false;
-    }
-    if (trace.empty()) {
-        return true;
     }
     // A trace walked at another pc of the class starts with that pc; here it would start with
     // this one, which the truth starts with.
-    const bool first = trace.front() == walked_pc || trace.front() == truth.front();
-    return first && std::equal(trace.begin() + 1, trace.end(), truth.begin() + 1);
+    if (trace.front() != walked_pc) {
+        return false;
+    }
+    for (size_t i = 1; i < trace.size(); ++i) {
+        if (trace[i] != frames[frames.size() - i].return_address) {
+            return false;
+        }
+    }
+    return true;
 }
 
 void ReliabilityChecker::count_pending(MemoizedWalk& walk) const {

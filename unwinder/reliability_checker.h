@@ -150,9 +150,10 @@ class ReliabilityChecker {
     MemoizedWalk& memoized_walk(TaskState& task, AddrFacts& facts, StopKind kind,
                                 const Registers& regs);
     bool still_valid(const TaskState& task, MemoizedWalk& walk) const;
-    // `trace`, walked at `walked_pc`, equals the truth in m_truth_scratch once its first entry
-    // is this boundary's pc.
-    bool same_as_truth(const std::vector<GuestAddr>& trace, GuestAddr walked_pc) const;
+    // `trace`, walked at `walked_pc`, equals the truth's list once its first entry is this
+    // boundary's pc.
+    static bool same_as_truth(const std::vector<GuestAddr>& trace, GuestAddr walked_pc,
+                              const GroundTruth& truth);
     // Deferred statistics (MemoizedWalk::pending) counted into their row and the totals. Const:
     // statistics readers call it; the counts live behind pointers.
     void count_pending(MemoizedWalk& walk) const;

@@ -121,8 +121,9 @@ struct StackView {
     // with one known stack and no graph return entries (the rest of a walk then depends on
     // its frame records alone).
     ChainCache* chain = nullptr;
-    // False: a policy may leave the addresses out of a reason it would otherwise format at
-    // nearly every walk (kunwind's exception boundary). The per-step checker keeps no reasons;
+    // False: policies leave the addresses out of their reasons (the bare pattern; kunwind's
+    // exception boundary, kunwind's and cfi's errors), which they would otherwise format at
+    // nearly every walk. The per-step checker keeps no reasons;
     // the verdict never depends on the text.
     bool detailed_reasons = true;
 
