@@ -427,8 +427,8 @@ void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFact
     }
     // Counting is deferred: one increment here, the per-policy counts when the verdicts or the
     // row change or someone reads the statistics (count_pending).
-    // A walk's key holds its pc, so its row changes only when its verdicts are new (counted
-    // above) or the walks were forgotten (refresh_symbols counts first).
+    // A walk serves every pc of its class, which may lie in another function: its deferred
+    // count moves to the new row only after being counted into the old one.
     if (walk.pending != 0 && walk.pending_row != &row) {
         count_pending(walk); // Another function's pc of the same class.
     }
