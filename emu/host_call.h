@@ -1,8 +1,9 @@
 // Host calls: how guest code calls into C++ (design.md §3). The guest executes `hvc #imm`;
 // Unicorn 2.0.1 raises it as an undefined-instruction trap with PC at the HVC (HVC is UNDEF with
-// SCR_EL3.HCE=0), the machine decodes imm16 from the word, stops the CPU and runs the handler
-// from the scheduler loop, outside any Unicorn callback, so a handler may switch tasks, write
-// text or read any state. The HVC itself counts as one instruction; the handler's cost is
+// SCR_EL3.HCE=0), the machine decodes imm16 from the word and runs the handler inside the trap
+// callback; the CPU goes on where the handler leaves it without leaving emulation, unless it must
+// stop (docs/machine.md, "Host calls"). A handler may switch tasks, write text or read any state,
+// but not run the machine. The HVC itself counts as one instruction; the handler's cost is
 // kHostCallCycles. Numbers are split into ranges so layers never collide.
 #pragma once
 

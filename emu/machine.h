@@ -269,6 +269,9 @@ class Machine {
     uint64_t instructions() const { return m_clock; } // The one clock.
     // Calls of write_text/write_text_bytes so far (the step debugger's `break on patch`).
     uint64_t text_writes() const { return m_text_writes; }
+    // Times a CPU was started emulating so far (each costs Unicorn a pass over the exits); a
+    // host call does not end emulation, so it adds none. For tests and benchmarks.
+    uint64_t emulation_starts() const { return m_emulation_starts; }
     uint64_t cpu_instructions(int cpu) const;
     uint64_t cpu_cycles(int cpu) const;
     // Cycles the writer spent patching text through write_text() so far (the cache
@@ -323,8 +326,8 @@ class Machine {
     void update_horizon(Cpu& cpu);
     bool irq_due(const Cpu& cpu) const;
     void enter_irq(Cpu& cpu);
-    Result<void> handle_trap(Cpu& cpu);
-    Result<void> handle_host_call(Cpu& cpu, uint16_t number, GuestAddr pc);
+    void handle_trap(Cpu& cpu);
+    void handle_host_call(Cpu& cpu, uint16_t number, GuestAddr pc);
     // Reports a fatal finding at `pc` on `cpu`'s current task and kills that task.
     void kill_current(Cpu& cpu, std::string kind, GuestAddr pc, std::string message);
     Task* pick_next(Cpu& cpu);
@@ -385,6 +388,8 @@ class Machine {
     uint64_t m_text_writes = 0;
     std::vector<const DebugView*> m_debug_views;
     Cpu* m_in_hook = nullptr;   // The CPU whose Unicorn callback is running.
+    bool m_in_host_call = false; // A host call handler is running (inside the trap callback).
+    uint64_t m_emulation_starts = 0;
     uint64_t m_text_patch_cycles = 0;
     int m_rr_next = 0;
     uint64_t m_rng;

@@ -18,7 +18,8 @@ namespace klpemu::emu {
 inline constexpr uint64_t kNoPc = std::numeric_limits<uint64_t>::max();
 
 // Why a CPU's run stopped (set by hooks, read by the driver).
-enum class CpuStop { None, Slice, Irq, Breakpoint, Observer, Trap, Fault, AliasStore };
+// HostCall: a host call ran inside the trap callback and the CPU must not go on (on_trap).
+enum class CpuStop { None, Slice, Irq, Breakpoint, Observer, Trap, HostCall, Fault, AliasStore };
 
 // One CPU: a Unicorn instance plus the per-CPU state the kernel keeps (current task, IRQ mask,
 // counters). It is the BackendClient of its instance: callbacks jump into the Machine.

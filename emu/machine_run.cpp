@@ -197,8 +197,33 @@ bool Machine::slow_event(Cpu& cpu, uint64_t pc) noexcept {
     return false;
 }
 
+// A host call runs here, inside the trap callback, and emulation goes on at the PC the handler
+// leaves without ending the run: starting emulation again costs Unicorn 2.0.1 a pass over every
+// exit (text guard trap) besides its own set-up, and host calls are the commonest reason a run
+// ends (a livepatch transition makes hundreds of thousands). The CPU stops only where the
+// driver would not start it again at once: a stop request, a halted CPU, the slice's end. What
+// the handler does is what it did from the driver; only the round trip is gone. Every other
+// trap (BRK, UDEF, SVC) stops the CPU and is handled by the driver.
 void Machine::on_trap(Cpu& cpu) noexcept {
     cpu.trap_pc = cpu.backend->pc();
+    if (cpu.trap_kind == TrapKind::Undefined) {
+        const uint8_t* p = m_memory.host_ptr(GuestAddr(cpu.trap_pc), 4);
+        uint32_t word = 0;
+        if (p) {
+            std::memcpy(&word, p, 4);
+        }
+        if ((word & kHvcMask) == kHvcBits) {
+            m_in_host_call = true;
+            handle_host_call(cpu, uint16_t((word >> 5) & 0xffff), GuestAddr(cpu.trap_pc));
+            m_in_host_call = false;
+            if (m_stop_requested || cpu.halted || m_clock >= m_slice_end) {
+                cpu.stop_now(CpuStop::HostCall);
+                return;
+            }
+            update_horizon(cpu); // As the driver does before it resumes a CPU.
+            return;
+        }
+    }
     cpu.stop_now(CpuStop::Trap);
 }
 
@@ -296,6 +321,8 @@ int Machine::pick_cpu(uint64_t& slice_end) {
 }
 
 Result<RunResult> Machine::run(uint64_t max_instructions) {
+    // Host calls run inside Unicorn's trap callback (on_trap): a handler cannot run the machine.
+    KLP_CHECK(!m_in_host_call, "machine: run() called from a host call handler");
     if (m_aborted) {
         return make_error("machine: run abandoned (the debugger dropped this session)");
     }
@@ -336,6 +363,7 @@ Result<bool> Machine::run_slice(Cpu& cpu, RunResult& out) {
         cpu.stop = CpuStop::None;
         cpu.fault.reset();
         const uint64_t pc = cpu.backend->pc();
+        ++m_emulation_starts;
         auto r = cpu.backend->run(GuestAddr(pc));
         if (!cpu.alias_stores.empty()) {
             KLP_TRY(apply_alias_stores(cpu)); // The storing instruction has completed.
@@ -398,7 +426,9 @@ Result<bool> Machine::run_slice(Cpu& cpu, RunResult& out) {
             out.pc = GuestAddr(cpu.backend->pc());
             return true;
         case CpuStop::Trap:
-            KLP_TRY(handle_trap(cpu));
+            handle_trap(cpu);
+            [[fallthrough]];
+        case CpuStop::HostCall: // Handled inside the trap callback (on_trap).
             if (m_stop_requested) {
                 out.reason = StopReason::StopRequested;
                 out.cpu = cpu.index;
@@ -435,15 +465,12 @@ void Machine::enter_irq(Cpu& cpu) {
     context_sync(cpu); // Exception entry is context-synchronising (SCTLR_EL1.EIS).
 }
 
-Result<void> Machine::handle_trap(Cpu& cpu) {
+void Machine::handle_trap(Cpu& cpu) {
     const uint64_t pc = cpu.trap_pc;
     const uint8_t* p = m_memory.host_ptr(GuestAddr(pc), 4);
     uint32_t word = 0;
     if (p) {
         std::memcpy(&word, p, 4);
-    }
-    if (cpu.trap_kind == TrapKind::Undefined && (word & kHvcMask) == kHvcBits) {
-        return handle_host_call(cpu, uint16_t((word >> 5) & 0xffff), GuestAddr(pc));
     }
     if (cpu.trap_kind == TrapKind::Breakpoint && (word & kBrkMask) == kBrkBits) {
         const uint16_t imm = uint16_t((word >> 5) & 0xffff);
@@ -458,10 +485,9 @@ Result<void> Machine::handle_trap(Cpu& cpu) {
         kill_current(cpu, "undefined-instruction", GuestAddr(pc),
                      fmt::format("undefined instruction {:08x}", word));
     }
-    return {};
 }
 
-Result<void> Machine::handle_host_call(Cpu& cpu, uint16_t number, GuestAddr pc) {
+void Machine::handle_host_call(Cpu& cpu, uint16_t number, GuestAddr pc) {
     Task& t = *cpu.current;
     cpu.cycles += kHostCallCycles;
     t.cycles += kHostCallCycles;
@@ -472,7 +498,7 @@ Result<void> Machine::handle_host_call(Cpu& cpu, uint16_t number, GuestAddr pc) 
     if (it == m_host_calls.end()) {
         kill_current(cpu, "unknown-host-call", pc,
                      fmt::format("hvc #{:#x} has no host handler", number));
-        return {};
+        return;
     }
     HostCallContext ctx(*this, cpu.index, t, number, pc);
     it->second(ctx);
@@ -480,7 +506,6 @@ Result<void> Machine::handle_host_call(Cpu& cpu, uint16_t number, GuestAddr pc) 
         cpu.backend->set_pc(ctx.next_pc().value);
     }
     cpu.guard_pc = kNoPc;
-    return {};
 }
 
 void Machine::kill_current(Cpu& cpu, std::string kind, GuestAddr pc, std::string message) {

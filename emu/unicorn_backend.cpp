@@ -8,6 +8,8 @@
 
 #include <unicorn/unicorn.h>
 
+#include <optional>
+
 namespace klpemu::emu {
 
 namespace {
@@ -59,11 +61,22 @@ uc_arm64_cp_reg cp_reg(SysReg reg) {
 struct UnicornBackend::Impl {
     uc_engine* uc = nullptr;
     BackendClient* client = nullptr;
+    // Inside the trap callback: a PC write is held here instead of reaching Unicorn, because
+    // on 2.0.1 a PC write inside a hook makes the emulation loop drop a uc_emu_stop of the same
+    // callback (it sets quit_request, which clears stop_request). When the callback returns,
+    // the PC is written and emulation goes on there, unless the client called stop(): then the
+    // run ends with PC still at the trapping instruction and run() writes the held PC.
+    bool in_trap = false;
+    bool stopped_in_trap = false;
+    std::optional<uint64_t> held_pc;
+
+    void write_pc(uint64_t pc) noexcept { uc_reg_write(uc, UC_ARM64_REG_PC, &pc); }
 
     static void code_cb(uc_engine*, uint64_t address, uint32_t, void* user) noexcept {
         static_cast<BackendClient*>(user)->on_code(address);
     }
     static void intr_cb(uc_engine*, uint32_t intno, void* user) noexcept {
+        auto* impl = static_cast<Impl*>(user);
         TrapKind kind = TrapKind::Other;
         if (intno == kExcpBkpt) {
             kind = TrapKind::Breakpoint;
@@ -72,7 +85,14 @@ struct UnicornBackend::Impl {
         } else if (intno == kExcpSwi) {
             kind = TrapKind::Syscall;
         }
-        static_cast<BackendClient*>(user)->on_trap(kind, intno);
+        impl->in_trap = true;
+        impl->stopped_in_trap = false;
+        impl->client->on_trap(kind, intno);
+        impl->in_trap = false;
+        if (impl->held_pc && !impl->stopped_in_trap) {
+            impl->write_pc(*impl->held_pc); // Emulation continues there, in this run.
+            impl->held_pc.reset();
+        }
     }
     static bool fault_cb(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t value,
                          void* user) noexcept {
@@ -127,7 +147,7 @@ Result<std::unique_ptr<UnicornBackend>> UnicornBackend::create(const BackendOpti
                          "add code hook"));
     }
     KLP_TRY(check_uc(uc_hook_add(impl.uc, &h, UC_HOOK_INTR, reinterpret_cast<void*>(&Impl::intr_cb),
-                                 client, 1, 0),
+                                 &impl, 1, 0),
                      "add intr hook"));
     KLP_TRY(check_uc(uc_hook_add(impl.uc, &h, UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_PROT,
                                  reinterpret_cast<void*>(&Impl::fault_cb), client, 1, 0),
@@ -166,10 +186,21 @@ Result<void> UnicornBackend::protect(GuestAddr base, uint64_t size, uint32_t per
 
 Result<void> UnicornBackend::run(GuestAddr pc) {
     // Exits are on (set_exits), so `until` is ignored: a stop(), a fault or an exit ends the run.
-    return check_uc(uc_emu_start(m_impl->uc, pc.value, 1, 0, 0), "uc_emu_start");
+    const uc_err err = uc_emu_start(m_impl->uc, pc.value, 1, 0, 0);
+    if (m_impl->held_pc) {
+        // The trap callback that ended the run wrote PC (see Impl::held_pc).
+        m_impl->write_pc(*m_impl->held_pc);
+        m_impl->held_pc.reset();
+    }
+    return check_uc(err, "uc_emu_start");
 }
 
-void UnicornBackend::stop() noexcept { uc_emu_stop(m_impl->uc); }
+void UnicornBackend::stop() noexcept {
+    if (m_impl->in_trap) {
+        m_impl->stopped_in_trap = true;
+    }
+    uc_emu_stop(m_impl->uc);
+}
 
 Result<void> UnicornBackend::remove_cache(GuestAddr begin, GuestAddr end) noexcept {
     return check_uc(uc_ctl(m_impl->uc, UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2), begin.value,
@@ -178,6 +209,9 @@ Result<void> UnicornBackend::remove_cache(GuestAddr begin, GuestAddr end) noexce
 }
 
 uint64_t UnicornBackend::pc() const {
+    if (m_impl->held_pc) {
+        return *m_impl->held_pc;
+    }
     uint64_t v = 0;
     must(uc_reg_read(m_impl->uc, UC_ARM64_REG_PC, &v), "read pc");
     return v;
@@ -185,16 +219,27 @@ uint64_t UnicornBackend::pc() const {
 
 void UnicornBackend::set_pc(uint64_t pc) noexcept {
     ++m_register_writes;
-    uc_reg_write(m_impl->uc, UC_ARM64_REG_PC, &pc);
+    if (m_impl->in_trap) {
+        m_impl->held_pc = pc;
+        return;
+    }
+    m_impl->write_pc(pc);
 }
 
 uint64_t UnicornBackend::x(int index) const {
+    if (index == 32) {
+        return pc();
+    }
     uint64_t v = 0;
     must(uc_reg_read(m_impl->uc, reg_id(index), &v), "read x");
     return v;
 }
 
 void UnicornBackend::set_x(int index, uint64_t value) {
+    if (index == 32) {
+        set_pc(value);
+        return;
+    }
     ++m_register_writes;
     must(uc_reg_write(m_impl->uc, reg_id(index), &value), "write x");
 }
@@ -217,6 +262,9 @@ CpuState UnicornBackend::state() const {
     vals[32] = &s.pc;
     vals[33] = &s.pstate;
     must(uc_reg_read_batch(m_impl->uc, ids, vals, 34), "read registers");
+    if (m_impl->held_pc) {
+        s.pc = *m_impl->held_pc;
+    }
     return s;
 }
 
@@ -230,21 +278,27 @@ FrameRegs UnicornBackend::frame_regs() const {
 
 void UnicornBackend::set_state(const CpuState& s) {
     ++m_register_writes;
+    // x0-x30, sp, NZCV, then pc (left out inside the trap callback: Impl::held_pc).
     int ids[34];
     void* vals[34];
     CpuState copy = s;
-    for (int i = 0; i < 33; ++i) {
+    for (int i = 0; i < 32; ++i) {
         ids[i] = reg_id(i);
     }
     for (size_t i = 0; i < 31; ++i) {
         vals[i] = &copy.x[i];
     }
     vals[31] = &copy.sp;
-    vals[32] = &copy.pc;
     uint64_t nzcv = s.pstate & 0xf0000000ULL;
-    ids[33] = UC_ARM64_REG_NZCV;
-    vals[33] = &nzcv;
-    must(uc_reg_write_batch(m_impl->uc, ids, vals, 34), "write registers");
+    ids[32] = UC_ARM64_REG_NZCV;
+    vals[32] = &nzcv;
+    ids[33] = UC_ARM64_REG_PC;
+    vals[33] = &copy.pc;
+    const bool hold_pc = m_impl->in_trap;
+    must(uc_reg_write_batch(m_impl->uc, ids, vals, hold_pc ? 33 : 34), "write registers");
+    if (hold_pc) {
+        m_impl->held_pc = s.pc;
+    }
 }
 
 namespace {

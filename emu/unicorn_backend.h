@@ -34,6 +34,10 @@ enum class MemAccess { Read, Write, Fetch };
 class BackendClient {
   public:
     virtual void on_code(uint64_t pc) noexcept = 0;
+    // A trap, PC at the trapping instruction. Either call stop() (the run ends there) or move
+    // PC with set_pc/set_state: emulation then goes on at the new PC within the same run. Both
+    // at once also works: the run ends and the new PC is in place when run() returns (a PC
+    // write is held until the callback returns, see unicorn_backend.cpp).
     virtual void on_trap(TrapKind kind, uint32_t intno) noexcept = 0;
     // An access to unmapped memory (or a protection fault when !unmapped). Emulation stops.
     virtual void on_mem_fault(MemAccess access, bool unmapped, uint64_t addr, int size) noexcept = 0;
@@ -82,7 +86,8 @@ class UnicornBackend {
     // Runs from `pc` until a callback calls stop() or a fault ends emulation. Never with count>0.
     Result<void> run(GuestAddr pc);
 
-    // Asks the running instance to stop before the instruction whose hook is running.
+    // Asks the running instance to stop before the instruction whose hook is running (inside
+    // the trap callback: at the trapping instruction, never lost to a PC write).
     void stop() noexcept;
 
     // Invalidates translated blocks in [begin, end); the range must lie within one 4 KiB page.
