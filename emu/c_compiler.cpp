@@ -33,15 +33,12 @@ Result<std::vector<uint8_t>> read_file(const fs::path& path) {
     return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
-// A mkdtemp directory removed when it goes out of scope.
+// A mkdtemp directory removed when it goes out of scope. It is made on the first call of path():
+// a compile that the cache answers needs none, and making and removing a directory costs more
+// than the cache lookup itself (a warm library run makes hundreds of lookups).
 class TempDir {
   public:
-    TempDir() {
-        std::string templ = (fs::temp_directory_path() / "klpemu-cc-XXXXXX").string();
-        if (mkdtemp(templ.data()) != nullptr) {
-            m_path = templ;
-        }
-    }
+    TempDir() = default;
     ~TempDir() {
         if (!m_path.empty()) {
             std::error_code ec;
@@ -50,10 +47,21 @@ class TempDir {
     }
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return m_path; }
+    // The directory; empty if it cannot be created.
+    const fs::path& path() const {
+        if (!m_tried) {
+            m_tried = true;
+            std::string templ = (fs::temp_directory_path() / "klpemu-cc-XXXXXX").string();
+            if (mkdtemp(templ.data()) != nullptr) {
+                m_path = templ;
+            }
+        }
+        return m_path;
+    }
 
   private:
-    fs::path m_path;
+    mutable bool m_tried = false;
+    mutable fs::path m_path;
 };
 
 struct ProcessResult {
@@ -98,9 +106,12 @@ std::string compiler_path(Compiler c) { return c == Compiler::Gcc ? KLPEMU_GCC :
 
 // The compiler's `--version` text, for the compile cache's key (CompileCache::key asks for it
 // only the first time it sees a compiler binary).
-std::function<Result<std::string>()> version_of(const std::string& compiler, const fs::path& dir) {
-    return [compiler, dir]() -> Result<std::string> {
-        auto v = run_process({compiler, "--version"}, dir / "version.txt");
+std::function<Result<std::string>()> version_of(const std::string& compiler, const TempDir& dir) {
+    return [compiler, &dir]() -> Result<std::string> {
+        if (dir.path().empty()) {
+            return make_error("{}: error: cannot create a temporary directory", compiler);
+        }
+        auto v = run_process({compiler, "--version"}, dir.path() / "version.txt");
         return v.ok() ? Result<std::string>(v->output) : Result<std::string>(v.error());
     };
 }
@@ -165,8 +176,7 @@ std::vector<std::string> module_compile_flags(std::string_view module_name) {
 }
 
 Result<ObjectBytes> compile_c(const fs::path& file, const CompileOptions& options) {
-    TempDir dir;
-    const fs::path out = dir.path() / "out.o";
+    TempDir dir; // Made only if the compiler runs.
     std::vector<std::string> argv{compiler_path(options.compiler)};
     const auto flags = options.flags ? *options.flags : default_compile_flags(options.compiler);
     argv.insert(argv.end(), flags.begin(), flags.end());
@@ -174,17 +184,22 @@ Result<ObjectBytes> compile_c(const fs::path& file, const CompileOptions& option
     // The object cache: a hit returns the stored object; a miss adds -MD to learn the headers.
     std::optional<CompileCache> cache;
     std::string key;
-    if (options.cache_dir && !dir.path().empty()) {
+    if (options.cache_dir) {
         cache.emplace(*options.cache_dir);
-        auto k = cache->key(argv, file, version_of(argv[0], dir.path()));
+        auto k = cache->key(argv, file, version_of(argv[0], dir));
         if (k.ok()) {
             key = *k;
             if (auto hit = cache->lookup(key)) {
                 return ObjectBytes{file.filename().string(), std::move(*hit)};
             }
-            argv.insert(argv.end(), {"-MD", "-MF", (dir.path() / "deps.d").string()});
+            if (dir.path().empty()) {
+                key.clear(); // run_compiler reports the directory; nothing to store.
+            } else {
+                argv.insert(argv.end(), {"-MD", "-MF", (dir.path() / "deps.d").string()});
+            }
         }
     }
+    const fs::path out = dir.path() / "out.o";
     argv.insert(argv.end(), {"-o", out.string(), file.string()});
     auto bytes = run_compiler(argv, dir, out);
     if (!bytes.ok()) {
@@ -316,8 +331,8 @@ Result<std::string> preprocess_assembly(const fs::path& file,
         }
         // An unreadable file gets no key (and so no lookup): the preprocessor names the error.
         auto k = text ? cache->key_for_text(key_argv, fs::absolute(file).string(), *text,
-                                            version_of(argv[0], dir.path()))
-                      : cache->key(key_argv, file, version_of(argv[0], dir.path()));
+                                            version_of(argv[0], dir))
+                      : cache->key(key_argv, file, version_of(argv[0], dir));
         if (k.ok()) {
             key = *k;
             if (auto hit = cache->lookup(key)) {

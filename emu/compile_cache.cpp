@@ -45,12 +45,21 @@ class Hash128 {
         (unsigned __int128)(0x6c62272e07bb0142ull) << 64 | 0x62b821756295c58dull;
 };
 
+// The whole file in one read (a lookup reads its entry and every header the entry names).
 std::optional<std::string> read_text(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in) {
         return std::nullopt;
     }
-    return std::string(std::istreambuf_iterator<char>(in), {});
+    const std::streamoff size = in.tellg();
+    if (size < 0 || !in.seekg(0)) {
+        return std::nullopt;
+    }
+    std::string text(size_t(size), '\0');
+    if (!in.read(text.data(), size)) {
+        return std::nullopt;
+    }
+    return text;
 }
 
 std::optional<std::string> hash_file(const fs::path& path) {

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 
 using namespace klpemu;
 namespace fs = std::filesystem;
@@ -89,6 +90,33 @@ TEST_CASE("compile cache: hit after a compile, miss after a header or flag chang
     auto uncached = compile_c(src, opts);
     REQUIRE(uncached.ok());
     CHECK(!ends_with_marker(*uncached));
+}
+
+TEST_CASE("compile cache: a hit makes no temporary directory") {
+    // The compiler's private directory is made only when the compiler runs: with TMPDIR naming
+    // no directory (so that making one would fail), a hit is still served.
+    test::TempDir dir;
+    const fs::path cache = dir.path() / "cache";
+    const fs::path src = dir.write("g.c", "int g(void) { return 7; }\n");
+    CompileOptions opts;
+    opts.cache_dir = cache;
+    REQUIRE(compile_c(src, opts).ok());
+    REQUIRE(entries(cache).size() == 1);
+    plant_marker(entries(cache)[0]);
+
+    const char* old = std::getenv("TMPDIR");
+    const std::string saved = old ? old : "";
+    ::setenv("TMPDIR", (dir.path() / "no-such-directory").c_str(), 1);
+    std::optional<Result<ObjectBytes>> hit;
+    CHECK_NOTHROW(hit.emplace(compile_c(src, opts)));
+    if (old) {
+        ::setenv("TMPDIR", saved.c_str(), 1);
+    } else {
+        ::unsetenv("TMPDIR");
+    }
+    REQUIRE(hit.has_value());
+    REQUIRE(hit->ok());
+    CHECK(ends_with_marker(**hit));
 }
 
 TEST_CASE("compile cache: a failing compile is not stored") {
