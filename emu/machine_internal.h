@@ -10,8 +10,11 @@
 #include "emu/unicorn_backend.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <optional>
+#include <type_traits>
 
 namespace klpemu::emu {
 
@@ -119,27 +122,39 @@ class Machine::CostCache {
         kEret = 1 << 1,      // The machine's exception return (`el1_eret`).
         kUserEntry = 1 << 2, // SVC entry from EL0 (`el0_svc_loop`): a context synchronisation.
     };
+    // The table comes from calloc: pages the hook never touches are never written (a machine
+    // uses a few hundred of its 16,384 entries, and ≈ 134 machines are built per library run),
+    // so an all-zero entry must be empty: an entry keeps ~pc, and ~kNoPc is 0.
     struct Entry {
-        uint64_t pc = kNoPc;
+        uint64_t tag = 0; // ~pc of the instruction the facts are for; 0: none.
         InsnCost cost;
         uint8_t sp_flags = 0; // SpAlignmentFlags (emu/sp_alignment.h).
         uint8_t events = 0;   // Events.
         uint32_t word = 0;    // The instruction word the facts were decoded from.
     };
+    // What calloc's zeroed memory relies on: it is a valid Entry, and an empty one.
+    static_assert(std::is_trivially_copyable_v<Entry> && std::is_trivially_destructible_v<Entry>);
+    static_assert(~kNoPc == 0, "an all-zero entry must stand for no instruction");
     CostCache(const GuestMemory& memory, CycleModel model)
-        : m_memory(memory), m_model(std::move(model)), m_table(kEntries) {}
+        : m_memory(memory), m_model(std::move(model)),
+          m_table(static_cast<Entry*>(std::calloc(kEntries, sizeof(Entry)))) {
+        KLP_CHECK(m_table != nullptr, "machine: cannot allocate the cost cache");
+    }
 
     // The addresses of the machine's exception return and EL0 SVC entry (set once at boot).
     void set_event_pcs(uint64_t eret, uint64_t user_entry) {
         m_eret = eret;
         m_user_entry = user_entry;
-        std::fill(m_table.begin(), m_table.end(), Entry{});
+        if (m_filled) {
+            std::memset(static_cast<void*>(m_table.get()), 0, kEntries * sizeof(Entry));
+            m_filled = false;
+        }
     }
 
     // The cached facts of the instruction at `pc`, decoded on first use.
     const Entry& entry(uint64_t pc) {
         Entry& e = m_table[(pc >> 2) & (kEntries - 1)];
-        if (e.pc != pc) [[unlikely]] {
+        if (e.tag != ~pc) [[unlikely]] {
             refill(e, pc);
         }
         return e;
@@ -148,8 +163,8 @@ class Machine::CostCache {
     void invalidate(GuestAddr begin, GuestAddr end) {
         for (uint64_t a = begin.align_down(4).value; a < end.value; a += 4) {
             Entry& e = m_table[(a >> 2) & (kEntries - 1)];
-            if (e.pc == a) {
-                e.pc = kNoPc;
+            if (e.tag == ~a) {
+                e.tag = 0;
             }
         }
     }
@@ -158,11 +173,12 @@ class Machine::CostCache {
   private:
     // Out of line: the code hook's fast path then needs no registers for a decode.
     [[gnu::noinline]] void refill(Entry& e, uint64_t pc) const {
-        e.pc = pc;
-        fill(e);
+        e.tag = ~pc;
+        m_filled = true;
+        fill(e, pc);
     }
-    void fill(Entry& e) const {
-        const uint8_t* p = m_memory.host_ptr(GuestAddr(e.pc), 4);
+    void fill(Entry& e, uint64_t pc) const {
+        const uint8_t* p = m_memory.host_ptr(GuestAddr(pc), 4);
         if (!p) {
             // Never executed (Unicorn fetches before the hook runs); still the facts of the
             // word recorded, as the clock's memo keys facts by word.
@@ -177,12 +193,16 @@ class Machine::CostCache {
         e.word = w;
         e.cost = m_model.cost(InsnWord(w));
         e.sp_flags = sp_alignment_flags(InsnWord(w), (e.cost.defs_mask >> kSpBit) & 1);
-        e.events = uint8_t((a64::is_isb(InsnWord(w)) ? kIsb : 0) | (e.pc == m_eret ? kEret : 0) |
-                           (e.pc == m_user_entry ? kUserEntry : 0));
+        e.events = uint8_t((a64::is_isb(InsnWord(w)) ? kIsb : 0) | (pc == m_eret ? kEret : 0) |
+                           (pc == m_user_entry ? kUserEntry : 0));
     }
     const GuestMemory& m_memory;
     CycleModel m_model;
-    std::vector<Entry> m_table;
+    struct Free {
+        void operator()(Entry* p) const { std::free(p); }
+    };
+    std::unique_ptr<Entry[], Free> m_table;
+    mutable bool m_filled = false; // Some entry was filled since the table was last cleared.
     uint64_t m_eret = kNoPc, m_user_entry = kNoPc;
 };
 
