@@ -49,6 +49,7 @@ const char* view_name(StopKind k) {
 
 // Facts about the instruction at one address, kept while the word there is unchanged.
 struct ReliabilityChecker::AddrFacts {
+    uint32_t generation = 0; // m_facts_generation when filled; any other value: empty.
     GuestAddr pc{~0ull};
     InsnWord word;
     BranchClass cls;
@@ -102,9 +103,10 @@ void ReliabilityChecker::refresh_symbols() {
     m_entries.invalidate();
     m_stats->forget_pcs();
     resolve_symbols();
-    for (AddrFacts& facts : m_facts) {
-        facts = AddrFacts{};
-    }
+    // Every slot is forgotten at once: 16,384 slots are rewritten lazily, on their next use,
+    // instead of here (a livepatch scenario refreshes at every module it loads).
+    ++m_facts_generation;
+    KLP_CHECK(m_facts_generation != 0, "unwinder: fact generations wrapped");
     m_chains.clear();
     for (auto& [id, task] : m_tasks) {
         task->truth.set_return_to_handler(m_return_to_handler);
@@ -175,8 +177,9 @@ ReliabilityChecker::TaskState* ReliabilityChecker::task_state(int id) {
 
 ReliabilityChecker::AddrFacts& ReliabilityChecker::facts(GuestAddr pc, InsnWord word) {
     AddrFacts& facts = m_facts[(pc.value >> 2) & (kFactSlots - 1)];
-    if (facts.pc != pc || facts.word != word) {
+    if (facts.pc != pc || facts.word != word || facts.generation != m_facts_generation) {
         facts = AddrFacts{};
+        facts.generation = m_facts_generation;
         facts.pc = pc;
         facts.word = word;
         facts.cls = classify(pc, word);

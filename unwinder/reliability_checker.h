@@ -174,6 +174,7 @@ class ReliabilityChecker {
     const CfiTable* m_cfi;
     FunctionEntries m_entries;
     std::vector<AddrFacts> m_facts; // Direct-mapped by pc.
+    uint32_t m_facts_generation = 1; // A slot of another generation is empty (refresh_symbols).
     std::vector<std::unique_ptr<UnwindPolicy>> m_policies;
     std::unique_ptr<CheckStatistics> m_stats;
     StackStoreTracker m_stores;

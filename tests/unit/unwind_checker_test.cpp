@@ -81,6 +81,36 @@ TEST_CASE("checker: a task attached late is skipped, never judged") {
     CHECK(c.stats("fp-naive").checked == 0);
 }
 
+// A module unloaded and another loaded at the same address: the checker's per-address facts
+// (which function a pc counts under, its pc class) are of the old module until refresh_symbols
+// forgets them, even where the new module's instruction word is the same.
+TEST_CASE("checker: after refresh_symbols a reused address counts under its new function") {
+    SyntheticStack s;
+    SymbolTable syms = symbols();
+    ReliabilityChecker c(CheckerConfig{}, s.memory(), syms, nullptr);
+    c.add_task(1, TaskContext{"t", {s.stacks().begin(), s.stacks().end()}, s.pt_regs()});
+    Regs r;
+    r.fp = s.final_record().value;
+    r.sp = s.pt_regs().value;
+    c.on_instruction(Boundary{1, 0, kFuncB, a64::nop(), 0, &r});
+    REQUIRE(c.function_stats().at("Q").at("fp-naive").checked == 1);
+
+    syms.remove_object("k.o");
+    LoadedObject m;
+    m.name = "m.o";
+    m.symbols.push_back(Symbol{"P", kFuncA, 0x100, SymbolKind::Function, true, "m.o"});
+    m.symbols.push_back(Symbol{"R", kFuncB, 0x100, SymbolKind::Function, true, "m.o"});
+    m.sections.push_back(PlacedSection{
+        ".text", SectionKind::Text, GuestRange{kFuncA, kFuncB + 0x100}, 4, true, false, {}});
+    syms.add_object(m);
+    c.refresh_symbols();
+    c.on_instruction(Boundary{1, 0, kFuncB, a64::nop(), 0, &r});
+    const auto rows = c.function_stats();
+    CHECK(rows.at("Q").at("fp-naive").checked == 1);
+    REQUIRE(rows.count("R") == 1);
+    CHECK(rows.at("R").at("fp-naive").checked == 1);
+}
+
 namespace {
 
 // Every statistic of `a` equals `b`'s, in total and per function.
