@@ -247,6 +247,7 @@ BranchClass classify(GuestAddr pc, InsnWord word) {
     BranchClass c;
     const uint32_t w = word.raw;
     c.writes_frame_regs = may_write_frame_regs(word);
+    c.frame = frame_effect(word);
     if (a64::is_bl(word)) {
         c.target = a64::branch_target(pc, word);
         // `bl .+4` only sets x30: nothing returns to it. It is the get-PC idiom and what a

@@ -8,6 +8,7 @@
 
 #include "emu/guest_addr.h"
 #include "emu/insn_word.h"
+#include "unwinder/frame_effect.h"
 
 #include <cstdint>
 #include <optional>
@@ -41,6 +42,7 @@ struct BranchClass {
     bool may_write_memory = false;   // Stores, atomics, DC ZVA, and HVC/BRK/SVC (host work).
     bool is_eret = false;            // ERET: the exception frame is already popped, IRQs masked.
     bool writes_frame_regs = true;   // May change sp, x29 or x30 (false only when certain).
+    FrameEffect frame;               // How, where it is one of the common forms (frame_effect.h).
     StoreAccess store;               // Where a store writes (mode None for everything else).
 };
 

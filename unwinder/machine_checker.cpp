@@ -1,6 +1,8 @@
 // See machine_checker.h.
 #include "unwinder/machine_checker.h"
 
+#include <fmt/format.h>
+
 #include <cstring>
 
 namespace klpemu::unwinder {
@@ -42,7 +44,7 @@ MachineChecker::MachineChecker(emu::Machine& machine, CheckerConfig config, cons
     : m_machine(machine), m_memory(machine.memory()),
       m_checker(std::make_unique<ReliabilityChecker>(std::move(config), m_memory, machine.symbols(),
                                                      cfi)),
-      m_regs(size_t(machine.cpu_count())) {
+      m_regs(size_t(machine.cpu_count())), m_verify_frame_regs(m_checker->config().full_walk) {
     if (auto eret = machine.symbols().lookup("el1_eret")) {
         m_eret = eret->addr;
     }
@@ -79,20 +81,56 @@ void MachineChecker::on_instruction(const emu::InsnEvent& ev) {
         ensure_task(ev.task);
     }
     CpuRegs& cache = m_regs[size_t(ev.cpu)];
-    const uint64_t writes = m_machine.register_writes(ev.cpu);
-    if (!cache.valid || cache.host_writes != writes) {
-        cache.regs = m_machine.frame_regs(ev.cpu);
-        cache.host_writes = writes;
-        cache.valid = true;
-    }
+    update_frame_regs(cache, ev);
     BoundaryRegisters regs(m_machine, ev.cpu, cache.regs);
     const BranchClass& cls = m_checker->on_instruction(
         Boundary{ev.task, ev.cpu, ev.pc, ev.word, ev.instruction, &regs, &cache.regs});
     // sp/x29/x30 stay valid across instructions that certainly leave them alone; host writes
     // (task switches, exception entry, host calls) are noticed through register_writes().
     if (cls.writes_frame_regs) {
-        cache.valid = false;
+        // The registers as the instruction leaves them, computed now, while the copy and the
+        // memory a load reads are as the instruction sees them; the next boundary of this CPU
+        // takes them unless the host wrote a register in between. Once notified an instruction
+        // runs (a stop requested by an observer resumes past the notification, emu/machine.h),
+        // and one that faults kills its task, which the host's task switch reports.
+        if (auto after = apply_frame_effect(cls.frame, ev.pc, cache.regs, m_memory)) {
+            cache.next = *after;
+            cache.pending = true;
+            cache.effect = cls.frame;
+            cache.pending_pc = ev.pc;
+        } else {
+            cache.valid = false;
+        }
     }
+}
+
+void MachineChecker::read_frame_regs(CpuRegs& cache, int cpu, uint64_t host_writes) {
+    cache.regs = m_machine.frame_regs(cpu);
+    cache.host_writes = host_writes;
+    cache.valid = true;
+    cache.pending = false;
+}
+
+void MachineChecker::update_frame_regs(CpuRegs& cache, const emu::InsnEvent& ev) {
+    const uint64_t writes = m_machine.register_writes(ev.cpu);
+    if (!cache.valid || cache.host_writes != writes) {
+        read_frame_regs(cache, ev.cpu, writes);
+    } else if (cache.pending) {
+        cache.regs = cache.next;
+        cache.pending = false;
+    }
+    if (m_verify_frame_regs) [[unlikely]] {
+        verify_frame_regs(cache, ev);
+    }
+}
+
+void MachineChecker::verify_frame_regs(const CpuRegs& cache, const emu::InsnEvent& ev) const {
+    const emu::FrameRegs real = m_machine.frame_regs(ev.cpu);
+    KLP_CHECK(real == cache.regs,
+              "unwinder: cpu{} at {:#x}: sp/x29/x30 kept as {:#x}/{:#x}/{:#x}, the CPU has "
+              "{:#x}/{:#x}/{:#x} (last effect: op {} at {:#x})",
+              ev.cpu, ev.pc.value, cache.regs.sp, cache.regs.fp, cache.regs.lr, real.sp, real.fp,
+              real.lr, int(cache.effect.op), cache.pending_pc.value);
 }
 
 void MachineChecker::on_exception_entry(int /*cpu*/, int task, emu::ExceptionKind /*kind*/,

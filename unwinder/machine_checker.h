@@ -50,15 +50,26 @@ class MachineChecker final : public emu::ExecutionObserver {
     void on_task_switch(int cpu, int from, int to) override;
 
     // sp/x29/x30 of one CPU as last read, valid until an instruction that may write them runs or
-    // the host writes a register (Machine::register_writes).
+    // the host writes a register (Machine::register_writes). An instruction whose effect on them
+    // is known (frame_effect.h) leaves the registers it will produce pending: the CPU's next
+    // boundary takes them, unless the host wrote a register in between.
     struct CpuRegs {
         emu::FrameRegs regs;
         uint64_t host_writes = 0;
         bool valid = false;
+        bool pending = false;
+        emu::FrameRegs next; // What the instruction at pending_pc leaves, while `pending`.
+        FrameEffect effect;  // Its effect (for the verification's message).
+        GuestAddr pending_pc;
     };
 
   private:
     void ensure_task(int task);
+    // Brings `cache` up to date for the boundary `ev` (host writes, a pending effect).
+    void update_frame_regs(CpuRegs& cache, const emu::InsnEvent& ev);
+    void read_frame_regs(CpuRegs& cache, int cpu, uint64_t host_writes);
+    [[gnu::noinline, gnu::cold]] void verify_frame_regs(const CpuRegs& cache,
+                                                        const emu::InsnEvent& ev) const;
 
     emu::Machine& m_machine;
     MachineMemory m_memory;
@@ -67,6 +78,9 @@ class MachineChecker final : public emu::ExecutionObserver {
     std::unordered_map<int, const GraphReturnStack*> m_graph;
     GuestAddr m_eret; // el1_eret: where exception returns are reported from.
     std::vector<CpuRegs> m_regs; // Per CPU.
+    // --full-walk: the copies are compared with the CPU's registers at every boundary (the
+    // differential test then checks every frame effect on the whole library).
+    bool m_verify_frame_regs = false;
 };
 
 } // namespace klpemu::unwinder

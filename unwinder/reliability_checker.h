@@ -135,6 +135,7 @@ class ReliabilityChecker {
     // A deterministic text table of the statistics.
     std::string summary() const;
     std::vector<std::string_view> policies() const;
+    const CheckerConfig& config() const { return m_config; }
 
   private:
     struct TaskState;
