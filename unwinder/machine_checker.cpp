@@ -106,6 +106,7 @@ void MachineChecker::on_instruction(const emu::InsnEvent& ev) {
 
 void MachineChecker::read_frame_regs(CpuRegs& cache, int cpu, uint64_t host_writes) {
     cache.regs = m_machine.frame_regs(cpu);
+    ++m_frame_reg_reads;
     cache.host_writes = host_writes;
     cache.valid = true;
     cache.pending = false;

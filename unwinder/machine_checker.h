@@ -41,6 +41,9 @@ class MachineChecker final : public emu::ExecutionObserver {
     void set_graph_stack(int task, const GraphReturnStack* graph) { m_graph[task] = graph; }
 
     ReliabilityChecker& checker() { return *m_checker; }
+    // Times sp/x29/x30 were read from a CPU for the copy (not counting --full-walk's
+    // verification reads). For tests and benchmarks.
+    uint64_t frame_reg_reads() const { return m_frame_reg_reads; }
     const ReliabilityChecker& checker() const { return *m_checker; }
 
     void on_instruction(const emu::InsnEvent& ev) override;
@@ -81,6 +84,7 @@ class MachineChecker final : public emu::ExecutionObserver {
     // --full-walk: the copies are compared with the CPU's registers at every boundary (the
     // differential test then checks every frame effect on the whole library).
     bool m_verify_frame_regs = false;
+    uint64_t m_frame_reg_reads = 0;
 };
 
 } // namespace klpemu::unwinder
