@@ -10,6 +10,7 @@ namespace klpemu::unwinder {
 namespace {
 
 constexpr size_t kFactSlots = 1 << 14; // Direct-mapped per-address facts.
+constexpr size_t kFastSlots = 1 << 9;  // Per task and view: check_view's fast path.
 
 // Guest memory as a walk reads it: every read of the task stack is recorded; a read anywhere
 // else marks the walk as not reusable.
@@ -69,6 +70,13 @@ struct ReliabilityChecker::TaskState {
     StackShadow* stack = nullptr; // The task stack as the store tracker last saw it.
     // Memoised walks per view: 0 = interrupted, 1 = blocked.
     std::array<WalkMemo, 2> walks{WalkMemo(kWalksPerView), WalkMemo(kWalksPerView)};
+    // Per view, direct-mapped by (pc, sp, x29, x30): the walk the last check with exactly those
+    // used (check_view's fast path). kFastSlots entries each, made on the first check.
+    struct FastEntry {
+        uint64_t pc = ~0ull, sp = 0, fp = 0, lr = 0;
+        WalkMemo::Hint hint;
+    };
+    std::array<std::vector<FastEntry>, 2> fast;
 
     TaskState(FunctionEntries& entries, std::optional<GuestAddr> rth) : truth(entries, rth) {}
 };
@@ -408,7 +416,36 @@ void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFact
     if (task.stack != nullptr) {
         m_stores.bring_up_to_date(*task.stack);
     }
+    // The fast path: this task's view was checked at this pc with these registers before (so
+    // the same key), that walk is still held, nothing it read has been written, its verdicts
+    // are for this shadow stack and nothing is left to report here: what follows would only
+    // count. Each condition has its own test (unwind_checker_test.cpp, "checker fast path").
+    const size_t v = size_t(view_index(kind));
+    std::vector<TaskState::FastEntry>& fast = task.fast[v];
+    if (fast.empty()) {
+        fast.resize(kFastSlots);
+    }
+    uint64_t h = regs.pc.value * 0x9e3779b97f4a7c15ull;
+    h ^= (regs.lr.value + (h >> 7)) * 0xbf58476d1ce4e5b9ull;
+    h ^= regs.fp.value ^ (regs.sp.value >> 4);
+    TaskState::FastEntry& entry = fast[(h ^ (h >> 29)) & (kFastSlots - 1)];
+    if (entry.pc == regs.pc.value && entry.sp == regs.sp.value && entry.fp == regs.fp.value &&
+        entry.lr == regs.lr.value && task.stack != nullptr && task.context.graph == nullptr) {
+        // Mirrors memoized_walk's reuse without a check (its first test) and check_view's own
+        // bookkeeping below: a walk still held (the same key: same pc, so the same class), none
+        // of its words written, verdicts for this shadow stack, counted into this pc's row,
+        // nothing left to report here.
+        if (MemoizedWalk* w = task.walks[v].held(entry.hint);
+            w != nullptr && w->reusable && w->stack_changes == task.stack->change_count &&
+            w->truth_content == task.truth.content_id() && w->pending_row == &row &&
+            (w->unsound & ~facts.reported[v]) == 0) {
+            ++w->pending;
+            return;
+        }
+    }
     MemoizedWalk& walk = memoized_walk(task, facts, kind, regs);
+    entry = TaskState::FastEntry{regs.pc.value, regs.sp.value, regs.fp.value, regs.lr.value,
+                                 task.walks[v].last_hint()};
     bool have_truth = false;
     if (walk.truth_content != task.truth.content_id()) {
         // New verdicts (a new walk, a re-walk, or another shadow stack): the boundaries counted

@@ -12,6 +12,7 @@ WalkMemo::WalkMemo(size_t capacity) : m_capacity(capacity) {
 MemoizedWalk& WalkMemo::use(uint32_t s, Hint& hint) {
     m_slots[s].referenced = true;
     hint = Hint{this, s, m_slots[s].serial};
+    m_last_hint = hint;
     return m_slots[s].walk;
 }
 
@@ -69,6 +70,7 @@ MemoizedWalk& WalkMemo::find_or_insert(const WalkKey& key, Hints& hints) {
     m_index.emplace(key, s);
     slot.referenced = true;
     hint = Hint{this, s, slot.serial};
+    m_last_hint = hint;
     return w;
 }
 

@@ -92,6 +92,18 @@ class WalkMemo {
     // slot keeps `pending`, `pending_row` and `outcomes` for the owner to count (the checker's
     // deferred statistics): they belong to the evicted walk until counted.
     MemoizedWalk& find_or_insert(const WalkKey& key, Hints& hints);
+    // Where the walk the last find_or_insert returned is held (for held()).
+    const Hint& last_hint() const { return m_last_hint; }
+    // The walk `hint` names, marked used, if its slot still holds it; else nullptr. The caller
+    // knows the key is the same (the checker's fast path keeps the registers it was found with).
+    MemoizedWalk* held(const Hint& hint) {
+        if (hint.memo != this || hint.slot >= m_slots.size() ||
+            m_slots[hint.slot].serial != hint.serial) {
+            return nullptr;
+        }
+        m_slots[hint.slot].referenced = true;
+        return &m_slots[hint.slot].walk;
+    }
     // Every walk held (to count their deferred statistics).
     void for_each(const std::function<void(MemoizedWalk&)>& fn);
     // Forgets every walk (objects were loaded: symbols and text may have changed).
@@ -119,6 +131,7 @@ class WalkMemo {
     std::vector<Slot> m_slots; // Grows up to m_capacity, then slots are reused.
     std::unordered_map<WalkKey, uint32_t, WalkKeyHash> m_index;
     uint32_t m_hand = 0; // The clock hand.
+    Hint m_last_hint;
     uint64_t m_serial = 0;
 };
 

@@ -14,8 +14,10 @@ using namespace klpemu::unwinder::test;
 namespace {
 
 struct Regs final : RegisterReader {
-    uint64_t fp = 0, lr = 0, sp = 0;
-    uint64_t x(unsigned n) const override { return n == 29 ? fp : n == 30 ? lr : n == 31 ? sp : 0; }
+    uint64_t fp = 0, lr = 0, sp = 0, x9 = 0, x10 = 0;
+    uint64_t x(unsigned n) const override {
+        return n == 29 ? fp : n == 30 ? lr : n == 31 ? sp : n == 9 ? x9 : n == 10 ? x10 : 0;
+    }
 };
 
 SymbolTable symbols() {
@@ -192,4 +194,109 @@ TEST_CASE("checker: deferred statistics equal the full walk's across verdict cha
         }
     }
     require_same_statistics(inc, full);
+}
+
+// check_view's fast path counts a boundary under the walk the same pc used last with the same
+// task and registers. Each test below changes exactly one thing the verdict depends on between
+// two checks of one pc with the same registers, and compares the incremental checker with the
+// full walk after every step: each is the only test that fails when that rule of the fast path
+// is deleted.
+namespace {
+
+struct FastPathRun {
+    SyntheticStack s;
+    SymbolTable syms = symbols();
+    ReliabilityChecker inc{config(false), s.memory(), syms, nullptr};
+    ReliabilityChecker full{config(true), s.memory(), syms, nullptr};
+    Regs r;
+
+    static CheckerConfig config(bool full_walk) {
+        CheckerConfig c;
+        c.policies = {"fp-naive"};
+        c.full_walk = full_walk;
+        return c;
+    }
+    FastPathRun() {
+        for (ReliabilityChecker* c : {&inc, &full}) {
+            c->add_task(1, TaskContext{"t", {s.stacks().begin(), s.stacks().end()}, s.pt_regs()});
+        }
+        r.fp = s.final_record().value;
+        r.sp = s.pt_regs().value;
+    }
+    void step(GuestAddr pc, InsnWord w) {
+        for (ReliabilityChecker* c : {&inc, &full}) {
+            c->on_instruction(Boundary{1, 0, pc, w, 0, &r});
+        }
+        require_same_statistics(inc, full);
+        REQUIRE(inc.findings().size() == full.findings().size());
+    }
+    // P runs, calls Q, and Q's prologue saves {x29, x30} at sp - 16 and points x29 there.
+    GuestAddr enter_q() {
+        step(kFuncA, a64::nop());
+        step(kFuncA + 8, a64::bl(kFuncA + 8, kFuncB).value());
+        r.lr = (kFuncA + 12).value;
+        step(kFuncB, InsnWord(0xa9bf7bfdu)); // stp x29, x30, [sp, #-16]!
+        const GuestAddr rec = s.record(s.pt_regs() - 16, s.final_record(), kFuncA + 12);
+        r.sp = rec.value;
+        step(kFuncB + 4, InsnWord(0x910003fdu)); // mov x29, sp
+        r.fp = rec.value;
+        return rec;
+    }
+};
+
+} // namespace
+
+TEST_CASE("checker fast path: a store to a word the walk read, between two checks") {
+    FastPathRun t;
+    const GuestAddr rec = t.enter_q();
+    t.step(kFuncB + 8, a64::nop());
+    t.step(kFuncB + 8, a64::nop()); // The fast path.
+    // str x10, [x9, #8]: Q's saved x30 now names C, not P+0xc.
+    t.r.x9 = rec.value;
+    t.r.x10 = kFuncC.value;
+    t.step(kFuncB + 0xc, InsnWord(0xf900052au));
+    t.s.write(rec + 8, kFuncC.value);
+    const size_t before = t.inc.findings().size();
+    t.step(kFuncB + 8, a64::nop());
+    REQUIRE(t.inc.findings().size() == before + 1);
+    CHECK(t.inc.findings().back().message == t.full.findings().back().message);
+}
+
+TEST_CASE("checker fast path: another shadow stack under the same registers") {
+    FastPathRun t;
+    t.enter_q();
+    t.step(kFuncB + 8, a64::nop());
+    t.step(kFuncB + 8, a64::nop()); // The fast path.
+    // A call in Q that the registers do not show (the test keeps x30): the truth has one more
+    // frame, the walk the same answer, which is now wrong.
+    t.step(kFuncB + 0x10, a64::bl(kFuncB + 0x10, kFuncB + 8).value());
+    t.step(kFuncB + 8, a64::nop());
+    CHECK(t.inc.stats("fp-naive").unsound == t.full.stats("fp-naive").unsound);
+    CHECK(t.inc.stats("fp-naive").unsound > 0);
+}
+
+TEST_CASE("checker fast path: the walk served another function's pc in between") {
+    FastPathRun t;
+    t.enter_q();
+    t.step(kFuncB + 8, a64::nop());
+    t.step(kFuncB + 8, a64::nop());    // The fast path.
+    t.step(kFuncA + 0x20, a64::nop()); // P's pc, the same registers: the same walk, P's row.
+    t.step(kFuncB + 8, a64::nop());
+    t.step(kFuncA + 0x20, a64::nop());
+    t.step(kFuncB + 8, a64::nop());
+}
+
+TEST_CASE("checker fast path: a walk that read memory outside the task stack") {
+    FastPathRun t;
+    t.enter_q();
+    // Q's x29 points at a record on another stack (not the task's): the walk read it there.
+    const GuestAddr outside = kIrqTop - 64;
+    t.s.record(outside, t.s.final_record(), kFuncA + 12);
+    t.r.fp = outside.value;
+    t.step(kFuncB + 8, a64::nop());
+    t.step(kFuncB + 8, a64::nop());
+    // Rewritten where no store to the task stack shows it.
+    t.s.record(outside, t.s.final_record(), kFuncC);
+    t.step(kFuncB + 8, a64::nop());
+    CHECK(t.inc.stats("fp-naive").unsound == t.full.stats("fp-naive").unsound);
 }
