@@ -4,13 +4,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace klpemu::unwinder {
 
 namespace {
 
 constexpr size_t kFactSlots = 1 << 14; // Direct-mapped per-address facts.
-constexpr size_t kFastSlots = 1 << 9;  // Per task and view: check_view's fast path.
+constexpr size_t kFastSets = 1 << 8;   // Per task and view: counted_fast's table, 2 ways each.
 
 // Guest memory as a walk reads it: every read of the task stack is recorded; a read anywhere
 // else marks the walk as not reusable.
@@ -70,13 +71,22 @@ struct ReliabilityChecker::TaskState {
     StackShadow* stack = nullptr; // The task stack as the store tracker last saw it.
     // Memoised walks per view: 0 = interrupted, 1 = blocked.
     std::array<WalkMemo, 2> walks{WalkMemo(kWalksPerView), WalkMemo(kWalksPerView)};
-    // Per view, direct-mapped by (pc, sp, x29, x30): the walk the last check with exactly those
-    // used (check_view's fast path). kFastSlots entries each, made on the first check.
+    // Per view, sets of two indexed by pc: the walk the last check with exactly (pc, sp, x29,
+    // x30) used (counted_fast). Two ways: a pc reached with two stacks in turn (leaf() called
+    // twice from mid()) keeps both. kFastSets sets each, made on the first check.
     struct FastEntry {
         uint64_t pc = ~0ull, sp = 0, fp = 0, lr = 0;
         WalkMemo::Hint hint;
+        bool matches(const Registers& r) const {
+            return pc == r.pc.value && sp == r.sp.value && fp == r.fp.value && lr == r.lr.value;
+        }
     };
-    std::array<std::vector<FastEntry>, 2> fast;
+    struct FastSet {
+        std::array<FastEntry, 2> way;
+        uint8_t next = 0; // The way a new key takes.
+    };
+    std::array<std::vector<FastSet>, 2> fast;
+    static size_t fast_set(GuestAddr pc) { return size_t(pc.value >> 2) & (kFastSets - 1); }
 
     TaskState(FunctionEntries& entries, std::optional<GuestAddr> rth) : truth(entries, rth) {}
 };
@@ -216,7 +226,8 @@ const BranchClass& ReliabilityChecker::on_instruction(const Boundary& b) {
                                                GuestAddr(b.frame->sp)}
                                    : Registers{b.pc, GuestAddr(b.regs->x(30)),
                                                GuestAddr(b.regs->x(29)), GuestAddr(b.regs->x(31))};
-        if (m_config.check_interrupted && task->truth.exception_depth() == 0 && !cls.is_eret) {
+        if (m_config.check_interrupted && task->truth.exception_depth() == 0 && !cls.is_eret &&
+            !counted_fast(*task, here, StopKind::Interrupted, regs)) {
             check_view(*task, b, here, StopKind::Interrupted, regs);
         }
         if (m_config.check_blocked && cls.kind == BranchKind::Call) {
@@ -399,6 +410,38 @@ MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& fact
     return walk;
 }
 
+// The fast path: this task's view was checked at this pc with these registers before (so the
+// same key), that walk is still held, nothing it read has been written, its verdicts are for
+// this shadow stack, its pending count is for this pc's row and nothing is left to report
+// here: check_view would only count. Mirrors memoized_walk's reuse without a check (its first
+// test) and check_view's bookkeeping; each condition has its own test
+// (unwind_checker_test.cpp, "checker fast path").
+bool ReliabilityChecker::counted_fast(TaskState& task, AddrFacts& facts, StopKind kind,
+                                      const Registers& regs) {
+    const size_t v = size_t(view_index(kind));
+    std::vector<PolicyStats>* row = facts.stats_row;
+    if (row == nullptr || task.stack == nullptr || task.context.graph != nullptr ||
+        task.fast[v].empty() || m_config.full_walk || !task.truth.complete()) {
+        return false;
+    }
+    const TaskState::FastSet& set = task.fast[v][TaskState::fast_set(regs.pc)];
+    const TaskState::FastEntry* entry = set.way[0].matches(regs)   ? &set.way[0]
+                                        : set.way[1].matches(regs) ? &set.way[1]
+                                                                   : nullptr;
+    if (entry == nullptr) {
+        return false;
+    }
+    m_stores.bring_up_to_date(*task.stack);
+    MemoizedWalk* w = task.walks[v].held(entry->hint);
+    if (w == nullptr || !w->reusable || w->stack_changes != task.stack->change_count ||
+        w->truth_content != task.truth.content_id() || w->pending_row != row ||
+        (w->unsound & ~facts.reported[v]) != 0) {
+        return false;
+    }
+    ++w->pending;
+    return true;
+}
+
 void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFacts& facts,
                                     StopKind kind, const Registers& regs) {
     if (facts.stats_row == nullptr) {
@@ -416,36 +459,19 @@ void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFact
     if (task.stack != nullptr) {
         m_stores.bring_up_to_date(*task.stack);
     }
-    // The fast path: this task's view was checked at this pc with these registers before (so
-    // the same key), that walk is still held, nothing it read has been written, its verdicts
-    // are for this shadow stack and nothing is left to report here: what follows would only
-    // count. Each condition has its own test (unwind_checker_test.cpp, "checker fast path").
     const size_t v = size_t(view_index(kind));
-    std::vector<TaskState::FastEntry>& fast = task.fast[v];
+    std::vector<TaskState::FastSet>& fast = task.fast[v];
     if (fast.empty()) {
-        fast.resize(kFastSlots);
-    }
-    uint64_t h = regs.pc.value * 0x9e3779b97f4a7c15ull;
-    h ^= (regs.lr.value + (h >> 7)) * 0xbf58476d1ce4e5b9ull;
-    h ^= regs.fp.value ^ (regs.sp.value >> 4);
-    TaskState::FastEntry& entry = fast[(h ^ (h >> 29)) & (kFastSlots - 1)];
-    if (entry.pc == regs.pc.value && entry.sp == regs.sp.value && entry.fp == regs.fp.value &&
-        entry.lr == regs.lr.value && task.stack != nullptr && task.context.graph == nullptr) {
-        // Mirrors memoized_walk's reuse without a check (its first test) and check_view's own
-        // bookkeeping below: a walk still held (the same key: same pc, so the same class), none
-        // of its words written, verdicts for this shadow stack, counted into this pc's row,
-        // nothing left to report here.
-        if (MemoizedWalk* w = task.walks[v].held(entry.hint);
-            w != nullptr && w->reusable && w->stack_changes == task.stack->change_count &&
-            w->truth_content == task.truth.content_id() && w->pending_row == &row &&
-            (w->unsound & ~facts.reported[v]) == 0) {
-            ++w->pending;
-            return;
-        }
+        fast.resize(kFastSets);
     }
     MemoizedWalk& walk = memoized_walk(task, facts, kind, regs);
-    entry = TaskState::FastEntry{regs.pc.value, regs.sp.value, regs.fp.value, regs.lr.value,
-                                 task.walks[v].last_hint()};
+    TaskState::FastSet& set = fast[TaskState::fast_set(regs.pc)];
+    TaskState::FastEntry* entry = set.way[0].matches(regs) ? &set.way[0]
+                                  : set.way[1].matches(regs)
+                                      ? &set.way[1]
+                                      : &set.way[std::exchange(set.next, uint8_t(set.next ^ 1))];
+    *entry = TaskState::FastEntry{regs.pc.value, regs.sp.value, regs.fp.value, regs.lr.value,
+                                  task.walks[v].last_hint()};
     bool have_truth = false;
     if (walk.truth_content != task.truth.content_id()) {
         // New verdicts (a new walk, a re-walk, or another shadow stack): the boundaries counted

@@ -143,8 +143,10 @@ class ReliabilityChecker {
 
     TaskState* task_state(int id);
     AddrFacts& facts(GuestAddr pc, InsnWord word);
-    void check_view(TaskState& task, const Boundary& b, AddrFacts& facts, StopKind kind,
-                    const Registers& regs);
+    // True if the boundary was counted under a walk it used before (the fast path).
+    bool counted_fast(TaskState& task, AddrFacts& facts, StopKind kind, const Registers& regs);
+    [[gnu::noinline]] void check_view(TaskState& task, const Boundary& b, AddrFacts& facts,
+                                      StopKind kind, const Registers& regs);
     void check_view_from_scratch(TaskState& task, const Boundary& b, std::vector<PolicyStats>& row,
                                  StopKind kind, const Registers& regs);
     uint64_t walk_class(GuestAddr pc, StopKind kind);
