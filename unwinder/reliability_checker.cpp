@@ -226,9 +226,10 @@ const BranchClass& ReliabilityChecker::on_instruction(const Boundary& b) {
                                                GuestAddr(b.frame->sp)}
                                    : Registers{b.pc, GuestAddr(b.regs->x(30)),
                                                GuestAddr(b.regs->x(29)), GuestAddr(b.regs->x(31))};
+        MemoizedWalk* found = nullptr;
         if (m_config.check_interrupted && task->truth.exception_depth() == 0 && !cls.is_eret &&
-            !counted_fast(*task, here, StopKind::Interrupted, regs)) {
-            check_view(*task, b, here, StopKind::Interrupted, regs);
+            !counted_fast(*task, here, StopKind::Interrupted, regs, found)) {
+            check_view(*task, b, here, StopKind::Interrupted, regs, found);
         }
         if (m_config.check_blocked && cls.kind == BranchKind::Call) {
             const GuestAddr target = cls.target ? *cls.target : GuestAddr(b.regs->x(cls.rn));
@@ -340,13 +341,14 @@ uint64_t ReliabilityChecker::walk_class(GuestAddr pc, StopKind kind) {
 }
 
 MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& facts, StopKind kind,
-                                                const Registers& regs) {
+                                                const Registers& regs, MemoizedWalk* found) {
     const size_t v = size_t(view_index(kind));
     if (!facts.walk_class[v]) {
         facts.walk_class[v] = walk_class(regs.pc, kind);
     }
     const WalkKey key{*facts.walk_class[v], regs.sp.value, regs.fp.value, regs.lr.value};
-    MemoizedWalk& walk = task.walks[v].find_or_insert(key, facts.hints[v]);
+    MemoizedWalk& walk =
+        found != nullptr ? *found : task.walks[v].find_or_insert(key, facts.hints[v]);
     if (walk.walked && walk.reusable && task.context.graph == nullptr &&
         walk.stack_changes == task.stack->change_count) {
         return walk; // Nothing logged since it was last known valid (still_valid's first test).
@@ -417,22 +419,24 @@ MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& fact
 // test) and check_view's bookkeeping; each condition has its own test
 // (unwind_checker_test.cpp, "checker fast path").
 bool ReliabilityChecker::counted_fast(TaskState& task, AddrFacts& facts, StopKind kind,
-                                      const Registers& regs) {
+                                      const Registers& regs, MemoizedWalk*& found) {
+    found = nullptr;
     const size_t v = size_t(view_index(kind));
-    std::vector<PolicyStats>* row = facts.stats_row;
-    if (row == nullptr || task.stack == nullptr || task.context.graph != nullptr ||
-        task.fast[v].empty() || m_config.full_walk || !task.truth.complete()) {
-        return false;
+    if (task.fast[v].empty()) {
+        return false; // Filled by check_view, which the full walk never reaches.
     }
     const TaskState::FastSet& set = task.fast[v][TaskState::fast_set(regs.pc)];
     const TaskState::FastEntry* entry = set.way[0].matches(regs)   ? &set.way[0]
                                         : set.way[1].matches(regs) ? &set.way[1]
                                                                    : nullptr;
-    if (entry == nullptr) {
+    std::vector<PolicyStats>* row = facts.stats_row;
+    if (entry == nullptr || row == nullptr || task.stack == nullptr ||
+        task.context.graph != nullptr || !task.truth.complete()) {
         return false;
     }
     m_stores.bring_up_to_date(*task.stack);
     MemoizedWalk* w = task.walks[v].held(entry->hint);
+    found = w;
     if (w == nullptr || !w->reusable || w->stack_changes != task.stack->change_count ||
         w->truth_content != task.truth.content_id() || w->pending_row != row ||
         (w->unsound & ~facts.reported[v]) != 0) {
@@ -443,7 +447,7 @@ bool ReliabilityChecker::counted_fast(TaskState& task, AddrFacts& facts, StopKin
 }
 
 void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFacts& facts,
-                                    StopKind kind, const Registers& regs) {
+                                    StopKind kind, const Registers& regs, MemoizedWalk* found) {
     if (facts.stats_row == nullptr) {
         facts.stats_row = &m_stats->function_row(b.pc);
     }
@@ -464,14 +468,16 @@ void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFact
     if (fast.empty()) {
         fast.resize(kFastSets);
     }
-    MemoizedWalk& walk = memoized_walk(task, facts, kind, regs);
-    TaskState::FastSet& set = fast[TaskState::fast_set(regs.pc)];
-    TaskState::FastEntry* entry = set.way[0].matches(regs) ? &set.way[0]
-                                  : set.way[1].matches(regs)
-                                      ? &set.way[1]
-                                      : &set.way[std::exchange(set.next, uint8_t(set.next ^ 1))];
-    *entry = TaskState::FastEntry{regs.pc.value, regs.sp.value, regs.fp.value, regs.lr.value,
-                                  task.walks[v].last_hint()};
+    MemoizedWalk& walk = memoized_walk(task, facts, kind, regs, found);
+    if (found == nullptr) { // Else the entry already names this walk.
+        TaskState::FastSet& set = fast[TaskState::fast_set(regs.pc)];
+        TaskState::FastEntry* entry =
+            set.way[0].matches(regs)   ? &set.way[0]
+            : set.way[1].matches(regs) ? &set.way[1]
+                                       : &set.way[std::exchange(set.next, uint8_t(set.next ^ 1))];
+        *entry = TaskState::FastEntry{regs.pc.value, regs.sp.value, regs.fp.value, regs.lr.value,
+                                      task.walks[v].last_hint()};
+    }
     bool have_truth = false;
     if (walk.truth_content != task.truth.content_id()) {
         // New verdicts (a new walk, a re-walk, or another shadow stack): the boundaries counted

@@ -143,15 +143,19 @@ class ReliabilityChecker {
 
     TaskState* task_state(int id);
     AddrFacts& facts(GuestAddr pc, InsnWord word);
-    // True if the boundary was counted under a walk it used before (the fast path).
-    bool counted_fast(TaskState& task, AddrFacts& facts, StopKind kind, const Registers& regs);
+    // True if the boundary was counted under a walk it used before (the fast path). Else
+    // `found` is that walk if it is still held (check_view then needs no lookup), or null.
+    bool counted_fast(TaskState& task, AddrFacts& facts, StopKind kind, const Registers& regs,
+                      MemoizedWalk*& found);
+    // `found`: the walk of this key, if counted_fast found it.
     [[gnu::noinline]] void check_view(TaskState& task, const Boundary& b, AddrFacts& facts,
-                                      StopKind kind, const Registers& regs);
+                                      StopKind kind, const Registers& regs,
+                                      MemoizedWalk* found = nullptr);
     void check_view_from_scratch(TaskState& task, const Boundary& b, std::vector<PolicyStats>& row,
                                  StopKind kind, const Registers& regs);
     uint64_t walk_class(GuestAddr pc, StopKind kind);
     MemoizedWalk& memoized_walk(TaskState& task, AddrFacts& facts, StopKind kind,
-                                const Registers& regs);
+                                const Registers& regs, MemoizedWalk* found);
     bool still_valid(const TaskState& task, MemoizedWalk& walk) const;
     // `trace`, walked at `walked_pc`, equals the truth's list once its first entry is this
     // boundary's pc.
