@@ -3,16 +3,14 @@
 // MachineChecker compares the copy with Unicorn's registers at every boundary and aborts on a
 // difference, so these runs fail (crash) on any wrong effect; one task alone, and two tasks
 // preempted by timer IRQs (host writes in the middle of the sequence).
-#include "machine_test_util.h"
-
-#include "unwinder/machine_checker.h"
+#include "checked_run.h"
 
 #include <doctest/doctest.h>
 
 using namespace klpemu;
 using namespace klpemu::unwinder;
-using klpemu::test::make_machine;
-using klpemu::test::sym;
+using klpemu::test::CheckedRun;
+using klpemu::test::run_checked;
 
 namespace {
 
@@ -65,50 +63,20 @@ forms:
         .size forms, . - forms
 )";
 
-struct Run {
-    std::string summary;
-    uint64_t frame_reads = 0;
-};
-
-Run run_forms(bool full_walk, uint64_t calls, uint64_t irq_period) {
-    emu::MachineConfig mcfg;
-    mcfg.irq_timer_period = irq_period;
-    auto m = make_machine(mcfg);
-    auto obj = m->load_assembly(kForms, "forms.S");
-    REQUIRE_MESSAGE(obj.ok(), (obj.ok() ? "" : obj.error().message));
-    CheckerConfig cfg;
-    cfg.full_walk = full_walk;
-    MachineChecker mc(*m, cfg, nullptr);
-    if (irq_period == 0) {
-        auto r = m->call(sym(*m, "drive"), {calls});
-        REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
-    } else {
-        for (const char* name : {"a", "b"}) {
-            REQUIRE(m->create_task({name, emu::TaskKind::Kthread, sym(*m, "drive"), {calls}, 0, 1})
-                        .ok());
-        }
-        auto r = m->run(5'000'000);
-        REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
-        REQUIRE(r->reason == emu::StopReason::AllTasksFinished);
-        REQUIRE(m->exceptions_taken(0) > 10);
-    }
-    return Run{mc.checker().summary(), mc.frame_reg_reads()};
-}
-
 } // namespace
 
 TEST_CASE("frame effects: the copy equals the CPU at every boundary of every modelled form") {
-    const Run checked = run_forms(true, 50, 0); // Aborts at the first difference.
-    const Run incremental = run_forms(false, 50, 0);
+    const CheckedRun checked = run_checked(kForms, true, 50); // Aborts at the first difference.
+    const CheckedRun incremental = run_checked(kForms, false, 50);
     CHECK(incremental.summary == checked.summary);
     // 100 calls of 23 instructions, 20 of which change sp/x29/x30: the copy is read back only
     // after the two forms not modelled (and once at the start), not after each of them.
-    CHECK(incremental.frame_reads > 100);
-    CHECK(incremental.frame_reads < 300);
+    CHECK(incremental.frame_reg_reads > 100);
+    CHECK(incremental.frame_reg_reads < 300);
 }
 
 TEST_CASE("frame effects: timer IRQs and task switches in the middle of the forms") {
-    const Run checked = run_forms(true, 300, 97);
-    const Run incremental = run_forms(false, 300, 97);
+    const CheckedRun checked = run_checked(kForms, true, 300, 97);
+    const CheckedRun incremental = run_checked(kForms, false, 300, 97);
     CHECK(incremental.summary == checked.summary);
 }

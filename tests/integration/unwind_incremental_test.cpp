@@ -3,9 +3,7 @@
 // record through an ordinary register (not sp or x29) between two such boundaries must still be
 // noticed. A cache keyed only on registers, or one that ignored stores through other base
 // registers, would miss the unsound trace below.
-#include "machine_test_util.h"
-
-#include "unwinder/machine_checker.h"
+#include "checked_run.h"
 
 #include <doctest/doctest.h>
 
@@ -13,8 +11,7 @@
 
 using namespace klpemu;
 using namespace klpemu::unwinder;
-using klpemu::test::make_machine;
-using klpemu::test::sym;
+using Run = klpemu::test::CheckedRun;
 
 namespace {
 
@@ -114,45 +111,9 @@ victim_p:
         .size victim, . - victim
 )";
 
-struct Run {
-    std::string summary;
-    std::vector<std::string> findings;
-    uint64_t walks = 0;
-    uint64_t chain_hits = 0;
-};
-
 Run run_victim(bool full_walk, uint64_t calls, uint64_t irq_period = 0,
                std::string_view source = kVictim) {
-    emu::MachineConfig mcfg;
-    mcfg.irq_timer_period = irq_period;
-    auto m = make_machine(mcfg);
-    auto obj = m->load_assembly(source, "victim.S");
-    REQUIRE_MESSAGE(obj.ok(), (obj.ok() ? "" : obj.error().message));
-    CheckerConfig cfg;
-    cfg.full_walk = full_walk;
-    MachineChecker mc(*m, cfg, nullptr);
-    if (irq_period == 0) {
-        auto r = m->call(sym(*m, "drive"), {calls});
-        REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
-    } else {
-        // Two tasks preempting each other: host register writes at every switch and IRQ.
-        for (const char* name : {"a", "b"}) {
-            REQUIRE(m->create_task({name, emu::TaskKind::Kthread, sym(*m, "drive"), {calls}, 0, 1})
-                        .ok());
-        }
-        auto r = m->run(5'000'000);
-        REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
-        REQUIRE(r->reason == emu::StopReason::AllTasksFinished);
-        REQUIRE(m->exceptions_taken(0) > 10);
-    }
-    Run out;
-    out.summary = mc.checker().summary();
-    for (const Finding& f : mc.checker().findings()) {
-        out.findings.push_back(f.where + ": " + f.message);
-    }
-    out.walks = mc.checker().walks();
-    out.chain_hits = mc.checker().chain_hits();
-    return out;
+    return klpemu::test::run_checked(source, full_walk, calls, irq_period);
 }
 
 } // namespace

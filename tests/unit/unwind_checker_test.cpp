@@ -20,15 +20,20 @@ struct Regs final : RegisterReader {
     }
 };
 
-SymbolTable symbols() {
+// An object `name` with P at kFuncA and `second` at kFuncB.
+LoadedObject object(const std::string& name = "k.o", const std::string& second = "Q") {
     LoadedObject o;
-    o.name = "k.o";
-    o.symbols.push_back(Symbol{"P", kFuncA, 0x100, SymbolKind::Function, true, "k.o"});
-    o.symbols.push_back(Symbol{"Q", kFuncB, 0x100, SymbolKind::Function, true, "k.o"});
+    o.name = name;
+    o.symbols.push_back(Symbol{"P", kFuncA, 0x100, SymbolKind::Function, true, name});
+    o.symbols.push_back(Symbol{second, kFuncB, 0x100, SymbolKind::Function, true, name});
     o.sections.push_back(PlacedSection{
         ".text", SectionKind::Text, GuestRange{kFuncA, kFuncB + 0x100}, 4, true, false, {}});
+    return o;
+}
+
+SymbolTable symbols() {
     SymbolTable t;
-    t.add_object(o);
+    t.add_object(object());
     return t;
 }
 
@@ -98,13 +103,7 @@ TEST_CASE("checker: after refresh_symbols a reused address counts under its new 
     REQUIRE(c.function_stats().at("Q").at("fp-naive").checked == 1);
 
     syms.remove_object("k.o");
-    LoadedObject m;
-    m.name = "m.o";
-    m.symbols.push_back(Symbol{"P", kFuncA, 0x100, SymbolKind::Function, true, "m.o"});
-    m.symbols.push_back(Symbol{"R", kFuncB, 0x100, SymbolKind::Function, true, "m.o"});
-    m.sections.push_back(PlacedSection{
-        ".text", SectionKind::Text, GuestRange{kFuncA, kFuncB + 0x100}, 4, true, false, {}});
-    syms.add_object(m);
+    syms.add_object(object("m.o", "R"));
     c.refresh_symbols();
     c.on_instruction(Boundary{1, 0, kFuncB, a64::nop(), 0, &r});
     const auto rows = c.function_stats();
