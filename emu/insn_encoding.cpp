@@ -4,6 +4,8 @@
 // (a branch that cannot reach) are Result errors with the numbers a kernel developer needs.
 #include "emu/insn_encoding.h"
 
+#include "emu/insn_fields.h"
+
 namespace klpemu::a64 {
 
 namespace {
@@ -13,11 +15,6 @@ constexpr uint32_t kNop = 0xd503201f;
 uint32_t reg(Reg r) {
     KLP_CHECK(r <= 31, "register number {} out of range", r);
     return r;
-}
-
-int64_t sign_extend(uint64_t value, unsigned bits) {
-    const uint64_t sign = uint64_t(1) << (bits - 1);
-    return int64_t((value ^ sign) - sign);
 }
 
 std::string signed_hex(int64_t v) {

@@ -2,17 +2,16 @@
 // follow the Arm ARM: op0 selects the encoding group, Rn is bits [9:5].
 #include "emu/sp_alignment.h"
 
+#include "emu/insn_fields.h"
+
 namespace klpemu::emu {
 
 namespace {
 
+using a64::sign_extend;
+
 constexpr uint32_t rn(uint32_t w) { return (w >> 5) & 31; }
 constexpr uint32_t rd(uint32_t w) { return w & 31; }
-
-constexpr int64_t sign_extend(uint32_t value, unsigned bits) {
-    const uint64_t m = uint64_t(1) << (bits - 1);
-    return int64_t((uint64_t(value) ^ m) - m);
-}
 
 // op0 = x1x0: the loads and stores group.
 constexpr bool is_load_store(uint32_t w) { return (w & 0x0a000000) == 0x08000000; }

@@ -9,6 +9,7 @@
 #include "unwinder/branch_class.h"
 
 #include "emu/insn_encoding.h"
+#include "emu/insn_fields.h"
 
 namespace klpemu::unwinder {
 
@@ -60,14 +61,8 @@ bool frame_reg(uint32_t r) {
     return r >= 29; // x29, x30, and 31 (sp where the encoding means sp).
 }
 
-uint32_t field(uint32_t w, unsigned lo, unsigned bits) {
-    return (w >> lo) & ((1u << bits) - 1);
-}
-
-int64_t sign_extend(uint32_t v, unsigned bits) {
-    const uint64_t m = 1ull << (bits - 1);
-    return int64_t((uint64_t(v) ^ m) - m);
-}
+using a64::field;
+using a64::sign_extend;
 
 // Load/store encodings: the registers they may write (Rt/Rt2 of loads, Rs status/compare
 // registers, the base on writeback).

@@ -5,6 +5,7 @@
 #include "unwinder/frame_effect.h"
 
 #include "emu/check.h"
+#include "emu/insn_fields.h"
 #include "unwinder/branch_class.h"
 #include "unwinder/stack_view.h"
 
@@ -14,14 +15,8 @@ namespace {
 
 constexpr uint32_t kSp = 31;
 
-uint32_t field(uint32_t w, unsigned lo, unsigned bits) {
-    return (w >> lo) & ((1u << bits) - 1);
-}
-
-int64_t sign_extend(uint32_t v, unsigned bits) {
-    const uint64_t m = 1ull << (bits - 1);
-    return int64_t((uint64_t(v) ^ m) - m);
-}
+using a64::field;
+using a64::sign_extend;
 
 FrameEffect effect(FrameOp op, int64_t delta = 0, int64_t offset = 0) {
     return FrameEffect{op, delta, offset};
