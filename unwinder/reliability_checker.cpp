@@ -84,6 +84,9 @@ struct ReliabilityChecker::TaskState {
     struct FastSet {
         std::array<FastEntry, 2> way;
         uint8_t next = 0; // The way a new key takes.
+        FastEntry* find(const Registers& r) {
+            return way[0].matches(r) ? &way[0] : way[1].matches(r) ? &way[1] : nullptr;
+        }
     };
     std::array<std::vector<FastSet>, 2> fast;
     static size_t fast_set(GuestAddr pc) { return size_t(pc.value >> 2) & (kFastSets - 1); }
@@ -286,6 +289,11 @@ StackView ReliabilityChecker::make_view(const TaskState& task, StopKind kind, co
     return view;
 }
 
+bool ReliabilityChecker::unchanged_since_valid(const TaskState& task, const MemoizedWalk& walk) {
+    return walk.walked && walk.reusable && task.context.graph == nullptr &&
+           walk.stack_changes == task.stack->change_count;
+}
+
 bool ReliabilityChecker::still_valid(const TaskState& task, MemoizedWalk& walk) const {
     if (!walk.reusable) {
         return false;
@@ -349,9 +357,8 @@ MemoizedWalk& ReliabilityChecker::memoized_walk(TaskState& task, AddrFacts& fact
     const WalkKey key{*facts.walk_class[v], regs.sp.value, regs.fp.value, regs.lr.value};
     MemoizedWalk& walk =
         found != nullptr ? *found : task.walks[v].find_or_insert(key, facts.hints[v]);
-    if (walk.walked && walk.reusable && task.context.graph == nullptr &&
-        walk.stack_changes == task.stack->change_count) {
-        return walk; // Nothing logged since it was last known valid (still_valid's first test).
+    if (unchanged_since_valid(task, walk)) {
+        return walk;
     }
     if (walk.walked && still_valid(task, walk)) {
         return walk;
@@ -425,19 +432,15 @@ bool ReliabilityChecker::counted_fast(TaskState& task, AddrFacts& facts, StopKin
     if (task.fast[v].empty()) {
         return false; // Filled by check_view, which the full walk never reaches.
     }
-    const TaskState::FastSet& set = task.fast[v][TaskState::fast_set(regs.pc)];
-    const TaskState::FastEntry* entry = set.way[0].matches(regs)   ? &set.way[0]
-                                        : set.way[1].matches(regs) ? &set.way[1]
-                                                                   : nullptr;
+    const TaskState::FastEntry* entry = task.fast[v][TaskState::fast_set(regs.pc)].find(regs);
     std::vector<PolicyStats>* row = facts.stats_row;
-    if (entry == nullptr || row == nullptr || task.stack == nullptr ||
-        task.context.graph != nullptr || !task.truth.complete()) {
+    if (entry == nullptr || row == nullptr || task.stack == nullptr || !task.truth.complete()) {
         return false;
     }
     m_stores.bring_up_to_date(*task.stack);
     MemoizedWalk* w = task.walks[v].held(entry->hint);
     found = w;
-    if (w == nullptr || !w->reusable || w->stack_changes != task.stack->change_count ||
+    if (w == nullptr || !unchanged_since_valid(task, *w) ||
         w->truth_content != task.truth.content_id() || w->pending_row != row ||
         (w->unsound & ~facts.reported[v]) != 0) {
         return false;
@@ -471,10 +474,10 @@ void ReliabilityChecker::check_view(TaskState& task, const Boundary& b, AddrFact
     MemoizedWalk& walk = memoized_walk(task, facts, kind, regs, found);
     if (found == nullptr) { // Else the entry already names this walk.
         TaskState::FastSet& set = fast[TaskState::fast_set(regs.pc)];
-        TaskState::FastEntry* entry =
-            set.way[0].matches(regs)   ? &set.way[0]
-            : set.way[1].matches(regs) ? &set.way[1]
-                                       : &set.way[std::exchange(set.next, uint8_t(set.next ^ 1))];
+        TaskState::FastEntry* entry = set.find(regs);
+        if (entry == nullptr) {
+            entry = &set.way[std::exchange(set.next, uint8_t(set.next ^ 1))];
+        }
         *entry = TaskState::FastEntry{regs.pc.value, regs.sp.value, regs.fp.value, regs.lr.value,
                                       task.walks[v].last_hint()};
     }

@@ -156,6 +156,9 @@ class ReliabilityChecker {
     uint64_t walk_class(GuestAddr pc, StopKind kind);
     MemoizedWalk& memoized_walk(TaskState& task, AddrFacts& facts, StopKind kind,
                                 const Registers& regs, MemoizedWalk* found);
+    // A walk that may be reused at once: nothing logged on its stack since it was last known
+    // valid, no memory outside it read, no graph return stack (still_valid's first test).
+    static bool unchanged_since_valid(const TaskState& task, const MemoizedWalk& walk);
     bool still_valid(const TaskState& task, MemoizedWalk& walk) const;
     // `trace`, walked at `walked_pc`, equals the truth's list once its first entry is this
     // boundary's pc.

@@ -97,8 +97,7 @@ class WalkMemo {
     // The walk `hint` names, marked used, if its slot still holds it; else nullptr. The caller
     // knows the key is the same (the checker's fast path keeps the registers it was found with).
     MemoizedWalk* held(const Hint& hint) {
-        if (hint.memo != this || hint.slot >= m_slots.size() ||
-            m_slots[hint.slot].serial != hint.serial) {
+        if (!holds(hint)) {
             return nullptr;
         }
         m_slots[hint.slot].referenced = true;
@@ -121,9 +120,13 @@ class WalkMemo {
     };
 
     MemoizedWalk& use(uint32_t s, Hint& hint);
-    bool hit(const Hint& hint, const WalkKey& key) const {
+    // The slot `hint` names still holds the walk it named then.
+    bool holds(const Hint& hint) const {
         return hint.memo == this && hint.slot < m_slots.size() &&
-               m_slots[hint.slot].serial == hint.serial && m_slots[hint.slot].key == key;
+               m_slots[hint.slot].serial == hint.serial;
+    }
+    bool hit(const Hint& hint, const WalkKey& key) const {
+        return holds(hint) && m_slots[hint.slot].key == key;
     }
     uint32_t victim();
 
