@@ -241,7 +241,6 @@ StoreAccess store_access(InsnWord word) {
 BranchClass classify(GuestAddr pc, InsnWord word) {
     BranchClass c;
     const uint32_t w = word.raw;
-    c.writes_frame_regs = may_write_frame_regs(word);
     c.frame = frame_effect(word);
     if (a64::is_bl(word)) {
         c.target = a64::branch_target(pc, word);

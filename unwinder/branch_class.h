@@ -41,9 +41,11 @@ struct BranchClass {
     uint8_t rn = 30;                 // BLR/BR/RET: the register holding the target.
     bool may_write_memory = false;   // Stores, atomics, DC ZVA, and HVC/BRK/SVC (host work).
     bool is_eret = false;            // ERET: the exception frame is already popped, IRQs masked.
-    bool writes_frame_regs = true;   // May change sp, x29 or x30 (false only when certain).
-    FrameEffect frame;               // How, where it is one of the common forms (frame_effect.h).
+    FrameEffect frame;               // Its effect on sp, x29 and x30 (frame_effect.h).
     StoreAccess store;               // Where a store writes (mode None for everything else).
+
+    // May change sp, x29 or x30 (false only when certain: may_write_frame_regs).
+    bool writes_frame_regs() const { return frame.op != FrameOp::None; }
 };
 
 // Classifies one instruction word at `pc` (pure function).

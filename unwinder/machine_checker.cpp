@@ -87,7 +87,7 @@ void MachineChecker::on_instruction(const emu::InsnEvent& ev) {
         Boundary{ev.task, ev.cpu, ev.pc, ev.word, ev.instruction, &regs, &cache.regs});
     // sp/x29/x30 stay valid across instructions that certainly leave them alone; host writes
     // (task switches, exception entry, host calls) are noticed through register_writes().
-    if (cls.writes_frame_regs) {
+    if (cls.writes_frame_regs()) {
         // The registers as the instruction leaves them, computed now, while the copy and the
         // memory a load reads are as the instruction sees them; the next boundary of this CPU
         // takes them unless the host wrote a register in between. Once notified an instruction

@@ -104,7 +104,7 @@ class ReliabilityChecker {
     void add_task(int id, TaskContext context);
 
     // The instruction at b.pc is about to execute; returns its cached class (the caller may
-    // cache registers while `writes_frame_regs` is false).
+    // cache registers while `writes_frame_regs()` is false).
     const BranchClass& on_instruction(const Boundary& b);
     void on_exception_entry(int task, GuestAddr elr);
     void on_exception_return(int task, GuestAddr pc, GuestAddr target);

@@ -156,7 +156,7 @@ TEST_CASE("branch classes: calls, returns, jumps and stores") {
 
 TEST_CASE("branch classes: which instructions may change sp, x29 or x30") {
     const GuestAddr pc = kP;
-    const auto writes = [&](uint32_t w) { return classify(pc, InsnWord(w)).writes_frame_regs; };
+    const auto writes = [&](uint32_t w) { return classify(pc, InsnWord(w)).writes_frame_regs(); };
     CHECK(writes(0xa9bf7bfd));       // stp x29, x30, [sp, #-16]!  (writeback)
     CHECK(writes(0x910003fd));       // mov x29, sp
     CHECK(writes(0xa8c17bfd));       // ldp x29, x30, [sp], #16
