@@ -21,6 +21,15 @@ constexpr uint16_t kPatchedBrkImm = 0x100;                       // AARCH64_BREA
 constexpr uint64_t kNzcvMask = 0xf0000000ULL;
 constexpr uint64_t kLoneCpuSlice = 1 << 20;
 
+// The word at `pc` as the CPU fetched it; 0 (never an HVC or BRK) where nothing is mapped.
+uint32_t word_at(const GuestMemory& memory, uint64_t pc) {
+    uint32_t word = 0;
+    if (const uint8_t* p = memory.host_ptr(GuestAddr(pc), 4)) {
+        std::memcpy(&word, p, 4);
+    }
+    return word;
+}
+
 uint64_t splitmix64(uint64_t& state) {
     uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -136,12 +145,7 @@ void Machine::on_code_full(Cpu& cpu, uint64_t pc) noexcept {
         }
     }
     if (!m_observers.empty()) {
-        const uint8_t* p = m_memory.host_ptr(GuestAddr(pc), 4);
-        uint32_t word = 0;
-        if (p) {
-            std::memcpy(&word, p, 4);
-        }
-        InsnEvent ev{cpu.index, t.id, GuestAddr(pc), InsnWord(word), before};
+        InsnEvent ev{cpu.index, t.id, GuestAddr(pc), InsnWord(word_at(m_memory, pc)), before};
         m_in_hook = &cpu;
         for (ExecutionObserver* o : m_observers) {
             o->on_instruction(ev);
@@ -207,11 +211,7 @@ bool Machine::slow_event(Cpu& cpu, uint64_t pc) noexcept {
 void Machine::on_trap(Cpu& cpu) noexcept {
     cpu.trap_pc = cpu.backend->pc();
     if (cpu.trap_kind == TrapKind::Undefined) {
-        const uint8_t* p = m_memory.host_ptr(GuestAddr(cpu.trap_pc), 4);
-        uint32_t word = 0;
-        if (p) {
-            std::memcpy(&word, p, 4);
-        }
+        const uint32_t word = word_at(m_memory, cpu.trap_pc);
         if ((word & kHvcMask) == kHvcBits) {
             m_in_host_call = true;
             handle_host_call(cpu, uint16_t((word >> 5) & 0xffff), GuestAddr(cpu.trap_pc));
@@ -467,11 +467,7 @@ void Machine::enter_irq(Cpu& cpu) {
 
 void Machine::handle_trap(Cpu& cpu) {
     const uint64_t pc = cpu.trap_pc;
-    const uint8_t* p = m_memory.host_ptr(GuestAddr(pc), 4);
-    uint32_t word = 0;
-    if (p) {
-        std::memcpy(&word, p, 4);
-    }
+    const uint32_t word = word_at(m_memory, pc);
     if (cpu.trap_kind == TrapKind::Breakpoint && (word & kBrkMask) == kBrkBits) {
         const uint16_t imm = uint16_t((word >> 5) & 0xffff);
         if (imm == kPatchedBrkImm) {
