@@ -431,7 +431,9 @@ const GraphReturnStack& Ftrace::graph_return_stack(int task) {
 
 void Ftrace::on_instruction(const emu::InsnEvent& ev) {
     m_poke.on_instruction(ev.cpu, ev.pc, ev.word, ev.instruction);
-    flush_poke_findings();
+    if (m_poke.has_findings()) {
+        flush_poke_findings();
+    }
 }
 
 void Ftrace::on_context_sync(int cpu) {

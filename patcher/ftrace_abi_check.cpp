@@ -20,6 +20,10 @@ constexpr std::array<int, 21> kGraphReturnPreserved = {0,  1,  2,  3,  4,  5,  6
 
 FtraceAbiCheck::FtraceAbiCheck(emu::Machine& machine, Probes probes)
     : m_machine(machine), m_probes(probes) {
+    for (GuestAddr pc : {m_probes.trampoline, m_probes.trampoline_ret, m_probes.graph_entry,
+                         m_probes.graph_ret, m_probes.second_entry, m_probes.direct_exit}) {
+        m_probe_filter.add(pc);
+    }
     m_machine.add_observer(this);
 }
 
@@ -42,6 +46,9 @@ void FtraceAbiCheck::redirected(int task, std::optional<GuestAddr> new_lr,
 }
 
 void FtraceAbiCheck::on_instruction(const emu::InsnEvent& ev) {
+    if (!m_probe_filter.may_contain(ev.pc)) {
+        return;
+    }
     const bool entry = ev.pc == m_probes.trampoline ||
                        (m_probes.second_entry.value != 0 && ev.pc == m_probes.second_entry);
     const bool direct_exit = m_probes.direct_exit.value != 0 && ev.pc == m_probes.direct_exit;

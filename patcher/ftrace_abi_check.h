@@ -9,6 +9,7 @@
 // trampoline).
 #pragma once
 
+#include "emu/address_filter.h"
 #include "emu/cpu_state.h"
 #include "emu/guest_addr.h"
 #include "emu/machine.h"
@@ -60,6 +61,7 @@ class FtraceAbiCheck final : public emu::ExecutionObserver {
 
     emu::Machine& m_machine;
     Probes m_probes;
+    emu::AddressFilter m_probe_filter;                                    // Every probe address.
     std::unordered_map<int, std::vector<Frame>> m_frames;                 // Per task.
     std::unordered_map<int, std::vector<emu::CpuState>> m_graph_entries;  // Per task.
     std::unordered_map<int, std::pair<GuestAddr, uint64_t>> m_last_probe; // Per task.

@@ -45,6 +45,8 @@ class IcacheModel {
                                          // memory's own word excluded.
     };
     std::optional<StaleView> stale_view(int cpu, GuestAddr pc) const;
+    // False when `cpu` sees memory everywhere (the usual case): no stale_view lookup needed.
+    bool any_stale(int cpu) const { return !m_stale[size_t(cpu)].empty(); }
 
     // True if any CPU other than `cpu` has a stale view of `pc`.
     bool stale_elsewhere(int cpu, GuestAddr pc) const;

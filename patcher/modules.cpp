@@ -237,13 +237,18 @@ Result<const Module*> Modules::load(const ObjectBytes& bytes, const ModuleSpec& 
     return &m;
 }
 
+void Modules::set_plt_slot(GuestAddr addr, LivePlt plt) {
+    m_plt_slots.insert_or_assign(addr, plt);
+    m_plt_filter.add(addr);
+}
+
 // Applies the PLT entries emitted while relocating, then module_init_ftrace_plt.
 Result<void> Modules::write_plts(Module& m) {
     for (const PltSection* plt : {&m.plt, &m.init_plt}) {
         for (const PltSlot& slot : plt->slots()) {
             const auto bytes = slot.entry.bytes();
             KLP_TRY(m_machine.write_text_bytes(slot.addr, bytes));
-            m_plt_slots.emplace(slot.addr, LivePlt{false, plt, &slot});
+            set_plt_slot(slot.addr, LivePlt{false, plt, &slot});
         }
     }
     if (m_ftrace == nullptr) {
@@ -263,7 +268,7 @@ Result<void> Modules::write_plts(Module& m) {
             }
             const auto bytes = entry->bytes();
             KLP_TRY(m_machine.write_text_bytes(at, bytes));
-            m_plt_slots.emplace(at, LivePlt{true, nullptr, nullptr});
+            set_plt_slot(at, LivePlt{true, nullptr, nullptr});
         }
     }
     return {};
@@ -292,7 +297,7 @@ Result<GuestAddr> Modules::emit_late_plt(std::string_view name, GuestAddr place,
             m_machine.write_text_bytes(plt.slots().back().addr, plt.slots().back().entry.bytes()));
     }
     for (const PltSlot& slot : plt.slots()) { // emit() may have moved every slot.
-        m_plt_slots[slot.addr] = LivePlt{false, &plt, &slot};
+        set_plt_slot(slot.addr, LivePlt{false, &plt, &slot});
     }
     return *at;
 }
@@ -431,6 +436,9 @@ void Modules::on_instruction(const emu::InsnEvent& ev) {
             add_finding("exec-freed-init", Severity::Fatal, ev.pc, ev.cpu, ev.task,
                         fmt::format("executing init text freed after the module's init ran"));
         }
+    }
+    if (!m_plt_filter.may_contain(ev.pc)) {
+        return;
     }
     if (auto it = m_plt_slots.find(ev.pc); it != m_plt_slots.end()) {
         if (it->second.slot != nullptr && it->second.slot->undefined_weak) {

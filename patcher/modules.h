@@ -16,6 +16,7 @@
 // Checks (docs/findings.md): plt-overflow, plt-clobber, exec-freed-init, undefined-weak-call.
 #pragma once
 
+#include "emu/address_filter.h"
 #include "emu/finding.h"
 #include "emu/guest_addr.h"
 #include "emu/image.h"
@@ -152,7 +153,11 @@ class Modules final : public emu::ExecutionObserver {
     ModuleOptions m_options;
     Ftrace* m_ftrace;
     std::vector<std::unique_ptr<Module>> m_modules;
-    std::map<GuestAddr, LivePlt> m_plt_slots;    // Live PLT entries.
+    // Live PLT entries, consulted at every instruction behind a filter of every slot address
+    // ever live (set_plt_slot adds to both).
+    std::map<GuestAddr, LivePlt> m_plt_slots;
+    emu::AddressFilter m_plt_filter;
+    void set_plt_slot(GuestAddr addr, LivePlt plt);
     std::vector<GuestRange> m_freed;             // Freed init memory.
     std::vector<std::optional<PendingPlt>> m_pending; // Per CPU: inside a PLT entry.
     std::vector<GuestAddr> m_reported;           // exec-freed-init: one finding per module area.

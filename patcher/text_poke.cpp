@@ -148,12 +148,15 @@ void TextPoke::watch(GuestAddr pc) {
 
 void TextPoke::add_watch(GuestAddr pc) {
     m_watched.insert(pc);
-    m_watch_filter.set((pc.value >> 2) % kWatchFilterBits);
+    m_watch_filter.add(pc);
 }
 
 void TextPoke::on_instruction(int cpu, GuestAddr pc, InsnWord word, uint64_t instruction) {
-    if (maybe_watched(pc) && m_watched.contains(pc)) {
+    if (m_watch_filter.may_contain(pc) && m_watched.contains(pc)) {
         m_executed.insert(pc);
+    }
+    if (!m_icache.any_stale(cpu)) {
+        return;
     }
     if (auto stale = m_icache.stale_view(cpu, pc)) {
         if (m_stale_reported.emplace(cpu, stale->write_id).second) {

@@ -10,6 +10,7 @@
 // add_check (callops-order) (docs/findings.md).
 #pragma once
 
+#include "emu/address_filter.h"
 #include "emu/disassembler.h"
 #include "emu/finding.h"
 #include "emu/guest_addr.h"
@@ -19,7 +20,6 @@
 #include "patcher/icache_model.h"
 #include "patcher/text_patch.h"
 
-#include <bitset>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -118,6 +118,7 @@ class TextPoke {
     const std::vector<Finding>& findings() const { return m_findings; }
     // Moves the findings collected so far out (the report owns them).
     std::vector<Finding> take_findings();
+    bool has_findings() const { return !m_findings.empty(); }
 
     const IcacheModel& icache() const { return m_icache; }
 
@@ -135,14 +136,8 @@ class TextPoke {
     Disassembler m_disassembler;
     std::unordered_set<GuestAddr> m_mov_slots;
     std::unordered_set<GuestAddr> m_watched; // Consulted on every instruction, behind:
-    // One bit per instruction slot modulo kWatchFilterBits, set for every watched pc: a clear
-    // bit means "not watched" without a hash lookup (the usual instruction).
-    static constexpr size_t kWatchFilterBits = 4096;
-    std::bitset<kWatchFilterBits> m_watch_filter;
+    emu::AddressFilter m_watch_filter;       // Every watched pc.
     void add_watch(GuestAddr pc);
-    bool maybe_watched(GuestAddr pc) const {
-        return m_watch_filter.test((pc.value >> 2) % kWatchFilterBits);
-    }
     std::unordered_set<GuestAddr> m_executed;
     std::set<std::pair<int, uint64_t>> m_stale_reported; // (cpu, write id)
     std::vector<PokeRecord> m_log;
