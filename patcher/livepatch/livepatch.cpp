@@ -957,6 +957,7 @@ int64_t Livepatch::patch_func(Func& func) {
         it->second->func_stack.insert(it->second->func_stack.begin(), &func);
     }
     func.patched = true;
+    collect_ops_code();
     return 0;
 }
 
@@ -972,6 +973,42 @@ void Livepatch::unpatch_func(Func& func) {
         m_ops.erase(it);
     }
     func.patched = false;
+    collect_ops_code();
+}
+
+void Livepatch::collect_ops_code() {
+    m_ops_code.clear();
+    for (const auto& [old_func, ops] : m_ops) {
+        m_ops_code.push_back({old_func, old_func + int64_t(ops->func_stack.front()->old_size)});
+        for (const Func* f : ops->func_stack) {
+            m_ops_code.push_back({f->new_func, f->new_func + int64_t(f->new_size)});
+        }
+    }
+    std::sort(m_ops_code.begin(), m_ops_code.end(),
+              [](const GuestRange& a, const GuestRange& b) { return a.begin < b.begin; });
+    std::vector<GuestRange> merged;
+    for (const GuestRange& r : m_ops_code) {
+        if (!merged.empty() && r.begin <= merged.back().end) {
+            merged.back().end = std::max(merged.back().end, r.end);
+        } else {
+            merged.push_back(r);
+        }
+    }
+    m_ops_code = std::move(merged);
+}
+
+bool Livepatch::in_ops_code(GuestAddr pc) const {
+    // A handful of ranges (two per patched function): a scan that stops at the first range
+    // starting above pc beats a binary search.
+    for (const GuestRange& r : m_ops_code) {
+        if (pc < r.begin) {
+            return false;
+        }
+        if (pc < r.end) {
+            return true;
+        }
+    }
+    return false;
 }
 
 const Livepatch::Func* Livepatch::chosen_func(const Ops& ops, emu::PatchState state) const {

@@ -273,6 +273,12 @@ class Livepatch final : public emu::ExecutionObserver {
     std::deque<RunningOp> m_running;                 // The operation stack (klp_api nesting).
     std::vector<std::unique_ptr<Patch>> m_patches;   // klp_patches, in stack order.
     std::map<GuestAddr, std::unique_ptr<Ops>> m_ops; // klp_ops, by old function address.
+    // The code on_instruction's consistency check looks at, sorted and merged: each patched
+    // function and every replacement on its func_stack. Made again whenever m_ops changes
+    // (patch_func, unpatch_func); any other pc leaves at once.
+    std::vector<GuestRange> m_ops_code;
+    void collect_ops_code();
+    bool in_ops_code(GuestAddr pc) const;
     std::vector<std::string> m_modules;              // module_index() names.
     std::set<std::string> m_live_modules;   // klp_alive modules (between coming and going).
     std::set<std::string> m_forced_modules; // Freed forced patches: their modules stay.

@@ -483,7 +483,7 @@ void Livepatch::on_instruction(const emu::InsnEvent& ev) {
     if (m_transition_patch && m_running.empty() && ev.instruction >= m_work_at) {
         m_machine.request_stop();
     }
-    if (m_ops.empty() || ev.task < 0) {
+    if (m_ops.empty() || ev.task < 0 || !in_ops_code(ev.pc)) {
         return;
     }
     const uint64_t pc = ev.pc.value;
