@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <optional>
 
 namespace klpemu::emu {
@@ -36,6 +37,33 @@ std::optional<uint64_t> sp_after_pre_indexed_store(InsnWord w, uint64_t sp) {
     return std::nullopt;
 }
 
+// True for a store through sp (Rn = 31) that cannot land below the sp the check compares with:
+// an unsigned offset, a non-negative signed one, or writeback (pre-index: sp becomes the
+// address; post-index: the store is at the old sp). These are nearly all stack stores, and
+// they need no register read. Everything else (negative offsets, other base registers, other
+// store forms) is decided from sp.
+bool stores_at_or_above_sp(InsnWord w) {
+    const uint32_t x = w.raw;
+    if (((x >> 5) & 0x1f) != 31) {
+        return false;
+    }
+    // Store pair, GPR or SIMD: opc 101 V 0 type(2) L=0 imm7 Rt2 Rn Rt.
+    if ((x & 0x3a400000) == 0x28000000) {
+        const uint32_t type = (x >> 23) & 3; // 00 no-allocate, 01 post, 10 offset, 11 pre.
+        return type == 1 || type == 3 || ((x >> 21) & 1) == 0; // imm7's sign bit.
+    }
+    // STR/STRB/STRH (GPR, opc 00), unsigned 12-bit offset: size 111 0 01 00 imm12 Rn Rt.
+    if ((x & 0x3fc00000) == 0x39000000) {
+        return true;
+    }
+    // The same with a 9-bit immediate: size 111 0 00 00 0 imm9 mode Rn Rt.
+    if ((x & 0x3fe00000) == 0x38000000) {
+        const uint32_t mode = (x >> 10) & 3; // 00 unscaled (STUR), 01 post, 10 STTR, 11 pre.
+        return mode == 1 || mode == 3 || (mode == 0 && ((x >> 20) & 1) == 0);
+    }
+    return false;
+}
+
 } // namespace
 
 StoreBelowSpCheck::StoreBelowSpCheck(Machine& machine) : m_machine(machine) {
@@ -52,9 +80,16 @@ void StoreBelowSpCheck::on_memory_write(int cpu, GuestAddr pc, GuestAddr addr, i
     if (!task.stack.contains(addr)) {
         return;
     }
-    uint64_t sp = m_machine.frame_regs(cpu).sp; // Three registers, not the whole state.
+    const uint8_t* word = m_machine.memory().host_ptr(pc, sizeof(uint32_t));
     uint32_t raw = 0;
-    if (m_machine.memory().read(pc, &raw, sizeof raw).ok()) {
+    if (word != nullptr) {
+        std::memcpy(&raw, word, sizeof raw);
+        if (stores_at_or_above_sp(InsnWord(raw))) {
+            return;
+        }
+    }
+    uint64_t sp = m_machine.frame_regs(cpu).sp; // Three registers, not the whole state.
+    if (word != nullptr) {
         sp = sp_after_pre_indexed_store(InsnWord(raw), sp).value_or(sp);
     }
     if (addr.value >= sp || !m_reported.insert(pc).second) {
