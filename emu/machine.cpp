@@ -35,7 +35,9 @@ std::string_view stop_reason_name(StopReason r) {
 }
 
 Machine::Machine(const MachineConfig& config)
-    : m_config(config), m_rng(config.seed), m_stale_views(config.cpus) {}
+    : m_config(config), m_rng(config.seed), m_stale_views(config.cpus) {
+    m_deferred.add_area(GuestRange{kKernelBase, kKernelBase + int64_t(kKernelSize)});
+}
 
 Machine::~Machine() = default;
 
@@ -80,7 +82,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
         m->m_cpus.push_back(std::move(cpu));
     }
     // The host holds the whole image area; the CPUs map only what objects are loaded into
-    // (emu/kernel_image_pages.h), page runs at a time, in protect().
+    // (emu/deferred_pages.h), page runs at a time, in protect().
     KLP_TRY(m->m_memory.add_region("kernel", kKernelBase, kKernelSize));
     m->m_permissions.set(GuestRange{kKernelBase, kKernelBase + int64_t(kKernelSize)}, Perm::None,
                          "kernel image (unmapped)");
@@ -104,23 +106,62 @@ Result<void> Machine::map_region(std::string name, GuestAddr base, uint64_t size
     return {};
 }
 
+// Pages the CPUs map already change permission at once; deferred pages not mapped yet wait
+// for map_pending_pages (deferred_pages.h).
 Result<void> Machine::protect(GuestRange pages, Perm perm, std::string what) {
-    for (const KernelImagePages::Run& run : m_kernel_pages.runs(pages)) {
-        const GuestRange r = run.pages;
-        for (auto& cpu : m_cpus) {
-            if (run.mapped) {
-                KLP_TRY(cpu->backend->protect(r.begin, r.size(), uint32_t(perm)));
-            } else {
-                KLP_TRY(cpu->backend->map(r.begin, r.size(), m_memory.host_ptr(r.begin, r.size()),
-                                          uint32_t(perm)));
-            }
-        }
+    for (const DeferredPages::Run& run : m_deferred.runs(pages)) {
         if (!run.mapped) {
-            m_kernel_pages.mark_mapped(r);
+            m_pending_pages.push_back(run.pages);
+            continue;
+        }
+        for (auto& cpu : m_cpus) {
+            KLP_TRY(cpu->backend->protect(run.pages.begin, run.pages.size(), uint32_t(perm)));
         }
     }
     m_permissions.set(pages, perm, std::move(what));
     guard_rescan(pages.begin, pages.end); // Only executable pages are guarded.
+    return {};
+}
+
+// Maps the pending pages before the CPUs run. Pages that end up with the same permission in
+// the same area become one Unicorn region, whichever objects and sections they came from: an
+// image of several objects costs a few regions, not one per section (each region makes every
+// later map, unmap and the final uc_close dearer).
+Result<void> Machine::map_pending_pages() {
+    if (m_pending_pages.empty()) {
+        return {};
+    }
+    std::sort(m_pending_pages.begin(), m_pending_pages.end());
+    struct Piece {
+        GuestRange pages;
+        Perm perm;
+        const GuestRange* area;
+    };
+    std::vector<Piece> pieces;
+    GuestAddr done = m_pending_pages.front().begin; // Pending ranges may overlap.
+    for (const GuestRange& r : m_pending_pages) {
+        for (GuestAddr p = std::max(r.begin, done); p < r.end; p += int64_t(kPageSize)) {
+            const MemoryPermissions::Entry* e = m_permissions.at(p);
+            KLP_CHECK(e != nullptr, "machine: pending page {} has no permission", p);
+            const GuestRange* area = m_deferred.area_of(p);
+            if (!pieces.empty() && pieces.back().pages.end == p && pieces.back().perm == e->perm &&
+                pieces.back().area == area) {
+                pieces.back().pages.end = p + int64_t(kPageSize);
+            } else {
+                pieces.push_back(Piece{GuestRange{p, p + int64_t(kPageSize)}, e->perm, area});
+            }
+        }
+        done = std::max(done, r.end);
+    }
+    m_pending_pages.clear();
+    for (const Piece& piece : pieces) {
+        const GuestRange& r = piece.pages;
+        for (auto& cpu : m_cpus) {
+            KLP_TRY(cpu->backend->map(r.begin, r.size(), m_memory.host_ptr(r.begin, r.size()),
+                                      uint32_t(piece.perm)));
+        }
+        m_deferred.mark_mapped(r);
+    }
     return {};
 }
 
@@ -153,6 +194,17 @@ Result<void> Machine::protect_sections(const LoadedObject& object) {
         KLP_TRY(protect(GuestRange{GuestAddr(it->first), GuestAddr(end)}, it->second.first,
                         it->second.second));
         it = run_end;
+    }
+    // A module allocation is mapped whole: its sections' pages with their permissions, any
+    // page no section holds as module_alloc gave it (read/write).
+    for (const auto& [page, perm] : pages) {
+        const GuestRange* area = m_deferred.area_of(GuestAddr(page));
+        if (area != nullptr && !area->contains(kKernelBase) && !m_deferred.is_mapped(area->begin)) {
+            m_pending_pages.push_back(*area);
+        }
+    }
+    if (m_in_host_call || m_in_hook != nullptr) {
+        KLP_TRY(map_pending_pages()); // Guest code is running: it may touch them at once.
     }
     return {};
 }
@@ -246,7 +298,16 @@ Result<GuestAddr> Machine::reserve_module_region(uint64_t size, Placement placem
         base = at;
         break;
     }
-    KLP_TRY(map_region(fmt::format("module@{}", base), base, size));
+    if (size == 0) {
+        KLP_TRY(map_region(fmt::format("module@{}", base), base, size));
+        return base;
+    }
+    // module_alloc: read/write memory the CPUs map when its sections get their permissions
+    // (protect_sections), so no Unicorn region is split (deferred_pages.h).
+    const std::string name = fmt::format("module@{}", base);
+    KLP_TRY(m_memory.add_region(name, base, size));
+    m_permissions.set(GuestRange{base, base + int64_t(size)}, Perm::ReadWrite, name);
+    m_deferred.add_area(GuestRange{base, base + int64_t(size)});
     return base;
 }
 
@@ -508,7 +569,7 @@ Result<void> Machine::write_text_bytes(GuestAddr addr, std::span<const uint8_t> 
     guard_rescan(addr, end);
     // UC_CTL_TB_REMOVE_CACHE resolves only its start address: one call per 4 KiB page.
     for (GuestAddr page = addr.align_down(kPageSize); page < end; page += int64_t(kPageSize)) {
-        if (!m_kernel_pages.is_mapped(page)) {
+        if (!m_deferred.is_mapped(page)) {
             continue; // No CPU maps it yet (an object being loaded): nothing was translated.
         }
         GuestAddr lo = std::max(page, addr);

@@ -8,7 +8,7 @@
 //
 //   0xffff800002000000  module area, near: [K-96 MiB, K-32 MiB), within BL reach of the kernel
 //   0xffff800008000000  K: kernel image (32 MiB): the machine's guest objects, then kernel objects;
-//                       CPUs map only the loaded pages, a segment at a time (kernel_image_pages.h)
+//                       CPUs map only the loaded pages, a segment at a time (deferred_pages.h)
 //   0xffff800040000000  task stacks: 16 KiB each, 16 KiB aligned, 16 KiB unmapped guard between;
 //                       a finished task's stack is reused by the next task created
 //   0xffff800050000000  per-CPU IRQ stacks: 16 KiB each (allocated; entry does not switch yet)
@@ -19,6 +19,7 @@
 #include "emu/cpu_state.h"
 #include "emu/cycle_model.h"
 #include "emu/debug_view.h"
+#include "emu/deferred_pages.h"
 #include "emu/finding.h"
 #include "emu/finding_emitter.h"
 #include "emu/fp_state.h"
@@ -28,7 +29,6 @@
 #include "emu/image.h"
 #include "emu/insn_word.h"
 #include "emu/kernel_era.h"
-#include "emu/kernel_image_pages.h"
 #include "emu/memory_permissions.h"
 #include "emu/observer.h"
 #include "emu/result.h"
@@ -300,6 +300,8 @@ class Machine {
                             Perm perm = Perm::ReadWrite, bool holds_code = true);
     Result<void> protect(GuestRange pages, Perm perm, std::string what);
     Result<void> protect_sections(const LoadedObject& object);
+    // Maps the deferred pages protect() gave a permission since the last call.
+    Result<void> map_pending_pages();
     Result<GuestAddr> task_stack(std::string_view name);
     Result<void> check_duplicate_globals(const LoadedObject& object) const;
     void register_machine_host_calls();
@@ -358,7 +360,8 @@ class Machine {
     MachineConfig m_config;
     GuestMemory m_memory;
     MemoryPermissions m_permissions;
-    KernelImagePages m_kernel_pages{GuestRange{kKernelBase, kKernelBase + int64_t(kKernelSize)}};
+    DeferredPages m_deferred; // The kernel image area and every module allocation.
+    std::vector<GuestRange> m_pending_pages; // Deferred pages with a permission, not yet mapped.
     SymbolTable m_symbols;
     std::vector<LineRow> m_lines;
     std::vector<std::unique_ptr<Cpu>> m_cpus;

@@ -326,6 +326,7 @@ Result<RunResult> Machine::run(uint64_t max_instructions) {
     if (m_aborted) {
         return make_error("machine: run abandoned (the debugger dropped this session)");
     }
+    KLP_TRY(map_pending_pages());
     m_stop_requested = false;
     m_run_end = max_instructions >= UINT64_MAX - m_clock ? UINT64_MAX : m_clock + max_instructions;
     RunResult out;

@@ -117,7 +117,7 @@ TEST_CASE("stacks are not executable") {
 }
 
 // arm64's map_kernel() maps vmlinux segment by segment and nothing after the image: a kernel
-// address past the last loaded object is not mapped (emu/kernel_image_pages.h). Each loaded
+// address past the last loaded object is not mapped (emu/deferred_pages.h). Each loaded
 // run of pages is its own mapping, so protecting an object never re-maps the image area.
 TEST_CASE("the kernel image area is mapped only where objects were loaded") {
     auto m = make_machine();
