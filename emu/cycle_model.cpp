@@ -89,6 +89,9 @@ struct CycleModel::Impl {
     std::unique_ptr<llvm::MCDisassembler> disasm;
     std::unique_ptr<llvm::mca::InstrumentManager> instruments;
     std::unique_ptr<llvm::mca::InstrBuilder> builder;
+    // Builds the MCInsts that name a constant register (XZR/WZR), emptied before each one: see
+    // builder_for().
+    std::unique_ptr<llvm::mca::InstrBuilder> constant_builder;
     std::vector<uint8_t> slot;            // Indexed by LLVM register number.
     std::vector<uint64_t> gpr_mask;       // Indexed by LLVM register number; tuples: all parts.
     std::vector<uint64_t> resource_masks; // llvm-mca's mask of each ProcResource index.
@@ -102,7 +105,34 @@ struct CycleModel::Impl {
     uint64_t mask_of(unsigned reg) const { return reg < gpr_mask.size() ? gpr_mask[reg] : 0; }
     uint8_t pool_for(uint64_t mca_mask, unsigned needed);
     uint8_t advance_group(unsigned sched_class, unsigned use_index);
+    llvm::mca::InstrBuilder& builder_for(const llvm::MCInst& inst, const llvm::MCInstrDesc& desc);
 };
+
+// llvm-mca's InstrBuilder keeps one descriptor per opcode, made from the first MCInst it meets
+// with that opcode, and that descriptor leaves out the operands that are constant registers in
+// *that* MCInst: after `stur wzr, [x29, #-4]`, `stur w8, [x29, #-4]` would lose its read of w8
+// (seen as cycle counts that changed with what the model had decoded before). A word's facts
+// must not depend on history, so an MCInst naming XZR/WZR is built by a second builder emptied
+// first, and the main builder only ever meets MCInsts without one, whose descriptors do not
+// depend on their operands. (The `pipeline` accuracy runs llvm-mca's own pipeline with its own
+// builder and keeps llvm-mca's behaviour.)
+llvm::mca::InstrBuilder& CycleModel::Impl::builder_for(const llvm::MCInst& inst,
+                                                       const llvm::MCInstrDesc& desc) {
+    bool constant = false;
+    for (unsigned i = 0; i < inst.getNumOperands(); ++i) {
+        const llvm::MCOperand& op = inst.getOperand(i);
+        constant = constant || (op.isReg() && op.getReg() != 0 && mc->mri->isConstant(op.getReg()));
+    }
+    if (!constant) {
+        return *builder;
+    }
+    constant_builder->clear();
+    if (desc.isCall() || desc.isReturn()) {
+        // clear() re-arms the builder's one-time call/return warning.
+        llvm_target::quiet_first_warnings(*constant_builder, *disasm);
+    }
+    return *constant_builder;
+}
 
 uint8_t CycleModel::Impl::pool_for(uint64_t mca_mask, unsigned needed) {
     const auto key = std::make_pair(mca_mask, needed);
@@ -203,6 +233,8 @@ Result<CycleModel> CycleModel::create(std::string_view core) {
     impl->builder = std::make_unique<llvm::mca::InstrBuilder>(*mc.sti, *mc.mii, *mc.mri, nullptr,
                                                               *impl->instruments, kCallLatency);
     llvm_target::quiet_first_warnings(*impl->builder, *impl->disasm);
+    impl->constant_builder = std::make_unique<llvm::mca::InstrBuilder>(
+        *mc.sti, *mc.mii, *mc.mri, nullptr, *impl->instruments, kCallLatency);
 
     // Register slots by name first, then register tuples by their first named part.
     const unsigned num_regs = mc.mri->getNumRegs();
@@ -312,7 +344,7 @@ InsnCost CycleModel::cost(InsnWord w) const {
     if (!llvm_target::mca_can_describe(*mc.mii, inst)) {
         return cost;
     }
-    auto built = impl.builder->createInstruction(inst, {});
+    auto built = impl.builder_for(inst, desc).createInstruction(inst, {});
     if (!built) {
         llvm::consumeError(built.takeError());
         // No model for this instruction on this core: latency 1, one micro-op, no units.
