@@ -24,6 +24,7 @@
 #include <bit>
 #include <charconv>
 #include <map>
+#include <unordered_map>
 #include <vector>
 
 namespace klpemu {
@@ -100,6 +101,10 @@ struct CycleModel::Impl {
     std::map<std::pair<unsigned, unsigned>, uint8_t> advance_ids; // (sched class, use index).
     // Grows on first use of a pool/advance group; pipelines keep a reference.
     mutable SchedTables tables;
+    // What cost() decoded, by word: a model handed from machine to machine (cycle_model_pool.h)
+    // decodes each word once. Bounded; forgetting only costs a decode (ids stay in `tables`).
+    static constexpr size_t kMaxMemoWords = size_t(1) << 16;
+    mutable std::unordered_map<uint32_t, InsnCost> costs;
 
     uint8_t slot_of(unsigned reg) const { return reg < slot.size() ? slot[reg] : kNoSlot; }
     uint64_t mask_of(unsigned reg) const { return reg < gpr_mask.size() ? gpr_mask[reg] : 0; }
@@ -290,6 +295,19 @@ Result<CycleModel> CycleModel::create(std::string_view core) {
 }
 
 InsnCost CycleModel::cost(InsnWord w) const {
+    auto& memo = m_impl->costs;
+    if (auto it = memo.find(w.raw); it != memo.end()) {
+        return it->second;
+    }
+    if (memo.size() >= Impl::kMaxMemoWords) {
+        memo.clear();
+    }
+    const InsnCost c = decode_cost(w);
+    memo.emplace(w.raw, c);
+    return c;
+}
+
+InsnCost CycleModel::decode_cost(InsnWord w) const {
     const uint8_t bytes[4] = {uint8_t(w.raw), uint8_t(w.raw >> 8), uint8_t(w.raw >> 16),
                               uint8_t(w.raw >> 24)};
     llvm::MCInst inst;

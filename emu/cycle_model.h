@@ -157,6 +157,7 @@ class CycleModel {
   private:
     struct Impl;
     explicit CycleModel(std::unique_ptr<Impl> impl);
+    InsnCost decode_cost(InsnWord w) const; // cost() without the memo.
     std::unique_ptr<Impl> m_impl;
 };
 

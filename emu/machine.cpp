@@ -49,11 +49,21 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
         return make_error("machine: scheduling quantum must be at least 1 instruction");
     }
     std::unique_ptr<Machine> m(new Machine(config));
-    auto model = CycleModel::create(config.core);
-    if (!model) {
-        return make_error("machine: {}", model.error().message);
+    std::shared_ptr<const CycleModel> model;
+    if (config.cycle_models) {
+        auto pooled = config.cycle_models->acquire(config.core);
+        if (!pooled) {
+            return make_error("machine: {}", pooled.error().message);
+        }
+        model = std::move(*pooled);
+    } else {
+        auto made = CycleModel::create(config.core);
+        if (!made) {
+            return make_error("machine: {}", made.error().message);
+        }
+        model = std::make_shared<const CycleModel>(std::move(*made));
     }
-    m->m_costs = std::make_unique<CostCache>(m->m_memory, std::move(*model));
+    m->m_costs = std::make_unique<CostCache>(m->m_memory, std::move(model));
     BackendOptions options;
     options.code_hook = config.code_hook;
     options.mem_write_hook = config.observe_memory_writes;

@@ -18,6 +18,7 @@
 #include "emu/assembly_memo.h"
 #include "emu/cpu_state.h"
 #include "emu/cycle_model.h"
+#include "emu/cycle_model_pool.h"
 #include "emu/debug_view.h"
 #include "emu/deferred_pages.h"
 #include "emu/finding.h"
@@ -114,6 +115,9 @@ struct MachineConfig {
     KernelEra era = kDefaultEra;
     // Shared by the machines a process boots (emu/assembly_memo.h); null: assemble every time.
     std::shared_ptr<AssemblyMemo> assembly_memo;
+    // Where the machine takes its cycle model from and gives it back to when it is destroyed
+    // (emu/cycle_model_pool.h); null: a new model for this machine alone.
+    std::shared_ptr<CycleModelPool> cycle_models;
 };
 
 struct TaskSpec {

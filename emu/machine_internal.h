@@ -135,7 +135,7 @@ class Machine::CostCache {
     // What calloc's zeroed memory relies on: it is a valid Entry, and an empty one.
     static_assert(std::is_trivially_copyable_v<Entry> && std::is_trivially_destructible_v<Entry>);
     static_assert(~kNoPc == 0, "an all-zero entry must stand for no instruction");
-    CostCache(const GuestMemory& memory, CycleModel model)
+    CostCache(const GuestMemory& memory, std::shared_ptr<const CycleModel> model)
         : m_memory(memory), m_model(std::move(model)),
           m_table(static_cast<Entry*>(std::calloc(kEntries, sizeof(Entry)))) {
         KLP_CHECK(m_table != nullptr, "machine: cannot allocate the cost cache");
@@ -168,7 +168,7 @@ class Machine::CostCache {
             }
         }
     }
-    const CycleModel& model() const { return m_model; }
+    const CycleModel& model() const { return *m_model; }
 
   private:
     // Out of line: the code hook's fast path then needs no registers for a decode.
@@ -183,7 +183,7 @@ class Machine::CostCache {
             // Never executed (Unicorn fetches before the hook runs); still the facts of the
             // word recorded, as the clock's memo keys facts by word.
             e.word = 0;
-            e.cost = m_model.cost(InsnWord(0));
+            e.cost = m_model->cost(InsnWord(0));
             e.sp_flags = 0;
             e.events = 0;
             return;
@@ -191,13 +191,13 @@ class Machine::CostCache {
         uint32_t w = 0;
         std::memcpy(&w, p, 4);
         e.word = w;
-        e.cost = m_model.cost(InsnWord(w));
+        e.cost = m_model->cost(InsnWord(w));
         e.sp_flags = sp_alignment_flags(InsnWord(w), (e.cost.defs_mask >> kSpBit) & 1);
         e.events = uint8_t((a64::is_isb(InsnWord(w)) ? kIsb : 0) | (pc == m_eret ? kEret : 0) |
                            (pc == m_user_entry ? kUserEntry : 0));
     }
     const GuestMemory& m_memory;
-    CycleModel m_model;
+    std::shared_ptr<const CycleModel> m_model; // Never shared with another live machine.
     struct Free {
         void operator()(Entry* p) const { std::free(p); }
     };

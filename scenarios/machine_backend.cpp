@@ -549,13 +549,16 @@ RunStop to_run_stop(emu::StopReason r) {
 
 BackendFactory machine_backend_factory(UnwindRequest request,
                                        std::optional<std::filesystem::path> compile_cache) {
-    // One memo for every machine this factory makes: `klpemu run` boots one per scenario.
+    // One memo and one model pool for every machine this factory makes: `klpemu run` boots
+    // one per scenario.
     auto memo = std::make_shared<AssemblyMemo>();
-    return [request, compile_cache,
-            memo](const Scenario& scenario,
-                  ChromeTraceProcess* trace) -> Result<std::unique_ptr<Backend>> {
+    auto models = std::make_shared<CycleModelPool>();
+    return [request, compile_cache, memo,
+            models](const Scenario& scenario,
+                    ChromeTraceProcess* trace) -> Result<std::unique_ptr<Backend>> {
         emu::MachineConfig config;
         config.assembly_memo = memo;
+        config.cycle_models = models;
         config.cpus = scenario.machine.cpus;
         config.core = scenario.machine.core;
         config.cycles = scenario.machine.cycles == "pipeline" ? CycleAccuracy::Pipeline
