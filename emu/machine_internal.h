@@ -16,6 +16,8 @@
 #include <optional>
 #include <type_traits>
 
+#include <sys/mman.h>
+
 namespace klpemu::emu {
 
 inline constexpr uint64_t kNoPc = std::numeric_limits<uint64_t>::max();
@@ -122,9 +124,12 @@ class Machine::CostCache {
         kEret = 1 << 1,      // The machine's exception return (`el1_eret`).
         kUserEntry = 1 << 2, // SVC entry from EL0 (`el0_svc_loop`): a context synchronisation.
     };
-    // The table comes from calloc: pages the hook never touches are never written (a machine
-    // uses a few hundred of its 16,384 entries, and ≈ 134 machines are built per library run),
-    // so an all-zero entry must be empty: an entry keeps ~pc, and ~kNoPc is 0.
+    // The table (≈ 2 MiB) comes straight from mmap: the kernel hands out zeroed pages on first
+    // touch, so pages the hook never touches are never written (a machine uses a few hundred of
+    // its 16,384 entries, and ≈ 134 machines are built per library run). calloc did the same
+    // only for the first machine: once a chunk that size has been freed, glibc raises its mmap
+    // threshold and the next calloc zeroes 2 MiB from the heap (1.7 % of a library run). An
+    // all-zero entry must be empty: an entry keeps ~pc, and ~kNoPc is 0.
     struct Entry {
         uint64_t tag = 0; // ~pc of the instruction the facts are for; 0: none.
         InsnCost cost;
@@ -132,21 +137,21 @@ class Machine::CostCache {
         uint8_t events = 0;   // Events.
         uint32_t word = 0;    // The instruction word the facts were decoded from.
     };
-    // What calloc's zeroed memory relies on: it is a valid Entry, and an empty one.
+    // What zeroed memory relies on: it is a valid Entry, and an empty one.
     static_assert(std::is_trivially_copyable_v<Entry> && std::is_trivially_destructible_v<Entry>);
     static_assert(~kNoPc == 0, "an all-zero entry must stand for no instruction");
     CostCache(const GuestMemory& memory, std::shared_ptr<const CycleModel> model)
         : m_memory(memory), m_model(std::move(model)),
-          m_table(static_cast<Entry*>(std::calloc(kEntries, sizeof(Entry)))) {
-        KLP_CHECK(m_table != nullptr, "machine: cannot allocate the cost cache");
-    }
+          m_table(allocate_table()) {}
 
     // The addresses of the machine's exception return and EL0 SVC entry (set once at boot).
     void set_event_pcs(uint64_t eret, uint64_t user_entry) {
         m_eret = eret;
         m_user_entry = user_entry;
         if (m_filled) {
-            std::memset(static_cast<void*>(m_table.get()), 0, kEntries * sizeof(Entry));
+            // Zero-filled again on next touch, without writing 2 MiB now.
+            KLP_CHECK(madvise(m_table.get(), kTableBytes, MADV_DONTNEED) == 0,
+                      "machine: cannot clear the cost cache");
             m_filled = false;
         }
     }
@@ -198,10 +203,17 @@ class Machine::CostCache {
     }
     const GuestMemory& m_memory;
     std::shared_ptr<const CycleModel> m_model; // Never shared with another live machine.
-    struct Free {
-        void operator()(Entry* p) const { std::free(p); }
+    static constexpr size_t kTableBytes = kEntries * sizeof(Entry);
+    static Entry* allocate_table() {
+        void* p = mmap(nullptr, kTableBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                       -1, 0);
+        KLP_CHECK(p != MAP_FAILED, "machine: cannot map the cost cache ({} bytes)", kTableBytes);
+        return static_cast<Entry*>(p);
+    }
+    struct Unmap {
+        void operator()(Entry* p) const { munmap(p, kTableBytes); }
     };
-    std::unique_ptr<Entry[], Free> m_table;
+    std::unique_ptr<Entry[], Unmap> m_table;
     mutable bool m_filled = false; // Some entry was filled since the table was last cleared.
     uint64_t m_eret = kNoPc, m_user_entry = kNoPc;
 };
