@@ -151,6 +151,9 @@ Result<void> Machine::map_pending_pages() {
     GuestAddr done = m_pending_pages.front().begin; // Pending ranges may overlap.
     for (const GuestRange& r : m_pending_pages) {
         for (GuestAddr p = std::max(r.begin, done); p < r.end; p += int64_t(kPageSize)) {
+            if (m_deferred.is_mapped(p)) {
+                continue; // Mapped by an earlier flush: a piece never spans it.
+            }
             const MemoryPermissions::Entry* e = m_permissions.at(p);
             KLP_CHECK(e != nullptr, "machine: pending page {} has no permission", p);
             const GuestRange* area = m_deferred.area_of(p);

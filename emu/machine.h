@@ -364,7 +364,7 @@ class Machine {
     MachineConfig m_config;
     GuestMemory m_memory;
     MemoryPermissions m_permissions;
-    DeferredPages m_deferred; // The kernel image area and every module allocation.
+    DeferredPages m_deferred;                // The kernel image area and every module allocation.
     std::vector<GuestRange> m_pending_pages; // Deferred pages with a permission, not yet mapped.
     SymbolTable m_symbols;
     std::vector<LineRow> m_lines;

@@ -141,8 +141,7 @@ class Machine::CostCache {
     static_assert(std::is_trivially_copyable_v<Entry> && std::is_trivially_destructible_v<Entry>);
     static_assert(~kNoPc == 0, "an all-zero entry must stand for no instruction");
     CostCache(const GuestMemory& memory, std::shared_ptr<const CycleModel> model)
-        : m_memory(memory), m_model(std::move(model)),
-          m_table(allocate_table()) {}
+        : m_memory(memory), m_model(std::move(model)), m_table(allocate_table()) {}
 
     // The addresses of the machine's exception return and EL0 SVC entry (set once at boot).
     void set_event_pcs(uint64_t eret, uint64_t user_entry) {
@@ -205,8 +204,8 @@ class Machine::CostCache {
     std::shared_ptr<const CycleModel> m_model; // Never shared with another live machine.
     static constexpr size_t kTableBytes = kEntries * sizeof(Entry);
     static Entry* allocate_table() {
-        void* p = mmap(nullptr, kTableBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
+        void* p =
+            mmap(nullptr, kTableBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         KLP_CHECK(p != MAP_FAILED, "machine: cannot map the cost cache ({} bytes)", kTableBytes);
         return static_cast<Entry*>(p);
     }
