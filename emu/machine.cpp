@@ -611,8 +611,8 @@ uint64_t Machine::read_x(int cpu, int index) const {
     return m_cpus[size_t(cpu)]->backend->x(index);
 }
 
-uint64_t Machine::register_writes(int cpu) const {
-    return m_cpus[size_t(cpu)]->backend->register_writes();
+uint64_t Machine::frame_register_writes(int cpu) const {
+    return m_cpus[size_t(cpu)]->backend->frame_register_writes();
 }
 
 void Machine::set_cpu_state(int cpu, const CpuState& state) {

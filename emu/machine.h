@@ -263,9 +263,10 @@ class Machine {
     FrameRegs frame_regs(int cpu) const;
     // One register: x0..x30, 31 = sp.
     uint64_t read_x(int cpu, int index) const;
-    // Counts host writes to `cpu`'s registers (task switches, exception entry, set_cpu_state,
-    // host calls): unchanged means only guest instructions changed them since it was read.
-    uint64_t register_writes(int cpu) const;
+    // Counts host writes that may change `cpu`'s sp, x29 or x30 (task switches, exception entry,
+    // set_cpu_state, a host call setting one of them): unchanged means only guest instructions
+    // changed them since they were read.
+    uint64_t frame_register_writes(int cpu) const;
     void set_cpu_state(int cpu, const CpuState& state);
     // The FP/SIMD register file of `cpu` (v0-v31, FPSR, FPCR; emu/fp_state.h).
     FpState fp_state(int cpu) const;

@@ -218,7 +218,6 @@ uint64_t UnicornBackend::pc() const {
 }
 
 void UnicornBackend::set_pc(uint64_t pc) noexcept {
-    ++m_register_writes;
     if (m_impl->in_trap) {
         m_impl->held_pc = pc;
         return;
@@ -240,7 +239,9 @@ void UnicornBackend::set_x(int index, uint64_t value) {
         set_pc(value);
         return;
     }
-    ++m_register_writes;
+    if (index >= 29) { // x29, x30, sp
+        ++m_frame_register_writes;
+    }
     must(uc_reg_write(m_impl->uc, reg_id(index), &value), "write x");
 }
 
@@ -277,7 +278,7 @@ FrameRegs UnicornBackend::frame_regs() const {
 }
 
 void UnicornBackend::set_state(const CpuState& s) {
-    ++m_register_writes;
+    ++m_frame_register_writes;
     // x0-x30, sp, NZCV, then pc (left out inside the trap callback: Impl::held_pc).
     int ids[34];
     void* vals[34];
@@ -338,7 +339,6 @@ FpState UnicornBackend::fp_state() const {
 }
 
 void UnicornBackend::set_fp_state(const FpState& state) {
-    ++m_register_writes;
     FpState copy = state;
     FpBatch b(copy);
     b.fpsr = state.fpsr;
@@ -353,7 +353,7 @@ uint64_t UnicornBackend::sysreg(SysReg reg) const {
 }
 
 void UnicornBackend::set_sysreg(SysReg reg, uint64_t value) {
-    ++m_register_writes;
+    ++m_frame_register_writes;
     uc_arm64_cp_reg r = cp_reg(reg);
     r.val = value;
     must(uc_reg_write(m_impl->uc, UC_ARM64_REG_CP_REG, &r), "write system register");

@@ -106,9 +106,11 @@ class UnicornBackend {
     CpuState state() const;
     // sp, x29 and x30 only: what a per-instruction unwinder check needs.
     FrameRegs frame_regs() const;
-    // How many times the host wrote a register of this CPU (any set_* call): a reader that
-    // caches registers between instructions compares it to notice host writes.
-    uint64_t register_writes() const { return m_register_writes; }
+    // How many times the host wrote a register that may be sp, x29 or x30 of this CPU (set_x of
+    // those, set_state, set_sysreg; not set_pc, another x or the FP state): a reader that caches
+    // them between instructions compares it to notice host writes. A host call that only sets
+    // x0 and the pc leaves it alone.
+    uint64_t frame_register_writes() const { return m_frame_register_writes; }
     // Writes x0-x30, sp, pc and NZCV (the mode bits are left alone: API writes of PSTATE do
     // not rebuild hflags on 2.0.1, reference §1.7).
     void set_state(const CpuState& state);
@@ -123,7 +125,7 @@ class UnicornBackend {
     UnicornBackend() = default;
     struct Impl;
     std::unique_ptr<Impl> m_impl;
-    uint64_t m_register_writes = 0;
+    uint64_t m_frame_register_writes = 0;
 };
 
 } // namespace klpemu::emu

@@ -159,7 +159,13 @@ bool may_write_frame_regs(InsnWord word) {
         if ((w & 0xfff00000u) == 0xd5300000u || (w & 0xfff80000u) == 0xd5280000u) {
             return rd == 29 || rd == 30; // MRS, SYSL.
         }
-        return true; // BL, BLR, ERET, MSR (register), traps, the rest: assume so.
+        if ((w & 0xffe0001fu) == 0xd4000002u) {
+            // HVC: klpemu's host call. What the host writes is counted by the machine
+            // (Machine::frame_register_writes: a task switch, a handler setting x29/x30/sp);
+            // the instruction itself leaves them alone.
+            return false;
+        }
+        return true; // BL, BLR, ERET, MSR (register), other traps, the rest: assume so.
     }
     return true; // SVE, SME, unallocated.
 }

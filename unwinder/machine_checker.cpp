@@ -86,7 +86,8 @@ void MachineChecker::on_instruction(const emu::InsnEvent& ev) {
     const BranchClass& cls = m_checker->on_instruction(
         Boundary{ev.task, ev.cpu, ev.pc, ev.word, ev.instruction, &regs, &cache.regs});
     // sp/x29/x30 stay valid across instructions that certainly leave them alone; host writes
-    // (task switches, exception entry, host calls) are noticed through register_writes().
+    // (task switches, exception entry, a host call setting them) are noticed through
+    // frame_register_writes().
     if (cls.writes_frame_regs()) {
         // The registers as the instruction leaves them, computed now, while the copy and the
         // memory a load reads are as the instruction sees them; the next boundary of this CPU
@@ -113,7 +114,7 @@ void MachineChecker::read_frame_regs(CpuRegs& cache, int cpu, uint64_t host_writ
 }
 
 void MachineChecker::update_frame_regs(CpuRegs& cache, const emu::InsnEvent& ev) {
-    const uint64_t writes = m_machine.register_writes(ev.cpu);
+    const uint64_t writes = m_machine.frame_register_writes(ev.cpu);
     if (!cache.valid || cache.host_writes != writes) {
         read_frame_regs(cache, ev.cpu, writes);
     } else if (cache.pending) {
@@ -151,7 +152,8 @@ void MachineChecker::on_host_call(int /*cpu*/, int task, uint32_t /*number*/) {
 }
 
 void MachineChecker::on_task_switch(int /*cpu*/, int /*from*/, int to) {
-    // The host saved and restored task context: registers are caught by register_writes(),
+    // The host saved and restored task context: registers are caught by
+    // frame_register_writes(),
     // guest memory it may have written by comparing every task stack before its next check.
     m_checker->on_host_work(to);
 }

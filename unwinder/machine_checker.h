@@ -53,8 +53,8 @@ class MachineChecker final : public emu::ExecutionObserver {
     void on_task_switch(int cpu, int from, int to) override;
 
     // sp/x29/x30 of one CPU as last read, valid until an instruction that may write them runs or
-    // the host writes a register (Machine::register_writes). An instruction whose effect on them
-    // is known (frame_effect.h) leaves the registers it will produce pending: the CPU's next
+    // the host writes one of them (Machine::frame_register_writes). An instruction whose effect on
+    // them is known (frame_effect.h) leaves the registers it will produce pending: the CPU's next
     // boundary takes them, unless the host wrote a register in between.
     struct CpuRegs {
         emu::FrameRegs regs;

@@ -80,3 +80,49 @@ TEST_CASE("frame effects: timer IRQs and task switches in the middle of the form
     const CheckedRun incremental = run_checked(kForms, false, 300, 97);
     CHECK(incremental.summary == checked.summary);
 }
+
+// A host call always sets the pc (and usually x0); only a write that may change sp, x29 or x30
+// makes the copy be read back (Machine::frame_register_writes). drive(n): each round a host
+// call sets x0 alone, then one sets x29 below sp, then a boundary the checker sees with it.
+TEST_CASE("frame effects: a host call's write of x29 is read back, its x0 and pc are not") {
+    constexpr uint16_t kSetX0 = 0x7e0, kSetFp = 0x7e1;
+    constexpr std::string_view kSource = R"(
+        .text
+        .globl drive
+        .type drive, %function
+drive:
+        stp     x29, x30, [sp, #-32]!
+        mov     x29, sp
+        str     x19, [sp, #16]
+        mov     x19, x0
+1:      hvc     #0x7e0                    // x0 = 7
+        sub     x1, sp, #16
+        hvc     #0x7e1                    // x29 = x1, through the host
+        nop                               // checked with the host's x29
+        mov     x29, sp
+        subs    x19, x19, #1
+        b.ne    1b
+        ldr     x19, [sp, #16]
+        ldp     x29, x30, [sp], #32
+        ret
+        .size drive, . - drive
+)";
+    constexpr uint64_t kRounds = 200;
+    for (bool full_walk : {true, false}) { // full_walk aborts if the copy misses the write.
+        CAPTURE(full_walk);
+        auto m = test::make_machine();
+        m->register_host_call(kSetX0, [](emu::HostCallContext& c) { c.set_reg(0, 7); });
+        m->register_host_call(kSetFp, [](emu::HostCallContext& c) { c.set_reg(29, c.arg(1)); });
+        test::load_asm(*m, kSource);
+        CheckerConfig cfg;
+        cfg.full_walk = full_walk;
+        MachineChecker mc(*m, cfg, nullptr);
+        auto r = m->call(test::sym(*m, "drive"), {kRounds});
+        REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+        if (!full_walk) {
+            // One read back per round for the x29 write; the x0 host call adds none.
+            CHECK(mc.frame_reg_reads() >= kRounds);
+            CHECK(mc.frame_reg_reads() < kRounds + kRounds / 2);
+        }
+    }
+}
