@@ -12,56 +12,63 @@ namespace klpemu::emu {
 
 namespace {
 
-// The SP a store leaves behind when it is a pre-indexed store with SP as the base (`stp x29,
-// x30, [sp, #-16]!`): the hook sees the old SP, but the store lands at and above the new one.
-// Nullopt for every other instruction.
-std::optional<uint64_t> sp_after_pre_indexed_store(InsnWord w, uint64_t sp) {
-    const uint32_t x = w.raw;
-    const uint32_t rn = (x >> 5) & 0x1f;
-    if (rn != 31) {
-        return std::nullopt;
-    }
-    // STP/STNP class, pre-indexed, L = 0: opc 101 V 011 0 imm7 Rt2 Rn Rt.
-    if ((x & 0x3bc00000) == 0x29800000) {
-        const uint32_t opc = x >> 30;
-        const bool simd = (x >> 26) & 1;
-        const int64_t scale = simd ? (int64_t(4) << opc) : (int64_t(4) << (opc >> 1));
-        const int64_t imm7 = int64_t(int32_t(x << 10) >> 25);
-        return sp + uint64_t(imm7 * scale);
-    }
-    // STR (immediate), pre-indexed: size 111 V 00 opc(00) 0 imm9 11 Rn Rt.
-    if ((x & 0x3be00c00) == 0x38000c00) {
-        const int64_t imm9 = int64_t(int32_t(x << 11) >> 23);
-        return sp + uint64_t(imm9);
-    }
-    return std::nullopt;
+// A store through sp (Rn = 31) in a form decoded here: its lowest byte's offset from the sp the
+// instruction sees, and how far it moves sp (0 without writeback). Pre-index: sp becomes the
+// address; post-index: the store is at the old sp and sp moves past it.
+struct SpStore {
+    int64_t offset = 0;
+    int64_t sp_delta = 0;
+};
+
+// STR (GPR opc 00; SIMD&FP opc x0, opc 10 being the 128-bit Q form): bits 31-30 size, 26 V,
+// 23-22 opc of the load/store register classes.
+bool is_single_store(uint32_t x) {
+    const bool simd = (x >> 26) & 1;
+    const uint32_t opc = (x >> 22) & 3;
+    return simd ? (opc & 1) == 0 : opc == 0;
 }
 
-// True for a store through sp (Rn = 31) that cannot land below the sp the check compares with:
-// an unsigned offset, a non-negative signed one, or writeback (pre-index: sp becomes the
-// address; post-index: the store is at the old sp). These are nearly all stack stores, and
-// they need no register read. Everything else (negative offsets, other base registers, other
-// store forms) is decided from sp.
-bool stores_at_or_above_sp(InsnWord w) {
-    const uint32_t x = w.raw;
+std::optional<SpStore> decode_sp_store(uint32_t x) {
     if (((x >> 5) & 0x1f) != 31) {
-        return false;
+        return std::nullopt;
     }
     // Store pair, GPR or SIMD: opc 101 V 0 type(2) L=0 imm7 Rt2 Rn Rt.
     if ((x & 0x3a400000) == 0x28000000) {
-        const uint32_t type = (x >> 23) & 3; // 00 no-allocate, 01 post, 10 offset, 11 pre.
-        return type == 1 || type == 3 || ((x >> 21) & 1) == 0; // imm7's sign bit.
+        const uint32_t opc = x >> 30;
+        const bool simd = (x >> 26) & 1;
+        // SIMD: 4 << opc bytes each; GPR: 4 or 8, and 16 for STGP (opc 01).
+        const int64_t scale = simd       ? (int64_t(4) << opc)
+                              : opc == 1 ? 16
+                                         : (int64_t(4) << (opc >> 1));
+        const int64_t imm = int64_t(int32_t(x << 10) >> 25) * scale;
+        switch ((x >> 23) & 3) { // 00 no-allocate, 01 post, 10 offset, 11 pre.
+        case 1:
+            return SpStore{0, imm};
+        case 3:
+            return SpStore{imm, imm};
+        default:
+            return SpStore{imm, 0};
+        }
     }
-    // STR/STRB/STRH (GPR, opc 00), unsigned 12-bit offset: size 111 0 01 00 imm12 Rn Rt.
-    if ((x & 0x3fc00000) == 0x39000000) {
-        return true;
+    // Unsigned 12-bit offset: size 111 V 01 opc imm12 Rn Rt (never below sp).
+    if ((x & 0x3b000000) == 0x39000000 && is_single_store(x)) {
+        return SpStore{0, 0};
     }
-    // The same with a 9-bit immediate: size 111 0 00 00 0 imm9 mode Rn Rt.
-    if ((x & 0x3fe00000) == 0x38000000) {
-        const uint32_t mode = (x >> 10) & 3; // 00 unscaled (STUR), 01 post, 10 STTR, 11 pre.
-        return mode == 1 || mode == 3 || (mode == 0 && ((x >> 20) & 1) == 0);
+    // 9-bit immediate: size 111 V 00 opc 0 imm9 mode Rn Rt.
+    if ((x & 0x3b200000) == 0x38000000 && is_single_store(x)) {
+        const int64_t imm = int64_t(int32_t(x << 11) >> 23);
+        switch ((x >> 10) & 3) { // 00 unscaled (STUR), 01 post, 10 unprivileged, 11 pre.
+        case 0:
+            return SpStore{imm, 0};
+        case 1:
+            return SpStore{0, imm};
+        case 3:
+            return SpStore{imm, imm};
+        default:
+            return std::nullopt;
+        }
     }
-    return false;
+    return std::nullopt;
 }
 
 } // namespace
@@ -80,17 +87,23 @@ void StoreBelowSpCheck::on_memory_write(int cpu, GuestAddr pc, GuestAddr addr, i
     if (!task.stack.contains(addr)) {
         return;
     }
+    // A store through sp decoded from its word needs no register: it lands below the sp it
+    // leaves behind iff its offset is below its writeback (nearly every stack store). Anything
+    // else compares the address with sp.
     const uint8_t* word = m_machine.memory().host_ptr(pc, sizeof(uint32_t));
     uint32_t raw = 0;
     if (word != nullptr) {
         std::memcpy(&raw, word, sizeof raw);
-        if (stores_at_or_above_sp(InsnWord(raw))) {
+    }
+    const std::optional<SpStore> sp_store = word ? decode_sp_store(raw) : std::nullopt;
+    uint64_t sp = 0;
+    if (sp_store) {
+        if (sp_store->offset >= sp_store->sp_delta) {
             return;
         }
-    }
-    uint64_t sp = m_machine.frame_regs(cpu).sp; // Three registers, not the whole state.
-    if (word != nullptr) {
-        sp = sp_after_pre_indexed_store(InsnWord(raw), sp).value_or(sp);
+        sp = m_machine.frame_regs(cpu).sp + uint64_t(sp_store->sp_delta); // For the message.
+    } else {
+        sp = m_machine.frame_regs(cpu).sp; // Three registers, not the whole state.
     }
     if (addr.value >= sp || !m_reported.insert(pc).second) {
         return;

@@ -1,6 +1,7 @@
-// The store-below-sp check decides most stack stores from their encoding alone (a store through
-// sp that cannot land below it needs no register read); every form that can land below sp
-// must still be found, whatever its base register, size or register file.
+// The store-below-sp check decides stores through sp from their encoding alone (below iff the
+// offset is below the writeback; no register read); every form that can land below the sp the
+// instruction leaves must be found, whatever its base register, size or register file, and
+// nothing else.
 #include "emu/store_below_sp_check.h"
 #include "machine_test_util.h"
 
@@ -38,6 +39,10 @@ stores: stp     x29, x30, [sp, #-48]!   // Pre-index: sp moves to the address.
         str     x7, [x9, #24]           //        another base, above: fine
         stnp    x4, x5, [sp, #-48]      // +0x3c  below: no-allocate pair
         stp     q0, q1, [sp, #-64]      // +0x40  below: SIMD pair
+        sub     sp, sp, #16
+        str     x11, [sp], #16          // +0x48  below: post-index pops past its own store
+        str     q2, [sp, #-16]!         //        pre-index, 128-bit SIMD: at the new sp
+        add     sp, sp, #16
         ldp     x29, x30, [sp], #48
         ret
 )");
@@ -51,5 +56,5 @@ stores: stp     x29, x30, [sp, #-48]!   // Pre-index: sp moves to the address.
     std::sort(where.begin(), where.end());
     CHECK(where == std::vector<std::string>{"stores+0x20", "stores+0x24", "stores+0x28",
                                             "stores+0x2c", "stores+0x34", "stores+0x3c",
-                                            "stores+0x40"});
+                                            "stores+0x40", "stores+0x48"});
 }
