@@ -91,8 +91,10 @@ struct CycleModel::Impl {
     std::unique_ptr<llvm::mca::InstrumentManager> instruments;
     std::unique_ptr<llvm::mca::InstrBuilder> builder;
     // Builds the MCInsts that name a constant register (XZR/WZR), emptied before each one: see
-    // builder_for().
+    // builder_for(). Calls and returns naming one (`blr xzr`, `ret xzr`) have their own,
+    // never emptied, so its one-time call/return warning stays spent.
     std::unique_ptr<llvm::mca::InstrBuilder> constant_builder;
+    std::unique_ptr<llvm::mca::InstrBuilder> constant_branch_builder;
     std::vector<uint8_t> slot;            // Indexed by LLVM register number.
     std::vector<uint64_t> gpr_mask;       // Indexed by LLVM register number; tuples: all parts.
     std::vector<uint64_t> resource_masks; // llvm-mca's mask of each ProcResource index.
@@ -131,11 +133,12 @@ llvm::mca::InstrBuilder& CycleModel::Impl::builder_for(const llvm::MCInst& inst,
     if (!constant) {
         return *builder;
     }
-    constant_builder->clear();
     if (desc.isCall() || desc.isReturn()) {
-        // clear() re-arms the builder's one-time call/return warning.
-        llvm_target::quiet_first_warnings(*constant_builder, *disasm);
+        // Their only register operand is the target (x30 for RET): every such MCInst of an
+        // opcode names the constant in the same place, so one descriptor fits them all.
+        return *constant_branch_builder;
     }
+    constant_builder->clear(); // Re-arms the call/return warning, which nothing here meets.
     return *constant_builder;
 }
 
@@ -240,6 +243,9 @@ Result<CycleModel> CycleModel::create(std::string_view core) {
     llvm_target::quiet_first_warnings(*impl->builder, *impl->disasm);
     impl->constant_builder = std::make_unique<llvm::mca::InstrBuilder>(
         *mc.sti, *mc.mii, *mc.mri, nullptr, *impl->instruments, kCallLatency);
+    impl->constant_branch_builder = std::make_unique<llvm::mca::InstrBuilder>(
+        *mc.sti, *mc.mii, *mc.mri, nullptr, *impl->instruments, kCallLatency);
+    llvm_target::quiet_first_warnings(*impl->constant_branch_builder, *impl->disasm);
 
     // Register slots by name first, then register tuples by their first named part.
     const unsigned num_regs = mc.mri->getNumRegs();

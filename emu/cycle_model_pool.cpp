@@ -22,6 +22,10 @@ Result<std::shared_ptr<const CycleModel>> CycleModelPool::acquire(std::string_vi
     // The last holder puts the model back (the pool's state outlives the pool if it must).
     auto give_back = [state = m_state](const CycleModel* m) {
         std::unique_ptr<CycleModel> owned(const_cast<CycleModel*>(m));
+        const SchedTables& t = owned->tables();
+        if (t.pools.size() > kRetireAt || t.advance.size() > kRetireAt) {
+            return; // Freed: the next machine starts with the tables' whole room.
+        }
         std::lock_guard lock(state->mutex);
         state->idle[owned->core()].push_back(std::move(owned));
     };

@@ -33,6 +33,12 @@ class CycleModelPool {
     size_t idle() const;
 
   private:
+    // A model's pool and advance-group tables only grow and hold at most 255 entries each
+    // (CycleModel aborts past that). A model handed on keeps what earlier machines added, so
+    // one that has used a quarter of either is freed instead of handed on: every machine
+    // starts with at least 191 free. The whole bundled library adds 5 pools and 34 groups; a
+    // fuzz worker's random words may add many more.
+    static constexpr size_t kRetireAt = 64;
     struct State {
         mutable std::mutex mutex;
         std::map<std::string, std::vector<std::unique_ptr<CycleModel>>, std::less<>> idle;
