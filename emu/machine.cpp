@@ -166,15 +166,16 @@ Result<void> Machine::map_pending_pages() {
         }
         done = std::max(done, r.end);
     }
-    m_pending_pages.clear();
     for (const Piece& piece : pieces) {
         const GuestRange& r = piece.pages;
         for (auto& cpu : m_cpus) {
+            // On an error the pages not marked stay pending; the run that asked fails with it.
             KLP_TRY(cpu->backend->map(r.begin, r.size(), m_memory.host_ptr(r.begin, r.size()),
                                       uint32_t(piece.perm)));
         }
         m_deferred.mark_mapped(r);
     }
+    m_pending_pages.clear();
     return {};
 }
 
@@ -310,10 +311,6 @@ Result<GuestAddr> Machine::reserve_module_region(uint64_t size, Placement placem
     case Placement::At:
         base = at;
         break;
-    }
-    if (size == 0) {
-        KLP_TRY(map_region(fmt::format("module@{}", base), base, size));
-        return base;
     }
     // module_alloc: read/write memory the CPUs map when its sections get their permissions
     // (protect_sections), so no Unicorn region is split (deferred_pages.h).
