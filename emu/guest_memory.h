@@ -6,12 +6,14 @@
 #pragma once
 
 #include "emu/guest_addr.h"
+#include "emu/insn_word.h"
 #include "emu/result.h"
 
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,17 @@ class GuestMemory {
 
     // True if [addr, addr+size) lies inside one region.
     bool is_mapped(GuestAddr addr, uint64_t size = 1) const { return host_ptr(addr, size); }
+
+    // The instruction word at `pc` as memory holds it; nullopt where nothing is mapped.
+    std::optional<InsnWord> insn_word(GuestAddr pc) const {
+        const uint8_t* p = host_ptr(pc, 4);
+        if (p == nullptr) {
+            return std::nullopt;
+        }
+        uint32_t w = 0;
+        std::memcpy(&w, p, 4);
+        return InsnWord(w);
+    }
 
     // Copies guest bytes; fails if the range is not mapped.
     Result<void> read(GuestAddr addr, void* out, uint64_t size) const;

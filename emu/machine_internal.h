@@ -182,8 +182,8 @@ class Machine::CostCache {
         fill(e, pc);
     }
     void fill(Entry& e, uint64_t pc) const {
-        const uint8_t* p = m_memory.host_ptr(GuestAddr(pc), 4);
-        if (!p) {
+        const std::optional<InsnWord> word = m_memory.insn_word(GuestAddr(pc));
+        if (!word) {
             // Never executed (Unicorn fetches before the hook runs); still the facts of the
             // word recorded, as the clock's memo keys facts by word.
             e.word = 0;
@@ -192,8 +192,7 @@ class Machine::CostCache {
             e.events = 0;
             return;
         }
-        uint32_t w = 0;
-        std::memcpy(&w, p, 4);
+        const uint32_t w = word->raw;
         e.word = w;
         e.cost = m_model->cost(InsnWord(w));
         e.sp_flags = sp_alignment_flags(InsnWord(w), (e.cost.defs_mask >> kSpBit) & 1);

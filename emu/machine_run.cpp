@@ -23,11 +23,7 @@ constexpr uint64_t kLoneCpuSlice = 1 << 20;
 
 // The word at `pc` as the CPU fetched it; 0 (never an HVC or BRK) where nothing is mapped.
 uint32_t word_at(const GuestMemory& memory, uint64_t pc) {
-    uint32_t word = 0;
-    if (const uint8_t* p = memory.host_ptr(GuestAddr(pc), 4)) {
-        std::memcpy(&word, p, 4);
-    }
-    return word;
+    return memory.insn_word(GuestAddr(pc)).value_or(InsnWord(0)).raw;
 }
 
 uint64_t splitmix64(uint64_t& state) {

@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 
-#include <cstring>
 #include <optional>
 
 namespace klpemu::emu {
@@ -90,12 +89,8 @@ void StoreBelowSpCheck::on_memory_write(int cpu, GuestAddr pc, GuestAddr addr, i
     // A store through sp decoded from its word needs no register: it lands below the sp it
     // leaves behind iff its offset is below its writeback (nearly every stack store). Anything
     // else compares the address with sp.
-    const uint8_t* word = m_machine.memory().host_ptr(pc, sizeof(uint32_t));
-    uint32_t raw = 0;
-    if (word != nullptr) {
-        std::memcpy(&raw, word, sizeof raw);
-    }
-    const std::optional<SpStore> sp_store = word ? decode_sp_store(raw) : std::nullopt;
+    const std::optional<InsnWord> word = m_machine.memory().insn_word(pc);
+    const std::optional<SpStore> sp_store = word ? decode_sp_store(word->raw) : std::nullopt;
     uint64_t sp = 0;
     if (sp_store) {
         if (sp_store->offset >= sp_store->sp_delta) {

@@ -62,13 +62,11 @@ bool TextGuard::rescan(GuestAddr begin, GuestAddr end) {
 }
 
 std::optional<std::pair<InsnWord, WordClass>> TextGuard::classify_at(uint64_t pc) {
-    const uint8_t* p = m_memory.host_ptr(GuestAddr(pc), 4);
-    if (!p) {
+    const std::optional<InsnWord> w = m_memory.insn_word(GuestAddr(pc));
+    if (!w) {
         return std::nullopt;
     }
-    uint32_t w = 0;
-    std::memcpy(&w, p, 4);
-    return std::pair{InsnWord(w), m_classifier.classify(InsnWord(w))};
+    return std::pair{*w, m_classifier.classify(*w)};
 }
 
 std::vector<uint64_t> TextGuard::exits() const {

@@ -372,10 +372,8 @@ std::optional<std::string> StepPlayer::condition_hit(int cpu, int task, GuestAdd
         if (w.kind != WatchKind::Write) {
             if (!decoded) {
                 decoded = true;
-                if (const uint8_t* p = machine.memory().host_ptr(pc, 4)) {
-                    uint32_t word = 0;
-                    std::memcpy(&word, p, 4);
-                    load = load_access(pc, InsnWord(word),
+                if (const std::optional<InsnWord> word = machine.memory().insn_word(pc)) {
+                    load = load_access(pc, *word,
                                        [&](unsigned n) { return machine.read_x(cpu, int(n)); });
                 }
             }
