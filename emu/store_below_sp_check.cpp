@@ -1,6 +1,7 @@
 // The store-below-sp check (see store_below_sp_check.h).
 #include "emu/store_below_sp_check.h"
 
+#include "emu/insn_fields.h"
 #include "emu/insn_word.h"
 
 #include <fmt/format.h>
@@ -10,6 +11,9 @@
 namespace klpemu::emu {
 
 namespace {
+
+using a64::field;
+using a64::sign_extend;
 
 // A store through sp (Rn = 31) in a form decoded here: its lowest byte's offset from the sp the
 // instruction sees, and how far it moves sp (0 without writeback). Pre-index: sp becomes the
@@ -22,25 +26,24 @@ struct SpStore {
 // STR (GPR opc 00; SIMD&FP opc x0, opc 10 being the 128-bit Q form): bits 31-30 size, 26 V,
 // 23-22 opc of the load/store register classes.
 bool is_single_store(uint32_t x) {
-    const bool simd = (x >> 26) & 1;
-    const uint32_t opc = (x >> 22) & 3;
-    return simd ? (opc & 1) == 0 : opc == 0;
+    const uint32_t opc = field(x, 22, 2);
+    return field(x, 26, 1) != 0 ? (opc & 1) == 0 : opc == 0;
 }
 
 std::optional<SpStore> decode_sp_store(uint32_t x) {
-    if (((x >> 5) & 0x1f) != 31) {
+    if (field(x, 5, 5) != 31) {
         return std::nullopt;
     }
     // Store pair, GPR or SIMD: opc 101 V 0 type(2) L=0 imm7 Rt2 Rn Rt.
     if ((x & 0x3a400000) == 0x28000000) {
-        const uint32_t opc = x >> 30;
-        const bool simd = (x >> 26) & 1;
+        const uint32_t opc = field(x, 30, 2);
+        const bool simd = field(x, 26, 1) != 0;
         // SIMD: 4 << opc bytes each; GPR: 4 or 8, and 16 for STGP (opc 01).
         const int64_t scale = simd       ? (int64_t(4) << opc)
                               : opc == 1 ? 16
                                          : (int64_t(4) << (opc >> 1));
-        const int64_t imm = int64_t(int32_t(x << 10) >> 25) * scale;
-        switch ((x >> 23) & 3) { // 00 no-allocate, 01 post, 10 offset, 11 pre.
+        const int64_t imm = sign_extend(field(x, 15, 7), 7) * scale;
+        switch (field(x, 23, 2)) { // 00 no-allocate, 01 post, 10 offset, 11 pre.
         case 1:
             return SpStore{0, imm};
         case 3:
@@ -55,8 +58,8 @@ std::optional<SpStore> decode_sp_store(uint32_t x) {
     }
     // 9-bit immediate: size 111 V 00 opc 0 imm9 mode Rn Rt.
     if ((x & 0x3b200000) == 0x38000000 && is_single_store(x)) {
-        const int64_t imm = int64_t(int32_t(x << 11) >> 23);
-        switch ((x >> 10) & 3) { // 00 unscaled (STUR), 01 post, 10 unprivileged, 11 pre.
+        const int64_t imm = sign_extend(field(x, 12, 9), 9);
+        switch (field(x, 10, 2)) { // 00 unscaled (STUR), 01 post, 10 unprivileged, 11 pre.
         case 0:
             return SpStore{imm, 0};
         case 1:
