@@ -211,10 +211,13 @@ Result<void> Machine::protect_sections(const LoadedObject& object) {
     }
     // A module allocation is mapped whole: its sections' pages with their permissions, any
     // page no section holds as module_alloc gave it (read/write).
+    const GuestRange* pushed = nullptr; // `pages` is by address: an area's pages are adjacent.
     for (const auto& [page, perm] : pages) {
         const GuestRange* area = m_deferred.area_of(GuestAddr(page));
-        if (area != nullptr && !area->contains(kKernelBase) && !m_deferred.is_mapped(area->begin)) {
+        if (area != nullptr && area != pushed && !area->contains(kKernelBase) &&
+            !m_deferred.is_mapped(area->begin)) {
             m_pending_pages.push_back(*area);
+            pushed = area;
         }
     }
     if (m_in_host_call || m_in_hook != nullptr) {
