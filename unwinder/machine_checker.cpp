@@ -153,8 +153,8 @@ void MachineChecker::on_host_call(int /*cpu*/, int task, uint32_t /*number*/) {
 
 void MachineChecker::on_task_switch(int /*cpu*/, int /*from*/, int to) {
     // The host saved and restored task context: registers are caught by
-    // frame_register_writes(),
-    // guest memory it may have written by comparing every task stack before its next check.
+    // frame_register_writes(), guest memory it may have written by comparing every task stack
+    // before its next check.
     m_checker->on_host_work(to);
 }
 

@@ -41,10 +41,10 @@ class MachineChecker final : public emu::ExecutionObserver {
     void set_graph_stack(int task, const GraphReturnStack* graph) { m_graph[task] = graph; }
 
     ReliabilityChecker& checker() { return *m_checker; }
+    const ReliabilityChecker& checker() const { return *m_checker; }
     // Times sp/x29/x30 were read from a CPU for the copy (not counting --full-walk's
     // verification reads). For tests and benchmarks.
     uint64_t frame_reg_reads() const { return m_frame_reg_reads; }
-    const ReliabilityChecker& checker() const { return *m_checker; }
 
     void on_instruction(const emu::InsnEvent& ev) override;
     void on_exception_entry(int cpu, int task, emu::ExceptionKind kind, GuestAddr pc) override;
