@@ -202,6 +202,10 @@ class Machine {
     int task_count() const { return int(m_tasks.size()); }
     // Id of the task running on `cpu` (its idle task when nothing else runs).
     int current_task(int cpu) const;
+    // wake_up_process(): ends the sleep of task `id` (its state becomes TASK_RUNNING, its timer
+    // is disarmed); a task blocked in schedule() becomes runnable and its CPU leaves cpu_idle.
+    // Contract: `id` names a task.
+    void wake_up(int id);
     // Creates a kthread calling `fn(args)`, runs the machine until every task finishes, returns
     // its exit value. For tests.
     Result<uint64_t> call(GuestAddr fn, std::array<uint64_t, 8> args = {}, int cpu = 0);
@@ -272,6 +276,13 @@ class Machine {
     FpState fp_state(int cpu) const;
     void set_fp_state(int cpu, const FpState& state);
     uint64_t instructions() const { return m_clock; } // The one clock.
+    // Of the clock, the time that passed with every CPU idle (pass_idle_time); the rest is
+    // instructions executed.
+    uint64_t idle_time() const { return m_idle_time; }
+    // NO_HZ idle: lets the clock run on to `until` (at most the instruction budget) with no
+    // instruction executed, as an idle kernel waits for its next timer. Contract: nothing can
+    // run (every CPU waits in cpu_idle, or no task is left), and not inside a host call.
+    void pass_idle_time(uint64_t until);
     // Calls of write_text/write_text_bytes so far (the step debugger's `break on patch`).
     uint64_t text_writes() const { return m_text_writes; }
     // Times a CPU was started emulating so far (each costs Unicorn a pass over the exits); a
@@ -389,6 +400,7 @@ class Machine {
     // Clock and run state.
     uint64_t m_clock = 0;
     uint64_t m_horizon = 0;     // Hook slow path when m_clock reaches it.
+    uint64_t m_idle_time = 0;   // Of m_clock, what pass_idle_time added.
     uint64_t m_slice_end = 0;
     uint64_t m_run_end = 0;
     bool m_stop_requested = false;

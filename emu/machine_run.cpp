@@ -354,6 +354,18 @@ Result<RunResult> Machine::run(uint64_t max_instructions) {
     }
 }
 
+void Machine::pass_idle_time(uint64_t until) {
+    KLP_CHECK(!m_in_host_call, "machine: pass_idle_time() called from a host call handler");
+    KLP_CHECK(!any_live_task() || std::all_of(m_cpus.begin(), m_cpus.end(),
+                                              [](const auto& c) { return c->halted; }),
+              "machine: pass_idle_time() while a CPU can run");
+    const uint64_t to = std::min(until, m_config.instruction_budget);
+    if (to > m_clock) {
+        m_idle_time += to - m_clock;
+        m_clock = to;
+    }
+}
+
 Result<bool> Machine::run_slice(Cpu& cpu, RunResult& out) {
     while (m_clock < m_slice_end && !cpu.halted) {
         update_horizon(cpu);
@@ -598,14 +610,33 @@ void Machine::register_machine_host_calls() {
     register_host_call(hc::kPatchUnmap, [this](HostCallContext& c) { hc_patch_unmap(c); });
 }
 
+// schedule(): a task whose __state is not TASK_RUNNING sleeps. Without a timer nothing but a
+// wake_up() ends that sleep, so it blocks (off the runqueue: its CPU may idle). With a timer
+// armed it yields and stays runnable: the clock only moves while instructions run, so a timed
+// sleeper waits by being switched out and in again until its timer has passed.
 void Machine::hc_schedule(HostCallContext& ctx) {
     Cpu& cpu = *m_cpus[size_t(ctx.cpu())];
+    Task& current = ctx.task();
+    if (current.sleep_state != 0 && current.timer_at == kNoTimer &&
+        current.kind != TaskKind::Idle) {
+        current.state = TaskState::Blocked;
+    }
     Task* next = pick_next(cpu);
     if (next == cpu.current) {
         return;
     }
     switch_to(cpu, *next, true, ctx.next_pc().value);
     ctx.mark_switched();
+}
+
+void Machine::wake_up(int id) {
+    Task& t = task(id);
+    t.sleep_state = 0;
+    t.timer_at = kNoTimer;
+    if (t.state == TaskState::Blocked) {
+        t.state = TaskState::Runnable;
+        m_cpus[size_t(t.cpu)]->halted = false;
+    }
 }
 
 void Machine::hc_task_exit(HostCallContext& ctx) {

@@ -65,6 +65,8 @@ struct SavedContext {
     bool irq_masked = false; // PSTATE.I of the context (set when preempted from an IRQ).
 };
 
+inline constexpr uint64_t kNoTimer = UINT64_MAX;
+
 struct Task {
     int id = 0;
     std::string name;
@@ -81,6 +83,12 @@ struct Task {
     uint64_t exit_value = 0; // x0 at task exit.
     PatchState patch_state = PatchState::Idle;
     bool tif_patch_pending = false;
+    // __state as set_current_state() left it (TASK_RUNNING = 0). schedule() blocks a task whose
+    // state is not TASK_RUNNING until Machine::wake_up(), unless a timer is armed (timer_at):
+    // a timed sleep yields until the clock passes it, as msleep does (docs/machine.md, "Tasks").
+    uint32_t sleep_state = 0;
+    // schedule_timeout's timer: the clock at which the task's sleep ends, or kNoTimer.
+    uint64_t timer_at = kNoTimer;
     uint64_t instructions = 0;
     uint64_t cycles = 0;
 

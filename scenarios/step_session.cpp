@@ -39,6 +39,8 @@ uint64_t machine_digest(const emu::Machine& machine) {
         mix(uint64_t(t.state));
         mix(uint64_t(int64_t(t.patch_state) + 2));
         mix(t.tif_patch_pending);
+        mix(t.sleep_state);
+        mix(t.timer_at);
         mix(t.instructions);
     }
     mix(machine.text_writes());
