@@ -105,6 +105,8 @@ class Backend {
     // Events since the previous call, in order.
     virtual std::vector<BackendEvent> take_events() = 0;
     virtual uint64_t instructions() const = 0;
+    // Of instructions(), those executed: the clock also runs while every CPU idles.
+    virtual uint64_t executed_instructions() const { return instructions(); }
     virtual uint64_t cycles() const = 0;
     // Called once after the timeline: close open trace spans and the like.
     virtual void finish() {}

@@ -65,6 +65,23 @@ KernelServices::KernelServices(emu::Machine& machine, uint64_t instructions_per_
     m_machine.register_host_call(kJiffies, [this](emu::HostCallContext& c) {
         c.set_result(m_machine.instructions() * kJiffiesPerSecond / m_instructions_per_second);
     });
+    m_machine.register_host_call(kSleepUntil, [this](emu::HostCallContext& c) {
+        emu::Task& t = c.task();
+        const uint64_t now =
+            m_machine.instructions() * kJiffiesPerSecond / m_instructions_per_second;
+        if (t.sleep_state == 0 || int64_t(now - c.arg(0)) >= 0) {
+            t.sleep_state = 0;
+            t.timer_at = emu::kNoTimer;
+            c.set_result(0);
+            return;
+        }
+        // A far time saturates: the timer stays armed (the sleep yields) rather than wrap.
+        const uint64_t jiffies = c.arg(0);
+        t.timer_at = jiffies > (emu::kNoTimer - 1) / m_instructions_per_second
+                         ? emu::kNoTimer - 1
+                         : jiffies * m_instructions_per_second / kJiffiesPerSecond;
+        c.set_result(1);
+    });
 }
 
 } // namespace klpemu::scenario

@@ -509,11 +509,9 @@ Result<RunStop> LivepatchShell::wait(ShellHost& host, const ShellAction& action)
         auto ran = service(host);
         KLP_TRY(ran);
         if (!*ran && stop == RunStop::Idle && m_engine->in_transition(action.name)) {
-            // Nothing runs, so the clock stands still: the work's timer fires now.
-            m_in_work = true;
-            auto r = host_op(host, HostOp::TransitionWork);
-            m_in_work = false;
-            KLP_TRY(r);
+            // Every CPU idles: time passes with nothing run until the work's timer fires (the
+            // next round services it) or the wait gives up.
+            m_machine.pass_idle_time(next);
         }
     }
     if (m_engine->in_transition(action.name)) {

@@ -374,7 +374,7 @@ ScenarioResult Runner::run(const Scenario& scenario, const RunOptions& options) 
     Play play(scenario, **backend, trace, m_before_step);
     auto played = play.play();
     (*backend)->finish();
-    play.record.instructions = (*backend)->instructions();
+    play.record.instructions = (*backend)->executed_instructions();
     play.record.cycles = (*backend)->cycles();
     r.instructions = play.record.instructions;
     r.cycles = play.record.cycles;

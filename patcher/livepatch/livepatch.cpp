@@ -219,7 +219,7 @@ std::optional<uint64_t> Livepatch::immediate_op(uint64_t op, emu::HostCallContex
     case kOpGetCurrent:
         return task_struct_of(ctx.task());
     case kOpSetTaskState:
-        m_task_state[ctx.task().id] = uint32_t(ctx.arg(0));
+        ctx.task().sleep_state = uint32_t(ctx.arg(0));
         return 0;
     case kOpSignalPending:
         return m_notify_signal.contains(ctx.task().id) ? 1 : 0;

@@ -296,9 +296,9 @@ class Livepatch final : public emu::ExecutionObserver {
         bool tif_patch_pending = false;
     };
     ForkParent m_fork_parent;
-    // Task __state as the guest set it (set_current_state), the tasks with a fake signal
-    // (TIF_NOTIFY_SIGNAL, klp_send_signals), and klp_sched_try_switch_key (sched_switch.cpp).
-    std::map<int, uint32_t> m_task_state;
+    // The tasks with a fake signal (TIF_NOTIFY_SIGNAL, klp_send_signals) and
+    // klp_sched_try_switch_key (sched_switch.cpp). A task's __state is the machine's
+    // (emu::Task::sleep_state): its schedule() blocks on it.
     std::set<int> m_notify_signal;
     bool m_sched_try_switch_key = false;
 

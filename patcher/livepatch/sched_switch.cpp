@@ -7,9 +7,9 @@
 // livepatch only since v6.17, so klpemu models the __schedule form. cond_resched() runs with
 // TASK_RUNNING and no longer switches.
 //
-// This is how a kthread that sleeps freezably on a CPU of its own switches: klpemu's sleeps
-// yield in schedule(), so such a task is always the CPU's current and the periodic attempt
-// finds it running (-EBUSY).
+// This is how a kthread that sleeps freezably with a timeout on a CPU of its own switches:
+// klpemu's timed sleeps yield in schedule() (emu::Task::timer_at), so such a task is always the
+// CPU's current and the periodic attempt finds it running (-EBUSY).
 #include "emu/host_call.h"
 #include "patcher/livepatch/livepatch.h"
 
@@ -24,12 +24,8 @@ void Livepatch::on_host_call(int /*cpu*/, int task, uint32_t number) {
         !m_transition_patch) {
         return;
     }
-    auto state = m_task_state.find(task);
-    if (state == m_task_state.end() || !(state->second & kTaskFreezable)) {
-        return;
-    }
     emu::Task& current = m_machine.task(task);
-    if (!current.tif_patch_pending) { // klp_patch_pending(current)
+    if (!(current.sleep_state & kTaskFreezable) || !current.tif_patch_pending) {
         return;
     }
     const int previous = m_current_task;

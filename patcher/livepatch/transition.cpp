@@ -26,7 +26,7 @@ namespace {
 constexpr uint64_t kSignalsTimeout = 15;
 constexpr size_t kMaxStackEntries = 100;
 constexpr uint32_t kBtiC = 0xd503245f;
-constexpr uint32_t kTaskRunning = 0x0000, kTaskInterruptible = 0x0001;
+constexpr uint32_t kTaskInterruptible = 0x0001;
 
 const char* direction(emu::PatchState target) {
     return target == emu::PatchState::Patched ? "patching" : "unpatching";
@@ -272,9 +272,8 @@ void Livepatch::send_signals() {
         if (t->kind == emu::TaskKind::User) {
             m_notify_signal.insert(t->id);
         }
-        if (auto it = m_task_state.find(t->id);
-            it != m_task_state.end() && (it->second & kTaskInterruptible)) {
-            it->second = kTaskRunning;
+        if (t->sleep_state & kTaskInterruptible) {
+            m_machine.wake_up(t->id);
         }
     }
 }

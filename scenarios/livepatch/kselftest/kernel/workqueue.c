@@ -8,9 +8,10 @@
 // A delayed item's kworker starts at once and yields until the item's timer expires, then runs
 // it unless the item was cancelled (or cancelled and queued again: the kworker serves one
 // queueing, numbered in work->data above the flag bits, and claims it in timer.flags).
-// Sleeping is yielding: msleep and the waits call schedule() until their condition holds, so a
-// task sleeping in msleep is switched out inside schedule() with its callers on its stack, as a
-// kernel task in schedule_timeout is, whenever its CPU runs something else.
+// Timed sleeping is yielding: msleep, schedule_timeout and the waits call schedule() until
+// their condition holds, so a task sleeping in msleep is switched out inside schedule() with its
+// callers on its stack, as a kernel task in schedule_timeout is, whenever its CPU runs something
+// else. (An untimed sleep, set_current_state() then schedule(), blocks until woken.)
 #include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/kernel.h>
@@ -19,6 +20,7 @@
 
 #define HC_KTHREAD_RUN 0x220 /* x0 = fn(long), x1 = its argument -> task id */
 #define HC_JIFFIES 0x221     /* -> jiffies (HZ per simulated second) */
+#define HC_SLEEP_UNTIL 0x223 /* x0 = jiffies -> 1 while the caller's timed sleep goes on */
 #define HZ 100
 
 /* work_struct.data bits: queued and not started yet (WORK_STRUCT_PENDING), running. */
@@ -51,6 +53,26 @@ noinline void msleep(unsigned int msecs)
 
 	while ((long)(jiffies_now() - end) < 0)
 		schedule();
+}
+
+static long sleep_until(unsigned long expire)
+{
+	register unsigned long x0 __asm__("x0") = expire;
+	__asm__ volatile("hvc %[nr]" : "+r"(x0) : [nr] "i"(HC_SLEEP_UNTIL) : "memory");
+	return x0;
+}
+
+/* The caller set its state (set_current_state); the sleep ends when `timeout` jiffies have
+ * passed or a wake-up (a fake signal) comes first. Returns the jiffies left, as the kernel's. */
+noinline signed long schedule_timeout(signed long timeout)
+{
+	const unsigned long expire = jiffies_now() + timeout;
+	long left;
+
+	while (sleep_until(expire))
+		schedule();
+	left = (long)(expire - jiffies_now());
+	return left > 0 ? left : 0;
 }
 
 void complete(struct completion *x)
