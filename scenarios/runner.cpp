@@ -149,9 +149,9 @@ bool Play::note_stop(RunStop stop, const Step& step, bool ran_action) {
         if (ran_action && std::holds_alternative<RunAction>(step.action)) {
             return true;
         }
-        problem = fmt::format("{}: '{}' never happened: every task has exited", step.loc.str(),
-                              step_line(step));
-        transcript.event("(never reached: every task has exited)");
+        problem = fmt::format("{}: '{}' never happened: every task has exited or is blocked",
+                              step.loc.str(), step_line(step));
+        transcript.event("(never reached: every task has exited or is blocked)");
         return false;
     }
     return true;

@@ -205,5 +205,5 @@ TEST_CASE("running out of tasks ends `run N` normally but leaves a later trigger
     INFO(r.message);
     CHECK(r.message.find("i.toml:9:7: 'at 100: log late' never happened") != std::string::npos);
     CHECK(r.transcript == "loaded k\n% at 5: run 10\n% at 100: log late\n"
-                          "(never reached: every task has exited)\n");
+                          "(never reached: every task has exited or is blocked)\n");
 }
