@@ -97,7 +97,7 @@ struct MachineConfig {
     CycleAccuracy cycles = CycleAccuracy::Fast; // Pipeline model (emu/cpu_clock.h).
     uint64_t seed = 0;                     // Random interleaving.
     SchedulePolicy scheduling;
-    uint64_t instruction_budget = 200'000'000; // Global; exhausting it is a finding.
+    uint64_t instruction_budget = 200'000'000; // Executed, all CPUs; exhausting it is a finding.
     uint64_t irq_timer_period = 0;         // Per-CPU instructions between timer IRQs; 0 = off.
     bool observe_memory_writes = false;    // Install UC_HOOK_MEM_WRITE (decided at creation).
     // Model the L1 D-cache and D-TLB (emu/data_side.h): every guest load and store goes through
@@ -279,9 +279,11 @@ class Machine {
     // Of the clock, the time that passed with every CPU idle (pass_idle_time); the rest is
     // instructions executed.
     uint64_t idle_time() const { return m_idle_time; }
-    // NO_HZ idle: lets the clock run on to `until` (at most the instruction budget) with no
-    // instruction executed, as an idle kernel waits for its next timer. Contract: nothing can
-    // run (every CPU waits in cpu_idle, or no task is left), and not inside a host call.
+    // NO_HZ idle: lets the clock run on to `until` with no instruction executed, as an idle
+    // kernel waits for its next timer; idle time does not count against the instruction budget.
+    // A scripted IRQ (schedule_irq) ends it early: its CPU leaves cpu_idle to take it.
+    // Contract: nothing can run (every CPU waits in cpu_idle, or no task is left), not inside a
+    // host call, and `until` < 2^62.
     void pass_idle_time(uint64_t until);
     // Calls of write_text/write_text_bytes so far (the step debugger's `break on patch`).
     uint64_t text_writes() const { return m_text_writes; }
@@ -352,6 +354,7 @@ class Machine {
     void switch_to(Cpu& cpu, Task& next, bool save_prev, uint64_t prev_resume_pc);
     void budget_findings();
     bool any_live_task() const;
+    void wake_cpus_for_irqs();
     uint64_t next_random();
     std::string symbolized(uint64_t pc) const;
 

@@ -35,6 +35,9 @@ struct Machine::Cpu final : BackendClient {
     Task* current = nullptr;
     Task* idle = nullptr;
     bool halted = false;     // In cpu_idle's wait: nothing runnable.
+    // hc_irq asked for a reschedule: the schedule() el1_interrupt calls next is
+    // preempt_schedule_irq's (__schedule(SM_PREEMPT)), which never puts the task to sleep.
+    bool preempting = false;
     bool irq_masked = false; // PSTATE.I as the machine models it.
     uint64_t instructions = 0;
     uint64_t cycles = 0;

@@ -20,6 +20,9 @@ constexpr uint32_t kBrkMask = 0xffe0001f, kBrkBits = 0xd4200000; // brk #imm16
 constexpr uint16_t kPatchedBrkImm = 0x100;                       // AARCH64_BREAK_FAULT
 constexpr uint64_t kNzcvMask = 0xf0000000ULL;
 constexpr uint64_t kLoneCpuSlice = 1 << 20;
+// pass_idle_time's bound: far below the clock's wrap, so that clock + quantum and the like cannot
+// overflow (2^62 instructions are a century of simulated time at 10^9 a second).
+constexpr uint64_t kIdleClockLimit = uint64_t(1) << 62;
 
 // The word at `pc` as the CPU fetched it; 0 (never an HVC or BRK) where nothing is mapped.
 uint32_t word_at(const GuestMemory& memory, uint64_t pc) {
@@ -327,11 +330,12 @@ Result<RunResult> Machine::run(uint64_t max_instructions) {
     m_run_end = max_instructions >= UINT64_MAX - m_clock ? UINT64_MAX : m_clock + max_instructions;
     RunResult out;
     while (true) {
+        wake_cpus_for_irqs();
         if (!any_live_task()) {
             out.reason = StopReason::AllTasksFinished;
             return out;
         }
-        if (m_clock >= m_config.instruction_budget) {
+        if (m_clock - m_idle_time >= m_config.instruction_budget) {
             budget_findings();
             out.reason = StopReason::BudgetExhausted;
             return out;
@@ -346,10 +350,24 @@ Result<RunResult> Machine::run(uint64_t max_instructions) {
             out.reason = StopReason::AllBlocked;
             return out;
         }
-        m_slice_end = std::min({slice_end, m_run_end, m_config.instruction_budget});
+        const uint64_t budget_end = m_config.instruction_budget > UINT64_MAX - m_idle_time
+                                        ? UINT64_MAX
+                                        : m_config.instruction_budget + m_idle_time;
+        m_slice_end = std::min({slice_end, m_run_end, budget_end});
         KLP_TRY_ASSIGN(stopped, run_slice(*m_cpus[size_t(c)], out));
         if (stopped) {
             return out;
+        }
+    }
+}
+
+// An interrupt wakes a CPU from cpu_idle's wfi: a halted CPU with a scripted IRQ due runs again
+// (its idle task takes the IRQ at its next boundary), unless its idle task is dead.
+void Machine::wake_cpus_for_irqs() {
+    for (auto& cpu : m_cpus) {
+        if (cpu->halted && cpu->idle->state != TaskState::Killed && !cpu->scripted_irqs.empty() &&
+            cpu->scripted_irqs.front() <= m_clock) {
+            cpu->halted = false;
         }
     }
 }
@@ -359,10 +377,15 @@ void Machine::pass_idle_time(uint64_t until) {
     KLP_CHECK(!any_live_task() || std::all_of(m_cpus.begin(), m_cpus.end(),
                                               [](const auto& c) { return c->halted; }),
               "machine: pass_idle_time() while a CPU can run");
-    const uint64_t to = std::min(until, m_config.instruction_budget);
-    if (to > m_clock) {
-        m_idle_time += to - m_clock;
-        m_clock = to;
+    KLP_CHECK(until < kIdleClockLimit, "machine: pass_idle_time({}) past the clock's range", until);
+    for (const auto& cpu : m_cpus) { // A scripted IRQ ends the idle time (wake_cpus_for_irqs).
+        if (cpu->idle->state != TaskState::Killed && !cpu->scripted_irqs.empty()) {
+            until = std::min(until, cpu->scripted_irqs.front());
+        }
+    }
+    if (until > m_clock) {
+        m_idle_time += until - m_clock;
+        m_clock = until;
     }
 }
 
@@ -610,16 +633,23 @@ void Machine::register_machine_host_calls() {
     register_host_call(hc::kPatchUnmap, [this](HostCallContext& c) { hc_patch_unmap(c); });
 }
 
-// schedule(): a task whose __state is not TASK_RUNNING sleeps. Without a timer nothing but a
-// wake_up() ends that sleep, so it blocks (off the runqueue: its CPU may idle). With a timer
-// armed it yields and stays runnable: the clock only moves while instructions run, so a timed
-// sleeper waits by being switched out and in again until its timer has passed.
+// schedule(): a task whose __state is not TASK_RUNNING sleeps (try_to_block_task). Without a
+// timer nothing but a wake_up() ends that sleep, so it blocks (off the runqueue: its CPU may
+// idle). With a timer armed it yields and stays runnable: the clock only moves while
+// instructions run, so a timed sleeper waits by being switched out and in again until its timer
+// has passed. Not for a preemption (el1_interrupt's call), which leaves the task runnable
+// whatever its state, nor for an interruptible sleeper with a signal pending, which is made
+// TASK_RUNNING instead (signal_pending_state).
 void Machine::hc_schedule(HostCallContext& ctx) {
     Cpu& cpu = *m_cpus[size_t(ctx.cpu())];
     Task& current = ctx.task();
-    if (current.sleep_state != 0 && current.timer_at == kNoTimer &&
-        current.kind != TaskKind::Idle) {
-        current.state = TaskState::Blocked;
+    const bool preempt = std::exchange(cpu.preempting, false);
+    if (!preempt && current.sleep_state != 0 && current.kind != TaskKind::Idle) {
+        if ((current.sleep_state & kTaskInterruptible) && current.tif_notify_signal) {
+            current.sleep_state = 0;
+        } else if (current.timer_at == kNoTimer) {
+            current.state = TaskState::Blocked;
+        }
     }
     Task* next = pick_next(cpu);
     if (next == cpu.current) {
@@ -635,7 +665,14 @@ void Machine::wake_up(int id) {
     t.timer_at = kNoTimer;
     if (t.state == TaskState::Blocked) {
         t.state = TaskState::Runnable;
-        m_cpus[size_t(t.cpu)]->halted = false;
+        Cpu& cpu = *m_cpus[size_t(t.cpu)];
+        if (cpu.halted) {
+            // The kernel's reschedule IPI: a CPU running a lone-CPU slice (kLoneCpuSlice) ends
+            // it within a quantum, so that the woken CPU is interleaved again.
+            cpu.halted = false;
+            m_slice_end = std::min(m_slice_end, m_clock + m_config.scheduling.quantum);
+            m_horizon = std::min(m_horizon, m_slice_end);
+        }
     }
 }
 
@@ -700,13 +737,14 @@ void Machine::hc_printk(HostCallContext& ctx) {
 void Machine::hc_irq(HostCallContext& ctx) {
     Cpu& cpu = *m_cpus[size_t(ctx.cpu())];
     Task* next = pick_next(cpu);
-    ctx.set_result(next != cpu.current ? 1 : 0); // need_resched
+    cpu.preempting = next != cpu.current;
+    ctx.set_result(cpu.preempting ? 1 : 0); // need_resched
 }
 
 void Machine::hc_idle(HostCallContext& ctx) {
     Cpu& cpu = *m_cpus[size_t(ctx.cpu())];
-    if (pick_next(cpu) == cpu.idle) {
-        cpu.halted = true; // wfi: wait until a task becomes runnable here.
+    if (pick_next(cpu) == cpu.idle && !irq_due(cpu)) {
+        cpu.halted = true; // wfi: wait until a task becomes runnable here or an IRQ comes.
     }
 }
 

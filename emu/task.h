@@ -66,6 +66,7 @@ struct SavedContext {
 };
 
 inline constexpr uint64_t kNoTimer = UINT64_MAX;
+inline constexpr uint32_t kTaskInterruptible = 0x0001; // TASK_INTERRUPTIBLE in Task::sleep_state
 
 struct Task {
     int id = 0;
@@ -87,6 +88,10 @@ struct Task {
     // state is not TASK_RUNNING until Machine::wake_up(), unless a timer is armed (timer_at):
     // a timed sleep yields until the clock passes it, as msleep does (docs/machine.md, "Tasks").
     uint32_t sleep_state = 0;
+    // TIF_NOTIFY_SIGNAL (set_notify_signal; livepatch's fake signal): signal_pending() is true
+    // until the task's next exit to user, and schedule() does not put a TASK_INTERRUPTIBLE
+    // sleeper to sleep while it is set (signal_pending_state). klpemu models no other signal.
+    bool tif_notify_signal = false;
     // schedule_timeout's timer: the clock at which the task's sleep ends, or kNoTimer.
     uint64_t timer_at = kNoTimer;
     uint64_t instructions = 0;

@@ -40,6 +40,7 @@ uint64_t machine_digest(const emu::Machine& machine) {
         mix(uint64_t(int64_t(t.patch_state) + 2));
         mix(t.tif_patch_pending);
         mix(t.sleep_state);
+        mix(t.tif_notify_signal);
         mix(t.timer_at);
         mix(t.instructions);
     }

@@ -222,7 +222,7 @@ std::optional<uint64_t> Livepatch::immediate_op(uint64_t op, emu::HostCallContex
         ctx.task().sleep_state = uint32_t(ctx.arg(0));
         return 0;
     case kOpSignalPending:
-        return m_notify_signal.contains(ctx.task().id) ? 1 : 0;
+        return ctx.task().tif_notify_signal ? 1 : 0;
     case kOpKobjectCreate:
         return kobject_create(ctx.arg(0), ctx.arg(1));
     case kOpKobjectPut:

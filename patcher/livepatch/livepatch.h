@@ -296,10 +296,8 @@ class Livepatch final : public emu::ExecutionObserver {
         bool tif_patch_pending = false;
     };
     ForkParent m_fork_parent;
-    // The tasks with a fake signal (TIF_NOTIFY_SIGNAL, klp_send_signals) and
-    // klp_sched_try_switch_key (sched_switch.cpp). A task's __state is the machine's
-    // (emu::Task::sleep_state): its schedule() blocks on it.
-    std::set<int> m_notify_signal;
+    // klp_sched_try_switch_key (sched_switch.cpp). A task's __state and TIF_NOTIFY_SIGNAL are
+    // the machine's (emu::Task::sleep_state, tif_notify_signal): its schedule() acts on them.
     bool m_sched_try_switch_key = false;
 
     struct Shadow {

@@ -26,7 +26,6 @@ namespace {
 constexpr uint64_t kSignalsTimeout = 15;
 constexpr size_t kMaxStackEntries = 100;
 constexpr uint32_t kBtiC = 0xd503245f;
-constexpr uint32_t kTaskInterruptible = 0x0001;
 
 const char* direction(emu::PatchState target) {
     return target == emu::PatchState::Patched ? "patching" : "unpatching";
@@ -269,10 +268,13 @@ void Livepatch::send_signals() {
         if (t->kind == emu::TaskKind::Idle || t->finished() || !t->tif_patch_pending) {
             continue;
         }
+        // set_notify_signal wakes only when it sets the flag; a kthread is woken every time.
+        const bool signal_now = t->kind == emu::TaskKind::User && !t->tif_notify_signal;
         if (t->kind == emu::TaskKind::User) {
-            m_notify_signal.insert(t->id);
+            t->tif_notify_signal = true;
         }
-        if (t->sleep_state & kTaskInterruptible) {
+        if ((t->kind != emu::TaskKind::User || signal_now) &&
+            (t->sleep_state & emu::kTaskInterruptible)) {
             m_machine.wake_up(t->id);
         }
     }
@@ -472,7 +474,7 @@ void Livepatch::on_return_to_user(int /*cpu*/, int task) {
         update_patch_state(m_machine.task(task));
     }
     // Then do_signal: a fake signal only restarts the syscall (clear_notify_signal).
-    m_notify_signal.erase(task);
+    m_machine.task(task).tif_notify_signal = false;
 }
 
 // consistency-violation: the version of a patched function a task executes must be the one
