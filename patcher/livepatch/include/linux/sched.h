@@ -8,7 +8,8 @@
 void schedule(void);
 #define cond_resched() schedule()
 /* Sleeps in the state the caller set until `timeout` jiffies pass or the task is woken; returns
- * the jiffies left (the bundled kernel's workqueue.c). */
+ * the jiffies left (the bundled kernel's workqueue.c). MAX_SCHEDULE_TIMEOUT: no timer. */
+#define MAX_SCHEDULE_TIMEOUT ((long)(~0UL >> 1))
 signed long schedule_timeout(signed long timeout);
 
 /* Forks the calling task into a kthread running fn(arg) (klpemu's mini kernel, fork.c). */

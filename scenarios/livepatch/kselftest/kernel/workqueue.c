@@ -63,14 +63,27 @@ static long sleep_until(unsigned long expire)
 }
 
 /* The caller set its state (set_current_state); the sleep ends when `timeout` jiffies have
- * passed or a wake-up (a fake signal) comes first. Returns the jiffies left, as the kernel's. */
+ * passed or a wake-up (a fake signal) comes first. Returns the jiffies left, as the kernel's:
+ * MAX_SCHEDULE_TIMEOUT sleeps without a timer, a negative timeout is an error that does not
+ * sleep, and with TASK_RUNNING schedule() is called once (a yield). */
 noinline signed long schedule_timeout(signed long timeout)
 {
-	const unsigned long expire = jiffies_now() + timeout;
+	unsigned long expire;
 	long left;
 
-	while (sleep_until(expire))
+	if (timeout == MAX_SCHEDULE_TIMEOUT) {
 		schedule();
+		return timeout;
+	}
+	if (timeout < 0) {
+		__set_current_state(TASK_RUNNING);
+		return 0;
+	}
+	expire = jiffies_now() + timeout;
+	sleep_until(expire); /* Arms the timer before the first schedule(): it yields. */
+	do
+		schedule();
+	while (sleep_until(expire));
 	left = (long)(expire - jiffies_now());
 	return left > 0 ? left : 0;
 }
