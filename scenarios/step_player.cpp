@@ -468,6 +468,9 @@ void StepPlayer::on_instruction(int cpu, int task, GuestAddr pc, uint64_t clock)
     }
     StepSession& s = m_session;
     if (clock >= s.m_history_end) {
+        if (!s.m_history.empty() && clock > s.m_history_end) {
+            s.m_history.push_back(HistorySlice{s.m_history_end, -1, -1}); // Idle time.
+        }
         if (s.m_history.empty() || s.m_history.back().cpu != cpu ||
             s.m_history.back().task != task) {
             s.m_history.push_back(HistorySlice{clock, cpu, task});

@@ -136,6 +136,23 @@ Result<void> StepSession::go_to_clock(uint64_t clock, std::string reason) {
     return start_player(rules);
 }
 
+std::optional<uint64_t> StepSession::instruction_back(uint64_t before, uint64_t n) const {
+    KLP_CHECK(n > 0, "instruction_back: n = 0");
+    for (size_t i = m_history.size(); i-- > 0;) {
+        const HistorySlice& slice = m_history[i];
+        if (slice.start >= before || slice.task < 0) {
+            continue;
+        }
+        const uint64_t end = i + 1 < m_history.size() ? m_history[i + 1].start : m_history_end;
+        const uint64_t hi = std::min(end, before);
+        if (n <= hi - slice.start) {
+            return hi - n;
+        }
+        n -= hi - slice.start;
+    }
+    return std::nullopt;
+}
+
 std::optional<uint64_t> StepSession::previous_instruction(int task, uint64_t before) const {
     for (size_t i = m_history.size(); i-- > 0;) {
         const HistorySlice& slice = m_history[i];

@@ -103,7 +103,9 @@ struct ResumeRules {
     uint64_t temp_sp = 0;
 };
 
-// Runs of consecutive instructions of one task on one CPU, for reverse stepping per task.
+// Runs of consecutive instructions of one task on one CPU, for reverse stepping per task. A
+// slice with task -1 is idle time: the clock ran on while every CPU idled
+// (Machine::pass_idle_time) and no instruction ran.
 struct HistorySlice {
     uint64_t start = 0; // Clock of its first instruction.
     int cpu = 0;
@@ -137,6 +139,9 @@ class StepSession {
     Result<void> go_to_clock(uint64_t clock, std::string reason = "reached");
     // The clock of `task`'s last instruction before `before`, if it ran one (history).
     std::optional<uint64_t> previous_instruction(int task, uint64_t before) const;
+    // The clock of the `n`th instruction any CPU ran before `before`, idle time skipped
+    // (history); nullopt if fewer ran. Contract: n > 0.
+    std::optional<uint64_t> instruction_back(uint64_t before, uint64_t n) const;
     // The last stop the conditions cause in [0, before) (its clock and reason), by replaying
     // with them from the start.
     struct Hit {

@@ -185,8 +185,27 @@ Result<void> Debugger::step_instructions(int task, uint64_t count) {
         return {};
     }
     if (task < 0) {
-        const uint64_t first = s.at == StopAt::Instruction ? s.clock + 1 : s.clock;
-        return m_session->go_to_clock(first + count - 1);
+        // `count` instructions of the machine, not clock ticks: idle time has no instruction, so
+        // a stretch that crosses it is stepped again for what it fell short. An instruction's
+        // place is its clock less the idle time before it.
+        // (The session may replace its machine when it moves: ask for it each time.)
+        auto place = [&] {
+            return m_session->stop().clock - m_session->access().machine->idle_time();
+        };
+        bool from_instruction = s.at == StopAt::Instruction;
+        uint64_t left = count;
+        for (;;) {
+            const uint64_t from = place();
+            const uint64_t clock = m_session->stop().clock;
+            KLP_TRY(m_session->go_to_clock((from_instruction ? clock + 1 : clock) + left - 1));
+            const auto& now = m_session->stop();
+            const uint64_t stepped = place() - from + (from_instruction ? 0 : 1);
+            if (now.at != StopAt::Instruction || stepped >= left || now.clock == clock) {
+                return {};
+            }
+            left -= stepped;
+            from_instruction = true;
+        }
     }
     const emu::Machine& machine = *m_session->access().machine;
     if (machine.task(task).finished()) {
@@ -202,10 +221,13 @@ Result<void> Debugger::reverse_step_instructions(int task, uint64_t count) {
     const auto& s = m_session->stop();
     uint64_t target = s.clock;
     if (task < 0) {
-        if (count > target) {
-            return make_error("only {} instructions ran before this point", target);
+        const auto back = m_session->instruction_back(target, count);
+        if (!back) {
+            const emu::Machine& machine = *m_session->access().machine;
+            return make_error("only {} instructions ran before this point",
+                              machine.instructions() - machine.idle_time());
         }
-        return m_session->go_to_clock(target - count);
+        return m_session->go_to_clock(*back);
     }
     for (uint64_t i = 0; i < count; ++i) {
         auto prev = m_session->previous_instruction(task, target);

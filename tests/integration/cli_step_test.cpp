@@ -63,6 +63,24 @@ TEST_CASE("klpemu step: -c runs commands; bad commands get one line and the sess
     CHECK(r.output.find("#1 cpu0") != std::string::npos);
 }
 
+TEST_CASE("klpemu step: stepi and back count instructions, not the idle clock between them") {
+    // In uninterruptible-sleeper every CPU idles during `wait transition`: the clock runs on a
+    // simulated second between two tries of the transition work (a few instructions each).
+    TempDir dir;
+    const auto script = dir.write("idle.cmds", "do\ndo\nstepi 1000\nback 999\nback 1\ncycles\n");
+    const auto r = run_klpemu(
+        fmt::format("step {}/scenarios/livepatch/uninterruptible-sleeper.toml --script {}", kRoot,
+                    script.string()));
+    CHECK(r.status == 0);
+    INFO(r.output);
+    // 1000 instructions from #107 span idle seconds; 999 back is the first of them...
+    CHECK(r.output.find("(klpemu) stepi 1000\n#3700024 ") != std::string::npos);
+    CHECK(r.output.find("(klpemu) back 999\n#107 cpu1") != std::string::npos);
+    // ...one more is the last before it, and no instruction ran before the first.
+    CHECK(r.output.find("(klpemu) back 1\n#106 ") != std::string::npos);
+    CHECK(r.output.find("cpu1: 67 instructions") != std::string::npos);
+}
+
 TEST_CASE("klpemu step: an unreadable scenario or script ends with status 2") {
     const auto missing = run_klpemu("step /nonexistent/x.toml -c stepi");
     CHECK(missing.status == 2);
