@@ -493,7 +493,7 @@ Result<RunStop> LivepatchShell::kmsg(ShellHost& host, std::string text) {
 
 // The selftests' wait_for_transition: poll `transition` until 0, at most kWaitSeconds.
 Result<RunStop> LivepatchShell::wait(ShellHost& host, const ShellAction& action) {
-    const uint64_t hz = 100'000; // LivepatchOptions::instructions_per_second
+    const uint64_t hz = patcher::livepatch::LivepatchOptions{}.instructions_per_second;
     const uint64_t deadline = m_machine.instructions() + kWaitSeconds * hz;
     while (m_engine->in_transition(action.name) && m_machine.instructions() < deadline) {
         const uint64_t next = std::min(m_engine->next_work_at(), deadline);
