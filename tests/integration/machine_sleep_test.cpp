@@ -99,6 +99,25 @@ std::unique_ptr<Machine> sleep_machine(MachineConfig cfg = {}) {
 constexpr uint64_t kInterruptible = 1;
 constexpr uint64_t kUninterruptible = 2;
 
+// A machine whose one task `id` went to sleep in TASK_UNINTERRUPTIBLE with no timer: the run
+// stopped with every CPU idle at `clock`.
+struct Asleep {
+    std::unique_ptr<Machine> m;
+    int id = -1;
+    uint64_t clock = 0;
+};
+
+Asleep one_asleep(MachineConfig cfg = {}) {
+    Asleep a{sleep_machine(cfg)};
+    a.id = *a.m->create_task(
+        {"d", TaskKind::Kthread, sym(*a.m, "sleep_once"), {kUninterruptible, 0}, 0, 1});
+    auto r = a.m->run();
+    REQUIRE(r.ok());
+    REQUIRE(r->reason == StopReason::AllBlocked);
+    a.clock = a.m->instructions();
+    return a;
+}
+
 } // namespace
 
 TEST_CASE("machine: a sleep without a timer blocks in schedule() until wake_up()") {
@@ -238,13 +257,7 @@ sleep_then_note:
 TEST_CASE("machine: pass_idle_time runs the clock of an idle machine, outside the budget") {
     MachineConfig cfg;
     cfg.instruction_budget = 50'000;
-    auto m = sleep_machine(cfg);
-    const int id = *m->create_task(
-        {"d", TaskKind::Kthread, sym(*m, "sleep_once"), {kUninterruptible, 0}, 0, 1});
-    auto r = m->run();
-    REQUIRE(r.ok());
-    REQUIRE(r->reason == StopReason::AllBlocked);
-    const uint64_t clock = m->instructions();
+    auto [m, id, clock] = one_asleep(cfg);
     CHECK(m->idle_time() == 0);
 
     m->pass_idle_time(clock + 10'000);
@@ -265,14 +278,7 @@ TEST_CASE("machine: pass_idle_time runs the clock of an idle machine, outside th
 }
 
 TEST_CASE("machine: an IRQ wakes a CPU that idles, and ends idle time early") {
-    auto m = sleep_machine();
-    const int id = *m->create_task(
-        {"d", TaskKind::Kthread, sym(*m, "sleep_once"), {kUninterruptible, 0}, 0, 1});
-    auto r = m->run();
-    REQUIRE(r.ok());
-    REQUIRE(r->reason == StopReason::AllBlocked);
-    const uint64_t clock = m->instructions();
-
+    auto [m, id, clock] = one_asleep();
     m->schedule_irq(0, clock + 100);
     m->pass_idle_time(clock + 5000); // Up to the IRQ only.
     CHECK(m->instructions() == clock + 100);
