@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -276,9 +277,10 @@ class Machine {
     FpState fp_state(int cpu) const;
     void set_fp_state(int cpu, const FpState& state);
     uint64_t instructions() const { return m_clock; } // The one clock.
-    // Of the clock, the time that passed with every CPU idle (pass_idle_time); the rest is
-    // instructions executed.
+    // Of the clock, the time that passed with every CPU idle (pass_idle_time)...
     uint64_t idle_time() const { return m_idle_time; }
+    // ...and the instructions executed, on all CPUs (what the instruction budget counts).
+    uint64_t executed_instructions() const { return m_clock - m_idle_time; }
     // NO_HZ idle: lets the clock run on to `until` with no instruction executed, as an idle
     // kernel waits for its next timer; idle time does not count against the instruction budget.
     // A scripted IRQ (schedule_irq) ends it early: its CPU leaves cpu_idle to take it.
@@ -354,6 +356,7 @@ class Machine {
     void switch_to(Cpu& cpu, Task& next, bool save_prev, uint64_t prev_resume_pc);
     void budget_findings();
     bool any_live_task() const;
+    std::optional<uint64_t> waking_irq_at(const Cpu& cpu) const;
     void wake_cpus_for_irqs();
     uint64_t next_random();
     std::string symbolized(uint64_t pc) const;

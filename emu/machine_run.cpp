@@ -335,7 +335,7 @@ Result<RunResult> Machine::run(uint64_t max_instructions) {
             out.reason = StopReason::AllTasksFinished;
             return out;
         }
-        if (m_clock - m_idle_time >= m_config.instruction_budget) {
+        if (executed_instructions() >= m_config.instruction_budget) {
             budget_findings();
             out.reason = StopReason::BudgetExhausted;
             return out;
@@ -361,12 +361,20 @@ Result<RunResult> Machine::run(uint64_t max_instructions) {
     }
 }
 
+// The clock of the next scripted IRQ that can wake `cpu` from cpu_idle's wfi; none while its
+// idle task is dead (the CPU stays stopped).
+std::optional<uint64_t> Machine::waking_irq_at(const Cpu& cpu) const {
+    if (cpu.idle->state == TaskState::Killed || cpu.scripted_irqs.empty()) {
+        return std::nullopt;
+    }
+    return cpu.scripted_irqs.front();
+}
+
 // An interrupt wakes a CPU from cpu_idle's wfi: a halted CPU with a scripted IRQ due runs again
-// (its idle task takes the IRQ at its next boundary), unless its idle task is dead.
+// (its idle task takes the IRQ at its next boundary).
 void Machine::wake_cpus_for_irqs() {
     for (auto& cpu : m_cpus) {
-        if (cpu->halted && cpu->idle->state != TaskState::Killed && !cpu->scripted_irqs.empty() &&
-            cpu->scripted_irqs.front() <= m_clock) {
+        if (const auto at = waking_irq_at(*cpu); cpu->halted && at && *at <= m_clock) {
             cpu->halted = false;
         }
     }
@@ -379,8 +387,8 @@ void Machine::pass_idle_time(uint64_t until) {
               "machine: pass_idle_time() while a CPU can run");
     KLP_CHECK(until < kIdleClockLimit, "machine: pass_idle_time({}) past the clock's range", until);
     for (const auto& cpu : m_cpus) { // A scripted IRQ ends the idle time (wake_cpus_for_irqs).
-        if (cpu->idle->state != TaskState::Killed && !cpu->scripted_irqs.empty()) {
-            until = std::min(until, cpu->scripted_irqs.front());
+        if (const auto at = waking_irq_at(*cpu)) {
+            until = std::min(until, *at);
         }
     }
     if (until > m_clock) {

@@ -62,26 +62,27 @@ KernelServices::KernelServices(emu::Machine& machine, uint64_t instructions_per_
             m_machine.request_stop();
         }
     });
-    m_machine.register_host_call(kJiffies, [this](emu::HostCallContext& c) {
-        c.set_result(m_machine.instructions() * kJiffiesPerSecond / m_instructions_per_second);
-    });
+    m_machine.register_host_call(kJiffies,
+                                 [this](emu::HostCallContext& c) { c.set_result(jiffies()); });
     m_machine.register_host_call(kSleepUntil, [this](emu::HostCallContext& c) {
         emu::Task& t = c.task();
-        const uint64_t now =
-            m_machine.instructions() * kJiffiesPerSecond / m_instructions_per_second;
-        if (t.sleep_state == 0 || int64_t(now - c.arg(0)) >= 0) {
+        if (t.sleep_state == 0 || int64_t(jiffies() - c.arg(0)) >= 0) {
             t.sleep_state = 0;
             t.timer_at = emu::kNoTimer;
             c.set_result(0);
             return;
         }
         // A far time saturates: the timer stays armed (the sleep yields) rather than wrap.
-        const uint64_t jiffies = c.arg(0);
-        t.timer_at = jiffies > (emu::kNoTimer - 1) / m_instructions_per_second
+        const uint64_t expire = c.arg(0);
+        t.timer_at = expire > (emu::kNoTimer - 1) / m_instructions_per_second
                          ? emu::kNoTimer - 1
-                         : jiffies * m_instructions_per_second / kJiffiesPerSecond;
+                         : expire * m_instructions_per_second / kJiffiesPerSecond;
         c.set_result(1);
     });
+}
+
+uint64_t KernelServices::jiffies() const {
+    return m_machine.instructions() * kJiffiesPerSecond / m_instructions_per_second;
 }
 
 } // namespace klpemu::scenario

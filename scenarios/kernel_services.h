@@ -44,6 +44,8 @@ class KernelServices {
 
   private:
     std::optional<std::string> guest_name(uint64_t addr) const;
+    // The clock in jiffies (0x221).
+    uint64_t jiffies() const;
 
     emu::Machine& m_machine;
     uint64_t m_instructions_per_second;

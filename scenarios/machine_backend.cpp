@@ -108,9 +108,7 @@ class MachineBackend final : public Backend, public FeatureHost {
     Result<void> ftrace(const FtraceAction& action) override;
     Result<void> feature_action(const Action& action) override;
     uint64_t instructions() const override { return m_machine->instructions(); }
-    uint64_t executed_instructions() const override {
-        return m_machine->instructions() - m_machine->idle_time();
-    }
+    uint64_t executed_instructions() const override { return m_machine->executed_instructions(); }
     std::string expand_shell_line(std::string line) const override {
         return expand_user_pids(std::move(line), *m_machine);
     }
