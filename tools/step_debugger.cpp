@@ -223,9 +223,8 @@ Result<void> Debugger::reverse_step_instructions(int task, uint64_t count) {
     if (task < 0) {
         const auto back = m_session->instruction_back(target, count);
         if (!back) {
-            const emu::Machine& machine = *m_session->access().machine;
             return make_error("only {} instructions ran before this point",
-                              machine.instructions() - machine.idle_time());
+                              target - m_session->access().machine->idle_time());
         }
         return m_session->go_to_clock(*back);
     }

@@ -67,7 +67,8 @@ TEST_CASE("klpemu step: stepi and back count instructions, not the idle clock be
     // In uninterruptible-sleeper every CPU idles during `wait transition`: the clock runs on a
     // simulated second between two tries of the transition work (a few instructions each).
     TempDir dir;
-    const auto script = dir.write("idle.cmds", "do\ndo\nstepi 1000\nback 999\nback 1\ncycles\n");
+    const auto script =
+        dir.write("idle.cmds", "do\ndo\nstepi 1000\nback 999\nback 1\ncycles\nback 200\n");
     const auto r = run_klpemu(
         fmt::format("step {}/scenarios/livepatch/uninterruptible-sleeper.toml --script {}", kRoot,
                     script.string()));
@@ -79,6 +80,9 @@ TEST_CASE("klpemu step: stepi and back count instructions, not the idle clock be
     // ...one more is the last before it, and no instruction ran before the first.
     CHECK(r.output.find("(klpemu) back 1\n#106 ") != std::string::npos);
     CHECK(r.output.find("cpu1: 67 instructions") != std::string::npos);
+    // Before #106 ran clocks 0..105: 106 instructions, the one at #106 not yet among them.
+    CHECK(r.output.find("(klpemu) back 200\nerror: only 106 instructions ran before this point") !=
+          std::string::npos);
 }
 
 TEST_CASE("klpemu step: an unreadable scenario or script ends with status 2") {
