@@ -19,7 +19,7 @@ constexpr std::array<TrampolineLayout, 5> kLayouts{
     // v3: regs[9] is the lr slot; pt_regs' {x29, x30} pair holds rec->ip + 4.
     row(TrampolineVariant::RegsV3, "regs-v3", "ftrace_regs_v3.S", "ftrace_regs_caller", //
         false, 232, 72, 248, 256),
-    // v4 (pt_regs at SP+16, passed in x3) and v5.5..v6.1: S_FP, S_LR, S_SP, S_PC.
+    // v4 (pt_regs at SP, passed in x3) and v5.5..v6.1: S_FP, S_LR, S_SP, S_PC.
     row(TrampolineVariant::RegsV4, "regs-v4", "ftrace_regs_v4.S", "ftrace_regs_caller", //
         false, 232, 240, 248, 256),
     row(TrampolineVariant::Regs, "regs", "ftrace_regs.S", "ftrace_regs_caller", //

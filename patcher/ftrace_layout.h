@@ -15,7 +15,7 @@ namespace klpemu::patcher {
 
 enum class TrampolineVariant {
     RegsV3,  // Torsten Duwe's v3 (2018): stores below SP, caller invisible (seeds/001).
-    RegsV4,  // v4 (2019): Ard's two frame records (seeds/000).
+    RegsV4,  // v4..v8 (2019): two frame records, the posted layout (seeds/000).
     Regs,    // v5.5..v6.1 ftrace_regs_caller, full pt_regs.
     Args,    // v6.2+ ftrace_caller with ftrace_regs.
     CallOps, // v6.3+ ftrace_caller with the per-call-site ops literal.

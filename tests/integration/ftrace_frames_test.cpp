@@ -45,3 +45,39 @@ TEST_CASE("ftrace frames: the frame-record chain seen from the tracer") {
         }
     }
 }
+
+// regs-v4 is the series' posted entry code (docs/eras.md): one 336-byte frame, pt_regs at SP
+// and in x3, the trampoline's record in pt_regs.stackframe (304) and the callee's "preliminary"
+// record above pt_regs (320), ip = lr - 4. Ard's review layout (two pushes, 352 bytes, pt_regs
+// at SP + 16) puts the same words at the same distances from pt_regs but points x29 at SP, 16
+// bytes below pt_regs: the x29 check tells the two apart.
+TEST_CASE("ftrace frames: regs-v4 builds the posted 336-byte frame") {
+    auto rig = test::make_ftrace_rig(TrampolineVariant::RegsV4, Compiler::Clang);
+    emu::Machine& m = *rig.machine;
+    bool seen = false;
+    FtraceOps ops;
+    ops.name = "layout";
+    ops.filter = FtraceFilter("leaf");
+    ops.func = [&](FtraceCall& call) {
+        if (seen) {
+            return;
+        }
+        seen = true;
+        const uint64_t regs = call.regs.base().value;
+        const uint64_t fp = call.host.arg(29);
+        auto load = [&](uint64_t a) { return m.memory().load<uint64_t>(GuestAddr(a)); };
+        CHECK(call.host.arg(3) == regs);
+        CHECK(call.regs.sp() - regs == 336);
+        CHECK(fp == regs + 304);
+        CHECK(load(fp) == regs + 320);
+        CHECK(load(fp + 8) == call.regs.pc().value); // x30: rec->ip + 4
+        CHECK(load(regs + 320) == call.regs.fp());     // the entry x29
+        CHECK(load(regs + 328) == call.regs.lr().value);
+        CHECK(call.ip.value == call.regs.pc().value - 4);
+    };
+    REQUIRE(rig.ftrace->register_ops(std::move(ops)).ok());
+    auto r = m.call(test::fn(m, "nonleaf"), {4});
+    REQUIRE(r.ok());
+    CHECK(*r == 27);
+    CHECK(seen);
+}
