@@ -7,6 +7,7 @@
 #include "emu/line_table.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -98,7 +99,8 @@ struct LoadedObject {
     std::optional<GuestRange> init_extent; // Init memory, when placed apart (LoadOptions::init_base).
     std::vector<LoadWarning> warnings;     // Non-fatal problems in unallocated sections.
     std::vector<KlpRelaSection> klp_relocations; // Left for livepatch, in section order.
-    std::vector<LineRow> lines; // Its DWARF line table at placed addresses (empty without -g).
+    // Its DWARF line table, read when Machine::lines() first asks (nullptr without -g).
+    std::shared_ptr<const UnreadLineTable> line_table;
 };
 
 } // namespace klpemu

@@ -25,7 +25,6 @@
 
 #include "emu/elf_object.h"
 #include "emu/insn_word.h"
-#include "emu/line_table_reader.h"
 #include "emu/relocation.h"
 
 #include <algorithm>
@@ -191,7 +190,8 @@ class LoadJob {
         KLP_TRY(record_patch_sites());
         collect_cfi();
         if (m_elf.find_section(".debug_line") != nullptr) {
-            m_out.lines = read_line_rows(m_obj, m_layout.addr, m_out.name);
+            m_out.line_table = std::make_shared<const UnreadLineTable>(
+                UnreadLineTable{m_obj, m_layout.addr, m_out.name});
         }
         m_out.extent = m_layout.extent;
         m_out.init_extent = m_layout.init_extent;

@@ -5,6 +5,7 @@
 
 #include "emu/assembler.h"
 #include "emu/finding_kinds.h"
+#include "emu/line_table_reader.h"
 #include "emu/loader.h"
 #include "emu/machine_internal.h"
 #include "emu/text_guard.h"
@@ -385,9 +386,26 @@ Result<void> Machine::load(const LoadedObject& object) {
     // it sets (until then they are read/write, so nothing on them traps).
     KLP_TRY(protect_sections(object));
     m_symbols.add_object(object);
-    m_lines.insert(m_lines.end(), object.lines.begin(), object.lines.end());
+    if (object.line_table) {
+        m_unread_lines.push_back(object.line_table);
+    }
     m_cfi_sections.insert(m_cfi_sections.end(), object.cfi.begin(), object.cfi.end());
     return {};
+}
+
+const std::vector<LineRow>& Machine::lines() const {
+    for (const auto& table : m_unread_lines) {
+        std::vector<LineRow> rows = read_line_rows(table->obj, table->placed, table->object);
+        m_lines.insert(m_lines.end(), std::make_move_iterator(rows.begin()),
+                       std::make_move_iterator(rows.end()));
+    }
+    m_unread_lines.clear();
+    return m_lines;
+}
+
+void Machine::forget_lines(std::string_view object) {
+    std::erase_if(m_lines, [&](const LineRow& r) { return r.object == object; });
+    std::erase_if(m_unread_lines, [&](const auto& t) { return t->object == object; });
 }
 
 Result<ObjectBytes> Machine::assemble_source(std::string_view source, std::string_view name) {

@@ -167,12 +167,11 @@ class Machine {
     SymbolTable& symbols() { return m_symbols; }
     const SymbolTable& symbols() const { return m_symbols; }
     Symbolized symbolize(GuestAddr a) const { return m_symbols.symbolize(a); }
-    // The DWARF line rows of every loaded object (emu/line_table.h), in load order.
-    const std::vector<LineRow>& lines() const { return m_lines; }
+    // The DWARF line rows of every loaded object (emu/line_table.h), in load order. The tables
+    // are read on the first call after a load, not at load.
+    const std::vector<LineRow>& lines() const;
     // Drops the line rows of an unloaded object.
-    void forget_lines(std::string_view object) {
-        std::erase_if(m_lines, [&](const LineRow& r) { return r.object == object; });
-    }
+    void forget_lines(std::string_view object);
     // Address of a global symbol; error names it if unknown.
     Result<GuestAddr> symbol(std::string_view name) const;
 
@@ -385,7 +384,9 @@ class Machine {
     DeferredPages m_deferred;                // The kernel image area and every module allocation.
     std::vector<GuestRange> m_pending_pages; // Deferred pages with a permission, not yet mapped.
     SymbolTable m_symbols;
-    std::vector<LineRow> m_lines;
+    // lines() reads m_unread_lines into m_lines: a cache, so both change under const.
+    mutable std::vector<LineRow> m_lines;
+    mutable std::vector<std::shared_ptr<const UnreadLineTable>> m_unread_lines;
     std::vector<std::unique_ptr<Cpu>> m_cpus;
     std::vector<std::unique_ptr<Task>> m_tasks;
     std::vector<ExecutionObserver*> m_observers;
